@@ -1,0 +1,159 @@
+"""How a feature is defined: one small function, one column.
+
+A definition is a function decorated with :func:`feature`. Its ``name`` is the
+column it produces (a template when it runs per window, event type or
+milestone: ``events_{window}d``), its docstring says what it means, and its
+``risk`` / ``protective`` sentences are what a CSM reads when it drives the
+score. The function body returns an ibis expression over a point-in-time
+*frame* (see ``pipeline.frames``), so the same definition runs on DuckDB,
+PostgreSQL and Spark.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+#: Every definition, in the order the modules declare them.
+REGISTRY: list["Definition"] = []
+
+#: Frames a definition can aggregate over (built in ``pipeline.frames``).
+FRAMES = ("usage", "users", "tickets", "milestones", "nps", "subscriptions", "accounts", "derived")
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A registered feature definition (possibly a template over parameters)."""
+
+    name: str
+    family: str
+    frame: str
+    fn: Callable[..., Any]
+    doc: str
+    unit: str
+    risk: str
+    protective: str
+    group: str
+    kind: str = "numeric"
+    per: str | None = None  # "window", "event_type", "event_type_window", "milestone", "attribute"
+    requires: tuple[str, ...] = ()  # optional contract tables it needs
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One concrete feature column, a definition bound to its parameters."""
+
+    name: str
+    definition: Definition
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return self.definition.family
+
+    @property
+    def group(self) -> str:
+        return self.definition.group.format(**self.params)
+
+    @property
+    def kind(self) -> str:
+        return self.definition.kind
+
+    @property
+    def description(self) -> str:
+        return self.definition.doc.format(**self.params)
+
+    def sentence(self, value: Any, toward_risk: bool = True) -> str:
+        """The plain-language reason for this feature at ``value``."""
+        template = self.definition.risk if toward_risk else self.definition.protective
+        return render(template, value, self.params)
+
+    def expression(self, frame, cfg):
+        """The ibis expression computing this feature on ``frame``."""
+        return self.definition.fn(frame, P(cfg=cfg, **self.params))
+
+
+class P(dict):
+    """Parameters of a definition, readable as attributes (``p.window``)."""
+
+    __getattr__ = dict.__getitem__
+
+
+def feature(
+    *,
+    name: str | None = None,
+    family: str,
+    frame: str,
+    unit: str,
+    risk: str,
+    protective: str,
+    group: str | None = None,
+    kind: str = "numeric",
+    per: str | None = None,
+    requires: tuple[str, ...] = (),
+):
+    """Register a feature definition.
+
+    Parameters
+    ----------
+    name : str, optional
+        Column name or template; defaults to the function's name.
+    family : str
+        Signal family (usage, tickets, milestones, nps, revenue, account).
+    frame : str
+        The point-in-time frame it is computed on (one of :data:`FRAMES`).
+    unit : str
+        Unit of the value, for the README and reports.
+    risk, protective : str
+        Sentences with ``{value}`` (and template parameters) for reasons.
+    group : str, optional
+        Reason group: features of one group read as one reason (default: the name).
+    kind : {"numeric", "categorical"}
+    per : str, optional
+        What the template expands over.
+    requires : tuple of str
+        Optional contract tables the feature needs; it is dropped when they are absent.
+    """
+    if frame not in FRAMES:
+        raise ValueError(f"unknown frame {frame!r}")
+
+    def register(fn):
+        doc = inspect.cleandoc(fn.__doc__ or "").split("\n\n")[0].replace("\n", " ")
+        REGISTRY.append(
+            Definition(
+                name=name or fn.__name__,
+                family=family,
+                frame=frame,
+                fn=fn,
+                doc=doc,
+                unit=unit,
+                risk=risk,
+                protective=protective,
+                group=group or name or fn.__name__,
+                kind=kind,
+                per=per,
+                requires=requires,
+            )
+        )
+        return fn
+
+    return register
+
+
+def render(template: str, value: Any, params: dict[str, Any]) -> str:
+    """Fill a sentence template, writing missing values as 'unknown'."""
+    missing = value is None or (isinstance(value, float) and value != value)
+    if missing:
+        template = _without_format_spec(template)
+        value = "unknown"
+    try:
+        return template.format(value=value, **params)
+    except (ValueError, TypeError):
+        return _without_format_spec(template).format(value=value, **params)
+
+
+def _without_format_spec(template: str) -> str:
+    import re
+
+    return re.sub(r"\{value(:[^}]*)\}", "{value}", template)

@@ -1,0 +1,145 @@
+"""Usage frequency: how much, how broadly and how steadily the product is used.
+
+Frames: ``usage`` has one row per (account, as-of, day) with ``d`` = days
+before the as-of date (1 = the day before), ``n`` = events (sum of quantity),
+``users`` = distinct users that day and ``t_<type>`` = events of one type;
+``users`` has one row per (account, as-of, day, user).
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from features.base import feature
+
+
+def total(value, where):
+    """Sum of ``value`` where ``where`` holds; 0 when nothing matches."""
+    return value.sum(where=where).fill_null(0)
+
+
+def change(recent, before):
+    """Relative change ``recent / before - 1``; null when ``before`` is 0."""
+    return recent / ibis.ifelse(before == 0, ibis.null(), before) - 1
+
+
+@feature(
+    name="events_{window}d", family="usage", frame="usage", per="window", unit="events",
+    group="usage_volume",
+    risk="Only {value:,.0f} product events in the last {window} days",
+    protective="{value:,.0f} product events in the last {window} days",
+)
+def events(f, p):
+    """Product events (sum of quantity, all types) in the {window} days before the as-of date."""
+    return total(f.n, f.d <= p.window)
+
+
+@feature(
+    name="events_{event}_{window}d", family="usage", frame="usage", per="event_type_window",
+    unit="events", group="usage_{event}",
+    risk="Only {value:,.0f} '{event_type}' events in the last {window} days",
+    protective="{value:,.0f} '{event_type}' events in the last {window} days",
+)
+def events_of_type(f, p):
+    """Events of type '{event_type}' in the {window} days before the as-of date."""
+    return total(f[f"t_{p.event}"], f.d <= p.window)
+
+
+@feature(
+    name="active_days_{window}d", family="usage", frame="usage", per="window", unit="days",
+    group="active_days",
+    risk="Active on only {value:.0f} of the last {window} days",
+    protective="Active on {value:.0f} of the last {window} days",
+)
+def active_days(f, p):
+    """Days with at least one event among the {window} days before the as-of date."""
+    return total((f.n > 0).cast("int64"), f.d <= p.window)
+
+
+@feature(
+    name="active_users_{window}d", family="usage", frame="users", per="window", unit="users",
+    group="active_users",
+    risk="Only {value:.0f} active users in the last {window} days",
+    protective="{value:.0f} active users in the last {window} days",
+)
+def active_users(f, p):
+    """Distinct users with any event in the {window} days before the as-of date."""
+    return f.user_id.nunique(where=f.d <= p.window).fill_null(0)
+
+
+@feature(
+    name="events_trend", family="usage", frame="usage", unit="ratio", group="usage_trend",
+    risk="Product usage changed {value:+.0%} vs the previous {trend} days",
+    protective="Product usage changed {value:+.0%} vs the previous {trend} days",
+)
+def events_trend(f, p):
+    """Events in the last {trend} days relative to the {trend} days before, minus 1."""
+    t = p.cfg.features.usage.trend_days
+    return change(total(f.n, f.d <= t), total(f.n, (f.d > t) & (f.d <= 2 * t)))
+
+
+@feature(
+    name="active_users_trend", family="usage", frame="users", unit="ratio", group="active_users",
+    risk="Active users changed {value:+.0%} vs the previous {trend} days",
+    protective="Active users changed {value:+.0%} vs the previous {trend} days",
+)
+def active_users_trend(f, p):
+    """Distinct active users in the last {trend} days relative to the {trend} days before, minus 1."""
+    t = p.cfg.features.usage.trend_days
+    recent = f.user_id.nunique(where=f.d <= t).fill_null(0)
+    before = f.user_id.nunique(where=(f.d > t) & (f.d <= 2 * t)).fill_null(0)
+    return change(recent, before)
+
+
+@feature(
+    name="usage_slope", family="usage", frame="usage", unit="share of an average week per week",
+    group="usage_trend",
+    risk="Weekly usage is falling {value:.0%} of an average week each week",
+    protective="Weekly usage is steady or growing ({value:+.0%} per week)",
+)
+def usage_slope(f, p):
+    """Least-squares slope of weekly events over the last {weeks} weeks, relative to the mean week."""
+    weeks = p.cfg.features.usage.slope_weeks
+    week = ((f.d - 1) // 7).cast("int64")  # 0 = the most recent week
+    x = (weeks - 1 - week).cast("float64")  # oldest week = 0
+    x_mean = (weeks - 1) / 2
+    sxx = sum((k - x_mean) ** 2 for k in range(weeks))
+    in_range = f.d <= 7 * weeks
+    slope = total(f.n * (x - x_mean), in_range) / sxx
+    mean_week = total(f.n, in_range) / weeks
+    return slope / ibis.ifelse(mean_week == 0, ibis.null(), mean_week)
+
+
+@feature(
+    name="days_since_last_activity", family="usage", frame="usage", unit="days",
+    group="recency",
+    risk="No product activity for {value:.0f} days",
+    protective="Last active {value:.0f} days ago",
+)
+def days_since_last_activity(f, p):
+    """Days since the last event before the as-of date (capped at the {lookback}-day lookback)."""
+    return f.d.min(where=f.n > 0).fill_null(p.lookback)
+
+
+@feature(
+    name="breadth_{window}d", family="usage", frame="usage", per="window", unit="event types",
+    group="breadth",
+    risk="Uses only {value:.0f} product features (event types) in the last {window} days",
+    protective="Uses {value:.0f} product features (event types) in the last {window} days",
+)
+def breadth(f, p):
+    """Distinct event types used in the {window} days before the as-of date."""
+    used = [(total(f[f"t_{e}"], f.d <= p.window) > 0).cast("int64") for e in p.events]
+    return sum(used[1:], used[0]) if used else ibis.literal(0)
+
+
+@feature(
+    name="events_per_user_{window}d", family="usage", frame="derived", per="window",
+    unit="events per user", group="usage_depth",
+    risk="Only {value:,.1f} events per active user in the last {window} days",
+    protective="{value:,.1f} events per active user in the last {window} days",
+)
+def events_per_user(t, p):
+    """Events per distinct active user in the {window} days before the as-of date."""
+    users = t[f"active_users_{p.window}d"]
+    return t[f"events_{p.window}d"] / ibis.ifelse(users == 0, ibis.null(), users)

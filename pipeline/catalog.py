@@ -1,0 +1,142 @@
+"""Which concrete feature columns a build produces.
+
+Templates in ``features/`` expand over the configured windows, the event types
+and milestone names found in the data (or listed in config) and the configured
+attribute columns. Features whose optional table is absent are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import features  # noqa: F401  (registers the definitions)
+from features.base import REGISTRY, Feature
+
+#: Days of usage history joined to each snapshot (also the cap of days_since_last_activity).
+def lookback_days(cfg) -> int:
+    """Longest usage history any usage feature reads, in days."""
+    usage = cfg.features.usage
+    return max(max(usage.windows), 2 * usage.trend_days, 7 * usage.slope_weeks, 180)
+
+
+def column_name(value: str) -> str:
+    """A SQL-safe, lower-case column fragment for a data value (event type, milestone)."""
+    name = re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_")
+    return name or "blank"
+
+
+def _unique_names(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        base = column_name(value)
+        name, k = base, 2
+        while name in out.values():
+            name, k = f"{base}_{k}", k + 1
+        out[value] = name
+    return out
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Data values that become columns: event types and milestone names.
+
+    Resolved once (from config or the data) and stored with a model, so the
+    columns of a scoring run match the columns the model was trained on.
+    """
+
+    event_types: dict[str, str] = field(default_factory=dict)
+    milestones: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, event_types: list[str], milestones: list[str]) -> Vocabulary:
+        return cls(_unique_names(sorted(event_types)), _unique_names(sorted(milestones)))
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"event_types": list(self.event_types), "milestones": list(self.milestones)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[str]]) -> Vocabulary:
+        return cls.of(data.get("event_types", []), data.get("milestones", []))
+
+
+def resolve_vocabulary(source, cfg) -> Vocabulary:
+    """Event types and milestones from config, or the most frequent ones in the data."""
+    usage = cfg.features.usage
+    if usage.event_types == "auto":
+        events = source.table("usage_events")
+        counts = events.group_by("event_type").aggregate(n=events.count()).execute()
+        counts = counts.sort_values(["n", "event_type"], ascending=[False, True])
+        types = [t for t in counts["event_type"].head(usage.max_event_types) if t is not None]
+    else:
+        types = list(usage.event_types)
+    wanted = cfg.features.milestones.milestones
+    if not source.has("milestones"):
+        names: list[str] = []
+    elif wanted == "auto":
+        ms = source.table("milestones")
+        names = [m for m in ms.select("milestone").distinct().execute()["milestone"] if m is not None]
+    else:
+        names = list(wanted)
+    return Vocabulary.of(types, names)
+
+
+def context_params(cfg, vocab: Vocabulary) -> dict:
+    """Parameters every definition may use in its docstring and sentences."""
+    return {
+        "trend": cfg.features.usage.trend_days,
+        "weeks": cfg.features.usage.slope_weeks,
+        "lookback": lookback_days(cfg),
+        "resolution": cfg.features.tickets.resolution_days,
+        "csat_days": cfg.features.tickets.csat_days,
+        "mrr_days": cfg.features.mrr_change_days,
+        "events": list(vocab.event_types.values()),
+    }
+
+
+def _expansions(per: str | None, cfg, vocab: Vocabulary) -> list[dict]:
+    windows = cfg.features.usage.windows
+    if per is None:
+        return [{}]
+    if per == "window":
+        return [{"window": w} for w in windows]
+    if per == "ticket_window":
+        return [{"window": w} for w in cfg.features.tickets.windows]
+    if per == "event_type_window":
+        return [
+            {"event_type": raw, "event": col, "window": w}
+            for raw, col in vocab.event_types.items()
+            for w in windows
+        ]
+    if per == "milestone":
+        return [{"milestone_name": raw, "milestone": col} for raw, col in vocab.milestones.items()]
+    if per == "categorical_attribute":
+        return [{"attribute": a} for a in cfg.features.attributes.categorical]
+    if per == "numeric_attribute":
+        return [{"attribute": a} for a in cfg.features.attributes.numeric]
+    raise ValueError(f"unknown expansion {per!r}")
+
+
+def catalog(cfg, vocab: Vocabulary, tables: set[str]) -> list[Feature]:
+    """Every feature column of a build, in a stable order.
+
+    Parameters
+    ----------
+    cfg : pipeline.config.Config
+    vocab : Vocabulary
+    tables : set of str
+        Contract tables present in the source; features needing others are dropped.
+    """
+    base = context_params(cfg, vocab)
+    out: list[Feature] = []
+    for definition in REGISTRY:
+        if not set(definition.requires) <= tables:
+            continue
+        for params in _expansions(definition.per, cfg, vocab):
+            merged = {**base, **params}
+            out.append(Feature(definition.name.format(**merged), definition, merged))
+    names = [f.name for f in out]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ValueError(f"feature names collide: {sorted(duplicates)}")
+    return out

@@ -1,0 +1,186 @@
+"""Pipeline configuration: YAML under ``configs/``, validated, overridable by flags.
+
+Unknown keys and bad values are errors that name the file and the key. Command
+line flags override the file through :func:`load_config`'s ``overrides``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+
+from pipeline.errors import ConfigError
+
+#: Bumped when a change makes models trained under an older config unusable.
+CONFIG_VERSION = 1
+DEFAULT_CONFIG = Path("configs/pipeline.yaml")
+SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _sql_name(value: str) -> str:
+    if not SQL_NAME.match(value):
+        raise ValueError(
+            f"'{value}' is not a plain SQL name (letters, digits and _, not starting with a digit)"
+        )
+    return value
+
+
+SqlName = Annotated[str, AfterValidator(_sql_name)]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Labels(Section):
+    horizon_days: PositiveInt = 90
+    grace_days: Annotated[int, Field(ge=0)] = 30
+
+
+class Snapshots(Section):
+    frequency: Literal["monthly", "weekly"] = "monthly"
+    first: date | None = None
+    last: date | None = None
+    #: Skip snapshot dates closer than this to the first event (features would be truncated).
+    warmup_days: Annotated[int, Field(ge=0)] = 90
+
+
+class UsageFeatures(Section):
+    windows: list[PositiveInt] = [7, 30, 90]
+    trend_days: PositiveInt = 30
+    slope_weeks: Annotated[int, Field(ge=2)] = 4
+    event_types: Literal["auto"] | list[str] = "auto"
+    max_event_types: Annotated[int, Field(ge=0)] = 12
+
+
+class TicketFeatures(Section):
+    windows: list[PositiveInt] = [30, 90]
+    urgent_priorities: list[str] = ["high", "urgent"]
+    resolution_days: PositiveInt = 180
+    csat_days: PositiveInt = 90
+
+
+class MilestoneFeatures(Section):
+    milestones: Literal["auto"] | list[str] = "auto"
+    #: Milestones that mark first value; empty = the first milestone completed.
+    value_milestones: list[str] = []
+
+
+class Attributes(Section):
+    categorical: list[SqlName] = []
+    numeric: list[SqlName] = []
+
+
+class Features(Section):
+    usage: UsageFeatures = UsageFeatures()
+    tickets: TicketFeatures = TicketFeatures()
+    milestones: MilestoneFeatures = MilestoneFeatures()
+    mrr_change_days: PositiveInt = 90
+    attributes: Attributes = Attributes()
+
+
+class Training(Section):
+    seed: int = 42
+    folds: PositiveInt = 3
+    fold_months: PositiveInt = 3
+    validation_months: PositiveInt = 3
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
+    top_k: PositiveInt = 50
+    lightgbm: dict[str, Any] = {}
+    promotion_min_auc_gain_vs_champion: float = 0.0
+    promotion_min_auc_gain_vs_health: float = 0.05
+    report_dir: str = "reports"
+
+
+class Tracking(Section):
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = "churn"
+    model_name: str = "churn-model"
+
+
+class Tiers(Section):
+    high: Annotated[float, Field(gt=0, lt=1)] = 0.30
+    medium: Annotated[float, Field(gt=0, lt=1)] = 0.10
+
+
+class Scoring(Section):
+    table: SqlName = "churn_scores"
+    runs_table: SqlName = "score_runs"
+    tiers: Tiers = Tiers()
+    top_reasons: PositiveInt = 3
+    psi_threshold: Annotated[float, Field(gt=0)] = 0.25
+
+
+class Config(Section):
+    config_version: int = CONFIG_VERSION
+    data: str = "data/warehouse.duckdb"
+    warehouse: str = "data/warehouse.duckdb"
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    labels: Labels = Labels()
+    snapshots: Snapshots = Snapshots()
+    features: Features = Features()
+    training: Training = Training()
+    tracking: Tracking = Tracking()
+    scoring: Scoring = Scoring()
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read, merge and validate the configuration.
+
+    Parameters
+    ----------
+    path : path, optional
+        YAML file; defaults to ``configs/pipeline.yaml`` when it exists, else built-in defaults.
+    overrides : dict, optional
+        Dotted keys to values (``{"labels.horizon_days": 60}``); ``None`` values are ignored
+        so unset CLI flags leave the file's value alone.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the key and what is wrong with it.
+    """
+    source = Path(path) if path is not None else DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    if path is not None or source.exists():
+        if not source.is_file():
+            raise ConfigError(f"config file '{source}' does not exist")
+        try:
+            data = yaml.safe_load(source.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(data, dotted, value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: " + _explain(exc)) from None
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{key}'")
+        else:
+            lines.append(f"bad value for '{key}': {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(lines)

@@ -1,0 +1,150 @@
+"""Point-in-time frames: raw tables joined to the snapshot spine, future masked.
+
+Each frame pairs every (account, as-of date) of the spine with the raw rows
+that were known before that date, and derives the columns the definitions in
+``features/`` aggregate. This module is the only place that decides what
+"known before T" means (docs/data-contract.md, "Point-in-time rule"):
+
+- events, tickets, NPS responses: stamped strictly before T;
+- a ticket resolved at or after T is open at T, its CSAT unknown;
+- a milestone completed at or after T is not completed at T;
+- a subscription that started on or before T is known; its end date is known
+  only if it is on or before T, otherwise it reads as running.
+
+Events are scanned once, into a per-(account, day, user) rollup that all usage
+features share, so a panel of many snapshots costs one pass over the events.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import ibis
+
+from pipeline.catalog import Vocabulary, lookback_days
+
+
+def days_between(later, earlier):
+    """Whole days from date ``earlier`` to date ``later``."""
+    return later.delta(earlier, unit="day")
+
+
+class Frames:
+    """Builds the frames for one spine on one source's engine.
+
+    Parameters
+    ----------
+    source : pipeline.sources.Source
+    spine : ibis.Table
+        Columns ``account_id`` (string) and ``as_of`` (date).
+    cfg : pipeline.config.Config
+    vocab : pipeline.catalog.Vocabulary
+    """
+
+    def __init__(self, source, spine, cfg, vocab: Vocabulary):
+        self.source = source
+        self.spine = spine.mutate(as_of_ts=spine.as_of.cast("timestamp"))
+        self.cfg = cfg
+        self.vocab = vocab
+        self._rollup = None
+
+    def _temp(self, expr) -> ibis.Table:
+        """Materialise ``expr`` once as a temporary table on the source's engine."""
+        name = f"_churn_{uuid.uuid4().hex[:12]}"
+        return self.source.backend.create_table(name, expr, temp=True)
+
+    def user_day_rollup(self) -> ibis.Table:
+        """Events rolled up by (account, day, user) with per-type sums: the one event scan."""
+        if self._rollup is None:
+            ev = self.source.table("usage_events")
+            ev = ev.mutate(day=ev.occurred_at.date())
+            sums = {"n": ev.quantity.sum()}
+            for raw, col in self.vocab.event_types.items():
+                sums[f"t_{col}"] = ev.quantity.sum(where=ev.event_type == raw).fill_null(0)
+            self._rollup = self._temp(ev.group_by(["account_id", "day", "user_id"]).aggregate(**sums))
+        return self._rollup
+
+    def _window_join(self, table) -> ibis.Table:
+        s = self.spine
+        lookback = ibis.interval(days=lookback_days(self.cfg))
+        joined = s.left_join(
+            table,
+            [s.account_id == table.account_id, table.day < s.as_of, table.day >= s.as_of - lookback],
+        )
+        return joined.mutate(d=days_between(joined.as_of, joined.day))
+
+    def usage(self) -> ibis.Table:
+        """One row per (account, as-of, active day in the lookback)."""
+        roll = self.user_day_rollup()
+        types = [c for c in roll.columns if c.startswith("t_")]
+        daily = roll.group_by(["account_id", "day"]).aggregate(
+            n=roll.n.sum(), users=roll.user_id.nunique(), **{c: roll[c].sum() for c in types}
+        )
+        return self._window_join(daily)
+
+    def users(self) -> ibis.Table:
+        """One row per (account, as-of, day, user) in the lookback."""
+        roll = self.user_day_rollup()
+        return self._window_join(roll.select("account_id", "day", "user_id"))
+
+    def tickets(self) -> ibis.Table:
+        s, t = self.spine, self.source.table("support_tickets")
+        j = s.left_join(t, [s.account_id == t.account_id, t.created_at < s.as_of_ts])
+        is_open = j.resolved_at.isnull() | (j.resolved_at >= j.as_of_ts)
+        urgent = j.priority.lower().isin([p.lower() for p in self.cfg.features.tickets.urgent_priorities])
+        seconds = j.resolved_at.epoch_seconds() - j.created_at.epoch_seconds()
+        return j.mutate(
+            one=ibis.ifelse(j.ticket_id.isnull(), ibis.null("int64"), 1),
+            d=days_between(j.as_of, j.created_at.date()),
+            open=is_open,
+            urgent=urgent,
+            hours=ibis.ifelse(is_open, ibis.null("float64"), seconds.cast("float64") / 3600.0),
+            resolved_d=ibis.ifelse(is_open, ibis.null("int64"), days_between(j.as_of, j.resolved_at.date())),
+            csat=ibis.ifelse(is_open, ibis.null("float64"), j.csat),
+        )
+
+    def milestones(self) -> ibis.Table:
+        s, m = self.spine, self.source.table("milestones")
+        a = self.source.table("accounts").select("account_id", created=lambda t: t.created_at.date())
+        m = m.join(a, "account_id")
+        j = s.left_join(m, s.account_id == m.account_id)
+        done = j.completed_at.notnull() & (j.completed_at < j.as_of_ts)
+        due_d = days_between(j.as_of, j.due_date)
+        late_if_done = days_between(j.completed_at.date(), j.due_date)
+        values = self.cfg.features.milestones.value_milestones
+        return j.mutate(
+            done=done,
+            due_d=due_d,
+            late=ibis.ifelse(done, late_if_done, ibis.ifelse(due_d > 0, due_d, ibis.null("int64"))),
+            value=j.milestone.isin(values) if values else ibis.literal(True),
+            ttv=ibis.ifelse(done, days_between(j.completed_at.date(), j.created), ibis.null("int64")),
+        )
+
+    def nps(self) -> ibis.Table:
+        s, n = self.spine, self.source.table("nps_responses")
+        j = s.left_join(n, [s.account_id == n.account_id, n.responded_at < s.as_of_ts])
+        order = [ibis.desc(j.responded_at), ibis.desc(j.score)]
+        return j.mutate(
+            d=days_between(j.as_of, j.responded_at.date()),
+            rn=ibis.row_number().over(group_by=[j.account_id, j.as_of], order_by=order),
+        )
+
+    def subscriptions(self) -> ibis.Table:
+        s, sub = self.spine, self.source.table("subscriptions")
+        j = s.join(sub, [s.account_id == sub.account_id, sub.start_date <= s.as_of])
+        known_end = ibis.ifelse(j.end_date <= j.as_of, j.end_date, ibis.null("date"))
+        before = j.as_of - ibis.interval(days=self.cfg.features.mrr_change_days)
+        return j.mutate(
+            start_d=days_between(j.as_of, j.start_date),
+            covers_now=known_end.isnull(),
+            covers_before=(j.start_date <= before) & (known_end.isnull() | (known_end > before)),
+        )
+
+    def accounts(self) -> ibis.Table:
+        s, a = self.spine, self.source.table("accounts")
+        j = s.join(a, s.account_id == a.account_id)
+        return j.mutate(tenure=days_between(j.as_of, j.created_at.date()))
+
+    def frame(self, name: str) -> ibis.Table:
+        """The frame called ``name`` (see ``features.base.FRAMES``)."""
+        return getattr(self, name)()

@@ -1,0 +1,95 @@
+"""Who is active when, when accounts churn, and the label of each snapshot.
+
+A subscription row covers the days ``start_date <= day < end_date`` (an open
+end covers every later day). An account is *active* on T if a row covers T.
+It *churns* on day E when a row's coverage ends at E, nothing covers E, and no
+row starts within ``grace_days`` after E. The label of (account, T) is 1 if it
+churns in (T, T + horizon]; it is *observed* only when the data reaches past
+T + horizon + grace, so that a return within the grace period would be seen.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import ibis
+import pandas as pd
+
+
+def data_end(source) -> date:
+    """First day not covered by the data: the day after the last usage event."""
+    ev = source.table("usage_events")
+    last = ev.occurred_at.max().execute()
+    if last is None or pd.isna(last):
+        raise ValueError("usage_events holds no timestamps")
+    return pd.Timestamp(last).date() + timedelta(days=1)
+
+
+def data_start(source) -> date:
+    """Day of the first usage event."""
+    first = source.table("usage_events").occurred_at.min().execute()
+    return pd.Timestamp(first).date()
+
+
+def snapshot_dates(source, cfg, end: date | None = None) -> list[date]:
+    """Snapshot dates for a panel: month (or week) starts after the warm-up, up to the data end."""
+    snap = cfg.snapshots
+    end = end or data_end(source)
+    first = snap.first or data_start(source) + timedelta(days=snap.warmup_days)
+    last = min(snap.last or end, end)
+    freq = "MS" if snap.frequency == "monthly" else "W-MON"
+    return [d.date() for d in pd.date_range(first, last, freq=freq)]
+
+
+def dates_table(dates: list[date]) -> ibis.Table:
+    """An in-memory table of as-of dates."""
+    return ibis.memtable(pd.DataFrame({"as_of": pd.to_datetime(list(dates)).date}), schema={"as_of": "date"})
+
+
+def spine(source, dates: list[date]) -> ibis.Table:
+    """(account_id, as_of) for every account active on each date."""
+    subs = source.table("subscriptions")
+    d = dates_table(dates)
+    covered = d.join(
+        subs,
+        [subs.start_date <= d.as_of, subs.end_date.isnull() | (subs.end_date > d.as_of)],
+    )
+    return covered.select("account_id", "as_of").distinct()
+
+
+def churn_events(source, grace_days: int) -> ibis.Table:
+    """(account_id, churn_date) for every end of coverage not resumed within the grace period."""
+    subs = source.table("subscriptions")
+    ends = subs.filter(subs.end_date.notnull()).select("account_id", churn_date=subs.end_date).distinct()
+    other = source.table("subscriptions")
+    grace = ibis.interval(days=grace_days)
+    continues = ends.join(
+        other,
+        [
+            ends.account_id == other.account_id,
+            other.start_date <= ends.churn_date + grace,
+            other.end_date.isnull() | (other.end_date > ends.churn_date),
+        ],
+    ).select("account_id", "churn_date").distinct()
+    return ends.anti_join(continues, ["account_id", "churn_date"])
+
+
+def labels(source, snapshots: ibis.Table, cfg, end: date) -> ibis.Table:
+    """Label and observability for each (account_id, as_of) of ``snapshots``.
+
+    Returns columns ``account_id``, ``as_of``, ``churned`` (1/0), ``churn_date``
+    (first churn in the horizon, or null) and ``label_observed``.
+    """
+    horizon = ibis.interval(days=cfg.labels.horizon_days)
+    churns = churn_events(source, cfg.labels.grace_days)
+    s = snapshots
+    j = s.left_join(
+        churns,
+        [s.account_id == churns.account_id, churns.churn_date > s.as_of, churns.churn_date <= s.as_of + horizon],
+    )
+    out = j.group_by(["account_id", "as_of"]).aggregate(churn_date=j.churn_date.min())
+    last_observable = end - timedelta(days=cfg.labels.horizon_days + cfg.labels.grace_days)
+    return out.mutate(
+        churned=out.churn_date.notnull().cast("int64"),
+        label_observed=out.as_of < ibis.literal(last_observable),
+    )

@@ -1,0 +1,221 @@
+"""Open a data source: the one place that knows where raw tables come from.
+
+A source is a folder of CSV/Parquet files (one file, or one folder of files,
+per table), a DuckDB database file, or a PostgreSQL URL. Whatever it is,
+downstream code sees the same thing: ibis tables named after the contract,
+typed per the contract and queried where the data lives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import ibis
+
+from pipeline.contract import KINDS, TABLES
+from pipeline.errors import SourceError
+
+POSTGRES_SCHEMES = ("postgres://", "postgresql://", "postgresql+psycopg://")
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``.
+
+    Examples
+    --------
+    >>> mask_url("postgresql://bob:secret@db:5432/prod")
+    'postgresql://bob:***@db:5432/prod'
+    """
+    text = str(url)
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def mask_secrets(text: str) -> str:
+    """Mask every password embedded in a URL anywhere inside ``text``."""
+    return re.sub(r"(\w+://[^:/@\s]*:)([^@\s]+)(@)", r"\1***\3", str(text))
+
+
+def is_postgres(spec: str) -> bool:
+    """Whether ``spec`` is a PostgreSQL URL."""
+    return str(spec).startswith(POSTGRES_SCHEMES)
+
+
+@dataclass
+class Source:
+    """Raw contract tables behind one ibis backend.
+
+    Attributes
+    ----------
+    spec : str
+        What the user passed (``--data``); printed only through :attr:`label`.
+    kind : str
+        ``folder``, ``duckdb`` or ``postgres``.
+    backend : ibis.BaseBackend
+        The engine the queries run on.
+    """
+
+    spec: str
+    kind: str
+    backend: object
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The source as it may be printed or logged (passwords masked)."""
+        return mask_url(self.spec)
+
+    def has(self, table: str) -> bool:
+        """Whether the source holds the contract table ``table``."""
+        return table in self.names
+
+    def raw(self, table: str) -> ibis.Table:
+        """The table exactly as stored (types as the source declares them)."""
+        if not self.has(table):
+            raise SourceError(f"{self.label}: table '{table}' not found")
+        return self.backend.table(self.names[table])
+
+    def table(self, table: str) -> ibis.Table | None:
+        """The table typed per the contract, or ``None`` if it is absent.
+
+        Contract columns are cast to their kinds (timestamps to naive UTC,
+        dates to dates, ids to strings); ``quantity`` defaults to 1; extra
+        columns pass through unchanged. Call :func:`pipeline.validate.validate`
+        first: a value that cannot be cast becomes null here.
+        """
+        if not self.has(table):
+            return None
+        return typed(self.raw(table), table)
+
+    def close(self) -> None:
+        """Release the connection."""
+        disconnect = getattr(self.backend, "disconnect", None)
+        if disconnect is not None:
+            disconnect()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def typed(raw: ibis.Table, table: str) -> ibis.Table:
+    """Cast the contract columns of ``raw`` to the contract's kinds."""
+    spec = TABLES[table]
+    casts = {}
+    for col in spec.columns:
+        if col.name not in raw.columns:
+            continue
+        casts[col.name] = cast_column(raw[col.name], col.kind)
+    if "quantity" in casts:
+        casts["quantity"] = casts["quantity"].fill_null(1.0)
+    return raw.mutate(**casts)
+
+
+def cast_column(value: ibis.Value, kind: str) -> ibis.Value:
+    """Cast one column to a contract kind, tolerating values that do not parse."""
+    target = ibis.dtype(KINDS[kind])
+    current = value.type()
+    if current == target:
+        return value
+    if kind == "date" and current.is_timestamp():
+        return value.cast("timestamp").date()
+    if kind == "timestamp" and current.is_timestamp():
+        return value.cast("timestamp")  # session time zone is UTC: aware -> naive UTC
+    if kind == "string":
+        return value.cast("string")
+    if current.is_string():
+        return value.try_cast(target)
+    return value.cast(target)
+
+
+def open_source(spec: str | Path) -> Source:
+    """Open a data source from a folder path, a DuckDB file or a PostgreSQL URL.
+
+    Raises
+    ------
+    SourceError
+        If the path does not exist or the database refuses the connection.
+    """
+    text = str(spec)
+    if is_postgres(text):
+        return _open_postgres(text)
+    path = Path(text)
+    if not path.exists():
+        raise SourceError(f"data source '{text}' does not exist")
+    if path.is_dir():
+        return _open_folder(path)
+    if path.suffix in (".duckdb", ".db", ".ddb"):
+        return _open_duckdb_file(path)
+    raise SourceError(
+        f"data source '{text}' is neither a folder, a DuckDB file (.duckdb) nor a PostgreSQL URL"
+    )
+
+
+def _utc_duckdb(path: str = ":memory:", read_only: bool = False):
+    con = ibis.duckdb.connect(path, read_only=read_only)
+    con.raw_sql("SET TimeZone = 'UTC'")
+    return con
+
+
+def _open_folder(path: Path) -> Source:
+    con = _utc_duckdb()
+    names = {}
+    for table in TABLES:
+        reader = _folder_reader(path, table)
+        if reader is None:
+            continue
+        con.raw_sql(f'CREATE VIEW "{table}" AS SELECT * FROM {reader}')
+        names[table] = table
+    return Source(str(path), "folder", con, names)
+
+
+def _folder_reader(path: Path, table: str) -> str | None:
+    """The DuckDB table function reading ``table`` from a folder, if present."""
+    for candidate, fn in (
+        (path / f"{table}.parquet", "read_parquet"),
+        (path / f"{table}.csv", "read_csv"),
+    ):
+        if candidate.is_file():
+            return _reader_sql(fn, str(candidate))
+    folder = path / table
+    if folder.is_dir():
+        for ext, fn in (("parquet", "read_parquet"), ("csv", "read_csv")):
+            if any(folder.glob(f"*.{ext}")):
+                return _reader_sql(fn, str(folder / f"*.{ext}"))
+    return None
+
+
+def _reader_sql(fn: str, location: str) -> str:
+    quoted = location.replace("'", "''")
+    if fn == "read_csv":
+        return f"read_csv('{quoted}', header = true, auto_detect = true, sample_size = -1)"
+    return f"read_parquet('{quoted}')"
+
+
+def _open_duckdb_file(path: Path) -> Source:
+    try:
+        con = _utc_duckdb(str(path), read_only=True)
+    except Exception as exc:  # duckdb raises IOException subclasses with clear text
+        raise SourceError(f"cannot open DuckDB file '{path}': {exc}") from exc
+    present = set(con.list_tables())
+    return Source(str(path), "duckdb", con, {t: t for t in TABLES if t in present})
+
+
+def _open_postgres(url: str) -> Source:
+    try:
+        con = ibis.connect(url.replace("postgresql+psycopg://", "postgres://"))
+        con.raw_sql("SET TIME ZONE 'UTC'")
+    except Exception as exc:
+        raise SourceError(f"cannot connect to {mask_url(url)}: {mask_secrets(exc)}") from exc
+    present = set(con.list_tables())
+    return Source(url, "postgres", con, {t: t for t in TABLES if t in present})

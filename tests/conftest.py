@@ -1,0 +1,42 @@
+"""Shared fixtures: small generated worlds, built once per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+PG_URL = os.environ.get("CHURN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory):
+    """A small generated world (CSV/Parquet folder). Treat as read-only: copy before breaking it."""
+    from pipeline.synthetic import generate_world
+
+    out = tmp_path_factory.mktemp("world") / "small"
+    generate_world(out, accounts=150, days=400, seed=7)
+    return out
+
+
+@pytest.fixture
+def world_copy(small_world, tmp_path):
+    """A private, writable copy of :func:`small_world` (without the truth folder)."""
+    dest = tmp_path / "world"
+    shutil.copytree(small_world, dest, ignore=shutil.ignore_patterns("_truth"))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """URL of the real PostgreSQL server; the test is skipped only outside CI when it is down."""
+    import psycopg
+
+    try:
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    return PG_URL
