@@ -7,11 +7,14 @@ attribute columns. Features whose optional table is absent are dropped.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
 import features  # noqa: F401  (registers the definitions)
 from features.base import REGISTRY, Feature
+
+log = logging.getLogger("churn")
 
 #: Days of usage history joined to each snapshot (also the cap of days_since_last_activity).
 def lookback_days(cfg) -> int:
@@ -94,7 +97,7 @@ def context_params(cfg, vocab: Vocabulary) -> dict:
     }
 
 
-def _expansions(per: str | None, cfg, vocab: Vocabulary) -> list[dict]:
+def _expansions(per: str | None, cfg, vocab: Vocabulary, attributes: set[str] | None) -> list[dict]:
     windows = cfg.features.usage.windows
     if per is None:
         return [{}]
@@ -110,14 +113,18 @@ def _expansions(per: str | None, cfg, vocab: Vocabulary) -> list[dict]:
         ]
     if per == "milestone":
         return [{"milestone_name": raw, "milestone": col} for raw, col in vocab.milestones.items()]
-    if per == "categorical_attribute":
-        return [{"attribute": a} for a in cfg.features.attributes.categorical]
-    if per == "numeric_attribute":
-        return [{"attribute": a} for a in cfg.features.attributes.numeric]
+    if per in ("categorical_attribute", "numeric_attribute"):
+        configured = getattr(cfg.features.attributes, per.split("_")[0])
+        missing = [a for a in configured if attributes is not None and a not in attributes]
+        if missing:
+            log.warning("accounts has no column %s (features.attributes): not used", ", ".join(missing))
+        return [{"attribute": a} for a in configured if a not in missing]
     raise ValueError(f"unknown expansion {per!r}")
 
 
-def catalog(cfg, vocab: Vocabulary, tables: set[str]) -> list[Feature]:
+def catalog(
+    cfg, vocab: Vocabulary, tables: set[str], account_columns: set[str] | None = None
+) -> list[Feature]:
     """Every feature column of a build, in a stable order.
 
     Parameters
@@ -126,13 +133,15 @@ def catalog(cfg, vocab: Vocabulary, tables: set[str]) -> list[Feature]:
     vocab : Vocabulary
     tables : set of str
         Contract tables present in the source; features needing others are dropped.
+    account_columns : set of str, optional
+        Columns of the accounts table; configured attributes missing there are dropped.
     """
     base = context_params(cfg, vocab)
     out: list[Feature] = []
     for definition in REGISTRY:
         if not set(definition.requires) <= tables:
             continue
-        for params in _expansions(definition.per, cfg, vocab):
+        for params in _expansions(definition.per, cfg, vocab, account_columns):
             merged = {**base, **params}
             out.append(Feature(definition.name.format(**merged), definition, merged))
     names = [f.name for f in out]

@@ -49,6 +49,15 @@ def handles_errors(command):
     return wrapper
 
 
+@app.callback()
+def _setup_logging() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    for noisy in ("alembic", "mlflow", "py4j", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def _config(config: Optional[Path], **overrides):
     from pipeline.config import load_config
 
@@ -106,6 +115,47 @@ def validate(
     typer.echo(report.render())
     if not report.ok:
         raise typer.Exit(2)
+
+
+def _parse_date(value: Optional[str], flag: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ChurnError(f"{flag}: '{value}' is not a date (YYYY-MM-DD)") from None
+
+
+@app.command()
+@handles_errors
+def features(
+    data: Optional[str] = DataOpt,
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the day after the last event)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write .parquet or .csv here (default: CSV to stdout)."),
+    panel: bool = typer.Option(False, "--panel", help="All snapshot dates (monthly by default) with labels, not one date."),
+    config: Optional[Path] = ConfigOpt,
+):
+    """Write the point-in-time feature table for one as-of date (or the whole snapshot panel)."""
+    from pipeline.featurize import build_features
+    from pipeline.labels import data_end, snapshot_dates
+    from pipeline.sources import open_source
+
+    cfg = _config(config, data=data)
+    with open_source(cfg.data) as source:
+        end = data_end(source)
+        dates = snapshot_dates(source, cfg, end) if panel else [_parse_date(as_of, "--as-of") or end]
+        table = build_features(source, cfg, dates, with_labels=panel, end=end)
+    frame = table.frame
+    if out is None:
+        frame.to_csv(sys.stdout, index=False)
+    elif out.suffix == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+    _say(
+        f"features: {len(frame)} rows x {len(table.features)} features for {len(dates)} "
+        f"as-of date(s) in {table.seconds:.2f} s" + (f" -> {out}" if out else "")
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -109,7 +109,7 @@ def build_features(
     started = time.perf_counter()
     end = end or labelling.data_end(source)
     vocab = vocab or resolve_vocabulary(source, cfg)
-    features = catalog(cfg, vocab, set(source.names))
+    features = catalog(cfg, vocab, set(source.names), set(source.raw("accounts").columns))
     spine = labelling.spine(source, dates)
     query = feature_query(source, spine, cfg, vocab, features)
     if with_labels:

@@ -161,6 +161,17 @@ def open_source(spec: str | Path) -> Source:
     )
 
 
+def open_frames(tables: dict, label: str = "in-memory tables") -> Source:
+    """A source over pandas DataFrames (tests, notebooks), on an in-memory DuckDB."""
+    con = _utc_duckdb()
+    names = {}
+    for table, frame in tables.items():
+        if table in TABLES:
+            con.create_table(table, frame)
+            names[table] = table
+    return Source(label, "frames", con, names)
+
+
 def _utc_duckdb(path: str = ":memory:", read_only: bool = False):
     con = ibis.duckdb.connect(path, read_only=read_only)
     con.raw_sql("SET TimeZone = 'UTC'")

@@ -40,3 +40,4 @@ def pg_url():
             raise
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     return PG_URL
+

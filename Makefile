@@ -1,0 +1,47 @@
+# Every target runs from a fresh clone: `make setup` first creates .venv.
+PY      ?= .venv/bin/python
+CHURN   ?= .venv/bin/churn
+DATA    ?= data/warehouse.duckdb
+WORLD   ?= data/world
+
+.PHONY: setup data validate features train score risk-list test bench bench-large notebook clean
+
+setup:  ## create .venv and install the project with its pinned dependencies
+	python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+
+data:  ## generate the demo world into data/world and load it into the DuckDB warehouse
+	$(CHURN) generate --out $(WORLD)
+	$(CHURN) load --data $(WORLD) --to $(DATA)
+	$(CHURN) validate --data $(DATA)
+
+validate:
+	$(CHURN) validate --data $(DATA)
+
+features:  ## feature table as of the data's last day
+	$(CHURN) features --data $(DATA) --out data/features.parquet
+
+train: $(DATA)  ## train on the demo world, track in MLflow, promote if better
+	$(CHURN) train --data $(DATA)
+
+score: $(DATA)  ## score the demo world as of its last day into churn_scores
+	$(CHURN) score --data $(DATA)
+
+risk-list:
+	$(CHURN) risk-list --top 20
+
+$(DATA):
+	$(MAKE) data
+
+test:  ## the test suite (what CI runs)
+	$(PY) -m pytest
+
+bench:  ## benchmarks: 1 M and 10 M events; results in benchmarks/results.md
+	$(PY) -m benchmarks.run --sizes 1000000 10000000
+
+bench-large:  ## adds the 100 M-event world (long)
+	$(PY) -m benchmarks.run --sizes 1000000 10000000 100000000
+
+clean:
+	rm -rf data reports mlruns mlflow.db

@@ -1,0 +1,96 @@
+"""Vocabularies and causal coefficients of the synthetic SaaS world.
+
+Everything that shapes the generated data lives here so that ``world.json``
+can record it and experiments can override it in one place.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+SEGMENTS = ("SMB", "Mid-Market", "Enterprise")
+REGIONS = ("NA", "EMEA", "APAC", "LATAM")
+REGION_UTC_OFFSET = (-5, 1, 8, -3)  # hours; local business hours -> UTC
+INDUSTRIES = ("Software", "Financial Services", "Healthcare", "Retail", "Manufacturing",
+              "Education", "Media", "Logistics", "Professional Services", "Non-profit")
+PLANS = ("Starter", "Team", "Business", "Enterprise")
+PLAN_PRICE = (12.0, 25.0, 45.0, 70.0)  # per seat and month
+TERMS = ("monthly", "annual")
+MILESTONES = ("kickoff", "integration_live", "first_report", "team_rollout")
+MILESTONE_DUE = (7, 30, 45, 90)  # days after account creation
+EVENT_TYPES = ("login", "dashboard_view", "report_view", "export", "api_call",
+               "integration_sync", "invite_user", "comment")
+# Event mix of an engaged account vs. a disengaged one (mostly logins and glances).
+EVENT_MIX_ENGAGED = (0.20, 0.22, 0.18, 0.07, 0.12, 0.09, 0.03, 0.09)
+EVENT_MIX_DISENGAGED = (0.42, 0.30, 0.10, 0.03, 0.06, 0.04, 0.01, 0.04)
+PRIORITIES = ("low", "normal", "high", "urgent")
+DRIVERS = ("usage_decline", "onboarding_lag", "open_urgent_tickets", "detractor_nps",
+           "segment", "unpredictable")
+CSM_NAMES = ("Alice Moreau", "Ben Okafor", "Chiara Rossi", "Daniel Kim", "Elena Petrova",
+             "Farid Haddad", "Grace Lin", "Hugo Schmidt", "Isabel Ortega", "Jonas Berg",
+             "Kavya Iyer", "Liam O'Connor")
+# Share of local-time activity per hour of day (business hours peak, lunch dip).
+HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 4, 8, 14, 18, 18, 16, 11, 15, 17, 16, 13, 9, 6, 5, 4, 3, 2, 1)
+
+
+@dataclass(frozen=True)
+class WorldParams:
+    """Coefficients of the generator (rates are per day unless noted)."""
+
+    # population
+    segment_share: tuple = (0.6, 0.3, 0.1)
+    monthly_share: tuple = (0.7, 0.35, 0.1)  # per segment; the rest is annual
+    region_share: tuple = (0.45, 0.3, 0.15, 0.1)
+    csm_missing: tuple = (0.35, 0.08, 0.0)
+    seats_median: tuple = (8.0, 45.0, 250.0)
+    # latent engagement h (log scale): OU around mu, decline episodes shift the target
+    tau_health: float = 20.0
+    sd_health: float = 0.25
+    tau_ema: float = 21.0
+    decline_rate: float = 0.0009
+    decline_shift: tuple = (1.0, 3.0)
+    recover_rate: float = 0.01
+    tau_sentiment: float = 120.0
+    tau_unpredictable: float = 90.0
+    # churn hazard: monthly logit = b0 + sum of driver contributions
+    b0: float = -5.2
+    beta_usage_drop: float = 1.3
+    beta_usage_level: float = 0.8
+    usage_floor: float = -0.6
+    beta_onboarding: float = 0.45
+    beta_urgent: float = 1.0
+    beta_detractor: float = 0.6  # per NPS point of latent satisfaction below 7
+    segment_effect: tuple = (0.8, 0.35, 0.0)
+    monthly_effect: float = 0.3
+    sigma_unpredictable: float = 1.3
+    annual_exponent: float = 6.0  # annual renewal risk = 1 - (1 - monthly risk) ** this
+    # churn-then-return
+    return_prob: float = 0.3
+    return_fast_share: float = 0.45
+    return_fast_gap: tuple = (1, 25)
+    return_slow_gap: tuple = (40, 150)
+    # plan changes
+    upgrade_rate: float = 0.12 / 365
+    downgrade_rate: float = 0.05 / 365
+    annual_downgrade_at_renewal: float = 0.08
+    # usage
+    events_per_user_day: float = 0.12
+    weekend_factor: float = 0.25
+    holiday_factor: float = 0.5
+    # support tickets
+    ticket_rate: tuple = (0.02, 0.05, 0.12)
+    urgent_share: float = 0.05
+    stuck_share: float = 0.3
+    urgent_age_days: int = 7
+    # NPS
+    survey_every: int = 91
+    survey_contacts: tuple = (1, 2, 3)
+    response_rate: float = 0.4
+    nps_base: float = 7.9
+    nps_sentiment: float = 1.4
+    nps_health: float = 0.9
+    nps_urgent: float = 0.8
+    nps_noise: float = 1.3
+
+    def to_dict(self) -> dict:
+        """Return the parameters as a JSON-serialisable dict."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -1,0 +1,130 @@
+"""Feature values computed by hand on the tiny world (tests/tiny_world.py), as of 2024-04-01."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+
+import tiny_world
+from pipeline.config import load_config
+from pipeline.featurize import build_features
+from pipeline.sources import open_source
+
+T = date(2024, 4, 1)
+END = date(2024, 9, 1)
+NAN = float("nan")
+
+
+def config():
+    return load_config(
+        None,
+        {
+            "features.attributes.categorical": ["industry"],
+            "features.attributes.numeric": ["seats"],
+            "features.milestones.value_milestones": ["first_report"],
+        },
+    )
+
+
+def build(folder, skip=()):
+    tiny_world.write(folder, skip=skip)
+    with open_source(folder) as source:
+        return build_features(source, config(), [T], end=END)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("tiny"))
+
+
+def row(table, account):
+    frame = table.frame.set_index("account_id")
+    return frame.loc[account]
+
+
+EXPECTED_A1 = {
+    # usage: events at d=1 (1), d=7 (3), d=12 (1, null quantity = 1), d=46 (1), d=108 (1); one at T unseen
+    "events_7d": 4, "events_30d": 5, "events_90d": 6,
+    "events_login_7d": 1, "events_login_30d": 2, "events_login_90d": 3,
+    "events_report_view_7d": 3, "events_export_90d": 0,
+    "active_days_7d": 2, "active_days_30d": 3, "active_days_90d": 4,
+    "active_users_7d": 2, "active_users_30d": 2, "active_users_90d": 2,
+    "events_trend": 4.0,  # 5 in the last 30 days vs 1 in the 30 before
+    "active_users_trend": 1.0,  # 2 users vs 1
+    "usage_slope": 1.04,  # weekly events oldest..newest 0,0,1,4: slope 1.3 / mean 1.25
+    "days_since_last_activity": 1, "breadth_7d": 2, "breadth_90d": 2,
+    "events_per_user_30d": 2.5,
+    # tickets: T1 24 h (high), T2 open at T (urgent, resolved after T), T3 12 h, T4 at T unseen
+    "tickets_30d": 2, "tickets_90d": 2, "open_tickets": 1, "open_urgent_tickets": 1,
+    "oldest_open_urgent_ticket_days": 12, "median_resolution_hours": 18.0,
+    "p90_resolution_hours": 22.8, "unresolved_share": 1 / 3, "recent_csat": 4.0,
+    # milestones: kickoff 1 day early, first_report 76 late, team_rollout open and 31 days overdue
+    "milestone_kickoff_days_late": -1, "milestone_first_report_days_late": 76,
+    "milestone_team_rollout_days_late": 31, "milestone_integration_live_days_late": NAN,
+    "overdue_open_milestones": 1, "milestones_on_time_share": 1 / 3, "days_to_first_value": 121,
+    # NPS: 9 then 4; the 10 at T is unseen
+    "nps_last": 4, "nps_detractor": 1, "nps_promoter": 0, "nps_change": -5, "days_since_nps": 17,
+    # revenue: 100 -> 150 on 2024-02-01
+    "mrr": 150, "mrr_change": 0.5, "days_to_renewal": 305, "subscription_changes_365d": 2,
+    "plan": "pro", "tenure_days": 122, "segment": "SMB", "attr_industry": "retail", "attr_seats": 10,
+}
+
+EXPECTED_A2 = {  # a subscription and nothing else
+    "events_30d": 0, "active_days_30d": 0, "active_users_30d": 0, "events_trend": NAN,
+    "usage_slope": NAN, "days_since_last_activity": 180, "breadth_30d": 0, "events_per_user_30d": NAN,
+    "tickets_90d": 0, "open_tickets": 0, "open_urgent_tickets": 0, "oldest_open_urgent_ticket_days": 0,
+    "median_resolution_hours": NAN, "unresolved_share": NAN, "recent_csat": NAN,
+    "milestone_kickoff_days_late": NAN, "overdue_open_milestones": 0, "milestones_on_time_share": NAN,
+    "days_to_first_value": NAN, "nps_last": NAN, "nps_detractor": NAN, "nps_change": NAN,
+    "days_since_nps": NAN, "mrr": 1000, "mrr_change": NAN, "plan": "enterprise", "tenure_days": 77,
+}
+
+
+def assert_values(actual_row, expected):
+    for name, want in expected.items():
+        got = actual_row[name]
+        if isinstance(want, str):
+            assert got == want, name
+        elif isinstance(want, float) and math.isnan(want):
+            assert got is None or math.isnan(got), f"{name}: expected missing, got {got}"
+        else:
+            assert got == pytest.approx(want), f"{name}: expected {want}, got {got}"
+
+
+def test_hand_computed_values_for_a_busy_account(table):
+    assert_values(row(table, "A1"), EXPECTED_A1)
+
+
+def test_account_with_no_events_tickets_milestones_or_nps(table):
+    assert_values(row(table, "A2"), EXPECTED_A2)
+
+
+def test_only_active_accounts_get_a_row_and_labels_follow_the_contract(table):
+    frame = table.frame.set_index("account_id")
+    assert sorted(frame.index) == ["A1", "A2"]  # A3 ended on 2024-03-01
+    assert frame.loc["A2", "churned"] == 1  # coverage ends 2024-05-01, inside (T, T+90]
+    assert frame.loc["A1", "churned"] == 0
+
+
+@pytest.mark.parametrize(
+    "absent, dropped",
+    [
+        ("support_tickets", "open_urgent_tickets"),
+        ("milestones", "overdue_open_milestones"),
+        ("nps_responses", "nps_last"),
+    ],
+)
+def test_absent_optional_table_drops_its_features(tmp_path, absent, dropped):
+    built = build(tmp_path / "w", skip=(absent,))
+    assert dropped not in built.feature_names
+    assert "events_30d" in built.feature_names
+    assert_values(row(built, "A1"), {"events_30d": 5, "mrr": 150})
+
+
+def test_every_feature_has_a_meaning_unit_and_sentences(table):
+    for f in table.features:
+        assert f.description and "{" not in f.description, f.name
+        assert f.definition.unit, f.name
+        assert f.sentence(1.0) and f.sentence(None, toward_risk=False), f.name
