@@ -22,7 +22,7 @@ REGISTRY: list["Definition"] = []
 FRAMES = ("usage", "users", "tickets", "milestones", "nps", "subscriptions", "accounts", "derived")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Definition:
     """A registered feature definition (possibly a template over parameters)."""
 
@@ -139,6 +139,16 @@ def feature(
         return fn
 
     return register
+
+
+def flag(condition):
+    """1.0 where ``condition`` holds, 0.0 where it does not, null where it is unknown.
+
+    Portable across engines (PostgreSQL cannot cast booleans to numbers).
+    """
+    import ibis
+
+    return ibis.cases((condition, 1.0), (~condition, 0.0), else_=ibis.null("float64"))
 
 
 def render(template: str, value: Any, params: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ completion.
 
 from __future__ import annotations
 
-from features.base import feature
+from features.base import feature, flag
 
 MILESTONES = ("milestones",)
 
@@ -34,7 +34,7 @@ def milestone_days_late(f, p):
 )
 def overdue_open_milestones(f, p):
     """Milestones past their due date and not completed before the as-of date."""
-    return (~f.done & (f.due_d > 0)).cast("int64").sum().fill_null(0)
+    return flag(~f.done & (f.due_d > 0)).sum().fill_null(0)
 
 
 @feature(
@@ -45,7 +45,7 @@ def overdue_open_milestones(f, p):
 )
 def milestones_on_time_share(f, p):
     """Share of milestones already due that were completed by their due date."""
-    return (f.done & (f.late <= 0)).cast("float64").mean(where=f.due_d > 0)
+    return flag(f.done & (f.late <= 0)).mean(where=f.due_d > 0)
 
 
 @feature(

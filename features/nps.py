@@ -8,7 +8,7 @@ answered" is not a score of 0.
 
 from __future__ import annotations
 
-from features.base import feature
+from features.base import feature, flag
 
 NPS = ("nps_responses",)
 
@@ -30,7 +30,7 @@ def nps_last(f, p):
 )
 def nps_detractor(f, p):
     """1 if the latest NPS response is 0-6, 0 if it is 7-10, null if never answered."""
-    return (f.score.max(where=f.rn == 0) <= 6).cast("float64")
+    return flag(f.score.max(where=f.rn == 0) <= 6)
 
 
 @feature(
@@ -40,12 +40,12 @@ def nps_detractor(f, p):
 )
 def nps_promoter(f, p):
     """1 if the latest NPS response is 9-10, 0 if it is 0-8, null if never answered."""
-    return (f.score.max(where=f.rn == 0) >= 9).cast("float64")
+    return flag(f.score.max(where=f.rn == 0) >= 9)
 
 
 @feature(
     family="nps", frame="nps", unit="points", group="nps", requires=NPS,
-    risk="NPS dropped {value:+.0f} points since the previous answer",
+    risk="NPS moved {value:+.0f} points since the previous answer",
     protective="NPS moved {value:+.0f} points since the previous answer",
 )
 def nps_change(f, p):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ibis
 
-from features.base import feature
+from features.base import feature, flag
 
 
 @feature(
@@ -55,7 +55,7 @@ def days_to_renewal(f, p):
 )
 def subscription_changes_365d(f, p):
     """Subscription rows started in the 365 days before the as-of date (renewals, up/downgrades)."""
-    return (f.start_d <= 365).cast("int64").sum().fill_null(0).cast("float64")
+    return flag(f.start_d <= 365).sum().fill_null(0)
 
 
 @feature(

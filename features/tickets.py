@@ -9,7 +9,7 @@ as-of date, ``urgent`` = priority in ``features.tickets.urgent_priorities``,
 
 from __future__ import annotations
 
-from features.base import feature
+from features.base import feature, flag
 from features.usage import total
 
 TICKETS = ("support_tickets",)
@@ -90,7 +90,7 @@ def p90_resolution_hours(f, p):
 def unresolved_share(f, p):
     """Share of tickets opened in the last {resolution} days that are still open at the as-of date."""
     recent = f.d <= p.resolution
-    return f.open.cast("float64").mean(where=recent)
+    return flag(f.open).mean(where=recent)
 
 
 @feature(

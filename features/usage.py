@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ibis
 
-from features.base import feature
+from features.base import feature, flag
 
 
 def total(value, where):
@@ -53,7 +53,7 @@ def events_of_type(f, p):
 )
 def active_days(f, p):
     """Days with at least one event among the {window} days before the as-of date."""
-    return total((f.n > 0).cast("int64"), f.d <= p.window)
+    return total(flag(f.n > 0), f.d <= p.window)
 
 
 @feature(
@@ -129,7 +129,7 @@ def days_since_last_activity(f, p):
 )
 def breadth(f, p):
     """Distinct event types used in the {window} days before the as-of date."""
-    used = [(total(f[f"t_{e}"], f.d <= p.window) > 0).cast("int64") for e in p.events]
+    used = [flag(total(f[f"t_{e}"], f.d <= p.window) > 0) for e in p.events]
     return sum(used[1:], used[0]) if used else ibis.literal(0)
 
 

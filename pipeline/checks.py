@@ -40,25 +40,44 @@ class Check:
 
 
 CHECKS: list[Check] = [
-    Check("missing_table", "error", "A required table (accounts, subscriptions, usage_events) is absent; optional tables may be left out."),
+    Check("missing_table", "error",
+          "A required table (accounts, subscriptions, usage_events) is absent; "
+          "optional tables may be left out."),
     Check("empty_table", "error", "A required table exists but has no rows."),
-    Check("missing_column", "error", "A contract column is missing from its table (extra columns are accepted and kept)."),
-    Check("bad_type", "error", "Values that cannot be read as the column's kind: numbers that do not parse, dates or timestamps that are not ISO text, or a column stored with an incompatible type; timestamps with a time-zone offset are accepted and normalised to naive UTC."),
+    Check("missing_column", "error",
+          "A contract column is missing from its table (extra columns are accepted and kept)."),
+    Check("bad_type", "error",
+          "Values that cannot be read as the column's kind (numbers that do not parse, dates or "
+          "timestamps that are not ISO text, or a column stored with an incompatible type); "
+          "timestamps with a time-zone offset are accepted and normalised to naive UTC."),
     Check("not_null", "error", "A non-nullable column contains nulls."),
     Check("all_null", "error", "A non-nullable column holds no value at all."),
-    Check("all_null_nullable", "warning", "A nullable column holds no value at all, so the features built from it carry no signal."),
-    Check("unique_key", "error", "Duplicate keys: accounts.account_id, support_tickets.ticket_id or (milestones.account_id, milestone)."),
-    Check("foreign_key", "error", "A child-table row whose account_id does not exist in accounts."),
-    Check("future_timestamp", "error", "A stamp column (creation, start, event, resolution, completion or response time) lies after the wall-clock time of validation (UTC)."),
+    Check("all_null_nullable", "warning",
+          "A nullable column holds no value at all, so features built from it carry no signal."),
+    Check("unique_key", "error",
+          "Duplicate keys in accounts.account_id, support_tickets.ticket_id or "
+          "(milestones.account_id, milestone)."),
+    Check("foreign_key", "error",
+          "A child-table row whose account_id does not exist in accounts."),
+    Check("future_timestamp", "error",
+          "A stamp (account creation, subscription start, event, ticket creation or resolution, "
+          "milestone completion, NPS response) later than the wall-clock time of validation, "
+          "compared in UTC."),
     Check("negative_value", "error", "A negative subscriptions.mrr or usage_events.quantity."),
     Check("end_before_start", "error", "A subscription whose end_date is before its start_date."),
-    Check("overlapping_subscriptions", "warning", "A subscription that starts before an earlier subscription of the same account ends (contiguous rows, end == next start, are fine)."),
+    Check("overlapping_subscriptions", "warning",
+          "A subscription that starts before an earlier subscription of the same account ends "
+          "(contiguous rows, where the end equals the next start, are fine)."),
     Check("nps_score", "error", "An NPS score outside 0-10 or not a whole number."),
     Check("csat_range", "warning", "A CSAT value outside 1-5."),
-    Check("ticket_priority", "warning", "A ticket priority other than " + ", ".join(TICKET_PRIORITIES) + "."),
+    Check("ticket_priority", "warning",
+          f"A ticket priority other than {', '.join(TICKET_PRIORITIES)}."),
     Check("resolved_before_created", "error", "A support ticket resolved before it was created."),
-    Check("no_subscription", "warning", "An account without any subscription row (it can never be active, so it is never scored)."),
-    Check("check_failed", "error", "A check could not run because the engine raised an error; the message carries the engine's words."),
+    Check("no_subscription", "warning",
+          "An account without any subscription row, which is never active and never scored."),
+    Check("check_failed", "error",
+          "A check that could not run because the engine raised an error, "
+          "reported with the engine's message instead of a traceback."),
 ]
 
 SEVERITY = {c.name: c.severity for c in CHECKS}
@@ -95,7 +114,11 @@ class Rule:
 #: timestamptz, so an offset is honoured and the result is naive UTC.
 _PG_FUNCTIONS = {
     "churn_try_float": ("double precision", "", "v::double precision"),
-    "churn_try_timestamp": ("timestamp", r"IF v !~ '^\s*\d{4}-\d{1,2}-\d{1,2}' THEN RETURN NULL; END IF;", "v::timestamptz::timestamp"),
+    "churn_try_timestamp": (
+        "timestamp",
+        r"IF v !~ '^\s*\d{4}-\d{1,2}-\d{1,2}' THEN RETURN NULL; END IF;",
+        "v::timestamptz::timestamp",
+    ),
 }
 
 
@@ -103,7 +126,7 @@ def _pg_function_sql(name: str) -> str:
     returns, guard, convert = _PG_FUNCTIONS[name]
     return (
         f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v text) RETURNS {returns} "
-        f"LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN {guard} RETURN {convert}; "
+        f"LANGUAGE plpgsql STABLE AS $$ BEGIN {guard} RETURN {convert}; "
         "EXCEPTION WHEN others THEN RETURN NULL; END $$"
     )
 
@@ -131,9 +154,13 @@ class Parser:
 
     def __init__(self, source):
         self.postgres = source.kind == "postgres"
+        self.safe = True
         if self.postgres:
-            for name in _PG_FUNCTIONS:
-                source.backend.raw_sql(_pg_function_sql(name)).close()
+            try:
+                for name in _PG_FUNCTIONS:
+                    source.backend.raw_sql(_pg_function_sql(name)).close()
+            except Exception:  # no TEMP privilege: plain casts, bad values become check_failed
+                self.safe = False
 
     def parse(self, value: ibis.Value, kind: str) -> ibis.Value | None:
         """``value`` as ``kind`` (naive UTC for timestamps), or ``None`` if its type cannot be."""
@@ -153,6 +180,8 @@ class Parser:
         return None
 
     def _parse_text(self, value: ibis.Value, kind: str) -> ibis.Value:
+        if self.postgres and not self.safe:
+            return value.cast("float64" if kind in ("float", "int") else kind)
         if kind in ("float", "int"):
             return _pg_try_float(value) if self.postgres else value.try_cast("float64")
         if self.postgres:
@@ -192,18 +221,22 @@ def _row_rule(check: str, spec: Table, column: str | None, pred, message: str, r
     return Rule(check, spec.name, column, message, raw.filter(pred), pred)
 
 
-def column_rules(spec: Table, raw: ibis.Table, parsed: Parsed, mistyped: dict[str, str]) -> Iterator[Rule]:
+def column_rules(
+    spec: Table, raw: ibis.Table, parsed: Parsed, mistyped: dict[str, str]
+) -> Iterator[Rule]:
     """Type and null rules for every contract column present in ``raw``."""
     for col in spec.columns:
         if col.name not in raw.columns:
             continue
         value = raw[col.name]
         if col.name in mistyped:
-            message = f"{col.name} is stored as {mistyped[col.name]}, which cannot be read as {col.kind}"
+            stored = mistyped[col.name]
+            message = f"{col.name} is stored as {stored}, which cannot be read as {col.kind}"
             yield _row_rule("bad_type", spec, col.name, value.notnull(), message, raw)
         elif col.kind != "string" and value.type().is_string():
             pred = value.notnull() & parsed[col.name].isnull()
-            yield _row_rule("bad_type", spec, col.name, pred, f"{col.name} values that do not parse as {col.kind}", raw)
+            message = f"{col.name} values that do not parse as {col.kind}"
+            yield _row_rule("bad_type", spec, col.name, pred, message, raw)
         check = "all_null_nullable" if col.nullable else "not_null"
         yield _row_rule(check, spec, col.name, value.isnull(), f"null {col.name}", raw)
 
@@ -217,11 +250,17 @@ def _bad_nps(p: Parsed) -> ibis.BooleanValue:
 #: Row-level value rules: (table, check, column, predicate on parsed columns, message).
 VALUE_RULES: list[tuple[str, str, str, Callable[[Parsed], ibis.BooleanValue], str]] = [
     ("subscriptions", "negative_value", "mrr", lambda p: p["mrr"] < 0, "negative mrr"),
-    ("subscriptions", "end_before_start", "end_date", lambda p: p["end_date"] < p["start_date"], "end_date before start_date"),
-    ("usage_events", "negative_value", "quantity", lambda p: p["quantity"] < 0, "negative quantity"),
-    ("support_tickets", "resolved_before_created", "resolved_at", lambda p: p["resolved_at"] < p["created_at"], "resolved_at before created_at"),
-    ("support_tickets", "csat_range", "csat", lambda p: (p["csat"] < 1) | (p["csat"] > 5), "csat outside 1-5"),
-    ("support_tickets", "ticket_priority", "priority", lambda p: ~p["priority"].isin(TICKET_PRIORITIES), "priority not one of " + ", ".join(TICKET_PRIORITIES)),
+    ("subscriptions", "end_before_start", "end_date",
+     lambda p: p["end_date"] < p["start_date"], "end_date before start_date"),
+    ("usage_events", "negative_value", "quantity",
+     lambda p: p["quantity"] < 0, "negative quantity"),
+    ("support_tickets", "resolved_before_created", "resolved_at",
+     lambda p: p["resolved_at"] < p["created_at"], "resolved_at before created_at"),
+    ("support_tickets", "csat_range", "csat",
+     lambda p: (p["csat"] < 1) | (p["csat"] > 5), "csat outside 1-5"),
+    ("support_tickets", "ticket_priority", "priority",
+     lambda p: ~p["priority"].isin(TICKET_PRIORITIES),
+     f"priority not one of {', '.join(TICKET_PRIORITIES)}"),
     ("nps_responses", "nps_score", "score", _bad_nps, "score outside 0-10 or not a whole number"),
 ]
 
@@ -233,8 +272,8 @@ def value_rules(spec: Table, parsed: Parsed, now: dt.datetime) -> Iterator[Rule]
         if stamp in parsed:
             kind = spec.column(stamp).kind
             limit = ibis.literal(now.date() if kind == "date" else now, type=kind)
-            pred = parsed[stamp] > limit
-            yield _row_rule("future_timestamp", spec, stamp, pred, f"{stamp} later than the time of validation", raw)
+            message = f"{stamp} later than the time of validation"
+            yield _row_rule("future_timestamp", spec, stamp, parsed[stamp] > limit, message, raw)
     for table, check, column, build, message in VALUE_RULES:
         if table != spec.name:
             continue
@@ -257,8 +296,8 @@ def unique_rule(spec: Table, parsed: Parsed) -> Iterator[Rule]:
         return
     aliases = {f"_key{i}": k for i, k in enumerate(spec.key)}
     keyed = _keyed(parsed, aliases)
-    dups = keyed.group_by(list(aliases)).aggregate(_n=ibis._.count()).filter(ibis._._n > 1)
-    rows = keyed.semi_join(dups.select(*aliases), list(aliases))
+    keyed = keyed.mutate(_n=keyed["_key0"].count().over(ibis.window(group_by=list(aliases))))
+    rows = keyed.filter(keyed._n > 1)
     label = spec.key[0] if len(spec.key) == 1 else "(" + ", ".join(spec.key) + ")"
     yield Rule("unique_key", spec.name, spec.key[-1], f"duplicate {label}", rows)
 
@@ -275,14 +314,13 @@ def foreign_key_rule(spec: Table, parsed: Parsed, accounts: Parsed | None) -> It
     yield Rule("foreign_key", spec.name, "account_id", "account_id not found in accounts", rows)
 
 
-def no_subscription_rule(accounts: Parsed | None, subscriptions: Parsed | None) -> Iterator[Rule]:
+def no_subscription_rule(accounts: Parsed | None, subs: Parsed | None) -> Iterator[Rule]:
     """Accounts that have no subscription row."""
-    if accounts is None or subscriptions is None:
+    if accounts is None or subs is None or any("account_id" not in t for t in (accounts, subs)):
         return
-    if "account_id" not in accounts or "account_id" not in subscriptions:
-        return
-    rows = _keyed(accounts, {"_acc": "account_id"}).anti_join(_account_ids(subscriptions), "_acc")
-    yield Rule("no_subscription", "accounts", "account_id", "account has no subscription row", rows)
+    rows = _keyed(accounts, {"_acc": "account_id"}).anti_join(_account_ids(subs), "_acc")
+    message = "account has no subscription row"
+    yield Rule("no_subscription", "accounts", "account_id", message, rows)
 
 
 def overlap_rule(parsed: Parsed) -> Iterator[Rule]:
@@ -292,9 +330,11 @@ def overlap_rule(parsed: Parsed) -> Iterator[Rule]:
     subs = _keyed(parsed, {"_acc": "account_id", "_start": "start_date"})
     subs = subs.mutate(_end=parsed["end_date"].fill_null(FAR_FUTURE))
     subs = subs.filter(subs._end >= subs._start)  # reversed rows are end_before_start errors
-    order = [subs._start, subs._end]
-    subs = subs.mutate(_reach=subs._end.max().over(ibis.cumulative_window(group_by=subs._acc, order_by=order)))
-    subs = subs.mutate(_before=subs._reach.lag().over(ibis.window(group_by=subs._acc, order_by=[subs._start, subs._end])))
+    order = ["_start", "_end"]
+    # _reach: the latest end among this row and the rows before it; compare with the previous one
+    reach = subs._end.max().over(ibis.cumulative_window(group_by="_acc", order_by=order))
+    subs = subs.mutate(_reach=reach)
+    subs = subs.mutate(_before=subs._reach.lag().over(ibis.window(group_by="_acc", order_by=order)))
     rows = subs.filter(subs._start < subs._before)
     message = "subscription starts before an earlier subscription of the account ends"
     yield Rule("overlapping_subscriptions", "subscriptions", "start_date", message, rows)

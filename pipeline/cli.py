@@ -158,6 +158,27 @@ def features(
     )
 
 
+@app.command()
+@handles_errors
+def train(
+    data: Optional[str] = DataOpt,
+    train_until: Optional[str] = typer.Option(None, "--train-until", help="Use only what was known on this date YYYY-MM-DD: snapshots whose label window closed before it (default: the data end)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: training.seed)."),
+    report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Where the HTML report goes (default: training.report_dir)."),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
+    config: Optional[Path] = ConfigOpt,
+):
+    """Backtest out of time against the health score, train, report, log to MLflow and promote if better."""
+    from pipeline import train as training
+
+    cfg = _config(
+        config, data=data, **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
+                              "tracking.uri": tracking_uri},
+    )
+    result = training.run(cfg, train_until=_parse_date(train_until, "--train-until"), progress=_say)
+    typer.echo(training.summary(result))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(prog_name="churn")
 

@@ -97,12 +97,16 @@ class Training(Section):
     promotion_min_auc_gain_vs_champion: float = 0.0
     promotion_min_auc_gain_vs_health: float = 0.05
     report_dir: str = "reports"
+    #: The hand-tuned scorecard every evaluation reports against.
+    health_score: str = "configs/health_score.yaml"
 
 
 class Tracking(Section):
     uri: str = "sqlite:///mlflow.db"
     experiment: str = "churn"
     model_name: str = "churn-model"
+    #: Where run artifacts and models are stored; default: ``mlruns/`` beside a SQLite store.
+    artifact_location: str | None = None
 
 
 class Tiers(Section):

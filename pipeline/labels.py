@@ -90,6 +90,6 @@ def labels(source, snapshots: ibis.Table, cfg, end: date) -> ibis.Table:
     out = j.group_by(["account_id", "as_of"]).aggregate(churn_date=j.churn_date.min())
     last_observable = end - timedelta(days=cfg.labels.horizon_days + cfg.labels.grace_days)
     return out.mutate(
-        churned=out.churn_date.notnull().cast("int64"),
+        churned=ibis.ifelse(out.churn_date.notnull(), 1, 0),
         label_observed=out.as_of < ibis.literal(last_observable),
     )

@@ -9,6 +9,7 @@ arrive as naive UTC (``timestamp without time zone``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 
@@ -45,14 +46,12 @@ def load_tables(source, target: str) -> dict[str, int]:
         If the source holds no contract table or the target cannot be written;
         the target is then left unchanged.
     """
-    tables = {name: portable(source.raw(name)) for name in TABLES if source.has(name)}
-    if not tables:
+    present = [name for name in TABLES if source.has(name)]
+    if not present:
         raise SourceError(f"{source.label}: no contract table to load ({', '.join(TABLES)})")
     loader = _load_postgres if is_postgres(target) else _load_duckdb
     try:
-        return loader(tables, str(target))
-    except SourceError:
-        raise
+        return loader({name: portable(source.raw(name)) for name in present}, str(target))
     except Exception as exc:
         raise SourceError(
             f"loading into {mask_url(str(target))} failed, nothing was changed: {mask_secrets(exc)}"
@@ -100,6 +99,7 @@ def _load_duckdb(tables: dict[str, ibis.Table], target: str) -> dict[str, int]:
     counts = {}
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         con.execute("BEGIN TRANSACTION")
         for name, table in tables.items():
             con.register("_churn_batches", _batches(table))
@@ -108,7 +108,8 @@ def _load_duckdb(tables: dict[str, ibis.Table], target: str) -> dict[str, int]:
             counts[name] = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(Exception):
+            con.execute("ROLLBACK")
         raise
     finally:
         con.close()
@@ -144,7 +145,8 @@ def _load_postgres(tables: dict[str, ibis.Table], url: str) -> dict[str, int]:
                 counts[name] = _copy_into(conn, f"_churn_load_{name}", table)
             for name in tables:
                 conn.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
-                conn.execute(f"ALTER TABLE {_quote('_churn_load_' + name)} RENAME TO {_quote(name)}")
+                staged = _quote(f"_churn_load_{name}")
+                conn.execute(f"ALTER TABLE {staged} RENAME TO {_quote(name)}")
     return counts
 
 

@@ -153,7 +153,7 @@ class _Validation:
         try:
             self.parser = Parser(self.source)
         except Exception as exc:
-            self._failed("*", None, exc)
+            self._failed("(source)", None, exc)
             return self.report
         parsed = {}
         for spec in TABLES.values():
@@ -171,26 +171,28 @@ class _Validation:
 
     # ------------------------------------------------------------------ problems
 
-    def _add(self, table, column, check, count, example, message) -> None:
+    def _add(self, table, column, check, message, count=0, example=None) -> None:
         self.report.problems.append(
             Problem(table, column, check, SEVERITY[check], count, example, message)
         )
 
     def _failed(self, table: str, column: str | None, exc: Exception, check: str = "") -> None:
         what = f"{check} check could not run" if check else "could not be checked"
-        self._add(table, column, "check_failed", 0, None, f"{what}: {_engine_error(exc)}")
+        self._add(table, column, "check_failed", f"{what}: {_engine_error(exc)}")
 
     # ------------------------------------------------------------------ tables
 
     def _check_table(self, spec: Table) -> Parsed | None:
         if not self.source.has(spec.name):
             if spec.required:
-                self._add(spec.name, None, "missing_table", 0, None, f"required table {spec.name} is missing")
+                message = f"required table {spec.name} is missing"
+                self._add(spec.name, None, "missing_table", message)
             return None
         raw = self.source.raw(spec.name)
         for col in spec.columns:
             if col.name not in raw.columns:
-                self._add(spec.name, col.name, "missing_column", 0, None, f"required column {col.name} is missing")
+                message = f"required column {col.name} is missing"
+                self._add(spec.name, col.name, "missing_column", message)
         parsed, mistyped = self._parse(spec, raw)
         rules = [*column_rules(spec, raw, parsed, mistyped), *value_rules(spec, parsed, self.now)]
         total, counts = self._count(spec.name, raw, rules)
@@ -198,7 +200,7 @@ class _Validation:
             return parsed
         self.report.row_counts[spec.name] = total
         if total == 0 and spec.required:
-            self._add(spec.name, None, "empty_table", 0, None, f"required table {spec.name} has no rows")
+            self._add(spec.name, None, "empty_table", f"required table {spec.name} has no rows")
         for rule, count in zip(rules, counts):
             if count:
                 self._report_rows(rule, count, total)
@@ -238,7 +240,8 @@ class _Validation:
             self._failed(rule.table, rule.column, exc, rule.check)
             return None
 
-    def _report_rows(self, rule: Rule, count: int, total: int) -> None:
+    def _report_rows(self, rule: Rule, count: int, total: int | None = None) -> None:
+        """Add the problem of ``rule``; null rules become all_null when every row is null."""
         check, message = rule.check, rule.message
         if check in ("not_null", "all_null_nullable"):
             if count == total:
@@ -246,18 +249,28 @@ class _Validation:
                 message = f"every {rule.column} is null"
             elif check == "all_null_nullable":
                 return
-        self._add(rule.table, rule.column, check, count, self._example(rule), message)
+        self._add(rule.table, rule.column, check, message, count, self._example(rule))
 
     def _check_set_rules(self, parsed: dict[str, Parsed]) -> None:
         try:
             rules = list(set_rules(parsed))
         except Exception as exc:
-            self._failed("*", None, exc)
+            self._failed("(source)", None, exc)
             return
-        for rule in rules:
-            count = self._count_one(rule)
+        for rule, count in zip(rules, self._count_together(rules)):
             if count:
-                self._report_rows(rule, count, 0)
+                self._report_rows(rule, count)
+
+    def _count_together(self, rules: list[Rule]) -> list[int | None]:
+        """Offending rows per rule in one query (a union); rule by rule if it fails."""
+        if not rules:
+            return []
+        parts = [r.rows.aggregate(_n=ibis._.count()).mutate(_i=i) for i, r in enumerate(rules)]
+        try:
+            found = {row["_i"]: row["_n"] for row in ibis.union(*parts).to_pyarrow().to_pylist()}
+            return [found[i] for i in range(len(rules))]
+        except Exception:
+            return [self._count_one(rule) for rule in rules]
 
     # ------------------------------------------------------------------ examples
 

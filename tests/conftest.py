@@ -41,3 +41,18 @@ def pg_url():
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     return PG_URL
 
+
+
+@pytest.fixture
+def pg_database(pg_url):
+    """A fresh, empty PostgreSQL database on the real server; dropped afterwards. Yields its URL."""
+    import uuid
+
+    import psycopg
+
+    name = f"churn_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield pg_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -108,7 +108,7 @@ def make_accounts(rng: np.random.Generator, n: int, days: int, p: WorldParams,
         Sorted by creation time, so ids grow with account age.
     """
     n_new = int(round(n * days / (days + 900)))
-    tenure = np.minimum(30 + rng.exponential(550, n - n_new), 5 * 365)
+    tenure = 30 + rng.exponential(550, n - n_new) % (5 * 365 - 30)  # at most five years
     created = np.concatenate([-np.ceil(tenure), 1 + np.floor((days - 1) * rng.random(n_new) ** 0.8)])
     created = np.minimum(created, days - 1).astype(np.int64)
     region = rng.choice(len(p.region_share), n, p=p.region_share)

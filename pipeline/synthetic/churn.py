@@ -40,7 +40,7 @@ def contributions(p: WorldParams, acc, lat, open_urgent, term, idx, day: int) ->
     p : WorldParams
     acc : Accounts
     lat : object
-        Latent state with arrays ``ema``, ``sentiment``, ``unpredictable``.
+        Latent state with arrays ``ema``, ``slow``, ``sentiment``, ``unpredictable``.
     open_urgent : ndarray
         Urgent tickets open for at least ``p.urgent_age_days`` per account.
     term : ndarray
@@ -55,7 +55,8 @@ def contributions(p: WorldParams, acc, lat, open_urgent, term, idx, day: int) ->
         Columns in the order of :data:`~pipeline.synthetic.params.DRIVERS`.
     """
     mu, ema = acc.mu[idx], lat.ema[idx]
-    usage = (p.beta_usage_drop * np.maximum(0.0, mu - ema)
+    usage = (p.beta_usage_trend * np.maximum(0.0, lat.slow[idx] - ema)
+             + p.beta_usage_drop * np.maximum(0.0, mu - ema)
              + p.beta_usage_level * np.maximum(0.0, p.usage_floor - ema))
     age = day - acc.created_day[idx]
     weight = np.exp(-np.maximum(0, age - 180) / 240.0)  # onboarding matters in the first year

@@ -43,25 +43,27 @@ class WorldParams:
     csm_missing: tuple = (0.35, 0.08, 0.0)
     seats_median: tuple = (8.0, 45.0, 250.0)
     # latent engagement h (log scale): OU around mu, decline episodes shift the target
-    tau_health: float = 20.0
+    tau_health: float = 12.0
     sd_health: float = 0.25
-    tau_ema: float = 21.0
-    decline_rate: float = 0.0009
+    tau_ema: float = 14.0
+    tau_slow: float = 60.0
+    decline_rate: float = 0.0011
     decline_shift: tuple = (1.0, 3.0)
     recover_rate: float = 0.01
     tau_sentiment: float = 120.0
     tau_unpredictable: float = 90.0
     # churn hazard: monthly logit = b0 + sum of driver contributions
-    b0: float = -5.2
-    beta_usage_drop: float = 1.3
+    b0: float = -5.95
+    beta_usage_trend: float = 1.5  # per log unit the 2-week average sits below the 2-month one
+    beta_usage_drop: float = 0.8  # per log unit below the account's own normal level
     beta_usage_level: float = 0.8
     usage_floor: float = -0.6
-    beta_onboarding: float = 0.45
+    beta_onboarding: float = 0.6
     beta_urgent: float = 1.0
     beta_detractor: float = 0.6  # per NPS point of latent satisfaction below 7
-    segment_effect: tuple = (0.8, 0.35, 0.0)
-    monthly_effect: float = 0.3
-    sigma_unpredictable: float = 1.3
+    segment_effect: tuple = (0.5, 0.2, 0.0)
+    monthly_effect: float = 0.2
+    sigma_unpredictable: float = 1.0
     annual_exponent: float = 6.0  # annual renewal risk = 1 - (1 - monthly risk) ** this
     # churn-then-return
     return_prob: float = 0.3

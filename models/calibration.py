@@ -1,0 +1,107 @@
+"""Calibration of raw model scores (log-odds) into probabilities that mean what they say.
+
+Fitted on a held-out period the booster never trained on. ``auto`` keeps the
+booster's own probabilities unless Platt scaling (sigmoid) or isotonic regression
+lowers the cross-validated Brier score on that period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+METHODS = ("none", "sigmoid", "isotonic")
+#: Below this many rows or positives a calibrator would fit noise: keep the booster's probabilities.
+MIN_ROWS, MIN_POSITIVES = 200, 20
+
+
+def sigmoid(raw: np.ndarray) -> np.ndarray:
+    """Logistic function of log-odds."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(raw, dtype="float64")))
+
+
+@dataclass
+class Calibrator:
+    """A fitted mapping from raw log-odds to probability.
+
+    Attributes
+    ----------
+    method : {"none", "sigmoid", "isotonic"}
+        The mapping actually used.
+    scores : dict
+        Cross-validated Brier score of each candidate (``auto`` only).
+    """
+
+    method: str = "none"
+    scores: dict[str, float] = field(default_factory=dict)
+    _mapping: object = None
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probability for each raw score."""
+        raw = np.asarray(raw, dtype="float64")
+        if self.method == "sigmoid":
+            return self._mapping.predict_proba(raw.reshape(-1, 1))[:, 1]
+        if self.method == "isotonic":
+            return self._mapping.predict(raw)
+        return sigmoid(raw)
+
+
+def _fit_mapping(method: str, raw: np.ndarray, y: np.ndarray):
+    if method == "sigmoid":
+        return LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
+    if method == "isotonic":
+        return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+    return None
+
+
+def fit(method: str, raw, y) -> Calibrator:
+    """Fit one calibration ``method`` on raw scores and 0/1 outcomes."""
+    raw, y = np.asarray(raw, dtype="float64"), np.asarray(y, dtype="int64")
+    if method not in METHODS:
+        raise ValueError(f"unknown calibration method {method!r}; use one of {METHODS} or auto")
+    if method != "none" and not _enough(y):
+        method = "none"
+    return Calibrator(method, {}, _fit_mapping(method, raw, y))
+
+
+def cross_validated_brier(method: str, raw: np.ndarray, y: np.ndarray, seed: int, folds: int = 5) -> float:
+    """Out-of-fold Brier score of ``method`` on (raw, y)."""
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    pred = np.empty(len(y))
+    for fit_idx, test_idx in splitter.split(raw.reshape(-1, 1), y):
+        pred[test_idx] = fit(method, raw[fit_idx], y[fit_idx]).predict(raw[test_idx])
+    return float(np.mean((pred - y) ** 2))
+
+
+def choose(raw, y, method: str = "auto", seed: int = 0) -> Calibrator:
+    """Fit ``method``, or for ``auto`` the candidate with the lowest cross-validated Brier score.
+
+    Parameters
+    ----------
+    raw : array-like
+        Raw log-odds on the held-out calibration period.
+    y : array-like
+        0/1 outcomes of the same rows.
+    method : {"auto", "none", "sigmoid", "isotonic"}
+    seed : int
+        Seed of the cross-validation split.
+    """
+    raw, y = np.asarray(raw, dtype="float64"), np.asarray(y, dtype="int64")
+    if method != "auto":
+        return fit(method, raw, y)
+    if not _enough(y):
+        return Calibrator("none")
+    scores = {m: cross_validated_brier(m, raw, y, seed) for m in METHODS}
+    best = min(METHODS, key=lambda m: (round(scores[m], 6), METHODS.index(m)))
+    chosen = fit(best, raw, y)
+    chosen.scores = scores
+    return chosen
+
+
+def _enough(y: np.ndarray) -> bool:
+    positives = int(y.sum())
+    return len(y) >= MIN_ROWS and MIN_POSITIVES <= positives <= len(y) - MIN_POSITIVES

@@ -1,0 +1,238 @@
+"""The churn classifier: a compact LightGBM model with calibrated probabilities and TreeSHAP.
+
+Choices that matter for a churn panel:
+
+* Categorical attributes are LightGBM categoricals, with the training levels
+  frozen in the model (unseen levels at scoring time become missing).
+* Missing values stay missing: LightGBM learns where "never answered NPS" goes,
+  which is not where an NPS of 0 goes.
+* Class imbalance is *not* reweighted (no ``is_unbalance``/``scale_pos_weight``):
+  reweighting inflates probabilities. The unweighted log loss is a proper scoring
+  rule, early stopping watches it, and a held-out period calibrates the result.
+"""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from models import calibration
+from pipeline.config import CONFIG_VERSION
+from pipeline.errors import ModelError
+
+#: Columns of a feature table that are never features.
+NON_FEATURES = ("account_id", "as_of", "churned", "churn_date", "label_observed")
+#: Kept small on purpose: the nightly scorer runs TreeSHAP on every account.
+DEFAULT_PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "max_depth": 6,
+    "min_child_samples": 40,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "cat_smooth": 10.0,
+    "min_data_per_group": 50,
+    "max_cat_to_onehot": 8,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "verbose": -1,
+}
+#: Not LightGBM parameters: how many rounds at most, and how patient early stopping is.
+DEFAULT_ROUNDS, DEFAULT_PATIENCE = 200, 30
+DECILES = np.linspace(0.1, 0.9, 9)
+
+
+class ChurnModel(BaseEstimator):
+    """LightGBM churn classifier returning calibrated P(churn) and exact TreeSHAP contributions.
+
+    Parameters
+    ----------
+    params : dict, optional
+        LightGBM parameters over :data:`DEFAULT_PARAMS`; ``num_boost_round`` and
+        ``early_stopping_rounds`` are read from here too.
+    seed : int
+        Seeds LightGBM (bagging, feature sampling) and the calibration split.
+    calibration : {"auto", "isotonic", "sigmoid", "none"}
+        How raw scores become probabilities; fitted on ``X_calib`` in :meth:`fit`.
+
+    Attributes
+    ----------
+    feature_names, categorical : list of str
+    categories : dict
+        Training levels of each categorical feature.
+    vocabulary : dict
+        ``Vocabulary.to_dict()`` of the training build (set by the trainer).
+    config_version : int
+    reference : dict
+        Training distribution of each feature for drift checks (see :func:`reference_entry`).
+    booster_ : lightgbm.Booster
+    calibrator_ : models.calibration.Calibrator
+    best_iteration_ : int
+    """
+
+    def __init__(self, params: dict | None = None, seed: int = 42, calibration: str = "auto"):
+        self.params = params
+        self.seed = seed
+        self.calibration = calibration
+        self.vocabulary: dict = {}
+        self.config_version: int = CONFIG_VERSION
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: pd.DataFrame, y, *, X_valid=None, y_valid=None, X_calib=None, y_calib=None,
+            feature_names=None, categorical=None) -> "ChurnModel":
+        """Train the booster (early stopping on the validation set) and the calibrator.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Training rows; non-feature columns (``account_id``, labels...) are ignored.
+        y : array-like of 0/1
+        X_valid, y_valid : optional
+            Early stopping set (a later period than ``X``).
+        X_calib, y_calib : optional
+            Held-out period for the calibrator; without it probabilities are the booster's own.
+        feature_names, categorical : list of str, optional
+            Default: every column but :data:`NON_FEATURES`; non-numeric columns are categorical.
+        """
+        self.feature_names = list(feature_names or [c for c in X.columns if c not in NON_FEATURES])
+        if categorical is None:
+            categorical = [c for c in self.feature_names if not pd.api.types.is_numeric_dtype(X[c])]
+        self.categorical = list(categorical)
+        self.categories = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical}
+        train = self.prepare(X)
+        self.reference = {c: reference_entry(train[c]) for c in self.feature_names}
+        self.booster_ = self._train(train, y, X_valid, y_valid)
+        self.best_iteration_ = self.booster_.num_trees()
+        self.calibrator_ = calibration.Calibrator("none")
+        if X_calib is not None and self.calibration != "none":
+            self.calibrator_ = calibration.choose(self.raw_score(X_calib), y_calib, self.calibration, self.seed)
+        return self
+
+    def lightgbm_params(self) -> dict:
+        """The LightGBM parameters actually used (defaults, overrides, seed)."""
+        params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed}
+        params.pop("num_boost_round", None)
+        params.pop("early_stopping_rounds", None)
+        return params
+
+    def _train(self, X: pd.DataFrame, y, X_valid, y_valid) -> lgb.Booster:
+        extra = self.params or {}
+        rounds = int(extra.get("num_boost_round", DEFAULT_ROUNDS))
+        data = lgb.Dataset(X, label=np.asarray(y), categorical_feature=self.categorical, free_raw_data=False)
+        valid_sets, callbacks = [], []
+        if X_valid is not None:
+            valid_sets = [data.create_valid(self.prepare(X_valid), label=np.asarray(y_valid))]
+            patience = int(extra.get("early_stopping_rounds", DEFAULT_PATIENCE))
+            callbacks = [lgb.early_stopping(patience, first_metric_only=True, verbose=False)]
+        booster = lgb.train(self.lightgbm_params(), data, rounds, valid_sets=valid_sets, callbacks=callbacks)
+        # Keep only the trees early stopping chose: a smaller model scores and explains faster.
+        best = booster.best_iteration or booster.current_iteration()
+        return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+
+    # --------------------------------------------------------------- prediction
+    def prepare(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The training feature columns of ``X``, in order, typed as in training.
+
+        Raises
+        ------
+        ModelError
+            When feature columns are missing (the message also names unexpected extra columns).
+        """
+        missing = [c for c in self.feature_names if c not in X.columns]
+        if missing:
+            extra = [c for c in X.columns if c not in self.feature_names and c not in NON_FEATURES]
+            raise ModelError(
+                f"the data lacks {len(missing)} feature column(s) the model was trained on: "
+                f"{', '.join(missing)}" + (f"; it has columns the model does not know: {', '.join(extra)}" if extra else "")
+                + ". Build features with the model's vocabulary and a compatible config."
+            )
+        out = pd.DataFrame(index=X.index)
+        for c in self.feature_names:
+            if c in self.categorical:
+                values = X[c].astype("string").astype(object).where(X[c].notna(), None)
+                out[c] = pd.Categorical(values, categories=self.categories[c])
+            else:
+                out[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
+        return out
+
+    def raw_score(self, X) -> np.ndarray:
+        """LightGBM log-odds of churn."""
+        return self.booster_.predict(self.prepare(X), raw_score=True)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probability of churn within the horizon, 1-D."""
+        return self.calibrator_.predict(self.raw_score(X))
+
+    def contributions(self, X) -> pd.DataFrame:
+        """Exact TreeSHAP contribution of each feature to the log-odds, plus ``base_value``.
+
+        Each row sums to :meth:`raw_score` of that row.
+        """
+        values = self.booster_.predict(self.prepare(X), pred_contrib=True)
+        return pd.DataFrame(values, columns=[*self.feature_names, "base_value"], index=X.index)
+
+    def importance(self, X) -> pd.Series:
+        """Global importance: mean absolute contribution of each feature on ``X``, descending."""
+        contrib = self.contributions(X).drop(columns="base_value")
+        return contrib.abs().mean().sort_values(ascending=False)
+
+
+# ------------------------------------------------------------------ drift reference
+def reference_entry(values: pd.Series) -> dict:
+    """Training distribution of one feature, for population-stability (PSI) checks.
+
+    Numeric: ``{"edges": [...], "shares": [...], "missing": m}`` with up to nine
+    interior decile edges; bin ``i`` holds ``edges[i-1] < x <= edges[i]`` (open at
+    both ends), ``len(shares) == len(edges) + 1`` and shares plus ``missing`` sum to 1.
+    Categorical: ``{"levels": {level: share}, "missing": m}``.
+    """
+    n = max(len(values), 1)
+    missing = float(values.isna().sum()) / n
+    present = values.dropna()
+    if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
+        counts = present.astype(str).value_counts()
+        return {"levels": {str(k): float(v) / n for k, v in counts.items()}, "missing": missing}
+    edges = np.unique(np.quantile(present, DECILES)).tolist() if len(present) else []
+    return {"edges": edges, "shares": _bin_shares(present.to_numpy(), edges, n), "missing": missing}
+
+
+def _bin_shares(values: np.ndarray, edges: list[float], n: int) -> list[float]:
+    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    return (counts / n).tolist()
+
+
+def distribution(values: pd.Series, entry: dict) -> dict:
+    """Shares of ``values`` in the bins (or levels) of a :func:`reference_entry`.
+
+    Levels not seen in training are pooled under ``"__other__"``.
+    """
+    n = max(len(values), 1)
+    present = values.dropna()
+    missing = 1.0 - len(present) / n
+    if "levels" in entry:
+        counts = present.astype(str).value_counts()
+        levels = {k: float(counts.get(k, 0)) / n for k in entry["levels"]}
+        levels["__other__"] = float(counts[~counts.index.isin(list(entry["levels"]))].sum()) / n
+        return {"levels": levels, "missing": missing}
+    numeric = pd.to_numeric(present, errors="coerce").to_numpy(dtype="float64")
+    return {"edges": entry["edges"], "shares": _bin_shares(numeric, entry["edges"], n), "missing": missing}
+
+
+def psi(entry: dict, values: pd.Series, floor: float = 1e-4) -> float:
+    """Population stability index of ``values`` against a training :func:`reference_entry`."""
+    now = distribution(values, entry)
+    if "levels" in entry:
+        expected = [*entry["levels"].values(), 0.0, entry["missing"]]
+        actual = [*now["levels"].values(), now["missing"]]
+    else:
+        expected = [*entry["shares"], entry["missing"]]
+        actual = [*now["shares"], now["missing"]]
+    e = np.maximum(np.asarray(expected), floor)
+    a = np.maximum(np.asarray(actual), floor)
+    return float(np.sum((a - e) * np.log(a / e)))

@@ -1,0 +1,89 @@
+"""The churn model as an MLflow pyfunc: probabilities and per-feature contributions, not class labels.
+
+The :class:`ChurnModel` is saved with joblib as the pyfunc's only artifact;
+``predict`` returns ``churn_probability`` plus one ``contrib__<feature>`` column
+per feature and ``base_value`` (TreeSHAP, in log-odds). The nightly scorer uses
+:func:`load_churn_model` to get the :class:`ChurnModel` itself back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import joblib
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+ARTIFACT = "churn_model"
+CONTRIB_PREFIX = "contrib__"
+#: The serving environment: the libraries the pickled model needs (plus this package).
+REQUIREMENTS = ["lightgbm==4.6.0", "scikit-learn==1.7.2", "pandas==2.3.3", "numpy==2.4.6",
+                "joblib==1.6.0", "mlflow==3.17.2"]
+
+
+def predict_frame(model, X: pd.DataFrame) -> pd.DataFrame:
+    """``churn_probability``, ``contrib__<feature>`` columns and ``base_value`` for each row of ``X``."""
+    contrib = model.contributions(X)
+    contrib.columns = [c if c == "base_value" else CONTRIB_PREFIX + c for c in contrib.columns]
+    return pd.concat([pd.DataFrame({"churn_probability": model.predict_proba(X)}, index=X.index), contrib], axis=1)
+
+
+class ChurnPyfunc(mlflow.pyfunc.PythonModel):
+    """Pyfunc wrapper of a joblib-saved :class:`models.classifier.ChurnModel`."""
+
+    def load_context(self, context):
+        self.model = joblib.load(context.artifacts[ARTIFACT])
+
+    def predict(self, context, model_input, params=None):
+        return predict_frame(self.model, pd.DataFrame(model_input))
+
+
+def log_model(model, sample: pd.DataFrame, registered_model_name: str | None = None):
+    """Log ``model`` as a pyfunc in the active run (and register it under ``registered_model_name``).
+
+    Parameters
+    ----------
+    model : ChurnModel
+    sample : pandas.DataFrame
+        A few feature rows, used to infer the input and output signature.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+    """
+    inputs = model.prepare(sample).astype({c: "object" for c in model.categorical})
+    signature = infer_signature(inputs, predict_frame(model, sample))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "churn_model.joblib"
+        joblib.dump(model, path)
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ChurnPyfunc(),
+            artifacts={ARTIFACT: str(path)},
+            signature=signature,
+            pip_requirements=REQUIREMENTS,
+            registered_model_name=registered_model_name,
+        )
+
+
+def load_churn_model(uri: str):
+    """The :class:`ChurnModel` behind a logged pyfunc, e.g. ``models:/churn-model@champion``.
+
+    Raises
+    ------
+    pipeline.errors.ModelError
+        When nothing is found at ``uri`` or it is not a churn model.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.errors import ModelError
+
+    try:
+        wrapper = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    except (MlflowException, OSError) as exc:
+        raise ModelError(f"cannot load the model '{uri}' from {mlflow.get_tracking_uri()}: {exc}") from None
+    if not isinstance(wrapper, ChurnPyfunc):
+        raise ModelError(f"'{uri}' is not a churn model (it wraps {type(wrapper).__name__})")
+    return wrapper.model

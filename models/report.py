@@ -1,0 +1,185 @@
+"""Plots and the static HTML training report: model vs health score on the out-of-time test snapshots.
+
+Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state), so
+the notebook can show the same figures the report saves.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from models import evaluation
+
+SCORERS = {"model": ("model_probability", "model_probability", "LightGBM model"),
+           "health": ("health_risk", "health_probability", "health score")}
+COLORS = {"model": "#1f5fa8", "health": "#d0731d"}
+
+
+def calibration_plot(pred: pd.DataFrame, bins: int = evaluation.ECE_BINS) -> Figure:
+    """Reliability diagram: mean predicted vs observed churn rate in equal-count bins."""
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    top = 0.0
+    for key, (_, prob, label) in SCORERS.items():
+        t = evaluation.calibration_table(pred["churned"], pred[prob], bins)
+        ece = evaluation.ece(pred["churned"], pred[prob], bins)
+        ax.plot(t["predicted"], t["observed"], "o-", color=COLORS[key], label=f"{label} (ECE {ece:.3f})")
+        top = max(top, t["predicted"].max(), t["observed"].max())
+    ax.plot([0, top], [0, top], ":", color="grey", label="perfect calibration")
+    ax.set(xlabel="predicted churn probability", ylabel="observed churn rate",
+           title="Calibration on the test snapshots")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def gain_chart(pred: pd.DataFrame) -> Figure:
+    """Cumulative gain of churners and of churned MRR when working accounts from the riskiest down."""
+    fig = Figure(figsize=(10, 4.5))
+    ax_gain, ax_lift = fig.subplots(1, 2)
+    churned_mrr = pred["churned"] * pred["mrr"].fillna(0) if "mrr" in pred else None
+    for key, (score, _, label) in SCORERS.items():
+        g = evaluation.gain_curve(pred["churned"], pred[score])
+        ax_gain.plot(g["contacted"], g["captured"], color=COLORS[key], label=f"{label}: churners")
+        if churned_mrr is not None:
+            r = evaluation.gain_curve(churned_mrr, pred[score])
+            ax_gain.plot(r["contacted"], r["captured"], "--", color=COLORS[key], label=f"{label}: churned MRR")
+        lift = (g["captured"] / g["contacted"]).where(g["contacted"] >= 0.05)
+        ax_lift.plot(g["contacted"], lift, color=COLORS[key], label=label)
+    ax_gain.plot([0, 1], [0, 1], ":", color="grey", label="random")
+    ax_gain.set(xlabel="share of accounts contacted (riskiest first)", ylabel="share captured", title="Gain")
+    ax_lift.axhline(1, ls=":", color="grey")
+    ax_lift.set(xlabel="share of accounts contacted", ylabel="lift over random", title="Lift")
+    ax_gain.legend(fontsize=8)
+    ax_lift.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def importance_plot(importance: pd.Series, top: int = 20) -> Figure:
+    """Global importance: mean |contribution| (log-odds) of the top features."""
+    head = importance.head(top)[::-1]
+    fig = Figure(figsize=(7, 0.3 * len(head) + 1.2))
+    ax = fig.subplots()
+    ax.barh(head.index, head.to_numpy(), color=COLORS["model"])
+    ax.set(xlabel="mean |contribution| to the log-odds", title="Global feature importance")
+    fig.tight_layout()
+    return fig
+
+
+def cohorts(panel: pd.DataFrame, feature: str, bins: int = 10) -> pd.DataFrame:
+    """Churn rate per decile (numeric) or level (categorical) of ``feature``; missing is its own cohort."""
+    values = panel[feature]
+    if pd.api.types.is_numeric_dtype(values):
+        groups = pd.qcut(values, bins, duplicates="drop")
+        labels = groups.cat.categories.map(lambda iv: f"≤{iv.right:.3g}")
+        groups = groups.cat.rename_categories(list(labels)).astype(object)
+    else:
+        groups = values.astype(object)
+    groups = groups.where(values.notna(), "missing")
+    out = panel.groupby(groups, sort=False, dropna=False)["churned"].agg(churn_rate="mean", rows="size")
+    if not pd.api.types.is_numeric_dtype(values):
+        out = out.sort_values("rows", ascending=False).head(bins)
+    else:
+        order = [lab for lab in labels if lab in out.index] + (["missing"] if "missing" in out.index else [])
+        out = out.loc[order]
+    return out.reset_index(names="cohort")
+
+
+def cohort_plot(panel: pd.DataFrame, features: list[str]) -> Figure:
+    """Churn rate by decile of each of ``features`` (small multiples)."""
+    cols = 3
+    rows = max(1, -(-len(features) // cols))
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    base = panel["churned"].mean()
+    for ax, feature in zip(axes, features):
+        t = cohorts(panel, feature)
+        ax.bar(range(len(t)), t["churn_rate"], color=COLORS["model"])
+        ax.axhline(base, ls=":", color="grey")
+        ax.set_xticks(range(len(t)), t["cohort"], rotation=60, fontsize=7, ha="right")
+        ax.set_title(feature, fontsize=9)
+    for ax in axes[len(features):]:
+        ax.set_visible(False)
+    fig.suptitle("Churn rate by decile of the top features (dotted: overall rate)")
+    fig.tight_layout()
+    return fig
+
+
+def figures(result, top_features: int = 6) -> dict[str, Figure]:
+    """Every figure of the report, by file stem."""
+    pred = result.backtest.predictions
+    return {
+        "calibration": calibration_plot(pred),
+        "gain": gain_chart(pred),
+        "importance": importance_plot(result.importance),
+        "cohorts": cohort_plot(result.panel, list(result.importance.index[:top_features])),
+    }
+
+
+def write(result, out_dir: Path) -> Path:
+    """Write figures, tables and ``train_report.html`` into ``out_dir``; return the HTML path."""
+    out_dir = Path(out_dir)
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    for name, fig in figures(result).items():
+        fig.savefig(out_dir / "figures" / f"{name}.png", dpi=110)
+    table = result.backtest.table()
+    table.to_csv(out_dir / "metrics.csv", index=False)
+    result.backtest.predictions.to_parquet(out_dir / "backtest_predictions.parquet", index=False)
+    result.importance.rename("mean_abs_contribution").to_csv(out_dir / "importance.csv", index_label="feature")
+    (out_dir / "folds.json").write_text(json.dumps(fold_summary(result), indent=2))
+    path = out_dir / "train_report.html"
+    path.write_text(render(result, table))
+    return path
+
+
+def fold_summary(result) -> list[dict]:
+    """Dates, sizes and outcome of each fold, for the report and MLflow."""
+    return [{
+        "fold": f.fold.number, "fit": [str(min(f.fold.fit_dates)), str(max(f.fold.fit_dates))],
+        "validation": [str(min(f.fold.valid_dates)), str(max(f.fold.valid_dates))],
+        "test": [str(min(f.fold.test_dates)), str(max(f.fold.test_dates))],
+        "test_rows": len(f.predictions), "trees": f.trees, "calibration": f.calibration,
+    } for f in result.backtest.folds]
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0, classes="m")
+
+
+def render(result, table: pd.DataFrame) -> str:
+    """The report as one HTML page (figures referenced from ``figures/``)."""
+    cfg, model = result.cfg, result.model
+    decision = result.decision
+    verdict = (f"<p><b>Promotion:</b> version {html.escape(str(result.version))} &rarr; "
+               f"<b>{decision.alias}</b>: {html.escape(decision.reason)}</p>" if decision else "")
+    folds = pd.DataFrame(fold_summary(result)).astype({"fit": str, "validation": str, "test": str})
+    facts = {
+        "data": f"data end {result.table.data_end}, trained until {result.train_until}",
+        "panel": f"{len(result.panel):,} usable snapshots, {result.panel['as_of'].nunique()} snapshot dates, "
+                 f"churn rate {result.panel['churned'].mean():.2%}",
+        "label": f"churn within {cfg.labels.horizon_days} days (grace {cfg.labels.grace_days} days)",
+        "model": f"{len(model.feature_names)} features, {model.best_iteration_} trees, "
+                 f"{model.calibrator_.method} calibration, seed {cfg.training.seed}",
+        "data fingerprint": result.fingerprint,
+    }
+    items = "".join(f"<li><b>{k}</b>: {html.escape(str(v))}</li>" for k, v in facts.items())
+    imgs = "".join(f'<h2>{t}</h2><img src="figures/{n}.png" alt="{t}">' for n, t in [
+        ("calibration", "Calibration"), ("gain", "Gain and lift"),
+        ("importance", "Feature importance"), ("cohorts", "Cohorts")])
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Churn model training report</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
+table.m{{border-collapse:collapse;font-size:13px}} table.m td,table.m th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}
+img{{max-width:100%}}</style></head><body>
+<h1>Churn model training report</h1><ul>{items}</ul>{verdict}
+<h2>Out-of-time backtest: model vs health score</h2>
+<p>Every test snapshot is later than every training snapshot's label window. <i>all</i> pools the test
+snapshots of every fold. Top-decile lift, precision/recall at k and churned MRR captured are computed within
+each snapshot date (the list a CSM team would work that day) and summed over dates. The health score's
+Brier and ECE use its risk mapped to a churn rate by isotonic regression on the fold's validation period.</p>
+{_table_html(table)}<h2>Folds</h2>{_table_html(folds)}{imgs}</body></html>"""

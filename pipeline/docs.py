@@ -1,0 +1,86 @@
+"""Generated README sections, so documentation is never written twice.
+
+Sections live between ``<!-- BEGIN name -->`` and ``<!-- END name -->``
+markers in README.md; ``churn docs`` rewrites them and ``tests/test_docs.py``
+fails when README.md is stale.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from features.base import _without_format_spec
+from pipeline.catalog import Vocabulary, catalog
+from pipeline.config import Config
+from pipeline.contract import TABLES
+
+EXAMPLE_VOCABULARY = Vocabulary(event_types={"EVENT_TYPE": "EVENT_TYPE"}, milestones={"MILESTONE": "MILESTONE"})
+
+
+def features_section() -> str:
+    """Markdown table of every feature definition (templates shown with their parameters)."""
+    cfg = Config.model_validate(
+        {
+            "features": {
+                "usage": {"windows": [7]},
+                "tickets": {"windows": [30]},
+                "attributes": {"categorical": ["ATTRIBUTE"], "numeric": ["NUMERIC_ATTRIBUTE"]},
+            }
+        }
+    )
+    rows = ["| column | family | unit | meaning | reason a CSM reads |", "|---|---|---|---|---|"]
+    seen = set()
+    for f in catalog(cfg, EXAMPLE_VOCABULARY, set(TABLES)):
+        d = f.definition
+        if d in seen:
+            continue
+        seen.add(d)
+        params = {**f.params, "window": "W", "event": "EVENT_TYPE", "milestone": "MILESTONE"}
+        name = d.name.replace("{window}", "{W}").format(**{**params, "W": "{W}"})
+        meaning = d.doc.format(**params)
+        sentence = _without_format_spec(d.risk).format(value="X", **params)
+        optional = f" (needs `{', '.join(d.requires)}`)" if d.requires else ""
+        rows.append(f"| `{name}` | {d.family}{optional} | {d.unit} | {meaning} | {sentence} |")
+    note = (
+        "`W` runs over `features.usage.windows` (tickets: `features.tickets.windows`); "
+        "`EVENT_TYPE` over the event types found in the data (or listed in config), "
+        "`MILESTONE` over the milestone names, `ATTRIBUTE` over `features.attributes`."
+    )
+    return "\n".join(rows) + "\n\n" + note
+
+
+def checks_section() -> str:
+    """Markdown list of the validator's checks (``pipeline.validate.CHECKS``)."""
+    from pipeline.validate import CHECKS
+
+    lines = ["| check | severity | what it means |", "|---|---|---|"]
+    for check in CHECKS:
+        lines.append(f"| `{check.name}` | {check.severity} | {check.description} |")
+    return "\n".join(lines)
+
+
+SECTIONS = {"features": features_section, "checks": checks_section}
+
+
+def render_readme(text: str) -> str:
+    """``text`` with every generated section replaced by its current content."""
+    for name, build in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(.*?)(<!-- END {name} -->)", re.S)
+        if pattern.search(text):
+            text = pattern.sub(lambda m: m.group(1) + build() + "\n" + m.group(3), text)
+    return text
+
+
+def update_readme(path: str | Path = "README.md") -> bool:
+    """Rewrite the generated sections of ``path``; return whether anything changed."""
+    path = Path(path)
+    old = path.read_text()
+    new = render_readme(old)
+    if new != old:
+        path.write_text(new)
+    return new != old
+
+
+if __name__ == "__main__":  # python -m pipeline.docs  (make docs)
+    print("README.md updated" if update_readme() else "README.md already up to date")
