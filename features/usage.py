@@ -15,7 +15,12 @@ from features.base import feature, flag
 
 def total(value, where):
     """Sum of ``value`` where ``where`` holds; 0 when nothing matches."""
-    return value.sum(where=where).fill_null(0)
+    return ibis.ifelse(where, value, 0).sum().fill_null(0)  # CASE, not FILTER: much faster on DuckDB
+
+
+def distinct(value, where):
+    """Distinct non-null values of ``value`` where ``where`` holds; 0 when none."""
+    return ibis.ifelse(where, value, ibis.null(value.type())).nunique().fill_null(0)
 
 
 def change(recent, before):
@@ -64,7 +69,7 @@ def active_days(f, p):
 )
 def active_users(f, p):
     """Distinct users with any event in the {window} days before the as-of date."""
-    return f.user_id.nunique(where=f.d <= p.window).fill_null(0)
+    return distinct(f.user_id, f.d <= p.window)
 
 
 @feature(
@@ -86,8 +91,8 @@ def events_trend(f, p):
 def active_users_trend(f, p):
     """Distinct active users in the last {trend} days relative to the {trend} days before, minus 1."""
     t = p.cfg.features.usage.trend_days
-    recent = f.user_id.nunique(where=f.d <= t).fill_null(0)
-    before = f.user_id.nunique(where=(f.d > t) & (f.d <= 2 * t)).fill_null(0)
+    recent = distinct(f.user_id, f.d <= t)
+    before = distinct(f.user_id, (f.d > t) & (f.d <= 2 * t))
     return change(recent, before)
 
 
@@ -117,8 +122,8 @@ def usage_slope(f, p):
     protective="Last active {value:.0f} days ago",
 )
 def days_since_last_activity(f, p):
-    """Days since the last event before the as-of date (capped at the {lookback}-day lookback)."""
-    return f.d.min(where=f.n > 0).fill_null(p.lookback)
+    """Days since the last event before the as-of date; {lookback} + 1 when none in the last {lookback} days."""
+    return f.d.min(where=f.n > 0).fill_null(p.lookback + 1)
 
 
 @feature(

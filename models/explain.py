@@ -1,32 +1,28 @@
-"""Reasons for a score, from LightGBM's exact per-row contributions.
+"""Reasons for a score, from LightGBM's exact per-row contributions (TreeSHAP, ``pred_contrib``).
 
-LightGBM's ``pred_contrib`` (TreeSHAP) splits each row's raw score (log-odds)
-into one contribution per feature plus a base value. Here the contributions of
-features that share a reason group (several windows of one signal, see
-``Feature.group``) are summed, groups are ordered by their summed contribution
-(positive = toward churn) and each chosen group is described by the sentence of
-its member that pushes hardest in the group's direction, rendered with that
-member's value. Everything is vectorised over rows; only the final JSON strings
-are built per row.
-
-The JSON of one row::
+Contributions of features sharing a reason group (several windows of one
+signal, ``Feature.group``) are summed; groups are ordered by their sum
+(positive = toward churn) and each is told by the sentence of its member that
+pushes hardest in the group's direction, with that member's value. Selection
+is vectorised; sentences are rendered once per distinct value and the JSON is
+assembled column-wise. One row's JSON::
 
     {"base_value": -3.1, "other": 0.42,
      "risk": [{"group": "urgent_tickets", "feature": "open_urgent_tickets", "value": 2.0,
-               "contribution": 1.37, "sentence": "2 high/urgent support tickets still open"}, ...],
+               "sentence": "2 high/urgent support tickets still open", "contribution": 1.37}, ...],
      "protective": [...], "context": [...]}
 
-``risk`` holds up to ``top_k`` groups with a positive contribution, largest
-first; ``protective`` up to ``top_k`` with a negative one, most negative first;
-``context`` the configured context groups (contract timing: *when* an account
-can churn rather than *why*), never ranked as reasons. ``other`` is the sum of
-all groups not listed, so that ``base_value`` plus every listed contribution
-plus ``other`` is the row's raw score.
+``risk``: up to ``top_k`` groups with a positive sum, largest first;
+``protective``: up to ``top_k`` with a negative sum, most negative first;
+``context``: configured groups saying *when* an account can churn (contract
+timing) rather than *why*, never ranked. ``other`` sums the unlisted groups, so
+``base_value`` + listed contributions + ``other`` = the row's raw score.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -38,6 +34,7 @@ from pipeline.errors import ModelError
 BASE = "base_value"
 #: Decimals kept for contributions in the JSON (1e-6 log-odds is far below anything visible).
 DECIMALS = 6
+NO_RISK = "No notable risk signals"
 
 
 @dataclass(frozen=True)
@@ -72,16 +69,9 @@ class Groups:
         if unknown:
             raise ModelError(f"the model uses features with no definition: {', '.join(unknown)}")
         ordered = [by_name[c] for c in columns]
-        names: list[str] = []
-        for f in ordered:
-            if f.group not in names:
-                names.append(f.group)
+        names = list(dict.fromkeys(f.group for f in ordered))
         members = [np.array([i for i, f in enumerate(ordered) if f.group == g]) for g in names]
         return cls(names, members, ordered)
-
-    def family(self, group: str) -> str:
-        """Signal family of a group (that of its first member)."""
-        return self.features[self.members[self.names.index(group)][0]].family
 
 
 @dataclass
@@ -90,9 +80,9 @@ class Explanations:
 
     Attributes
     ----------
-    reasons : list of str
+    reasons : numpy.ndarray of str
         One JSON document per row (see the module docstring).
-    summary : list of str
+    summary : numpy.ndarray of str
         One line per row for a CSM: the risk sentences joined by ``"; "``.
     group_contributions : pandas.DataFrame
         Summed contribution per reason group (rows x groups).
@@ -100,8 +90,8 @@ class Explanations:
         Group of the first risk reason per row (``None`` when no group raises the risk).
     """
 
-    reasons: list[str]
-    summary: list[str]
+    reasons: np.ndarray
+    summary: np.ndarray
     group_contributions: pd.DataFrame
     first: np.ndarray
 
@@ -117,15 +107,11 @@ def group_sums(contrib: np.ndarray, groups: Groups) -> np.ndarray:
 def representatives(contrib: np.ndarray, sums: np.ndarray, groups: Groups) -> np.ndarray:
     """Per row and group, the member pushing hardest in the direction of the group's sum.
 
-    With one exception this is the member with the largest absolute
-    contribution; choosing by direction keeps a risk reason from quoting a
-    member that actually lowers the risk.
+    Usually the member with the largest absolute contribution; choosing by
+    direction keeps a risk reason from quoting a member that lowers the risk.
     """
     out = np.empty(sums.shape, dtype=np.int64)
     for j, idx in enumerate(groups.members):
-        if idx.size == 1:
-            out[:, j] = idx[0]
-            continue
         direction = np.where(sums[:, j] < 0, -1.0, 1.0)[:, None]
         out[:, j] = idx[np.argmax(contrib[:, idx] * direction, axis=1)]
     return out
@@ -137,46 +123,6 @@ def ranked(sums: np.ndarray, eligible: np.ndarray, top_k: int, sign: float) -> n
     order = np.argsort(-keyed, axis=1, kind="stable")[:, :top_k]
     chosen = np.take_along_axis(keyed, order, axis=1) > 0
     return np.where(chosen, order, -1)
-
-
-class _Sentences:
-    """Memoised sentences: counts and flags repeat a lot across rows."""
-
-    def __init__(self, features: list[Any]):
-        self.features = features
-        self.cache: dict[tuple, str] = {}
-
-    def __call__(self, feature: int, value: Any, toward_risk: bool) -> str:
-        key = (feature, value, toward_risk)
-        text = self.cache.get(key)
-        if text is None:
-            text = self.features[feature].sentence(value, toward_risk=toward_risk)
-            self.cache[key] = text
-        return text
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready Python value: NaN and NA become ``None``, numpy scalars plain."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, (float, np.floating)):
-        return None if np.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def value_matrix(values: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """Feature values as an object matrix of plain Python values (rows x features)."""
-    out = np.empty((len(values), len(columns)), dtype=object)
-    for j, col in enumerate(columns):
-        series = values[col]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            numbers = series.to_numpy(dtype="float64", na_value=np.nan)
-            out[:, j] = [None if x != x else x for x in numbers.tolist()]
-        else:
-            out[:, j] = [_plain(x) for x in series.astype(object).tolist()]
-    return out
 
 
 def explain(
@@ -193,7 +139,7 @@ def explain(
     contributions : pandas.DataFrame
         One column per model feature plus ``base_value``; each row sums to the raw score.
     values : pandas.DataFrame
-        The feature values of the same rows (at least the contribution columns), same order.
+        Feature values of the same rows in the same order (at least the contribution columns).
     features : sequence of features.base.Feature
         Definitions of (at least) the model's features.
     top_k : int
@@ -208,58 +154,243 @@ def explain(
     columns = [c for c in contributions.columns if c != BASE]
     groups = Groups.of(columns, features)
     contrib = contributions[columns].to_numpy(dtype="float64")
-    base = contributions[BASE].to_numpy(dtype="float64")
     sums = group_sums(contrib, groups)
-    reps = representatives(contrib, sums, groups)
-    is_context = np.array([g in set(context_groups) for g in groups.names])
-    risk = ranked(sums, ~is_context, top_k, 1.0)
-    protective = ranked(sums, ~is_context, top_k, -1.0)
-    context = np.flatnonzero(is_context)
-    writer = _RowWriter(groups, sums, reps, value_matrix(values, columns))
-    reasons, summary = writer.rows(base, risk, protective, context)
-    first = np.array([groups.names[j] if j >= 0 else None for j in risk[:, 0]], dtype=object)
-    frame = pd.DataFrame(sums, columns=groups.names, index=contributions.index)
-    return Explanations(reasons, summary, frame, first)
+    is_context = np.isin(groups.names, list(context_groups))
+    slots = {
+        "risk": ranked(sums, ~is_context, top_k, 1.0),
+        "protective": ranked(sums, ~is_context, top_k, -1.0),
+        "context": np.broadcast_to(np.flatnonzero(is_context), (len(sums), int(is_context.sum()))),
+    }
+    table = _Fragments(groups, sums, representatives(contrib, sums, groups), _Values(values, columns))
+    picked = {name: [table.pick(column) for column in picks.T] for name, picks in slots.items()}
+    reasons = _assemble(contributions[BASE].to_numpy(dtype="float64"), sums, slots, picked)
+    summary = _join([sentences for _, sentences, _ in picked["risk"]], "; ")
+    summary[summary == ""] = NO_RISK
+    first = np.array(groups.names + [None], dtype=object)[slots["risk"][:, 0]]
+    return Explanations(reasons, summary, pd.DataFrame(sums, columns=groups.names, index=contributions.index), first)
 
 
-class _RowWriter:
-    """Builds the per-row JSON and summary from the vectorised selections."""
+class _Values:
+    """Feature values by (row, column position): numbers as floats, categories as codes."""
 
-    def __init__(self, groups: Groups, sums: np.ndarray, reps: np.ndarray, values: np.ndarray):
-        self.names = groups.names
-        self.feature_names = [f.name for f in groups.features]
-        self.raw_sums = sums
-        self.sums = np.round(sums, DECIMALS)
-        self.reps = reps
-        self.values = values
-        self.sentence = _Sentences(groups.features)
+    def __init__(self, values: pd.DataFrame, columns: Sequence[str]):
+        self.numbers = np.full((len(values), len(columns)), np.nan)
+        self.codes = np.full((len(values), len(columns)), -1, dtype=np.int64)
+        self.levels: dict[int, list] = {}
+        for j, col in enumerate(columns):
+            series = values[col]
+            if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+                self.numbers[:, j] = series.to_numpy(dtype="float64", na_value=np.nan)
+            else:
+                codes, levels = pd.factorize(series.astype(object), use_na_sentinel=True)
+                self.codes[:, j] = codes
+                self.levels[j] = [str(level) for level in levels]
 
-    def reason(self, row: int, group: int) -> dict:
-        contribution = float(self.sums[row, group])
-        feature = int(self.reps[row, group])
-        value = self.values[row, feature]
-        return {
-            "group": self.names[group],
-            "feature": self.feature_names[feature],
-            "value": value,
-            "contribution": contribution,
-            "sentence": self.sentence(feature, value, contribution >= 0),
-        }
+    def plain(self, feature: int, number: float, code: int) -> Any:
+        """A value as JSON sees it: a float, a category string or ``None``."""
+        if feature in self.levels:
+            return self.levels[feature][code] if code >= 0 else None
+        return number if math.isfinite(number) else None
 
-    def rows(self, base: np.ndarray, risk: np.ndarray, protective: np.ndarray, context: np.ndarray):
-        listed = np.concatenate([risk, protective, np.broadcast_to(context, (len(base), context.size))], axis=1)
-        mask = listed >= 0
-        picked = np.take_along_axis(self.raw_sums, np.where(mask, listed, 0), axis=1)
-        other = np.round(self.raw_sums.sum(axis=1) - (picked * mask).sum(axis=1), DECIMALS)
-        reasons, summary = [], []
-        for i in range(len(base)):
-            doc = {
-                "base_value": round(float(base[i]), DECIMALS),
-                "other": float(other[i]),
-                "risk": [self.reason(i, j) for j in risk[i] if j >= 0],
-                "protective": [self.reason(i, j) for j in protective[i] if j >= 0],
-                "context": [self.reason(i, j) for j in context],
-            }
-            reasons.append(json.dumps(doc, ensure_ascii=False))
-            summary.append("; ".join(r["sentence"] for r in doc["risk"]) or "No notable risk signals")
-        return reasons, summary
+
+_json_text = json.encoder.encode_basestring  # the C encoder behind json.dumps(ensure_ascii=False)
+
+
+def _json_value(value: Any) -> str:
+    return "null" if value is None else _json_text(value) if isinstance(value, str) else repr(value)
+
+
+class _Fragments:
+    """JSON fragments and sentences of (row, group) picks, rendered once per distinct value."""
+
+    def __init__(self, groups: Groups, sums: np.ndarray, reps: np.ndarray, values: _Values):
+        self.groups, self.sums, self.reps, self.values = groups, sums, reps, values
+        self.heads = [f'{{"group": {_json_text(f.group)}, "feature": {_json_text(f.name)}, "value": '
+                      for f in groups.features]
+        self._cache: dict[tuple, tuple[str, str]] = {}
+
+    def pick(self, groups_of_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fragments (without contribution), sentences and a validity mask for one slot column."""
+        valid = groups_of_rows >= 0
+        rows = np.flatnonzero(valid)
+        cols = groups_of_rows[valid]
+        feature = self.reps[rows, cols]
+        toward = self.sums[rows, cols] >= 0
+        number = self.values.numbers[rows, feature]
+        code = self.values.codes[rows, feature]
+        keys = pd.DataFrame({"f": feature, "v": np.where(np.isnan(number), np.nan, number).view(np.int64),
+                             "c": code, "t": toward})
+        groups = keys.groupby(["f", "v", "c", "t"], sort=False).ngroup().to_numpy()
+        first = np.zeros(groups.max() + 1 if len(groups) else 0, dtype=np.int64)
+        first[groups[::-1]] = np.arange(len(groups))[::-1]
+        picks = zip(feature[first].tolist(), number[first].tolist(), code[first].tolist(), toward[first].tolist())
+        rendered = [self._render(*pick) for pick in picks]
+        frags = np.full(len(valid), "", dtype=object)
+        sentences = np.full(len(valid), "", dtype=object)
+        if rendered:
+            frags[valid] = np.array([r[0] for r in rendered], dtype=object)[groups]
+            sentences[valid] = np.array([r[1] for r in rendered], dtype=object)[groups]
+        return frags, sentences, valid
+
+    def _render(self, feature: int, number: float, code: int, toward_risk: bool) -> tuple[str, str]:
+        value = self.values.plain(feature, number, code)
+        key = (feature, value, toward_risk)
+        if key not in self._cache:
+            sentence = self.groups.features[feature].sentence(value, toward_risk=toward_risk)
+            head = self.heads[feature] + _json_value(value) + ', "sentence": ' + _json_text(sentence)
+            self._cache[key] = (head, sentence)
+        return self._cache[key]
+
+
+def _numbers(values: np.ndarray) -> np.ndarray:
+    """Rounded floats as JSON number strings."""
+    return np.round(values, DECIMALS).astype(str).astype(object)
+
+
+def _join(columns: list[np.ndarray], sep: str) -> np.ndarray:
+    """Join per-row string columns, skipping empty ones; vectorised over rows."""
+    if not columns:
+        return np.array([], dtype=object)
+    out = np.full(len(columns[0]), "", dtype=object)
+    for col in columns:
+        glue = np.where((out != "") & (col != ""), sep, "").astype(object)
+        out = out + glue + col
+    return out
+
+
+def _assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], picked: dict) -> np.ndarray:
+    """The JSON document of every row, built column-wise."""
+    listed = np.zeros(len(base))
+    parts: dict[str, np.ndarray] = {}
+    for name, picks in slots.items():
+        pieces = []
+        for column, (frags, _, valid) in zip(picks.T, picked[name]):
+            contribution = np.where(valid, sums[np.arange(len(base)), np.maximum(column, 0)], 0.0)
+            listed += contribution
+            pieces.append(np.where(valid, frags + ', "contribution": ' + _numbers(contribution) + "}", ""))
+        parts[name] = _join(pieces, ", ") if pieces else np.full(len(base), "", dtype=object)
+    other = sums.sum(axis=1) - listed
+    doc = '{"base_value": ' + _numbers(base) + ', "other": ' + _numbers(other)
+    for name, text in parts.items():
+        doc = doc + f', "{name}": [' + text + "]"
+    return doc + "}"
+
+
+# --------------------------------------------------------------- fast exact TreeSHAP
+#: LightGBM reads |x| <= this as zero (and as missing where a split says so).
+ZERO = 1e-35
+
+
+def contributions(model, X: pd.DataFrame) -> pd.DataFrame:
+    """Exact TreeSHAP contributions of a LightGBM-backed model: ``model.contributions(X)``, faster.
+
+    TreeSHAP of one tree depends on a row only through the side of every split
+    of that tree the row falls on, so rows are grouped per tree by the
+    intervals between the tree's thresholds (plus zero and missing, and
+    categories by level) and LightGBM's own ``pred_contrib`` runs once per
+    group and tree. The sum over trees is the full model's contribution, up to
+    floating-point summation order. Models without a single-output LightGBM
+    ``booster_`` fall back to ``model.contributions``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per model feature plus ``base_value``, indexed like ``X``.
+    """
+    booster = getattr(model, "booster_", None)
+    prepared = model.prepare(X)
+    if booster is None or booster.num_model_per_iteration() != 1 or booster.feature_name() != list(prepared.columns):
+        return model.contributions(X)
+    values = tree_contributions(booster, lightgbm_matrix(prepared, booster))
+    return pd.DataFrame(values, columns=[*prepared.columns, BASE], index=X.index)
+
+
+def lightgbm_matrix(frame: pd.DataFrame, booster) -> np.ndarray:
+    """``frame`` as LightGBM sees it: floats, categories as codes of the training levels, NaN missing."""
+    out = np.empty(frame.shape, order="F")
+    levels = iter(booster.pandas_categorical or [])
+    for j, col in enumerate(frame.columns):
+        series = frame[col]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            codes = pd.Categorical(series, categories=next(levels)).codes.astype("float64")
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = series.to_numpy(dtype="float64", na_value=np.nan)
+    return out
+
+
+def _splits(node: dict, out: dict) -> dict:
+    """Feature -> thresholds of a tree's numeric splits (``None`` for categorical splits)."""
+    if "split_feature" in node:
+        feature = node["split_feature"]
+        if node["decision_type"] == "==":
+            out[feature] = None
+        elif out.setdefault(feature, []) is not None:
+            out[feature].append(float(node["threshold"]))
+        _splits(node["left_child"], out)
+        _splits(node["right_child"], out)
+    return out
+
+
+class _Bins:
+    """Per feature, the interval of every row among all thresholds of all trees."""
+
+    def __init__(self, X: np.ndarray, trees: list[dict]):
+        self.X = X
+        thresholds: dict[int, set] = {}
+        for splits in trees:
+            for feature, values in splits.items():
+                if values is not None:
+                    thresholds.setdefault(feature, set()).update(values)
+        self.edges = {f: np.array(sorted(v)) for f, v in thresholds.items()}
+        self.index = {f: self._bin(X[:, f], e) for f, e in self.edges.items()}
+        self.categories: dict[int, np.ndarray] = {}
+
+    @staticmethod
+    def _bin(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        out = np.searchsorted(edges, x, side="left")  # splits send x <= threshold left
+        out[x == 0] = edges.size + 1
+        out[np.isnan(x)] = edges.size + 2
+        return out
+
+    def local(self, feature: int, thresholds: list | None) -> tuple[np.ndarray, int]:
+        """Bin of every row among one tree's thresholds of ``feature``, and the number of bins."""
+        if thresholds is None:
+            if feature not in self.categories:
+                x = self.X[:, feature]
+                self.categories[feature] = np.where(np.isnan(x), 0, x + 1).astype(np.int64)
+            codes = self.categories[feature]
+            return codes, int(codes.max(initial=0)) + 1
+        own = np.unique(thresholds)
+        lookup = np.concatenate([np.searchsorted(own, self.edges[feature], side="left"), own.size + np.arange(3)])
+        return lookup[self.index[feature]], own.size + 3
+
+
+def tree_contributions(booster, X: np.ndarray) -> np.ndarray:
+    """``booster.predict(X, pred_contrib=True)``, computed once per distinct decision pattern per tree."""
+    n, width = X.shape
+    tiny = (X != 0) & (np.abs(X) <= ZERO)
+    if n == 0 or np.any(tiny):  # values LightGBM rounds to zero: no shortcut, exact anyway
+        return booster.predict(X, pred_contrib=True)
+    trees = [_splits(t["tree_structure"], {}) for t in booster.dump_model()["tree_info"]]
+    bins, rows = _Bins(X, trees), np.ascontiguousarray(X)
+    out = np.zeros((n, width + 1), order="F")
+    for t, splits in enumerate(trees):
+        key, radix = np.zeros(n, dtype=np.int64), 1
+        for feature, thresholds in splits.items():
+            local, size = bins.local(feature, thresholds)
+            if radix * size >= 2**62:
+                break
+            key, radix = key + local * radix, radix * size
+        else:
+            radix = 0
+        if radix:  # too many cells to number in int64: this tree row by row
+            out += booster.predict(rows, start_iteration=t, num_iteration=1, pred_contrib=True)
+            continue
+        codes, uniques = pd.factorize(key)
+        first = np.empty(len(uniques), dtype=np.int64)
+        first[codes[::-1]] = np.arange(n)[::-1]
+        phi = booster.predict(rows[first], start_iteration=t, num_iteration=1, pred_contrib=True)
+        for col in (*splits, width):
+            out[:, col] += phi[codes, col]
+    return np.ascontiguousarray(out)

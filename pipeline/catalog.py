@@ -16,11 +16,16 @@ from features.base import REGISTRY, Feature
 
 log = logging.getLogger("churn")
 
-#: Days of usage history joined to each snapshot (also the cap of days_since_last_activity).
-def lookback_days(cfg) -> int:
-    """Longest usage history any usage feature reads, in days."""
+def usage_lookback(cfg) -> int:
+    """Days of usage history joined to each snapshot: the longest window any usage feature reads."""
     usage = cfg.features.usage
-    return max(max(usage.windows), 2 * usage.trend_days, 7 * usage.slope_weeks, 180)
+    return max(max(usage.windows), 2 * usage.trend_days, 7 * usage.slope_weeks)
+
+
+def user_window_offsets(cfg) -> list[int]:
+    """Window lengths (days before the as-of date) used by the distinct-user features."""
+    usage = cfg.features.usage
+    return sorted({*usage.windows, usage.trend_days, 2 * usage.trend_days})
 
 
 def column_name(value: str) -> str:
@@ -89,7 +94,7 @@ def context_params(cfg, vocab: Vocabulary) -> dict:
     return {
         "trend": cfg.features.usage.trend_days,
         "weeks": cfg.features.usage.slope_weeks,
-        "lookback": lookback_days(cfg),
+        "lookback": usage_lookback(cfg),
         "resolution": cfg.features.tickets.resolution_days,
         "csat_days": cfg.features.tickets.csat_days,
         "mrr_days": cfg.features.mrr_change_days,

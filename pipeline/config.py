@@ -120,6 +120,12 @@ class Scoring(Section):
     tiers: Tiers = Tiers()
     top_reasons: PositiveInt = 3
     psi_threshold: Annotated[float, Field(gt=0)] = 0.25
+    #: Reason groups that say when an account can churn (contract timing), not why: shown as context.
+    context_groups: list[str] = ["renewal", "attr_billing_term"]
+    #: Registry alias scored when ``--model`` is not given: ``models:/<tracking.model_name>@<alias>``.
+    model_alias: str = "champion"
+    #: How long a run waits for another run (or reader) holding the warehouse.
+    lock_timeout_seconds: Annotated[float, Field(gt=0)] = 600.0
 
 
 class Config(Section):

@@ -55,9 +55,9 @@ class FeatureTable:
         return [f.name for f in self.features if f.kind == "categorical"]
 
 
-def feature_query(source, spine, cfg, vocab: Vocabulary, features: list[Feature]):
+def feature_query(source, spine, dates, cfg, vocab: Vocabulary, features: list[Feature]):
     """The ibis expression of the feature table for ``spine`` (not executed)."""
-    frames = Frames(source, spine, cfg, vocab)
+    frames = Frames(source, spine, dates, cfg, vocab)
     by_frame: dict[str, list[Feature]] = {}
     for f in features:
         by_frame.setdefault(f.definition.frame, []).append(f)
@@ -111,7 +111,7 @@ def build_features(
     vocab = vocab or resolve_vocabulary(source, cfg)
     features = catalog(cfg, vocab, set(source.names), set(source.raw("accounts").columns))
     spine = labelling.spine(source, dates)
-    query = feature_query(source, spine, cfg, vocab, features)
+    query = feature_query(source, spine, dates, cfg, vocab, features)
     if with_labels:
         query = attach(query, labelling.labels(source, spine, cfg, end))
     frame = tidy(query.execute(), features)

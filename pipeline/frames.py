@@ -11,17 +11,20 @@ that were known before that date, and derives the columns the definitions in
 - a subscription that started on or before T is known; its end date is known
   only if it is on or before T, otherwise it reads as running.
 
-Events are scanned once, into a per-(account, day, user) rollup that all usage
-features share, so a panel of many snapshots costs one pass over the events.
+Events are rolled up per (account, day) once, for all usage features and all
+snapshots, and per (account, stretch of days, user) once for the distinct-user
+counts; no feature re-scans the events per snapshot.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 
 import ibis
+import pandas as pd
 
-from pipeline.catalog import Vocabulary, lookback_days
+from pipeline.catalog import Vocabulary, usage_lookback, user_window_offsets
 
 
 def days_between(later, earlier):
@@ -37,55 +40,71 @@ class Frames:
     source : pipeline.sources.Source
     spine : ibis.Table
         Columns ``account_id`` (string) and ``as_of`` (date).
+    dates : list of date
+        The as-of dates of the spine.
     cfg : pipeline.config.Config
     vocab : pipeline.catalog.Vocabulary
     """
 
-    def __init__(self, source, spine, cfg, vocab: Vocabulary):
+    def __init__(self, source, spine, dates, cfg, vocab: Vocabulary):
         self.source = source
         self.spine = spine.mutate(as_of_ts=spine.as_of.cast("timestamp"))
+        self.dates = sorted(set(dates))
         self.cfg = cfg
         self.vocab = vocab
-        self._rollup = None
 
     def _temp(self, expr) -> ibis.Table:
         """Materialise ``expr`` once as a temporary table on the source's engine."""
         name = f"_churn_{uuid.uuid4().hex[:12]}"
         return self.source.backend.create_table(name, expr, temp=True)
 
-    def user_day_rollup(self) -> ibis.Table:
-        """Events rolled up by (account, day, user) with per-type sums: the one event scan."""
-        if self._rollup is None:
-            ev = self.source.table("usage_events")
-            ev = ev.mutate(day=ev.occurred_at.date())
-            sums = {"n": ev.quantity.sum()}
-            for raw, col in self.vocab.event_types.items():
-                sums[f"t_{col}"] = ev.quantity.sum(where=ev.event_type == raw).fill_null(0)
-            self._rollup = self._temp(ev.group_by(["account_id", "day", "user_id"]).aggregate(**sums))
-        return self._rollup
+    def _events(self) -> ibis.Table:
+        ev = self.source.table("usage_events")
+        return ev.mutate(day=ev.occurred_at.date())
 
-    def _window_join(self, table) -> ibis.Table:
+    def usage(self) -> ibis.Table:
+        """One row per (account, as-of, active day in the lookback): ``d``, ``n``, ``t_<type>``.
+
+        The events are rolled up once per (account, day) with one sum per event type;
+        every snapshot then reads the days of its lookback from that rollup.
+        """
+        ev = self._events()
+        sums = {
+            f"t_{col}": ibis.ifelse(ev.event_type == raw, ev.quantity, 0.0).sum()
+            for raw, col in self.vocab.event_types.items()
+        }
+        daily = self._temp(ev.group_by(["account_id", "day"]).aggregate(n=ev.quantity.sum(), **sums))
         s = self.spine
-        lookback = ibis.interval(days=lookback_days(self.cfg))
+        lookback = ibis.interval(days=usage_lookback(self.cfg))
         joined = s.left_join(
-            table,
-            [s.account_id == table.account_id, table.day < s.as_of, table.day >= s.as_of - lookback],
+            daily,
+            [s.account_id == daily.account_id, daily.day < s.as_of, daily.day >= s.as_of - lookback],
         )
         return joined.mutate(d=days_between(joined.as_of, joined.day))
 
-    def usage(self) -> ibis.Table:
-        """One row per (account, as-of, active day in the lookback)."""
-        roll = self.user_day_rollup()
-        types = [c for c in roll.columns if c.startswith("t_")]
-        daily = roll.group_by(["account_id", "day"]).aggregate(
-            n=roll.n.sum(), users=roll.user_id.nunique(), **{c: roll[c].sum() for c in types}
-        )
-        return self._window_join(daily)
-
     def users(self) -> ibis.Table:
-        """One row per (account, as-of, day, user) in the lookback."""
-        roll = self.user_day_rollup()
-        return self._window_join(roll.select("account_id", "day", "user_id"))
+        """One row per (account, as-of, user, stretch of days) with ``d`` = days back to its start.
+
+        Distinct users are not additive over days, so the days are cut into
+        stretches at every window boundary of every as-of date (T - k for each
+        window k of the user features); a user counts once per stretch. A window
+        of k days before T is then exactly the stretches with ``d <= k``, and the
+        join is a fraction of the size of a per-user-per-day one.
+        """
+        offsets = user_window_offsets(self.cfg)
+        stretches, days, spans = _stretches(self.dates, offsets)
+        ev = self._events()
+        day_map = ibis.memtable(days, schema={"day": "date", "stretch": "int64"})
+        tagged = ev.join(day_map, "day")
+        per_stretch = self._temp(tagged.select("account_id", "stretch", "user_id").distinct())
+        span = ibis.memtable(spans, schema={"as_of": "date", "stretch": "int64", "d": "int64"})
+        s = self.spine
+        windows = s.join(span, "as_of")
+        joined = windows.left_join(
+            per_stretch,
+            [windows.account_id == per_stretch.account_id, windows.stretch == per_stretch.stretch],
+        )
+        return joined.select("account_id", "as_of", "d", "user_id")
 
     def tickets(self) -> ibis.Table:
         s, t = self.spine, self.source.table("support_tickets")
@@ -148,3 +167,29 @@ class Frames:
     def frame(self, name: str) -> ibis.Table:
         """The frame called ``name`` (see ``features.base.FRAMES``)."""
         return getattr(self, name)()
+
+
+def _stretches(dates: list[date], offsets: list[int]):
+    """Cut the days before each as-of date at every window boundary.
+
+    Returns the stretch boundaries, a (day, stretch) map covering every day in a
+    stretch, and (as_of, stretch, d) rows listing for each as-of date the
+    stretches inside its longest window with ``d`` = days from the stretch start to T.
+    """
+    longest = max(offsets)
+    cuts = sorted({t - timedelta(days=k) for t in dates for k in [0, *offsets]})
+    bounds = list(zip(cuts, cuts[1:]))
+    days = pd.DataFrame(
+        [(lo + timedelta(days=i), sid) for sid, (lo, hi) in enumerate(bounds) for i in range((hi - lo).days)],
+        columns=["day", "stretch"],
+    )
+    spans = pd.DataFrame(
+        [
+            (t, sid, (t - lo).days)
+            for t in dates
+            for sid, (lo, hi) in enumerate(bounds)
+            if hi <= t and lo >= t - timedelta(days=longest)
+        ],
+        columns=["as_of", "stretch", "d"],
+    )
+    return bounds, days, spans

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import ibis
 
+from pipeline.checks import Parser
 from pipeline.contract import KINDS, TABLES
 from pipeline.errors import SourceError
 
@@ -67,6 +68,7 @@ class Source:
     kind: str
     backend: object
     names: dict[str, str] = field(default_factory=dict)
+    _parser: Parser | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -93,7 +95,9 @@ class Source:
         """
         if not self.has(table):
             return None
-        return typed(self.raw(table), table)
+        if self._parser is None:
+            self._parser = Parser(self)
+        return typed(self.raw(table), table, self._parser)
 
     def close(self) -> None:
         """Release the connection."""
@@ -108,34 +112,17 @@ class Source:
         self.close()
 
 
-def typed(raw: ibis.Table, table: str) -> ibis.Table:
-    """Cast the contract columns of ``raw`` to the contract's kinds."""
-    spec = TABLES[table]
+def typed(raw: ibis.Table, table: str, parser: Parser) -> ibis.Table:
+    """Cast the contract columns of ``raw`` to the contract's kinds, as the validator reads them."""
     casts = {}
-    for col in spec.columns:
+    for col in TABLES[table].columns:
         if col.name not in raw.columns:
             continue
-        casts[col.name] = cast_column(raw[col.name], col.kind)
+        parsed = parser.parse(raw[col.name], col.kind)
+        casts[col.name] = parsed if parsed is not None else raw[col.name].cast(KINDS[col.kind])
     if "quantity" in casts:
         casts["quantity"] = casts["quantity"].fill_null(1.0)
     return raw.mutate(**casts)
-
-
-def cast_column(value: ibis.Value, kind: str) -> ibis.Value:
-    """Cast one column to a contract kind, tolerating values that do not parse."""
-    target = ibis.dtype(KINDS[kind])
-    current = value.type()
-    if current == target:
-        return value
-    if kind == "date" and current.is_timestamp():
-        return value.cast("timestamp").date()
-    if kind == "timestamp" and current.is_timestamp():
-        return value.cast("timestamp")  # session time zone is UTC: aware -> naive UTC
-    if kind == "string":
-        return value.cast("string")
-    if current.is_string():
-        return value.try_cast(target)
-    return value.cast(target)
 
 
 def open_source(spec: str | Path) -> Source:
@@ -182,7 +169,7 @@ def _open_folder(path: Path) -> Source:
     con = _utc_duckdb()
     names = {}
     for table in TABLES:
-        reader = _folder_reader(path, table)
+        reader = _folder_reader(con, path, table)
         if reader is None:
             continue
         con.raw_sql(f'CREATE VIEW "{table}" AS SELECT * FROM {reader}')
@@ -190,27 +177,40 @@ def _open_folder(path: Path) -> Source:
     return Source(str(path), "folder", con, names)
 
 
-def _folder_reader(path: Path, table: str) -> str | None:
+def _folder_reader(con, path: Path, table: str) -> str | None:
     """The DuckDB table function reading ``table`` from a folder, if present."""
-    for candidate, fn in (
-        (path / f"{table}.parquet", "read_parquet"),
-        (path / f"{table}.csv", "read_csv"),
-    ):
-        if candidate.is_file():
-            return _reader_sql(fn, str(candidate))
+    single = path / f"{table}.parquet"
+    if single.is_file():
+        return f"read_parquet({_quote(single)})"
+    single = path / f"{table}.csv"
+    if single.is_file():
+        return _sniffed_csv(con, single)
     folder = path / table
     if folder.is_dir():
-        for ext, fn in (("parquet", "read_parquet"), ("csv", "read_csv")):
-            if any(folder.glob(f"*.{ext}")):
-                return _reader_sql(fn, str(folder / f"*.{ext}"))
+        if any(folder.glob("*.parquet")):
+            return f"read_parquet({_quote(folder / '*.parquet')})"
+        if any(folder.glob("*.csv")):
+            return f"read_csv({_quote(folder / '*.csv')}, header = true, auto_detect = true, sample_size = -1)"
     return None
 
 
-def _reader_sql(fn: str, location: str) -> str:
-    quoted = location.replace("'", "''")
-    if fn == "read_csv":
-        return f"read_csv('{quoted}', header = true, auto_detect = true, sample_size = -1)"
-    return f"read_parquet('{quoted}')"
+def _quote(location) -> str:
+    return "'" + str(location).replace("'", "''") + "'"
+
+
+def _sniffed_csv(con, file: Path) -> str:
+    """A ``read_csv`` call with the dialect and types detected once from the whole file.
+
+    Detecting on every query costs 50-150 ms per table reference; the sniffed
+    call is reused by every query of the session.
+    """
+    auto = f"read_csv({_quote(file)}, header = true, auto_detect = true, sample_size = -1)"
+    try:
+        prompt = con.raw_sql(f"SELECT Prompt FROM sniff_csv({_quote(file)}, sample_size = -1)").fetchone()[0]
+    except Exception:  # unreadable file: let the query report it where it is used
+        return auto
+    call = prompt.strip().removeprefix("FROM ").rstrip(";")
+    return call if call.startswith("read_csv(") else auto
 
 
 def _open_duckdb_file(path: Path) -> Source:

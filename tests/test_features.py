@@ -73,7 +73,7 @@ EXPECTED_A1 = {
 
 EXPECTED_A2 = {  # a subscription and nothing else
     "events_30d": 0, "active_days_30d": 0, "active_users_30d": 0, "events_trend": NAN,
-    "usage_slope": NAN, "days_since_last_activity": 180, "breadth_30d": 0, "events_per_user_30d": NAN,
+    "usage_slope": NAN, "days_since_last_activity": 91, "breadth_30d": 0, "events_per_user_30d": NAN,
     "tickets_90d": 0, "open_tickets": 0, "open_urgent_tickets": 0, "oldest_open_urgent_ticket_days": 0,
     "median_resolution_hours": NAN, "unresolved_share": NAN, "recent_csat": NAN,
     "milestone_kickoff_days_late": NAN, "overdue_open_milestones": 0, "milestones_on_time_share": NAN,

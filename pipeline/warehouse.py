@@ -1,0 +1,353 @@
+"""The score tables: the one place that writes and reads ``churn_scores`` and ``score_runs``.
+
+A warehouse is an embedded DuckDB file (the default, ``data/warehouse.duckdb``)
+or a PostgreSQL database given by URL. Both get the same tables with declared
+types (:data:`SCORE_COLUMNS`, :data:`RUN_COLUMNS`). A scoring run is one
+transaction: create the tables if absent, read each account's previous
+probability, delete the as-of date's rows, bulk-insert the new ones and the
+run's ``score_runs`` row, commit. A crash or kill before the commit leaves the
+previous contents as they were. Concurrent runs serialise: DuckDB allows one
+writing process per file (a second one waits for the file lock), PostgreSQL
+runs take a transaction-scoped advisory lock named after the table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from pipeline.errors import ChurnError
+from pipeline.sources import is_postgres, mask_secrets, mask_url
+
+#: (column, logical type, NOT NULL) of ``churn_scores``; the key is (as_of_date, account_id).
+SCORE_COLUMNS = [
+    ("as_of_date", "date", True), ("account_id", "text", True), ("account_name", "text", False),
+    ("csm", "text", False), ("segment", "text", False), ("churn_probability", "double", True),
+    ("risk_rank", "integer", True), ("risk_tier", "text", True), ("mrr", "double", False),
+    ("revenue_at_risk", "double", False), ("health_score", "double", False), ("reasons", "json", False),
+    ("reason_summary", "text", False), ("probability_change", "double", False),
+    ("model_name", "text", False), ("model_version", "text", False), ("run_id", "text", True),
+    ("scored_at", "timestamp", True),
+]
+#: (column, logical type, NOT NULL) of ``score_runs``; the key is run_id.
+RUN_COLUMNS = [
+    ("run_id", "text", True), ("as_of_date", "date", True), ("status", "text", True),
+    ("row_count", "integer", True), ("model_name", "text", False), ("model_version", "text", False),
+    ("model_uri", "text", False), ("source", "text", False), ("started_at", "timestamp", True),
+    ("finished_at", "timestamp", False), ("seconds", "double", False), ("timings", "json", False),
+    ("drift", "json", False), ("warnings", "text", False), ("error", "text", False),
+]
+KEYS = {"scores": "as_of_date, account_id", "runs": "run_id"}
+TYPES = {
+    "duckdb": {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE", "integer": "INTEGER",
+               "json": "JSON", "timestamp": "TIMESTAMP"},
+    "postgres": {"text": "TEXT", "date": "DATE", "double": "DOUBLE PRECISION", "integer": "INTEGER",
+                 "json": "JSONB", "timestamp": "TIMESTAMP"},
+}
+
+
+@dataclass
+class Run:
+    """One scoring run, as recorded in ``score_runs`` (timestamps naive UTC)."""
+
+    run_id: str
+    as_of: date
+    started_at: datetime
+    model_name: str | None = None
+    model_version: str | None = None
+    model_uri: str | None = None
+    source: str | None = None
+    status: str = "running"
+    rows: int = 0
+    finished_at: datetime | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    drift: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def record(self) -> pd.DataFrame:
+        """The run as a one-row frame in :data:`RUN_COLUMNS` order."""
+        seconds = (self.finished_at - self.started_at).total_seconds() if self.finished_at else None
+        row = {
+            "run_id": self.run_id, "as_of_date": self.as_of, "status": self.status, "row_count": self.rows,
+            "model_name": self.model_name, "model_version": self.model_version, "model_uri": self.model_uri,
+            "source": self.source, "started_at": self.started_at, "finished_at": self.finished_at,
+            "seconds": seconds, "timings": json.dumps({k: round(v, 3) for k, v in self.timings.items()}),
+            "drift": json.dumps(self.drift), "warnings": "\n".join(self.warnings) or None,
+            "error": self.error,
+        }
+        return pd.DataFrame([row])
+
+
+class Warehouse:
+    """The score tables in a DuckDB file or a PostgreSQL database.
+
+    Parameters
+    ----------
+    url : str or Path
+        DuckDB file path (created on first write) or PostgreSQL URL.
+    table, runs_table : str
+        Plain SQL names (validated by the config).
+    lock_timeout : float
+        Seconds a run waits for another writer before giving up.
+    """
+
+    def __init__(self, url, table: str = "churn_scores", runs_table: str = "score_runs",
+                 lock_timeout: float = 600.0):
+        self.url = str(url)
+        self.names = {"scores": table, "runs": runs_table}
+        backend = _Postgres if is_postgres(self.url) else _DuckDB
+        self.backend = backend(self.url, lock_timeout)
+
+    @classmethod
+    def from_config(cls, cfg, url: str | None = None) -> Warehouse:
+        """The warehouse of ``cfg`` (``warehouse`` and the ``scoring`` section), or at ``url``."""
+        s = cfg.scoring
+        return cls(url or cfg.warehouse, s.table, s.runs_table, s.lock_timeout_seconds)
+
+    @property
+    def label(self) -> str:
+        """The location as it may be printed (password masked)."""
+        return mask_url(self.url)
+
+    # ------------------------------------------------------------------ writing
+    def write(self, scores: pd.DataFrame, run: Run) -> pd.DataFrame:
+        """Replace the rows of ``run.as_of`` with ``scores`` and record ``run``, in one transaction.
+
+        ``probability_change`` is filled here, inside the transaction, from each
+        account's latest earlier as-of date. Returns the rows as written.
+        """
+        with self.backend.transaction() as con:
+            self._prepare(con)
+            scores = self._with_change(con, scores, run.as_of)
+            self.backend.execute(con, f"DELETE FROM {self.names['scores']} WHERE as_of_date = ?", [run.as_of])
+            self.backend.insert(con, self.names["scores"], scores[[c for c, _, _ in SCORE_COLUMNS]], SCORE_COLUMNS)
+            self.backend.insert(con, self.names["runs"], run.record(), RUN_COLUMNS)
+        return scores
+
+    def record_failure(self, run: Run) -> bool:
+        """Record a failed run in its own transaction; ``False`` if even that is impossible."""
+        try:
+            with self.backend.transaction() as con:
+                self._prepare(con)
+                self.backend.insert(con, self.names["runs"], run.record(), RUN_COLUMNS)
+        except Exception:  # the failure being recorded may be the warehouse itself
+            return False
+        return True
+
+    def _prepare(self, con) -> None:
+        """Serialise with other writers, then create the tables if absent and check their columns."""
+        self.backend.lock(con, self.names["scores"])
+        for kind, columns in (("scores", SCORE_COLUMNS), ("runs", RUN_COLUMNS)):
+            name = self.names[kind]
+            self.backend.execute(con, self.backend.ddl(name, columns, KEYS[kind]))
+            present = set(self.backend.columns(con, name))
+            missing = [c for c, _, _ in columns if c not in present]
+            if missing:
+                raise ChurnError(f"{self.label}: table {name} lacks the column(s) {', '.join(missing)}; "
+                                 "it was made by another version: rename or drop it")
+
+    def _with_change(self, con, scores: pd.DataFrame, as_of: date) -> pd.DataFrame:
+        table = self.names["scores"]
+        previous = self.backend.fetch(con, (
+            f"SELECT s.account_id, s.churn_probability AS previous FROM {table} s JOIN ("
+            f"SELECT account_id, MAX(as_of_date) AS d FROM {table} WHERE as_of_date < ? GROUP BY account_id"
+            ") p ON s.account_id = p.account_id AND s.as_of_date = p.d"), [as_of])
+        out = scores.drop(columns="probability_change", errors="ignore").merge(previous, on="account_id", how="left")
+        out["probability_change"] = out["churn_probability"] - out.pop("previous").astype("float64")
+        return out
+
+    # ------------------------------------------------------------------ reading
+    def latest_as_of(self) -> date | None:
+        """The latest as-of date with scores, ``None`` if there are none."""
+        frame = self._read(f"SELECT MAX(as_of_date) AS d FROM {self.names['scores']}", [])
+        value = frame["d"].iloc[0] if len(frame) else None
+        return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+    def scores(self, as_of: date, csm: str | None = None, segment: str | None = None,
+               top: int | None = None) -> pd.DataFrame:
+        """Rows of one as-of date, most at risk first, optionally for one CSM and segment.
+
+        ``reasons`` comes back parsed (a dict per row).
+        """
+        where, params = self._filters(csm, segment)
+        sql = (f"SELECT * FROM {self.names['scores']} WHERE as_of_date = ?{where} ORDER BY risk_rank"
+               + (f" LIMIT {int(top)}" if top else ""))
+        frame = self._read(sql, [as_of, *params])
+        frame["reasons"] = [json.loads(r) if isinstance(r, str) else r for r in frame["reasons"]]
+        return frame
+
+    def history(self, as_of: date, csm: str | None = None, segment: str | None = None,
+                points: int = 12) -> pd.DataFrame:
+        """``account_id``, ``as_of_date``, ``churn_probability`` over the last ``points`` as-of dates."""
+        table = self.names["scores"]
+        where, params = self._filters(csm, segment)
+        sql = (f"SELECT account_id, as_of_date, churn_probability FROM {table} WHERE as_of_date IN ("
+               f"SELECT DISTINCT as_of_date FROM {table} WHERE as_of_date <= ? "
+               f"ORDER BY as_of_date DESC LIMIT {int(points)}){where} ORDER BY account_id, as_of_date")
+        return self._read(sql, [as_of, *params])
+
+    def runs(self) -> pd.DataFrame:
+        """Every recorded run, latest first."""
+        return self._read(f"SELECT * FROM {self.names['runs']} ORDER BY started_at DESC", [], "runs")
+
+    @staticmethod
+    def _filters(csm: str | None, segment: str | None) -> tuple[str, list]:
+        clauses = [(f" AND lower({col}) = lower(?)", value) for col, value in (("csm", csm), ("segment", segment))
+                   if value is not None]
+        return "".join(c for c, _ in clauses), [v for _, v in clauses]
+
+    def _read(self, sql: str, params: list, kind: str = "scores") -> pd.DataFrame:
+        with self.backend.reading() as con:
+            if not self.backend.has_table(con, self.names[kind]):
+                raise ChurnError(f"{self.label} holds no table {self.names[kind]} yet: run `churn score` first")
+            frame = self.backend.fetch(con, sql, params)
+        if "as_of_date" in frame:
+            frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+        return frame
+
+
+class _Backend:
+    """What differs between DuckDB and PostgreSQL: connecting, locking, bulk insert, SQL dialect."""
+
+    dialect = ""
+
+    def __init__(self, url: str, lock_timeout: float):
+        self.url, self.lock_timeout = url, lock_timeout
+
+    def ddl(self, table: str, columns: list, key: str) -> str:
+        types = TYPES[self.dialect]
+        cols = ", ".join(f"{c} {types[t]}{' NOT NULL' if req else ''}" for c, t, req in columns)
+        return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key}))"
+
+
+class _DuckDB(_Backend):
+    dialect = "duckdb"
+
+    def _connect(self, read_only: bool):
+        import duckdb
+
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                return duckdb.connect(self.url, read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise ChurnError(f"cannot open the DuckDB warehouse '{self.url}': {exc}") from None
+                time.sleep(0.2)  # another process holds the file: wait for it, like a lock would
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        Path(self.url).parent.mkdir(parents=True, exist_ok=True)
+        con = self._connect(read_only=False)
+        try:
+            con.begin()
+            yield con
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            con.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        if not Path(self.url).is_file():
+            raise ChurnError(f"warehouse '{self.url}' does not exist: run `churn score` first")
+        con = self._connect(read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def lock(self, con, table: str) -> None:
+        """Nothing to do: the open file is already exclusive to this process."""
+
+    def execute(self, con, sql: str, params: list | None = None) -> None:
+        con.execute(sql, params or [])
+
+    def fetch(self, con, sql: str, params: list) -> pd.DataFrame:
+        return con.execute(sql, params).df()
+
+    def insert(self, con, table: str, frame: pd.DataFrame, columns: list) -> None:
+        types = TYPES[self.dialect]
+        select = ", ".join(f"CAST({c} AS {types[t]}) AS {c}" for c, t, _ in columns)
+        con.register("incoming_rows", frame)
+        try:
+            con.execute(f"INSERT INTO {table} SELECT {select} FROM incoming_rows")
+        finally:
+            con.unregister("incoming_rows")
+
+    def columns(self, con, table: str) -> list[str]:
+        return [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "AND table_schema = current_schema()", [table]).fetchall()]
+
+    def has_table(self, con, table: str) -> bool:
+        return bool(self.columns(con, table))
+
+
+class _Postgres(_Backend):
+    dialect = "postgres"
+
+    def _connect(self):
+        import psycopg
+
+        try:
+            con = psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+        except psycopg.Error as exc:
+            raise ChurnError(f"cannot connect to {mask_url(self.url)}: {mask_secrets(exc)}") from None
+        con.execute("SET TIME ZONE 'UTC'")
+        return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        con = self._connect()
+        try:
+            with con.transaction():
+                yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        con = self._connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def lock(self, con, table: str) -> None:
+        """Wait (up to the lock timeout) for other runs on ``table``; released at commit or rollback."""
+        con.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
+        con.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"churn:{table}".encode()) - 2**31])
+
+    def execute(self, con, sql: str, params: list | None = None) -> None:
+        con.execute(sql.replace("?", "%s"), params or None)
+
+    def fetch(self, con, sql: str, params: list) -> pd.DataFrame:
+        cur = con.execute(sql.replace("?", "%s"), params or None)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+    def insert(self, con, table: str, frame: pd.DataFrame, columns: list) -> None:
+        names = [c for c, _, _ in columns]
+        rows = frame[names].astype(object).where(frame[names].notna(), None)
+        with con.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows.itertuples(index=False, name=None):
+                copy.write_row(row)
+
+    def columns(self, con, table: str) -> list[str]:
+        cur = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                          "AND table_schema = current_schema()", [table])
+        return [r[0] for r in cur.fetchall()]
+
+    def has_table(self, con, table: str) -> bool:
+        return bool(self.columns(con, table))
