@@ -4,7 +4,7 @@ CHURN   ?= .venv/bin/churn
 DATA    ?= data/warehouse.duckdb
 WORLD   ?= data/world
 
-.PHONY: setup data validate features train score risk-list test bench bench-large notebook clean
+.PHONY: setup data validate features train score risk-list test bench bench-large docs clean
 
 setup:  ## create .venv and install the project with its pinned dependencies
 	python3 -m venv .venv
@@ -45,3 +45,6 @@ bench-large:  ## adds the 100 M-event world (long)
 
 clean:
 	rm -rf data reports mlruns mlflow.db
+
+docs:  ## regenerate the README sections built from the code (features, checks)
+	$(PY) -m pipeline.docs

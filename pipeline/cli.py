@@ -27,6 +27,7 @@ app = typer.Typer(
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="Pipeline YAML config (default configs/pipeline.yaml).")
 DataOpt = typer.Option(None, "--data", "-d", help="Data source: folder of CSV/Parquet, DuckDB file or PostgreSQL URL.")
+ValidateOpt = typer.Option(True, "--validate/--no-validate", help="Check the data contract first (default) and stop on errors.")
 
 
 def _say(message: str) -> None:
@@ -133,15 +134,19 @@ def features(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the day after the last event)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write .parquet or .csv here (default: CSV to stdout)."),
     panel: bool = typer.Option(False, "--panel", help="All snapshot dates (monthly by default) with labels, not one date."),
+    validate_first: bool = ValidateOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Write the point-in-time feature table for one as-of date (or the whole snapshot panel)."""
     from pipeline.featurize import build_features
     from pipeline.labels import data_end, snapshot_dates
     from pipeline.sources import open_source
+    from pipeline.validate import ensure_valid
 
     cfg = _config(config, data=data)
     with open_source(cfg.data) as source:
+        if validate_first:
+            ensure_valid(source)
         end = data_end(source)
         dates = snapshot_dates(source, cfg, end) if panel else [_parse_date(as_of, "--as-of") or end]
         table = build_features(source, cfg, dates, with_labels=panel, end=end)

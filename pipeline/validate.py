@@ -29,9 +29,10 @@ from pipeline.checks import (
     value_rules,
 )
 from pipeline.contract import TABLES, Table
+from pipeline.errors import DataContractError
 from pipeline.sources import mask_secrets
 
-__all__ = ["CHECKS", "Problem", "Report", "validate"]
+__all__ = ["CHECKS", "Problem", "Report", "ensure_valid", "validate"]
 
 
 @dataclass
@@ -125,6 +126,22 @@ def validate(source, now: dt.datetime | None = None) -> Report:
         raises on malformed data.
     """
     return _Validation(source, _naive_utc(now)).run()
+
+
+def ensure_valid(source, now: dt.datetime | None = None) -> Report:
+    """Validate ``source`` and raise :class:`DataContractError` listing the errors, if any.
+
+    Every command that reads data calls this first, so bad input stops with the
+    same message ``churn validate`` gives instead of failing somewhere downstream.
+    Warnings are returned, not raised.
+    """
+    report = validate(source, now)
+    if not report.ok:
+        raise DataContractError(
+            f"{source.label} breaks the data contract (run `churn validate` for the full report):\n"
+            + "\n".join(p.render() for p in report.errors())
+        )
+    return report
 
 
 def _naive_utc(now: dt.datetime | None) -> dt.datetime:

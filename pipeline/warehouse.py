@@ -39,7 +39,7 @@ SCORE_COLUMNS = [
 ]
 #: (column, logical type, NOT NULL) of ``score_runs``; the key is run_id.
 RUN_COLUMNS = [
-    ("run_id", "text", True), ("as_of_date", "date", True), ("status", "text", True),
+    ("run_id", "text", True), ("as_of_date", "date", False), ("status", "text", True),
     ("row_count", "integer", True), ("model_name", "text", False), ("model_version", "text", False),
     ("model_uri", "text", False), ("source", "text", False), ("started_at", "timestamp", True),
     ("finished_at", "timestamp", False), ("seconds", "double", False), ("timings", "json", False),
@@ -59,7 +59,7 @@ class Run:
     """One scoring run, as recorded in ``score_runs`` (timestamps naive UTC)."""
 
     run_id: str
-    as_of: date
+    as_of: date | None
     started_at: datetime
     model_name: str | None = None
     model_version: str | None = None

@@ -1,0 +1,282 @@
+"""The score step: today's features -> calibrated probabilities and reasons -> the warehouse.
+
+``churn score`` (and ``make score``) call :func:`run`: load the registered
+model, build the point-in-time features of every account active on the as-of
+date with the model's own vocabulary, check feature drift against the training
+data, score, explain, rank and write everything in one transaction (see
+:mod:`pipeline.warehouse`). A run that fails after it started is recorded as
+``failed`` in ``score_runs``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from models.drift import DriftReport
+from pipeline.errors import ChurnError, ModelError
+from pipeline.warehouse import Run, Warehouse
+
+Progress = Callable[[str], None]
+#: Average month length in days: revenue at risk counts the months of the label horizon.
+MONTH_DAYS = 365.25 / 12
+ACCOUNT_COLUMNS = {"name": "account_name", "csm": "csm", "segment": "segment"}
+
+
+@dataclass
+class ScoreResult:
+    """What a scoring run wrote.
+
+    Attributes
+    ----------
+    run : pipeline.warehouse.Run
+        The ``score_runs`` record (status, timings, drift, warnings).
+    scores : pandas.DataFrame
+        The ``churn_scores`` rows as written.
+    drift : models.drift.DriftReport
+    warehouse : str
+        Where they went (password masked).
+    """
+
+    run: Run
+    scores: pd.DataFrame
+    drift: DriftReport
+    warehouse: str
+
+
+def utc_now() -> datetime:
+    """The current time, naive UTC (how the score tables store timestamps)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=None,
+        warehouse: str | None = None, progress: Progress = lambda msg: None) -> ScoreResult:
+    """Score every account active on ``as_of`` and write the rows and the run record.
+
+    Parameters
+    ----------
+    cfg : pipeline.config.Config
+        ``data`` is the source, ``warehouse`` the default destination.
+    as_of : date, optional
+        Default: the data end (the day after the last usage event).
+    model_uri : str, optional
+        MLflow model URI; default ``models:/<tracking.model_name>@<scoring.model_alias>``.
+    model : ChurnModel, optional
+        An already loaded model (tests, notebooks); ``model_uri`` then only labels it.
+    warehouse : str, optional
+        DuckDB file or PostgreSQL URL overriding ``cfg.warehouse``.
+    progress : callable
+        Receives one line per step (and the drift warning).
+
+    Raises
+    ------
+    ChurnError
+        On a missing model, unusable data or a warehouse that cannot be written.
+    """
+    store = Warehouse.from_config(cfg, warehouse)
+    record = Run(uuid.uuid4().hex, as_of, utc_now(), source=_label(cfg.data))
+    with _recorded(store, record):
+        steps = _Steps(record)
+        with steps("model"):
+            model, record.model_name, record.model_version, record.model_uri = load_model(cfg, model_uri, model)
+        with steps("features"):
+            table, accounts = read_features(cfg, model, as_of, record)
+        progress(f"scoring {len(table.frame):,} accounts active on {record.as_of} with "
+                 f"{record.model_name} v{record.model_version or '?'} ...")
+        with steps("predict"):
+            drift, prepared = check_drift(cfg, model, table.frame, record, progress)
+            probability = model.predict_proba(prepared)
+        with steps("explain"):
+            explained = explain_rows(cfg, model, table, prepared)
+        scores = assemble(cfg, table.frame, accounts, probability, explained, record)
+        with steps("write"):
+            record.status, record.rows, record.finished_at = "succeeded", len(scores), utc_now()
+            scores = store.write(scores, record)
+    return ScoreResult(record, scores, drift, store.label)
+
+
+class _Steps:
+    """Times named steps into ``run.timings``."""
+
+    def __init__(self, record: Run):
+        self.record = record
+
+    @contextmanager
+    def __call__(self, name: str):
+        started = time.perf_counter()
+        yield
+        self.record.timings[name] = time.perf_counter() - started
+
+
+@contextmanager
+def _recorded(store: Warehouse, record: Run):
+    """Record the run as failed (separately) when anything in the block raises."""
+    try:
+        yield
+    except BaseException as exc:
+        record.status, record.finished_at, record.rows = "failed", utc_now(), 0
+        record.error = f"{type(exc).__name__}: {exc}"[:2000]
+        store.record_failure(record)
+        raise
+
+
+def _label(spec) -> str:
+    from pipeline.sources import mask_url
+
+    return mask_url(str(spec))
+
+
+def load_model(cfg, uri: str | None, model=None):
+    """The model with its registry name, version and URI.
+
+    An alias (``models:/name@champion``) is resolved to its version first and
+    that version is loaded, so the recorded version is the one that scored.
+    """
+    uri = uri or f"models:/{cfg.tracking.model_name}@{cfg.scoring.model_alias}"
+    if model is not None:
+        return model, uri, None, uri
+    import mlflow
+
+    from models.pyfunc import load_churn_model
+
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    name, version = registry_version(uri)
+    loaded = load_churn_model(f"models:/{name}/{version}" if version else uri)
+    if getattr(loaded, "config_version", cfg.config_version) != cfg.config_version:
+        raise ModelError(f"model {uri} was trained under config_version {loaded.config_version}, "
+                         f"this config is version {cfg.config_version}: retrain it (`churn train`)")
+    return loaded, name, version, uri
+
+
+def registry_version(uri: str) -> tuple[str, str | None]:
+    """(name, version) of a registry URI; ``(uri, None)`` for any other kind of URI."""
+    match = re.fullmatch(r"models:/([^/@]+)(?:@([^/]+)|/(\d+))?", uri)
+    if not match:
+        return uri, None
+    name, alias, version = match.groups()
+    if alias:
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        try:
+            version = MlflowClient().get_model_version_by_alias(name, alias).version
+        except MlflowException as exc:
+            raise ModelError(f"no model version '{name}@{alias}' in the registry: {exc.message}") from None
+    return name, version
+
+
+def read_features(cfg, model, as_of: date | None, record: Run):
+    """Features and account details (name, CSM, segment) of the accounts active on the as-of date.
+
+    The source is closed before returning: the default warehouse is the same
+    DuckDB file, which one process cannot hold read-only and read-write at once.
+    """
+    from pipeline.catalog import Vocabulary
+    from pipeline.featurize import build_features
+    from pipeline.labels import data_end
+    from pipeline.sources import open_source
+
+    with open_source(cfg.data) as source:
+        end = data_end(source)
+        record.as_of = as_of = as_of or end
+        if as_of > end:
+            raise ChurnError(f"--as-of {as_of} is after the end of the data ({end}): "
+                             "features would count days that are not in the data")
+        table = build_features(source, cfg, [as_of], vocab=Vocabulary.from_dict(model.vocabulary or {}),
+                               with_labels=False, end=end)
+        accounts = source.table("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()
+    if table.frame.empty:
+        raise ChurnError(f"no account is active on {as_of} in {source.label}: nothing to score")
+    return table, accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
+
+
+def check_drift(cfg, model, frame: pd.DataFrame, record: Run, progress: Progress):
+    """PSI of every model feature vs training; a warning is printed and recorded, never fatal."""
+    from models.drift import check
+
+    prepared = model.prepare(frame)
+    drift = check(getattr(model, "reference", None) or {}, prepared, cfg.scoring.psi_threshold)
+    record.drift = drift.to_dict()
+    if drift.warning:
+        record.warnings.append(drift.warning)
+        progress(f"WARNING: {drift.warning}")
+    return drift, prepared
+
+
+def explain_rows(cfg, model, table, prepared: pd.DataFrame):
+    """Grouped reasons from the exact TreeSHAP contributions of every row."""
+    from models.explain import contributions, explain
+
+    contrib = contributions(model, prepared)
+    return explain(contrib, table.frame, table.features, cfg.scoring.top_reasons, cfg.scoring.context_groups)
+
+
+def health_scores(cfg, frame: pd.DataFrame) -> pd.Series:
+    """The hand-tuned health score (0-100) of each row: the baseline shown next to the model."""
+    from models.health_score import HealthScore
+
+    return HealthScore.from_config(cfg.training.health_score).score(frame)
+
+
+def tiers(probability: np.ndarray, cfg) -> np.ndarray:
+    """``high`` / ``medium`` / ``low`` by the configured probability thresholds."""
+    t = cfg.scoring.tiers
+    return np.where(probability >= t.high, "high", np.where(probability >= t.medium, "medium", "low"))
+
+
+def ranks(probability: np.ndarray, revenue: np.ndarray, account_id: np.ndarray) -> np.ndarray:
+    """1 = most at risk: by probability, then revenue at risk, then account id (stable)."""
+    order = np.lexsort((account_id, -np.nan_to_num(revenue), -probability))
+    out = np.empty(len(order), dtype=np.int64)
+    out[order] = np.arange(1, len(order) + 1)
+    return out
+
+
+def assemble(cfg, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
+             explained, record: Run) -> pd.DataFrame:
+    """The ``churn_scores`` rows (without ``probability_change``, which the warehouse fills)."""
+    mrr = frame["mrr"].to_numpy(dtype="float64") if "mrr" in frame else np.full(len(frame), np.nan)
+    revenue = probability * mrr * cfg.labels.horizon_days / MONTH_DAYS
+    out = pd.DataFrame({"account_id": frame["account_id"].astype(str).to_numpy(), "as_of_date": record.as_of})
+    out = out.merge(accounts, on="account_id", how="left")
+    out = out.assign(
+        churn_probability=probability,
+        risk_rank=ranks(probability, revenue, out["account_id"].to_numpy()),
+        risk_tier=tiers(probability, cfg),
+        mrr=mrr,
+        revenue_at_risk=revenue,
+        health_score=health_scores(cfg, frame).to_numpy(),
+        reasons=explained.reasons,
+        reason_summary=explained.summary,
+        probability_change=np.nan,
+        model_name=record.model_name,
+        model_version=record.model_version,
+        run_id=record.run_id,
+        scored_at=record.started_at,
+    )
+    return out.sort_values("risk_rank", kind="stable").reset_index(drop=True)
+
+
+def summary(result: ScoreResult) -> str:
+    """Plain-text summary of a run for the command line."""
+    run_ = result.run
+    counts = result.scores["risk_tier"].value_counts()
+    tiers_text = ", ".join(f"{t}: {int(counts.get(t, 0)):,}" for t in ("high", "medium", "low"))
+    at_risk = result.scores["revenue_at_risk"].sum()
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in run_.timings.items())
+    lines = [
+        f"scored {run_.rows:,} accounts as of {run_.as_of} with {run_.model_name} v{run_.model_version or '?'} "
+        f"-> {result.warehouse} (run {run_.run_id})",
+        f"tiers: {tiers_text}; revenue at risk over the horizon: {at_risk:,.0f}",
+        f"timings: {timing}",
+    ]
+    lines += [f"WARNING: {w}" for w in run_.warnings]
+    return "\n".join(lines)
