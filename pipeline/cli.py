@@ -184,6 +184,50 @@ def train(
     typer.echo(training.summary(result))
 
 
+@app.command()
+@handles_errors
+def score(
+    data: Optional[str] = DataOpt,
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Score the accounts active on this date YYYY-MM-DD (default: the data end)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="MLflow model URI (default: models:/<tracking.model_name>@<scoring.model_alias>)."),
+    warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL receiving churn_scores (default: warehouse)."),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
+    config: Optional[Path] = ConfigOpt,
+):
+    """Score every active account with reasons and write churn_scores and score_runs in one transaction."""
+    from pipeline import score as scoring
+
+    cfg = _config(config, data=data, warehouse=warehouse, **{"tracking.uri": tracking_uri})
+    result = scoring.run(cfg, as_of=_parse_date(as_of, "--as-of"), model_uri=model, progress=_say)
+    typer.echo(scoring.summary(result))
+
+
+@app.command("risk-list")
+@handles_errors
+def risk_list(
+    warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL holding churn_scores (default: warehouse)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="As-of date YYYY-MM-DD (default: the latest scored)."),
+    csm: Optional[str] = typer.Option(None, "--csm", help="Only this CSM's accounts (case-insensitive)."),
+    segment: Optional[str] = typer.Option(None, "--segment", help="Only this segment (case-insensitive)."),
+    top: Optional[int] = typer.Option(None, "--top", "-n", min=1, help="Only the N accounts most at risk."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or html."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here instead of stdout; html without --csm into a folder: one page per CSM."),
+    config: Optional[Path] = ConfigOpt,
+):
+    """Ranked accounts at risk with their reasons, read from churn_scores (not the model)."""
+    from pipeline import risk_list as lists
+    from pipeline.warehouse import Warehouse
+
+    cfg = _config(config, warehouse=warehouse)
+    text, written = lists.publish(
+        Warehouse.from_config(cfg), fmt, out, as_of=_parse_date(as_of, "--as-of"), csm=csm, segment=segment, top=top
+    )
+    if text:
+        typer.echo(text, nl=False)
+    for path in written:
+        _say(f"wrote {path}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(prog_name="churn")
 

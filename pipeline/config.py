@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from pipeline.errors import ConfigError
 
@@ -52,8 +60,11 @@ class Snapshots(Section):
     warmup_days: Annotated[int, Field(ge=0)] = 90
 
 
+Windows = Annotated[list[PositiveInt], Field(min_length=1)]
+
+
 class UsageFeatures(Section):
-    windows: list[PositiveInt] = [7, 30, 90]
+    windows: Windows = [7, 30, 90]
     trend_days: PositiveInt = 30
     slope_weeks: Annotated[int, Field(ge=2)] = 4
     event_types: Literal["auto"] | list[str] = "auto"
@@ -61,7 +72,7 @@ class UsageFeatures(Section):
 
 
 class TicketFeatures(Section):
-    windows: list[PositiveInt] = [30, 90]
+    windows: Windows = [30, 90]
     urgent_priorities: list[str] = ["high", "urgent"]
     resolution_days: PositiveInt = 180
     csat_days: PositiveInt = 90
@@ -112,6 +123,12 @@ class Tracking(Section):
 class Tiers(Section):
     high: Annotated[float, Field(gt=0, lt=1)] = 0.30
     medium: Annotated[float, Field(gt=0, lt=1)] = 0.10
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.medium >= self.high:
+            raise ValueError(f"medium ({self.medium}) must be below high ({self.high})")
+        return self
 
 
 class Scoring(Section):

@@ -83,10 +83,14 @@ def frames() -> dict[str, pd.DataFrame]:
     return out
 
 
-def write(folder: Path, skip: tuple[str, ...] = ()) -> Path:
-    """Write the tiny world as Parquet files into ``folder`` (omitting ``skip`` tables)."""
+def write(folder: Path, skip: tuple[str, ...] = (), fmt: str = "parquet") -> Path:
+    """Write the tiny world into ``folder`` as Parquet or CSV files (omitting ``skip`` tables)."""
     folder.mkdir(parents=True, exist_ok=True)
     for table, df in frames().items():
-        if table not in skip:
+        if table in skip:
+            continue
+        if fmt == "csv":
+            df.to_csv(folder / f"{table}.csv", index=False)
+        else:
             df.to_parquet(folder / f"{table}.parquet", index=False)
     return folder
