@@ -1,9 +1,10 @@
 """Usage frequency: how much, how broadly and how steadily the product is used.
 
 Frames: ``usage`` has one row per (account, as-of, day) with ``d`` = days
-before the as-of date (1 = the day before), ``n`` = events (sum of quantity),
-``users`` = distinct users that day and ``t_<type>`` = events of one type;
-``users`` has one row per (account, as-of, day, user).
+before the as-of date (1 = the day before), ``n`` = events (sum of quantity)
+and ``t_<type>`` = events of one type;
+``users`` has one row per (account, as-of, user) with ``d`` = days since the
+user's latest activity and ``d_prior`` = the same before the trend boundary.
 """
 
 from __future__ import annotations
@@ -16,11 +17,6 @@ from features.base import feature, flag
 def total(value, where):
     """Sum of ``value`` where ``where`` holds; 0 when nothing matches."""
     return ibis.ifelse(where, value, 0).sum().fill_null(0)  # CASE, not FILTER: much faster on DuckDB
-
-
-def distinct(value, where):
-    """Distinct non-null values of ``value`` where ``where`` holds; 0 when none."""
-    return ibis.ifelse(where, value, ibis.null(value.type())).nunique().fill_null(0)
 
 
 def change(recent, before):
@@ -69,7 +65,7 @@ def active_days(f, p):
 )
 def active_users(f, p):
     """Distinct users with any event in the {window} days before the as-of date."""
-    return distinct(f.user_id, f.d <= p.window)
+    return total(flag(f.d <= p.window), f.user_id.notnull())
 
 
 @feature(
@@ -91,8 +87,8 @@ def events_trend(f, p):
 def active_users_trend(f, p):
     """Distinct active users in the last {trend} days relative to the {trend} days before, minus 1."""
     t = p.cfg.features.usage.trend_days
-    recent = distinct(f.user_id, f.d <= t)
-    before = distinct(f.user_id, (f.d > t) & (f.d <= 2 * t))
+    recent = total(flag(f.d <= t), f.user_id.notnull())
+    before = total(flag(f.d_prior <= 2 * t), f.user_id.notnull())
     return change(recent, before)
 
 

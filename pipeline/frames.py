@@ -55,8 +55,13 @@ class Frames:
 
     def _temp(self, expr) -> ibis.Table:
         """Materialise ``expr`` once as a temporary table on the source's engine."""
+        backend = self.source.backend
+        if backend.name == "pyspark":  # no temporary tables on Spark: a cached temporary view
+            from pipeline.spark import cached_view
+
+            return cached_view(backend, expr)
         name = f"_churn_{uuid.uuid4().hex[:12]}"
-        return self.source.backend.create_table(name, expr, temp=True)
+        return backend.create_table(name, expr, temp=True)
 
     def _events(self) -> ibis.Table:
         ev = self.source.table("usage_events")
@@ -83,19 +88,22 @@ class Frames:
         return joined.mutate(d=days_between(joined.as_of, joined.day))
 
     def users(self) -> ibis.Table:
-        """One row per (account, as-of, user, stretch of days) with ``d`` = days back to its start.
+        """One row per (account, as-of, user) with ``d`` = days back to the user's latest
+        activity before T and ``d_prior`` = the same before T - ``trend_days``.
 
         Distinct users are not additive over days, so the days are cut into
         stretches at every window boundary of every as-of date (T - k for each
-        window k of the user features); a user counts once per stretch. A window
-        of k days before T is then exactly the stretches with ``d <= k``, and the
-        join is a fraction of the size of a per-user-per-day one.
+        window k of the user features) and each user is rolled up once per
+        stretch; "active within k days" is then exactly "latest stretch starts
+        within k days". Counting users becomes a plain sum, with no distinct
+        count and no per-user-per-day join.
         """
         offsets = user_window_offsets(self.cfg)
+        trend = self.cfg.features.usage.trend_days
         stretches, days, spans = _stretches(self.dates, offsets)
         ev = self._events()
         day_map = ibis.memtable(days, schema={"day": "date", "stretch": "int64"})
-        tagged = ev.join(day_map, "day")
+        tagged = ev.filter(ev.user_id.notnull()).join(day_map, "day")
         per_stretch = self._temp(tagged.select("account_id", "stretch", "user_id").distinct())
         span = ibis.memtable(spans, schema={"as_of": "date", "stretch": "int64", "d": "int64"})
         s = self.spine
@@ -104,7 +112,13 @@ class Frames:
             per_stretch,
             [windows.account_id == per_stretch.account_id, windows.stretch == per_stretch.stretch],
         )
-        return joined.select("account_id", "as_of", "d", "user_id")
+        seen = joined.filter(joined.user_id.notnull())
+        latest = seen.group_by(["account_id", "as_of", "user_id"]).aggregate(
+            d=seen.d.min(), d_prior=seen.d.min(where=seen.d > trend)
+        )
+        return s.select("account_id", "as_of").left_join(latest, ["account_id", "as_of"]).select(
+            "account_id", "as_of", "user_id", "d", "d_prior"
+        )
 
     def tickets(self) -> ibis.Table:
         s, t = self.spine, self.source.table("support_tickets")

@@ -1,0 +1,59 @@
+"""Render benchmark results as ``benchmarks/results.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TARGETS = {
+    "panel_vs_floor": 3.0,   # feature panel <= 3x the floor
+    "pandas_vs_panel": 10.0,  # >= 10x faster than the pandas baseline at 10 M events
+    "cli_vs_bare": 3.0,       # churn features (one date) <= 3x a bare process doing the floor
+    "score_100k_s": 10.0,     # scoring 100k accounts with reasons < 10 s
+    "peak_rss_gib": 4.0,      # 100 M events end to end < 4 GiB
+}
+
+
+def _row(size: int, step: str, r: dict, floor: float) -> str:
+    ratio = r["seconds"] / floor if floor else float("nan")
+    runs = ", ".join(f"{s:.2f}" for s in r.get("all_seconds", []))
+    return f"| {size:,} | {step} | {r['seconds']:.2f} | {ratio:.1f}x | {r['peak_rss_mb']:.0f} | {runs} |"
+
+
+def write_results(path: Path, results: dict, machine: str, versions: str, repeats: int, when: str) -> None:
+    """Write the results table, the ratios against the targets and how they were measured."""
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {when} by `make bench` (`python -m benchmarks.run`), medians of {repeats} runs, each step in its own process.",
+        f"Machine: {machine}. Libraries: {versions}.",
+        "",
+        "| events | step | median s | x floor | peak RSS MB | runs (s) |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
+    summary = []
+    for size, steps in results.items():
+        floor = steps.get("floor", {}).get("seconds", 0.0)
+        for step, r in steps.items():
+            if step != "cli":
+                lines.append(_row(size, step, r, floor))
+        panel = steps.get("panel", {}).get("seconds")
+        if panel and floor:
+            ok = panel / floor <= TARGETS["panel_vs_floor"]
+            summary.append(f"- {size:,} events: feature panel = {panel / floor:.1f}x the floor "
+                           f"(target <= {TARGETS['panel_vs_floor']:.0f}x: {'met' if ok else 'missed'})")
+        if panel and "pandas" in steps:
+            speedup = steps["pandas"]["seconds"] / panel
+            summary.append(f"- {size:,} events: pandas baseline / panel = {speedup:.1f}x "
+                           f"(target >= {TARGETS['pandas_vs_panel']:.0f}x at 10 M: {'met' if speedup >= 10 else 'missed'})")
+        cli = steps.get("cli")
+        if cli:
+            ratio = cli["churn_features_s"] / cli["bare_floor_s"]
+            summary.append(f"- {size:,} events: `churn features` one date {cli['churn_features_s']:.2f} s vs bare "
+                           f"floor process {cli['bare_floor_s']:.2f} s = {ratio:.1f}x (target <= 3x: "
+                           f"{'met' if ratio <= 3 else 'missed'})")
+        for step in ("train", "score"):
+            if step in steps:
+                summary.append(f"- {size:,} events: {step} {steps[step]['seconds']:.2f} s"
+                               + (f", {steps[step].get('note')}" if steps[step].get("note") else ""))
+    lines += ["", "## Against the targets", "", *summary, ""]
+    path.write_text("\n".join(lines) + "\n")

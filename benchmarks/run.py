@@ -1,0 +1,122 @@
+"""``make bench``: measure the pipeline against the floor and a pandas baseline, in one run.
+
+For each world size (usage events) it generates the world once (in chunks,
+bounded memory), then runs every step in its own process ``--repeats`` times
+and keeps the median wall time and the largest peak RSS. Results are written to
+``benchmarks/results.md`` with the machine and library versions.
+
+    python -m benchmarks.run --sizes 1000000 10000000 [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Accounts per world size: enough that scoring and training see realistic account counts.
+ACCOUNTS = {1_000_000: 1_000, 10_000_000: 5_000, 100_000_000: 20_000}
+PANDAS_LIMIT = 10_000_000  # the pandas baseline loads every event into memory
+
+
+def world_for(size: int, root: Path) -> Path:
+    """Generate (once) a world of about ``size`` usage events."""
+    world = root / f"events_{size}"
+    if not (world / "accounts.csv").exists():
+        accounts = ACCOUNTS.get(size, max(1_000, size // 5_000))
+        subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", "generate", "--out", str(world),
+             "--accounts", str(accounts), "--events", str(size), "--seed", "1"],
+            check=True, cwd=ROOT,
+        )
+    return world
+
+
+def run_step(step: str, world: Path) -> dict:
+    """Run one step in a fresh process and return its JSON report."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.steps", step, str(world)],
+        check=True, cwd=ROOT, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(step: str, world: Path, repeats: int) -> dict:
+    """Median seconds and the largest peak RSS over ``repeats`` runs."""
+    runs = [run_step(step, world) for _ in range(repeats)]
+    report = dict(runs[-1])
+    report["seconds"] = statistics.median(r["seconds"] for r in runs)
+    report["all_seconds"] = [round(r["seconds"], 3) for r in runs]
+    report["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return report
+
+
+def process_seconds(command: list[str], repeats: int) -> float:
+    """Median wall time of a whole process, start-up included."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def cli_startup(world: Path, repeats: int) -> dict:
+    """``churn features`` for one date vs a bare Python process running the floor query."""
+    bare = [sys.executable, "-c",
+            "import duckdb; duckdb.connect().execute(\"SELECT account_id, CAST(occurred_at AS DATE) d, "
+            f"count(*), sum(quantity) FROM read_parquet('{world}/usage_events/*.parquet') GROUP BY ALL\").fetchall()"]
+    churn = [str(Path(sys.executable).parent / "churn"), "features", "--data", str(world),
+             "--out", str(world.parent / "one_date.parquet"), "--no-validate"]
+    return {"churn_features_s": process_seconds(churn, repeats), "bare_floor_s": process_seconds(bare, repeats)}
+
+
+def versions() -> str:
+    names = ["duckdb", "ibis-framework", "pandas", "pyarrow", "lightgbm", "scikit-learn", "mlflow"]
+    return ", ".join(f"{n} {metadata.version(n)}" for n in names)
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    import os
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--root", type=Path, default=ROOT / "data" / "bench")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
+    parser.add_argument("--steps", nargs="+", default=None, help="Subset of steps (default: all).")
+    args = parser.parse_args(argv)
+    args.root.mkdir(parents=True, exist_ok=True)
+    from benchmarks.steps import STEPS
+
+    results = {}
+    for size in args.sizes:
+        world = world_for(size, args.root)
+        steps = [s for s in (args.steps or STEPS) if s != "pandas" or size <= PANDAS_LIMIT]
+        results[size] = {step: measure(step, world, args.repeats) for step in steps}
+        results[size]["cli"] = cli_startup(world, args.repeats)
+        print(json.dumps({str(size): results[size]}, default=str), flush=True)
+    from benchmarks.report import write_results
+
+    write_results(args.out, results, machine(), versions(), args.repeats,
+                  datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
