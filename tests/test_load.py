@@ -13,7 +13,7 @@ from pipeline.errors import SourceError
 from pipeline.load import load_tables
 from pipeline.sources import open_source
 from pipeline.validate import Report, validate
-from test_validate import duplicating, read_table, setting, write_table
+from broken import duplicating, read_table, setting, write_table
 
 NOW = dt.datetime(2026, 1, 1)
 TARGETS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
