@@ -58,6 +58,12 @@ def _fit_mapping(method: str, raw: np.ndarray, y: np.ndarray):
     return None
 
 
+def isotonic(score, y) -> Calibrator:
+    """Isotonic map from any risk score to an observed rate, whatever the sample size."""
+    score, y = np.asarray(score, dtype="float64"), np.asarray(y, dtype="int64")
+    return Calibrator("isotonic", {}, _fit_mapping("isotonic", score, y))
+
+
 def fit(method: str, raw, y) -> Calibrator:
     """Fit one calibration ``method`` on raw scores and 0/1 outcomes."""
     raw, y = np.asarray(raw, dtype="float64"), np.asarray(y, dtype="int64")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Callable
 
 import numpy as np
@@ -82,9 +82,12 @@ class Fold:
         return [*self.fit_dates, *self.valid_dates]
 
     def describe(self) -> str:
-        span = lambda ds: f"{min(ds):%Y-%m}..{max(ds):%Y-%m}" if ds else "-"  # noqa: E731
-        return (f"fold {self.number}: fit {span(self.fit_dates)}, validate {span(self.valid_dates)}, "
-                f"test {span(self.test_dates)}")
+        return (f"fold {self.number}: fit {_span(self.fit_dates)}, validate {_span(self.valid_dates)}, "
+                f"test {_span(self.test_dates)}")
+
+
+def _span(dates: list[date]) -> str:
+    return f"{min(dates):%Y-%m}..{max(dates):%Y-%m}" if dates else "-"
 
 
 def make_folds(dates, *, folds: int, fold_months: int, validation_months: int, window_days: int) -> list[Fold]:
@@ -226,15 +229,15 @@ class FoldResult:
     train_as_of: list[date] = field(default_factory=list)
 
 
-#: Fits one model on (fit rows, validation rows) and returns it with a probability function.
+#: The training recipe: ``fit(fit_rows, valid_rows)`` returns a fitted ``ChurnModel``.
 Fitter = Callable[[pd.DataFrame, pd.DataFrame], object]
 
 
 def run_fold(panel: pd.DataFrame, fold: Fold, fit: Fitter, health, top_k: int) -> FoldResult:
     """Train on the fold's training dates, predict its test dates, score model and health score."""
     started = time.perf_counter()
-    rows = lambda ds: panel[panel["as_of"].isin(ds)]  # noqa: E731
-    fit_rows, valid_rows, test = rows(fold.fit_dates), rows(fold.valid_dates), rows(fold.test_dates)
+    fit_rows, valid_rows, test = (panel[panel["as_of"].isin(dates)]
+                                  for dates in (fold.fit_dates, fold.valid_dates, fold.test_dates))
     model = fit(fit_rows, valid_rows)
     health_cal = health_calibrator(health, valid_rows)
     keep = [c for c in ("account_id", "as_of", "churned", "mrr") if c in test]
@@ -258,7 +261,7 @@ def health_calibrator(health, rows: pd.DataFrame):
     """Isotonic map from health risk to churn rate on ``rows``, so Brier and ECE compare fairly."""
     from models import calibration
 
-    return calibration.fit("isotonic", health.risk(rows).to_numpy(), rows["churned"].to_numpy())
+    return calibration.isotonic(health.risk(rows).to_numpy(), rows["churned"].to_numpy())
 
 
 @dataclass

@@ -164,8 +164,7 @@ def explain(
     table = _Fragments(groups, sums, representatives(contrib, sums, groups), _Values(values, columns))
     picked = {name: [table.pick(column) for column in picks.T] for name, picks in slots.items()}
     reasons = _assemble(contributions[BASE].to_numpy(dtype="float64"), sums, slots, picked)
-    summary = _join([sentences for _, sentences, _ in picked["risk"]], "; ")
-    summary[summary == ""] = NO_RISK
+    summary = np.array([text or NO_RISK for text in _join([s for _, s, _ in picked["risk"]], "; ")], dtype=object)
     first = np.array(groups.names + [None], dtype=object)[slots["risk"][:, 0]]
     return Explanations(reasons, summary, pd.DataFrame(sums, columns=groups.names, index=contributions.index), first)
 
@@ -242,38 +241,29 @@ class _Fragments:
         return self._cache[key]
 
 
-def _numbers(values: np.ndarray) -> np.ndarray:
-    """Rounded floats as JSON number strings."""
-    return np.round(values, DECIMALS).astype(str).astype(object)
-
-
-def _join(columns: list[np.ndarray], sep: str) -> np.ndarray:
-    """Join per-row string columns, skipping empty ones; vectorised over rows."""
-    if not columns:
-        return np.array([], dtype=object)
-    out = np.full(len(columns[0]), "", dtype=object)
-    for col in columns:
-        glue = np.where((out != "") & (col != ""), sep, "").astype(object)
-        out = out + glue + col
-    return out
+def _join(columns: list, sep: str) -> list[str]:
+    """Join per-row strings across columns, skipping empty ones."""
+    return [sep.join(part for part in row if part) for row in zip(*columns)]
 
 
 def _assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], picked: dict) -> np.ndarray:
-    """The JSON document of every row, built column-wise."""
+    """The JSON document of every row (``repr`` of a float is valid JSON)."""
+    rows = np.arange(len(base))
     listed = np.zeros(len(base))
-    parts: dict[str, np.ndarray] = {}
+    parts: dict[str, list[str]] = {}
     for name, picks in slots.items():
         pieces = []
         for column, (frags, _, valid) in zip(picks.T, picked[name]):
-            contribution = np.where(valid, sums[np.arange(len(base)), np.maximum(column, 0)], 0.0)
+            contribution = np.where(valid, sums[rows, np.maximum(column, 0)], 0.0)
             listed += contribution
-            pieces.append(np.where(valid, frags + ', "contribution": ' + _numbers(contribution) + "}", ""))
-        parts[name] = _join(pieces, ", ") if pieces else np.full(len(base), "", dtype=object)
-    other = sums.sum(axis=1) - listed
-    doc = '{"base_value": ' + _numbers(base) + ', "other": ' + _numbers(other)
-    for name, text in parts.items():
-        doc = doc + f', "{name}": [' + text + "]"
-    return doc + "}"
+            numbers = np.round(contribution, DECIMALS).tolist()
+            pieces.append([f'{f}, "contribution": {c!r}}}' if ok else ""
+                           for f, c, ok in zip(frags, numbers, valid.tolist())])
+        parts[name] = _join(pieces, ", ") if pieces else [""] * len(base)
+    head = zip(np.round(base, DECIMALS).tolist(), np.round(sums.sum(axis=1) - listed, DECIMALS).tolist())
+    docs = [f'{{"base_value": {b!r}, "other": {o!r}, "risk": [{r}], "protective": [{p}], "context": [{c}]}}'
+            for (b, o), r, p, c in zip(head, parts["risk"], parts["protective"], parts["context"])]
+    return np.array(docs, dtype=object)
 
 
 # --------------------------------------------------------------- fast exact TreeSHAP
@@ -366,6 +356,18 @@ class _Bins:
         return lookup[self.index[feature]], own.size + 3
 
 
+def _pattern_key(bins: _Bins, splits: dict, n: int) -> np.ndarray | None:
+    """One integer per row naming its cell among a tree's thresholds; ``None`` if they overflow int64."""
+    key, radix = np.zeros(n, dtype=np.int64), 1
+    for feature, thresholds in splits.items():
+        local, size = bins.local(feature, thresholds)
+        if radix * size >= 2**62:
+            return None
+        key += local * radix
+        radix *= size
+    return key
+
+
 def tree_contributions(booster, X: np.ndarray) -> np.ndarray:
     """``booster.predict(X, pred_contrib=True)``, computed once per distinct decision pattern per tree."""
     n, width = X.shape
@@ -376,21 +378,15 @@ def tree_contributions(booster, X: np.ndarray) -> np.ndarray:
     bins, rows = _Bins(X, trees), np.ascontiguousarray(X)
     out = np.zeros((n, width + 1), order="F")
     for t, splits in enumerate(trees):
-        key, radix = np.zeros(n, dtype=np.int64), 1
-        for feature, thresholds in splits.items():
-            local, size = bins.local(feature, thresholds)
-            if radix * size >= 2**62:
-                break
-            key, radix = key + local * radix, radix * size
-        else:
-            radix = 0
-        if radix:  # too many cells to number in int64: this tree row by row
+        key = _pattern_key(bins, splits, n)
+        if key is None:  # too many cells to number: this tree row by row
             out += booster.predict(rows, start_iteration=t, num_iteration=1, pred_contrib=True)
             continue
         codes, uniques = pd.factorize(key)
         first = np.empty(len(uniques), dtype=np.int64)
         first[codes[::-1]] = np.arange(n)[::-1]
-        phi = booster.predict(rows[first], start_iteration=t, num_iteration=1, pred_contrib=True)
-        for col in (*splits, width):
-            out[:, col] += phi[codes, col]
+        cols = [*splits, width]
+        phi = booster.predict(rows[first], start_iteration=t, num_iteration=1, pred_contrib=True)[:, cols]
+        for j, col in enumerate(cols):
+            out[:, col] += phi[codes, j]
     return np.ascontiguousarray(out)

@@ -8,7 +8,11 @@ per feature and ``base_value`` (TreeSHAP, in log-odds). The nightly scorer uses
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import warnings
+from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 import joblib
@@ -18,9 +22,8 @@ from mlflow.models import infer_signature
 
 ARTIFACT = "churn_model"
 CONTRIB_PREFIX = "contrib__"
-#: The serving environment: the libraries the pickled model needs (plus this package).
-REQUIREMENTS = ["lightgbm==4.6.0", "scikit-learn==1.7.2", "pandas==2.3.3", "numpy==2.4.6",
-                "joblib==1.6.0", "mlflow==3.17.2"]
+#: Libraries the pickled model needs at serving time (with this package), pinned to the versions trained with.
+REQUIREMENTS = ("lightgbm", "scikit-learn", "pandas", "numpy", "joblib", "mlflow")
 
 
 def predict_frame(model, X: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +39,7 @@ class ChurnPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.model = joblib.load(context.artifacts[ARTIFACT])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return predict_frame(self.model, pd.DataFrame(model_input))
 
 
@@ -55,7 +58,7 @@ def log_model(model, sample: pd.DataFrame, registered_model_name: str | None = N
     """
     inputs = model.prepare(sample).astype({c: "object" for c in model.categorical})
     signature = infer_signature(inputs, predict_frame(model, sample))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet():
         path = Path(tmp) / "churn_model.joblib"
         joblib.dump(model, path)
         return mlflow.pyfunc.log_model(
@@ -63,9 +66,23 @@ def log_model(model, sample: pd.DataFrame, registered_model_name: str | None = N
             python_model=ChurnPyfunc(),
             artifacts={ARTIFACT: str(path)},
             signature=signature,
-            pip_requirements=REQUIREMENTS,
+            pip_requirements=[f"{name}=={version(name)}" for name in REQUIREMENTS],
             registered_model_name=registered_model_name,
         )
+
+
+@contextmanager
+def _quiet():
+    """Silence MLflow's logging-time advice (input example, cloudpickle) that does not apply here."""
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def load_churn_model(uri: str):

@@ -11,7 +11,6 @@ gets ``challenger`` and the decision says why. Aliases, never stages.
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,26 +55,47 @@ class ChampionScore:
     how: str
 
 
+@dataclass
+class Check:
+    """One comparison of the gate: the new model's ROC-AUC against another's, with a margin."""
+
+    against: str
+    new: float
+    old: float
+    margin: float
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.new - self.old > self.margin
+
+    def describe(self) -> str:
+        return (f"ROC-AUC {self.new:.4f} vs {self.against} {self.old:.4f}: {self.new - self.old:+.4f}, "
+                f"needs > {self.margin:+.4f}" + (f" ({self.note})" if self.note else ""))
+
+
 def decide(new_auc: float, health_auc: float, champion: ChampionScore | None,
            min_gain_vs_health: float, min_gain_vs_champion: float) -> Decision:
-    """Promote only when the new model beats the health score and the champion by more than the margins."""
-    checks = [("the health score", new_auc, health_auc, min_gain_vs_health, "")]
+    """Promote only when the new model beats the health score and the champion by more than the margins.
+
+    The reason lists the failed comparisons (all of them when it is promoted).
+    """
+    checks = [Check("the health score", new_auc, health_auc, min_gain_vs_health)]
     if champion is not None and champion.champion_auc is not None:
-        checks.append((f"champion v{champion.version}", champion.new_auc, champion.champion_auc,
-                       min_gain_vs_champion, f" ({champion.how})"))
-    failed = [c for c in checks if not c[1] - c[2] > c[3]]
-    shown = failed or checks
-    reason = "; ".join(
-        f"ROC-AUC {new:.4f} vs {name} {old:.4f}: {'+' if new >= old else ''}{new - old:.4f}, "
-        f"needs > {margin:+.4f}{how}" for name, new, old, margin, how in shown
-    )
-    if champion is not None and champion.champion_auc is None:
-        reason += f"; no comparable champion: {champion.how}"
-    elif champion is None:
+        checks.append(Check(f"champion v{champion.version}", champion.new_auc, champion.champion_auc,
+                            min_gain_vs_champion, champion.how))
+    failed = [c for c in checks if not c.passed]
+    reason = "; ".join(c.describe() for c in failed or checks)
+    if champion is None:
         reason += "; no champion yet"
-    return Decision(not failed, ("promoted: " if not failed else "not promoted: ") + reason, new_auc, health_auc,
-                    None if champion is None else champion.champion_auc,
-                    None if champion is None else champion.version)
+    elif champion.champion_auc is None:
+        reason += f"; no comparable champion: {champion.how}"
+    return Decision(
+        promote=not failed, reason=("not promoted: " if failed else "promoted: ") + reason,
+        new_auc=new_auc, health_auc=health_auc,
+        champion_auc=champion.champion_auc if champion else None,
+        champion_version=champion.version if champion else None,
+    )
 
 
 # ---------------------------------------------------------------- tracking set-up
@@ -167,11 +187,11 @@ def champion_score(client: MlflowClient, name: str, result) -> ChampionScore | N
     if until:
         rows = rows[~evaluation.closed_before(rows["as_of"], until, window)]
     if len(rows) >= MIN_ROWS and MIN_POSITIVES <= rows["churned"].sum() < len(rows):
-        return _rescore(current.version, name, rows, latest)
+        return _rescore(str(current.version), name, rows, latest)
     recorded = current.tags.get("latest_fold_auc")
     how = ("it trained on the latest fold's snapshots, so its out-of-time ROC-AUC recorded at training "
            f"({current.tags.get('latest_fold_test', 'its latest fold')}) is compared")
-    return ChampionScore(current.version, float(recorded) if recorded else None, latest.model["roc_auc"], how)
+    return ChampionScore(str(current.version), float(recorded) if recorded else None, latest.model["roc_auc"], how)
 
 
 def _rescore(version: str, name: str, rows, latest) -> ChampionScore:
@@ -203,17 +223,10 @@ def track(result, progress, write_report) -> None:
     """
     cfg = result.cfg
     client = configure(cfg.tracking)
-    commit, dirty = git_commit()
     with mlflow.start_run(run_name=f"train-until-{result.train_until}") as run:
-        mlflow.set_tags({"git_commit": commit, "git_dirty": str(dirty), "data_source": mask_url(cfg.data),
-                         "data_fingerprint": result.fingerprint, "data_end": str(result.table.data_end)})
-        mlflow.log_params(run_params(result))
-        mlflow.log_metrics(run_metrics(result.backtest))
-        mlflow.log_dict({"features": [_describe(f) for f in result.table.features]}, "features.json")
+        _log_inputs(result)
         progress("registering the model ...")
-        sample = result.panel.head(100)
-        with _quiet():
-            info = pyfunc.log_model(result.model, sample, registered_model_name=cfg.tracking.model_name)
+        info = pyfunc.log_model(result.model, result.panel.head(100), registered_model_name=cfg.tracking.model_name)
         version = str(info.registered_model_version)
         decision = decide(result.backtest.latest.model["roc_auc"], result.backtest.latest.health["roc_auc"],
                           champion_score(client, cfg.tracking.model_name, result),
@@ -222,27 +235,31 @@ def track(result, progress, write_report) -> None:
         apply(client, cfg.tracking.model_name, version, decision, version_tags(result, run.info.run_id))
         mlflow.set_tags({"promotion": decision.alias, "promotion_reason": decision.reason[:5000]})
         result.run_id, result.version, result.decision = run.info.run_id, version, decision
-        mlflow.log_artifacts(str(write_report()), "report")
+        _log_report(write_report())
+
+
+def _log_inputs(result) -> None:
+    """Tags (git commit, data source and fingerprint), parameters, backtest metrics, feature list."""
+    commit, dirty = git_commit()
+    mlflow.set_tags({"git_commit": commit, "git_dirty": str(dirty), "data_source": mask_url(result.cfg.data),
+                     "data_fingerprint": result.fingerprint, "data_end": str(result.table.data_end)})
+    mlflow.log_params(run_params(result))
+    mlflow.log_metrics(run_metrics(result.backtest))
+    mlflow.log_dict({"features": [_describe(f) for f in result.table.features]}, "features.json")
+
+
+def _log_report(folder: Path) -> None:
+    """Log the files of the training report (not whatever else shares the folder)."""
+    from models.report import OUTPUTS
+
+    for name in OUTPUTS:
+        path = Path(folder) / name
+        if path.is_dir():
+            mlflow.log_artifacts(str(path), f"report/{name}")
+        elif path.is_file():
+            mlflow.log_artifact(str(path), "report")
 
 
 def _describe(feature) -> dict:
     return {"name": feature.name, "kind": feature.kind, "family": feature.family,
             "group": feature.group, "description": feature.description}
-
-
-class _quiet:
-    """Silence MLflow's logging-time advice (type hints, input example, cloudpickle) for one block."""
-
-    def __enter__(self):
-        import warnings
-
-        self._warnings = warnings.catch_warnings()
-        self._warnings.__enter__()
-        warnings.simplefilter("ignore", UserWarning)
-        self._logger = logging.getLogger("mlflow")
-        self._level = self._logger.level
-        self._logger.setLevel(logging.ERROR)
-
-    def __exit__(self, *exc):
-        self._logger.setLevel(self._level)
-        self._warnings.__exit__(*exc)

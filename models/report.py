@@ -122,6 +122,11 @@ def figures(result, top_features: int = 6) -> dict[str, Figure]:
     }
 
 
+#: What :func:`write` puts into the report folder (and MLflow stores under ``report/``).
+OUTPUTS = ("train_report.html", "figures", "metrics.csv", "backtest_predictions.parquet", "importance.csv",
+           "folds.json")
+
+
 def write(result, out_dir: Path) -> Path:
     """Write figures, tables and ``train_report.html`` into ``out_dir``; return the HTML path."""
     out_dir = Path(out_dir)
@@ -174,7 +179,8 @@ def render(result, table: pd.DataFrame) -> str:
         ("importance", "Feature importance"), ("cohorts", "Cohorts")])
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Churn model training report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-table.m{{border-collapse:collapse;font-size:13px}} table.m td,table.m th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}
+table.m{{border-collapse:collapse;font-size:13px}}
+table.m td,table.m th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}
 img{{max-width:100%}}</style></head><body>
 <h1>Churn model training report</h1><ul>{items}</ul>{verdict}
 <h2>Out-of-time backtest: model vs health score</h2>

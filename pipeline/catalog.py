@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import date
+
+import ibis
 
 import features  # noqa: F401  (registers the definitions)
 from features.base import REGISTRY, Feature
@@ -68,11 +71,17 @@ class Vocabulary:
         return cls.of(data.get("event_types", []), data.get("milestones", []))
 
 
-def resolve_vocabulary(source, cfg) -> Vocabulary:
-    """Event types and milestones from config, or the most frequent ones in the data."""
+def resolve_vocabulary(source, cfg, before: date | None = None) -> Vocabulary:
+    """Event types and milestones from config, or the most frequent ones in the data.
+
+    With ``before``, event types are counted on the events stamped before that
+    day only, so a model rebuilt "as known on" a past date has that day's columns.
+    """
     usage = cfg.features.usage
     if usage.event_types == "auto":
         events = source.table("usage_events")
+        if before is not None:
+            events = events.filter(events.occurred_at < ibis.literal(before).cast("timestamp"))
         counts = events.group_by("event_type").aggregate(n=events.count()).execute()
         counts = counts.sort_values(["n", "event_type"], ascending=[False, True])
         types = [t for t in counts["event_type"].head(usage.max_event_types) if t is not None]

@@ -108,7 +108,7 @@ def build_features(
     """
     started = time.perf_counter()
     end = end or labelling.data_end(source)
-    vocab = vocab or resolve_vocabulary(source, cfg)
+    vocab = vocab or resolve_vocabulary(source, cfg, before=end)
     features = catalog(cfg, vocab, set(source.names), set(source.raw("accounts").columns))
     spine = labelling.spine(source, dates)
     query = feature_query(source, spine, dates, cfg, vocab, features)

@@ -65,8 +65,10 @@ def build_panel(cfg, train_until: date | None, progress: Progress) -> tuple[Feat
     from pipeline.featurize import build_features
     from pipeline.labels import data_end, snapshot_dates
     from pipeline.sources import open_source
+    from pipeline.validate import ensure_valid
 
     with open_source(cfg.data) as source:
+        ensure_valid(source)
         end = data_end(source)
         until = min(train_until or end, end)
         if train_until and train_until > end:
@@ -110,18 +112,22 @@ def make_fitter(cfg, table: FeatureTable) -> evaluation.Fitter:
     return fit
 
 
-def fit_final(panel: pd.DataFrame, fit: evaluation.Fitter, validation_months: int, until: date) -> ChurnModel:
-    """Train the model to ship on every usable snapshot, the last months held out to calibrate."""
+def fit_final(panel: pd.DataFrame, fit: evaluation.Fitter, validation_months: int,
+              until: date) -> tuple[ChurnModel, pd.DataFrame]:
+    """Train the model to ship on every usable snapshot, the last months held out to calibrate.
+
+    Returns the model and the held-out rows.
+    """
     fit_dates, valid_dates = evaluation.split_validation(sorted(set(panel["as_of"])), validation_months)
-    model = fit(panel[panel["as_of"].isin(fit_dates)], panel[panel["as_of"].isin(valid_dates)])
+    held_out = panel[panel["as_of"].isin(valid_dates)]
+    model = fit(panel[panel["as_of"].isin(fit_dates)], held_out)
     model.train_until = until
-    model.validation_dates = valid_dates
-    return model
+    return model, held_out
 
 
 def run(cfg, *, train_until: date | None = None, table: FeatureTable | None = None,
-        health: HealthScore | None = None, progress: Progress = lambda msg: None,
-        track: bool = True) -> TrainResult:
+        health: HealthScore | None = None, fit: evaluation.Fitter | None = None,
+        progress: Progress = lambda msg: None, track: bool = True) -> TrainResult:
     """Backtest, train the final model, write the report and (with ``track``) log and register it.
 
     Parameters
@@ -133,42 +139,46 @@ def run(cfg, *, train_until: date | None = None, table: FeatureTable | None = No
         A prebuilt panel (tests); otherwise built from ``cfg.data``.
     health : HealthScore, optional
         Baseline scorecard; default from ``training.health_score``.
+    fit : callable, optional
+        Training recipe ``(fit_rows, valid_rows) -> ChurnModel``; default :func:`make_fitter`.
     progress : callable
         Receives one line per step.
     track : bool
         Log to MLflow, register the model and run the promotion gate.
     """
-    seconds: dict[str, float] = {}
     started = time.perf_counter()
     if table is None:
         table, until = build_panel(cfg, train_until, progress)
     else:
         until = min(train_until or table.data_end, table.data_end)
-    seconds["features"] = time.perf_counter() - started
+    panel = usable(table.frame, until, evaluation.label_window_days(cfg.labels))
     health = health or HealthScore.from_config(cfg.training.health_score)
-    window = evaluation.label_window_days(cfg.labels)
-    panel = usable(table.frame, until, window)
-    folds = evaluation.make_folds(
-        panel["as_of"], folds=cfg.training.folds, fold_months=cfg.training.fold_months,
-        validation_months=cfg.training.validation_months, window_days=window,
-    )
-    progress(f"backtest: {len(folds)} out-of-time folds on {len(panel):,} usable snapshots")
-    fit = make_fitter(cfg, table)
-    step = time.perf_counter()
-    result_backtest = evaluation.backtest(panel, folds, fit, health, cfg.training.top_k, progress)
-    seconds["backtest"] = time.perf_counter() - step
-    progress("training the final model on every usable snapshot ...")
-    step = time.perf_counter()
-    model = fit_final(panel, fit, cfg.training.validation_months, until)
-    held_out = panel[panel["as_of"].isin(model.validation_dates)]
-    importance = model.importance(held_out)
-    seconds["final"] = time.perf_counter() - step
-    progress(f"  {model.best_iteration_} trees, {model.calibrator_.method} calibration ({seconds['final']:.1f} s)")
-    result = TrainResult(cfg, model, result_backtest, panel, table, until,
-                         fingerprint(panel, table.feature_names), importance, seconds)
+    result = train_models(cfg, table, panel, until, fit or make_fitter(cfg, table), health, progress)
     finish(result, track, progress)
     result.seconds["total"] = time.perf_counter() - started
     return result
+
+
+def train_models(cfg, table: FeatureTable, panel: pd.DataFrame, until: date, fit: evaluation.Fitter,
+                 health: HealthScore, progress: Progress) -> TrainResult:
+    """The out-of-time backtest, then the final model and its feature importance."""
+    started = time.perf_counter()
+    training = cfg.training
+    folds = evaluation.make_folds(
+        panel["as_of"], folds=training.folds, fold_months=training.fold_months,
+        validation_months=training.validation_months, window_days=evaluation.label_window_days(cfg.labels),
+    )
+    progress(f"backtest: {len(folds)} out-of-time fold(s) on {len(panel):,} usable snapshots")
+    if len(folds) < training.folds:
+        progress(f"  only {len(folds)} of the {training.folds} configured folds fit in the usable history")
+    backtest = evaluation.backtest(panel, folds, fit, health, training.top_k, progress)
+    seconds = {"backtest": time.perf_counter() - started}
+    progress("training the final model on every usable snapshot ...")
+    model, held_out = fit_final(panel, fit, training.validation_months, until)
+    seconds["final"] = time.perf_counter() - started - seconds["backtest"]
+    progress(f"  {model.best_iteration_} trees, {model.calibrator_.method} calibration ({seconds['final']:.1f} s)")
+    return TrainResult(cfg, model, backtest, panel, table, until, fingerprint(panel, table.feature_names),
+                       model.importance(held_out), seconds)
 
 
 def finish(result: TrainResult, track: bool, progress: Progress) -> None:
@@ -191,19 +201,18 @@ def finish(result: TrainResult, track: bool, progress: Progress) -> None:
 
 def summary(result: TrainResult) -> str:
     """Plain-text summary: model vs health score on the test snapshots, and the promotion decision."""
-    names = ["roc_auc", "pr_auc", "top_decile_lift", f"precision_at_{result.cfg.training.top_k}",
-             f"recall_at_{result.cfg.training.top_k}", "brier", "ece", "churned_mrr_top_decile"]
-    latest = result.backtest.latest
-    pooled = result.backtest.pooled()
-    rows = [(n, pooled["model"].get(n), pooled["health"].get(n), latest.model.get(n), latest.health.get(n))
-            for n in names]
-    fmt = lambda v: "" if v is None or v != v else f"{v:.4f}"  # noqa: E731
-    lines = [f"{'metric':<26}{'model':>10}{'health':>10}   | latest fold {latest.fold.number}:"
-             f"{'model':>8}{'health':>9}"]
-    lines += [f"{n:<26}{fmt(a):>10}{fmt(b):>10}   | {'':12}{fmt(c):>8}{fmt(d):>9}" for n, a, b, c, d in rows]
+    k = result.cfg.training.top_k
+    names = ["roc_auc", "pr_auc", "top_decile_lift", f"precision_at_{k}", f"recall_at_{k}", "brier", "ece",
+             "churned_mrr_top_decile"]
+    latest, pooled = result.backtest.latest, result.backtest.pooled()
+    scopes = {"all test snapshots": pooled, f"latest fold ({latest.fold.number})":
+              {"model": latest.model, "health": latest.health}}
+    table = pd.DataFrame({(scope, scorer): [m[scorer].get(n) for n in names]
+                          for scope, m in scopes.items() for scorer in ("model", "health")}, index=names)
     preds = result.backtest.predictions
-    lines.insert(0, f"test snapshots: {len(preds):,} rows, {preds['as_of'].nunique()} snapshot dates, "
-                    f"{len(result.backtest.folds)} folds ({min(preds['as_of'])}..{max(preds['as_of'])})")
+    lines = [f"test snapshots: {len(preds):,} rows, {preds['as_of'].nunique()} snapshot dates, "
+             f"{len(result.backtest.folds)} fold(s) ({min(preds['as_of'])}..{max(preds['as_of'])})",
+             table.to_string(float_format=lambda v: f"{v:.4f}", na_rep="")]
     if result.decision is not None:
         lines.append(f"model version {result.version} -> {result.decision.alias}: {result.decision.reason}")
     lines.append(f"report: {result.report}")

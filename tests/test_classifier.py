@@ -1,0 +1,128 @@
+"""The classifier on synthetic data with a known structure: columns, missing values, SHAP, calibration."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import calibration
+from models.classifier import ChurnModel, distribution, psi
+from models.evaluation import ece
+from pipeline.config import CONFIG_VERSION
+from pipeline.errors import ModelError
+
+
+def make_data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Churn driven by usage, a plan level, and NPS where *no answer* is riskier than a 5."""
+    rng = np.random.default_rng(seed)
+    nps = np.where(rng.random(n) < 0.4, np.nan, rng.integers(0, 11, n).astype(float))
+    X = pd.DataFrame({
+        "account_id": [f"A{i}" for i in range(n)],
+        "usage": rng.normal(size=n),
+        "noise": rng.normal(size=n),
+        "plan": pd.array(rng.choice(["basic", "pro", "team", None], size=n), dtype="string"),
+        "nps_last": nps,
+    })
+    logit = (-2.5 - 1.2 * X["usage"] + 1.0 * (X["plan"] == "basic").fillna(False).to_numpy()
+             + np.where(np.isnan(nps), 1.5, -0.25 * (np.nan_to_num(nps) - 5)))
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_data(9000, seed=1)
+    return X.iloc[:6000], y[:6000], X.iloc[6000:], y[6000:]
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    X, y, Xv, yv = data
+    return ChurnModel(seed=3).fit(X, y, X_valid=Xv, y_valid=yv, X_calib=Xv, y_calib=yv)
+
+
+def test_fit_learns_columns_categories_and_metadata(model):
+    assert model.feature_names == ["usage", "noise", "plan", "nps_last"]  # account_id is not a feature
+    assert model.categorical == ["plan"]
+    assert model.categories == {"plan": ["basic", "pro", "team"]}
+    assert model.config_version == CONFIG_VERSION
+    assert 0 < model.best_iteration_ <= 200 and model.booster_.num_trees() == model.best_iteration_
+
+
+def test_probabilities_are_1d_calibrated_and_match_base_rate(model, data):
+    _, _, Xv, yv = data
+    X_test, y_test = make_data(6000, seed=2)
+    p = model.predict_proba(X_test)
+    assert p.shape == (6000,) and ((p >= 0) & (p <= 1)).all()
+    assert abs(p.mean() - y_test.mean()) < 0.02  # no reweighting: probabilities stay on the data's scale
+    assert ece(y_test, p) < 0.03
+
+
+def test_contributions_are_exact_treeshap(model):
+    X, _ = make_data(500, seed=4)
+    contrib = model.contributions(X)
+    assert list(contrib.columns) == [*model.feature_names, "base_value"]
+    np.testing.assert_allclose(contrib.sum(axis=1), model.raw_score(X), atol=1e-9)
+    importance = model.importance(X)
+    assert importance.index[0] in {"usage", "nps_last"} and importance["noise"] < importance["usage"]
+
+
+def test_missing_nps_is_not_nps_zero(model):
+    X, _ = make_data(2000, seed=5)
+    never, zero, five = (model.predict_proba(X.assign(nps_last=v)).mean() for v in (np.nan, 0.0, 5.0))
+    assert never > five and zero > five and abs(never - zero) > 0.01
+
+
+def test_prepare_orders_columns_and_maps_unseen_levels_to_missing(model):
+    X, _ = make_data(200, seed=6)
+    shuffled = X[["nps_last", "plan", "account_id", "noise", "usage"]].assign(extra=1.0)
+    np.testing.assert_array_equal(model.predict_proba(shuffled), model.predict_proba(X))
+    unseen = model.predict_proba(X.assign(plan="enterprise"))
+    np.testing.assert_array_equal(unseen, model.predict_proba(X.assign(plan=pd.NA)))
+    assert str(model.prepare(X)["plan"].dtype) == "category"
+
+
+def test_prepare_names_missing_and_extra_columns(model):
+    X, _ = make_data(10, seed=7)
+    with pytest.raises(ModelError, match="usage") as err:
+        model.prepare(X.drop(columns=["usage"]).assign(usage_7d=1.0))
+    assert "usage_7d" in str(err.value)
+
+
+def test_same_seed_same_model_and_joblib_round_trip(data, model, tmp_path):
+    X, y, Xv, yv = data
+    again = ChurnModel(seed=3).fit(X, y, X_valid=Xv, y_valid=yv, X_calib=Xv, y_calib=yv)
+    X_test, _ = make_data(300, seed=8)
+    np.testing.assert_array_equal(again.predict_proba(X_test), model.predict_proba(X_test))
+    joblib.dump(model, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))
+    np.testing.assert_array_equal(loaded.contributions(X_test), model.contributions(X_test))
+
+
+def test_drift_reference_shares_and_psi(model, data):
+    X = data[0]
+    numeric, cat = model.reference["usage"], model.reference["plan"]
+    assert len(numeric["shares"]) == len(numeric["edges"]) + 1 == 10
+    assert sum(numeric["shares"]) + numeric["missing"] == pytest.approx(1)
+    assert model.reference["nps_last"]["missing"] == pytest.approx(X["nps_last"].isna().mean())
+    assert sum(cat["levels"].values()) + cat["missing"] == pytest.approx(1)
+    assert psi(numeric, X["usage"]) == pytest.approx(0, abs=1e-9)
+    assert psi(numeric, X["usage"] + 1) > 0.25
+    assert distribution(X["plan"].replace("pro", "new"), cat)["levels"]["__other__"] > 0.2
+
+
+def test_calibration_fixes_overconfident_scores():
+    rng = np.random.default_rng(0)
+    true_logit = rng.normal(-2.5, 1.2, 20000)
+    y = (rng.random(20000) < 1 / (1 + np.exp(-true_logit))).astype(int)
+    raw = 3 * true_logit + 2  # overconfident and shifted
+    fit, test = slice(0, 10000), slice(10000, None)
+    chosen = calibration.choose(raw[fit], y[fit], "auto", seed=0)
+    assert chosen.method in ("sigmoid", "isotonic") and chosen.scores["none"] > chosen.scores[chosen.method]
+    assert ece(y[test], chosen.predict(raw[test])) < 0.015 < ece(y[test], calibration.sigmoid(raw[test]))
+    honest = calibration.choose(true_logit[fit], y[fit], "auto", seed=0)
+    assert honest.scores[honest.method] <= honest.scores["none"]
+    assert calibration.choose(raw[:50], y[:50], "auto").method == "none"  # too little to calibrate on
