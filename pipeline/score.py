@@ -15,7 +15,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Callable
 
 import numpy as np
@@ -23,7 +23,8 @@ import pandas as pd
 
 from models.drift import DriftReport
 from pipeline.errors import ChurnError, ModelError
-from pipeline.warehouse import Run, Warehouse
+from pipeline.sources import mask_secrets, mask_url
+from pipeline.warehouse import Run, Warehouse, utc_now
 
 Progress = Callable[[str], None]
 #: Average month length in days: revenue at risk counts the months of the label horizon.
@@ -52,11 +53,6 @@ class ScoreResult:
     warehouse: str
 
 
-def utc_now() -> datetime:
-    """The current time, naive UTC (how the score tables store timestamps)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=None,
         warehouse: str | None = None, progress: Progress = lambda msg: None) -> ScoreResult:
     """Score every account active on ``as_of`` and write the rows and the run record.
@@ -82,56 +78,43 @@ def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=N
         On a missing model, unusable data or a warehouse that cannot be written.
     """
     store = Warehouse.from_config(cfg, warehouse)
-    record = Run(uuid.uuid4().hex, as_of, utc_now(), source=_label(cfg.data))
+    record = Run(uuid.uuid4().hex, as_of, utc_now(), source=mask_url(str(cfg.data)))
     with _recorded(store, record):
-        steps = _Steps(record)
-        with steps("model"):
+        with _timed(record, "model"):
             model, record.model_name, record.model_version, record.model_uri = load_model(cfg, model_uri, model)
-        with steps("features"):
+        with _timed(record, "features"):
             table, accounts = read_features(cfg, model, as_of, record)
         progress(f"scoring {len(table.frame):,} accounts active on {record.as_of} with "
                  f"{record.model_name} v{record.model_version or '?'} ...")
-        with steps("predict"):
+        with _timed(record, "predict"):
             drift, prepared = check_drift(cfg, model, table.frame, record, progress)
             probability = model.predict_proba(prepared)
-        with steps("explain"):
+        with _timed(record, "explain"):
             explained = explain_rows(cfg, model, table, prepared)
         scores = assemble(cfg, table.frame, accounts, probability, explained, record)
-        with steps("write"):
-            record.status, record.rows, record.finished_at = "succeeded", len(scores), utc_now()
-            scores = store.write(scores, record)
+        record.status, record.rows = "succeeded", len(scores)
+        scores = store.write(scores, record)
     return ScoreResult(record, scores, drift, store.label)
 
 
-class _Steps:
-    """Times named steps into ``run.timings``."""
-
-    def __init__(self, record: Run):
-        self.record = record
-
-    @contextmanager
-    def __call__(self, name: str):
-        started = time.perf_counter()
-        yield
-        self.record.timings[name] = time.perf_counter() - started
+@contextmanager
+def _timed(record: Run, step: str):
+    """Add the wall time of the block to ``record.timings[step]``."""
+    started = time.perf_counter()
+    yield
+    record.timings[step] = time.perf_counter() - started
 
 
 @contextmanager
 def _recorded(store: Warehouse, record: Run):
-    """Record the run as failed (separately) when anything in the block raises."""
+    """Record the run as failed (in its own transaction) when anything in the block raises."""
     try:
         yield
-    except BaseException as exc:
+    except BaseException as exc:  # Ctrl-C too: the run did not happen and says so
         record.status, record.finished_at, record.rows = "failed", utc_now(), 0
-        record.error = f"{type(exc).__name__}: {exc}"[:2000]
+        record.error = mask_secrets(f"{type(exc).__name__}: {exc}")[:2000]
         store.record_failure(record)
         raise
-
-
-def _label(spec) -> str:
-    from pipeline.sources import mask_url
-
-    return mask_url(str(spec))
 
 
 def load_model(cfg, uri: str | None, model=None):

@@ -16,35 +16,74 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import pandas as pd
 
 from pipeline.errors import ChurnError
 from pipeline.sources import is_postgres, mask_secrets, mask_url
 
-#: (column, logical type, NOT NULL) of ``churn_scores``; the key is (as_of_date, account_id).
+class Column(NamedTuple):
+    """A declared column: name, logical type (see :data:`TYPES`), NOT NULL, and what it means."""
+
+    name: str
+    type: str
+    required: bool
+    meaning: str
+
+
+#: ``churn_scores``: one row per (as_of_date, account_id), the primary key.
 SCORE_COLUMNS = [
-    ("as_of_date", "date", True), ("account_id", "text", True), ("account_name", "text", False),
-    ("csm", "text", False), ("segment", "text", False), ("churn_probability", "double", True),
-    ("risk_rank", "integer", True), ("risk_tier", "text", True), ("mrr", "double", False),
-    ("revenue_at_risk", "double", False), ("health_score", "double", False), ("reasons", "json", False),
-    ("reason_summary", "text", False), ("probability_change", "double", False),
-    ("model_name", "text", False), ("model_version", "text", False), ("run_id", "text", True),
-    ("scored_at", "timestamp", True),
+    Column("as_of_date", "date", True, "Scored as of this date (features see only data before it)."),
+    Column("account_id", "text", True, "Account key from `accounts`."),
+    Column("account_name", "text", False, "Display name from `accounts.name`."),
+    Column("csm", "text", False, "Owner from `accounts.csm` (null: unassigned)."),
+    Column("segment", "text", False, "From `accounts.segment`."),
+    Column("churn_probability", "double", True, "Calibrated probability of churning within the label horizon."),
+    Column("risk_rank", "integer", True, "1 = most at risk on this date (ties: higher revenue at risk first)."),
+    Column("risk_tier", "text", True, "`high` / `medium` / `low` by `scoring.tiers`."),
+    Column("mrr", "double", False, "Monthly recurring revenue on the as-of date."),
+    Column("revenue_at_risk", "double", False,
+           "churn_probability × mrr × months in the horizon (`labels.horizon_days` / 30.44)."),
+    Column("health_score", "double", False, "The hand-tuned health score, 0-100 (higher = healthier)."),
+    Column("reasons", "json", False, "Top reasons: `risk`, `protective`, `context` lists, `base_value`, `other`."),
+    Column("reason_summary", "text", False, "The risk reasons' sentences in one line, for a CSM."),
+    Column("probability_change", "double", False,
+           "churn_probability minus the account's probability on its latest earlier as-of date (null: none)."),
+    Column("model_name", "text", False, "Registered model name."),
+    Column("model_version", "text", False, "Registered model version that scored."),
+    Column("run_id", "text", True, "The `score_runs` row of the run that wrote this row."),
+    Column("scored_at", "timestamp", True, "When the run started (UTC)."),
 ]
-#: (column, logical type, NOT NULL) of ``score_runs``; the key is run_id.
+#: ``score_runs``: one row per run, run_id the primary key.
 RUN_COLUMNS = [
-    ("run_id", "text", True), ("as_of_date", "date", False), ("status", "text", True),
-    ("row_count", "integer", True), ("model_name", "text", False), ("model_version", "text", False),
-    ("model_uri", "text", False), ("source", "text", False), ("started_at", "timestamp", True),
-    ("finished_at", "timestamp", False), ("seconds", "double", False), ("timings", "json", False),
-    ("drift", "json", False), ("warnings", "text", False), ("error", "text", False),
+    Column("run_id", "text", True, "Unique id of the run."),
+    Column("as_of_date", "date", False, "The date scored (null if the run failed before knowing it)."),
+    Column("status", "text", True, "`succeeded` or `failed`."),
+    Column("row_count", "integer", True, "Rows written to `churn_scores` (0 when failed)."),
+    Column("model_name", "text", False, "Registered model name."),
+    Column("model_version", "text", False, "Registered model version."),
+    Column("model_uri", "text", False, "The URI asked for, e.g. `models:/churn-model@champion`."),
+    Column("source", "text", False, "The data source (password masked)."),
+    Column("started_at", "timestamp", True, "Start of the run (UTC)."),
+    Column("finished_at", "timestamp", False, "End of the run (UTC), just before the commit."),
+    Column("seconds", "double", False, "finished_at - started_at."),
+    Column("timings", "json", False, "Seconds per step: model, features, predict, explain, write."),
+    Column("drift", "json", False, "PSI of every feature vs the training data, largest first."),
+    Column("warnings", "text", False, "Drift warnings, one per line."),
+    Column("error", "text", False, "Why a failed run failed."),
 ]
+
+
+def utc_now() -> datetime:
+    """The current time, naive UTC (how the score tables store timestamps)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 KEYS = {"scores": "as_of_date, account_id", "runs": "run_id"}
 TYPES = {
     "duckdb": {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE", "integer": "INTEGER",
@@ -52,6 +91,18 @@ TYPES = {
     "postgres": {"text": "TEXT", "date": "DATE", "double": "DOUBLE PRECISION", "integer": "INTEGER",
                  "json": "JSONB", "timestamp": "TIMESTAMP"},
 }
+
+
+def schema_markdown() -> str:
+    """Markdown tables of both score tables with their declared types (for the README)."""
+    out = []
+    for title, columns in (("churn_scores", SCORE_COLUMNS), ("score_runs", RUN_COLUMNS)):
+        out += [f"`{title}`", "", "| column | DuckDB | PostgreSQL | meaning |", "|---|---|---|---|"]
+        for c in columns:
+            null = "" if c.required else ", null"
+            out.append(f"| `{c.name}` | {TYPES['duckdb'][c.type]}{null} | {TYPES['postgres'][c.type]}{null} | {c.meaning} |")
+        out.append("")
+    return "\n".join(out).rstrip()
 
 
 @dataclass
@@ -123,13 +174,16 @@ class Warehouse:
         """Replace the rows of ``run.as_of`` with ``scores`` and record ``run``, in one transaction.
 
         ``probability_change`` is filled here, inside the transaction, from each
-        account's latest earlier as-of date. Returns the rows as written.
+        account's latest earlier as-of date; ``run`` gets its ``write`` timing
+        and ``finished_at`` just before its row is inserted. Returns the rows as written.
         """
+        started = time.perf_counter()
         with self.backend.transaction() as con:
             self._prepare(con)
             scores = self._with_change(con, scores, run.as_of)
             self.backend.execute(con, f"DELETE FROM {self.names['scores']} WHERE as_of_date = ?", [run.as_of])
-            self.backend.insert(con, self.names["scores"], scores[[c for c, _, _ in SCORE_COLUMNS]], SCORE_COLUMNS)
+            self.backend.insert(con, self.names["scores"], scores[[c.name for c in SCORE_COLUMNS]], SCORE_COLUMNS)
+            run.timings["write"], run.finished_at = time.perf_counter() - started, utc_now()
             self.backend.insert(con, self.names["runs"], run.record(), RUN_COLUMNS)
         return scores
 
@@ -150,7 +204,7 @@ class Warehouse:
             name = self.names[kind]
             self.backend.execute(con, self.backend.ddl(name, columns, KEYS[kind]))
             present = set(self.backend.columns(con, name))
-            missing = [c for c, _, _ in columns if c not in present]
+            missing = [c.name for c in columns if c.name not in present]
             if missing:
                 raise ChurnError(f"{self.label}: table {name} lacks the column(s) {', '.join(missing)}; "
                                  "it was made by another version: rename or drop it")
@@ -184,6 +238,12 @@ class Warehouse:
         frame = self._read(sql, [as_of, *params])
         frame["reasons"] = [json.loads(r) if isinstance(r, str) else r for r in frame["reasons"]]
         return frame
+
+    def count(self, as_of: date, csm: str | None = None, segment: str | None = None) -> int:
+        """Rows of one as-of date, optionally for one CSM and segment."""
+        where, params = self._filters(csm, segment)
+        sql = f"SELECT COUNT(*) AS n FROM {self.names['scores']} WHERE as_of_date = ?{where}"
+        return int(self._read(sql, [as_of, *params])["n"].iloc[0])
 
     def history(self, as_of: date, csm: str | None = None, segment: str | None = None,
                 points: int = 12) -> pd.DataFrame:
@@ -223,9 +283,17 @@ class _Backend:
     def __init__(self, url: str, lock_timeout: float):
         self.url, self.lock_timeout = url, lock_timeout
 
+    def columns(self, con, table: str) -> list[str]:
+        """Column names of ``table`` in the current schema (empty if there is no such table)."""
+        sql = "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = current_schema()"
+        return self.fetch(con, sql, [table])["column_name"].tolist()
+
+    def has_table(self, con, table: str) -> bool:
+        return bool(self.columns(con, table))
+
     def ddl(self, table: str, columns: list, key: str) -> str:
         types = TYPES[self.dialect]
-        cols = ", ".join(f"{c} {types[t]}{' NOT NULL' if req else ''}" for c, t, req in columns)
+        cols = ", ".join(f"{c.name} {types[c.type]}{' NOT NULL' if c.required else ''}" for c in columns)
         return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key}))"
 
 
@@ -258,15 +326,10 @@ class _DuckDB(_Backend):
         finally:
             con.close()
 
-    @contextmanager
-    def reading(self) -> Iterator[Any]:
+    def reading(self):
         if not Path(self.url).is_file():
             raise ChurnError(f"warehouse '{self.url}' does not exist: run `churn score` first")
-        con = self._connect(read_only=True)
-        try:
-            yield con
-        finally:
-            con.close()
+        return closing(self._connect(read_only=True))
 
     def lock(self, con, table: str) -> None:
         """Nothing to do: the open file is already exclusive to this process."""
@@ -279,20 +342,12 @@ class _DuckDB(_Backend):
 
     def insert(self, con, table: str, frame: pd.DataFrame, columns: list) -> None:
         types = TYPES[self.dialect]
-        select = ", ".join(f"CAST({c} AS {types[t]}) AS {c}" for c, t, _ in columns)
+        select = ", ".join(f"CAST({c.name} AS {types[c.type]}) AS {c.name}" for c in columns)
         con.register("incoming_rows", frame)
         try:
             con.execute(f"INSERT INTO {table} SELECT {select} FROM incoming_rows")
         finally:
             con.unregister("incoming_rows")
-
-    def columns(self, con, table: str) -> list[str]:
-        return [r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-            "AND table_schema = current_schema()", [table]).fetchall()]
-
-    def has_table(self, con, table: str) -> bool:
-        return bool(self.columns(con, table))
 
 
 class _Postgres(_Backend):
@@ -317,13 +372,8 @@ class _Postgres(_Backend):
         finally:
             con.close()
 
-    @contextmanager
-    def reading(self) -> Iterator[Any]:
-        con = self._connect()
-        try:
-            yield con
-        finally:
-            con.close()
+    def reading(self):
+        return closing(self._connect())
 
     def lock(self, con, table: str) -> None:
         """Wait (up to the lock timeout) for other runs on ``table``; released at commit or rollback."""
@@ -338,16 +388,8 @@ class _Postgres(_Backend):
         return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
 
     def insert(self, con, table: str, frame: pd.DataFrame, columns: list) -> None:
-        names = [c for c, _, _ in columns]
+        names = [c.name for c in columns]
         rows = frame[names].astype(object).where(frame[names].notna(), None)
         with con.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows.itertuples(index=False, name=None):
                 copy.write_row(row)
-
-    def columns(self, con, table: str) -> list[str]:
-        cur = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
-                          "AND table_schema = current_schema()", [table])
-        return [r[0] for r in cur.fetchall()]
-
-    def has_table(self, con, table: str) -> bool:
-        return bool(self.columns(con, table))

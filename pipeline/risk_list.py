@@ -1,0 +1,241 @@
+"""Ranked risk lists for customer-success managers, read from the score table.
+
+``churn risk-list`` reads ``churn_scores`` (never the model): the latest as-of
+date by default, optionally one CSM or segment and the top N. It prints a
+plain-text table or CSV, or writes self-contained HTML pages (one per CSM):
+sortable, tier colours and a sparkline of each account's probability over the
+last runs, with no external files so they open offline and travel by e-mail.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from string import Template
+
+import pandas as pd
+
+from pipeline.errors import ChurnError
+from pipeline.warehouse import Warehouse
+
+FORMATS = ("table", "csv", "html")
+TEMPLATE = Path(__file__).parent / "templates" / "risk_list.html"
+#: Score history points drawn in a sparkline.
+TREND_POINTS = 12
+UNASSIGNED = "Unassigned"
+CSV_COLUMNS = ["risk_rank", "account_id", "account_name", "csm", "segment", "churn_probability", "risk_tier",
+               "revenue_at_risk", "mrr", "probability_change", "health_score", "reason_summary"]
+
+
+@dataclass
+class RiskList:
+    """The accounts of one list, most at risk first.
+
+    Attributes
+    ----------
+    rows : pandas.DataFrame
+        ``churn_scores`` rows (``reasons`` parsed).
+    as_of : date
+    csm, segment : str or None
+        The filters applied.
+    history : pandas.DataFrame or None
+        ``account_id``, ``as_of_date``, ``churn_probability`` of recent runs (HTML only).
+    total : int
+        Accounts matching the filters before ``--top``.
+    """
+
+    rows: pd.DataFrame
+    as_of: date
+    csm: str | None = None
+    segment: str | None = None
+    history: pd.DataFrame | None = None
+    total: int = 0
+
+    @property
+    def title(self) -> str:
+        who = f" for {self.csm}" if self.csm else ""
+        return f"Accounts at risk{who} as of {self.as_of}"
+
+    @property
+    def subtitle(self) -> str:
+        parts = [f"{len(self.rows):,} of {self.total:,} accounts" + (f" in segment {self.segment}" if self.segment else "")]
+        if len(self.rows):
+            first = self.rows.iloc[0]
+            parts.append(f"model {first['model_name']} v{first['model_version'] or '?'}")
+        return " · ".join(parts)
+
+
+def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, segment: str | None = None,
+         top: int | None = None, history: bool = False) -> RiskList:
+    """Read a risk list from the warehouse.
+
+    Raises
+    ------
+    ChurnError
+        When nothing was scored on ``as_of`` or nothing matches the filters.
+    """
+    day = as_of or store.latest_as_of()
+    if day is None:
+        raise ChurnError(f"{store.label} holds no scores yet: run `churn score` first")
+    rows = store.scores(day, csm, segment, top)
+    if rows.empty:
+        raise ChurnError(_nothing(store, day, csm, segment))
+    trend = store.history(day, csm, segment, TREND_POINTS) if history else None
+    if csm is not None:  # the stored spelling, not the (case-insensitive) filter's
+        csm = rows["csm"].iloc[0]
+    return RiskList(rows, day, csm, segment, trend, store.count(day, csm, segment))
+
+
+def _nothing(store: Warehouse, day: date, csm: str | None, segment: str | None) -> str:
+    if not store.count(day):
+        return f"no scores for {day} in {store.label} (latest: {store.latest_as_of()})"
+    everyone = store.scores(day)
+    known = {"csm": sorted(everyone["csm"].dropna().unique()), "segment": sorted(everyone["segment"].dropna().unique())}
+    asked = {"csm": csm, "segment": segment}
+    wrong = [f"{k} '{v}' (known: {', '.join(known[k])})" for k, v in asked.items() if v is not None]
+    return f"no account on {day} matches " + " and ".join(wrong)
+
+
+# ------------------------------------------------------------------ plain text
+def _percent(p: float) -> str:
+    return f"{100 * p:.1f}%"
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _change(delta) -> str:
+    """Change in percentage points since the previous run, or ``new``."""
+    return "new" if _missing(delta) else f"{100 * delta:+.1f} pts"
+
+
+def _money(value) -> str:
+    return "" if _missing(value) else f"{value:,.0f}"
+
+
+def to_table(rl: RiskList) -> str:
+    """A fixed-width text table, one account per line, reasons last."""
+    cells = [
+        [str(r.risk_rank), f"{r.account_name or ''} ({r.account_id})", r.csm or UNASSIGNED, _percent(r.churn_probability),
+         r.risk_tier, _money(r.revenue_at_risk), _change(r.probability_change), r.reason_summary or ""]
+        for r in rl.rows.itertuples()
+    ]
+    header = ["rank", "account", "csm", "prob", "tier", "rev. at risk", "change", "top reasons"]
+    right = {0, 3, 5, 6}
+    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header) - 1)]
+
+    def line(row):
+        padded = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths))]
+        return "  ".join([*padded, row[-1]]).rstrip()
+
+    return "\n".join([rl.title, rl.subtitle, "", line(header), *map(line, cells)]) + "\n"
+
+
+def to_csv(rl: RiskList) -> str:
+    """Machine-readable columns of the list (reasons as the one-line summary)."""
+    return rl.rows[CSV_COLUMNS].to_csv(index=False)
+
+
+# ------------------------------------------------------------------------ HTML
+def sparkline(values: list[float], width: int = 96, height: int = 24) -> str:
+    """An inline SVG line of probabilities (0 at the bottom), the latest point marked."""
+    if not values:
+        return ""
+    top = max(max(values), 0.05)  # a flat line near zero stays near zero
+    step = (width - 4) / max(len(values) - 1, 1)
+    points = [(2 + i * step, height - 2 - (height - 4) * v / top) for i, v in enumerate(values)]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    last_x, last_y = points[-1]
+    label = html.escape(" → ".join(_percent(v) for v in values))
+    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+            f"<title>{label}</title>"
+            f'<polyline fill="none" stroke="#57606a" stroke-width="1.5" points="{path}"/>'
+            f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2.5" fill="#cf222e"/></svg>')
+
+
+def _reasons(doc: dict) -> str:
+    items = [r["sentence"] for r in (doc or {}).get("risk", [])]
+    if not items:
+        return "No notable risk signals"
+    return '<ul class="reasons">' + "".join(f"<li>{html.escape(s)}</li>" for s in items) + "</ul>"
+
+
+def _row(r, trend: list[float]) -> str:
+    e = html.escape
+    delta = None if _missing(r.probability_change) else r.probability_change
+    change_cls = "" if not delta else ("up" if delta > 0 else "down")
+    revenue = "" if _missing(r.revenue_at_risk) else f"{r.revenue_at_risk:.2f}"
+    cells = [
+        f'<td class="num" data-v="{r.risk_rank}">{r.risk_rank}</td>',
+        f'<td class="account">{e(str(r.account_name or r.account_id))}<small>{e(str(r.account_id))}'
+        f" · {e(str(r.segment or ''))}</small></td>",
+        f'<td class="num" data-v="{r.churn_probability:.6f}">{_percent(r.churn_probability)}</td>',
+        f'<td data-v="{"hml".index(r.risk_tier[0])}"><span class="tier tier-{e(r.risk_tier)}">{e(r.risk_tier)}</span></td>',
+        f'<td class="num" data-v="{revenue}">{_money(r.revenue_at_risk)}</td>',
+        f'<td class="num {change_cls}" data-v="{"" if delta is None else f"{delta:.6f}"}">{_change(delta)}</td>',
+        f"<td>{sparkline(trend)}</td>",
+        f"<td>{_reasons(r.reasons)}</td>",
+    ]
+    return f'<tr class="{e(r.risk_tier)}">' + "".join(cells) + "</tr>"
+
+
+def to_html(rl: RiskList) -> str:
+    """One self-contained page (inline CSS, JS and SVG; no network)."""
+    trends: dict[str, list[float]] = {}
+    if rl.history is not None:
+        for account, part in rl.history.groupby("account_id", sort=False):
+            trends[account] = part.sort_values("as_of_date")["churn_probability"].tolist()
+    rows = "\n".join(_row(r, trends.get(r.account_id, [r.churn_probability])) for r in rl.rows.itertuples())
+    footer = ("Probability of churning within the label horizon (calibrated). Revenue at risk = probability × MRR × "
+              "months of the horizon. Change = percentage points since the previous run. Trend: last "
+              f"{TREND_POINTS} runs. Click a column header to sort.")
+    return Template(TEMPLATE.read_text()).substitute(
+        title=html.escape(rl.title), subtitle=html.escape(rl.subtitle), rows=rows, footer=html.escape(footer))
+
+
+def per_csm(rl: RiskList, top: int | None = None) -> dict[str, RiskList]:
+    """One list per CSM (accounts without one under 'Unassigned'), each cut to its own ``top``."""
+    owners = rl.rows["csm"].fillna(UNASSIGNED)
+    out = {}
+    for csm in sorted(owners.unique()):
+        mine = rl.rows[owners == csm]
+        rows = mine.head(top) if top else mine
+        history = None if rl.history is None else rl.history[rl.history["account_id"].isin(rows["account_id"])]
+        out[csm] = RiskList(rows, rl.as_of, csm, rl.segment, history, len(mine))
+    return out
+
+
+def slug(name: str) -> str:
+    """A file name for a CSM: lower case, ASCII letters and digits joined by dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "csm"
+
+
+# ---------------------------------------------------------------------- output
+def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as_of: date | None = None,
+            csm: str | None = None, segment: str | None = None, top: int | None = None) -> tuple[str, list[Path]]:
+    """Render a risk list; return the text for stdout (if ``out`` is not given) and the files written.
+
+    HTML without ``csm`` and with ``out`` a folder (existing, or a path without
+    a suffix) writes one stand-alone page per CSM there, each with its own ``top``.
+    """
+    if fmt not in FORMATS:
+        raise ChurnError(f"--format must be one of {', '.join(FORMATS)} (got '{fmt}')")
+    pages_per_csm = fmt == "html" and csm is None and out is not None and (out.is_dir() or not out.suffix)
+    rl = load(store, as_of, csm, segment, None if pages_per_csm else top, history=fmt == "html")
+    if pages_per_csm:
+        out.mkdir(parents=True, exist_ok=True)
+        pages = [(out / f"{slug(name)}.html", to_html(part)) for name, part in per_csm(rl, top).items()]
+        for path, text in pages:
+            path.write_text(text, encoding="utf-8")
+        return "", [path for path, _ in pages]
+    text = {"table": to_table, "csv": to_csv, "html": to_html}[fmt](rl)
+    if out is None:
+        return text, []
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return "", [out]

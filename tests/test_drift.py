@@ -1,0 +1,67 @@
+"""Drift check: PSI of today's features against the training reference stored with the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.classifier import reference_entry
+from models.drift import check
+
+
+@pytest.fixture(scope="module")
+def training():
+    rng = np.random.default_rng(0)
+    n = 5000
+    return pd.DataFrame({
+        "events_30d": rng.poisson(40, n).astype(float),
+        "nps_last": np.where(rng.random(n) < 0.4, rng.integers(0, 11, n), np.nan),
+        "segment": pd.Categorical(rng.choice(["SMB", "Mid-Market", "Enterprise"], n, p=[0.6, 0.3, 0.1])),
+    })
+
+
+def reference(frame):
+    return {c: reference_entry(frame[c]) for c in frame.columns}
+
+
+def test_same_distribution_does_not_warn(training):
+    rng = np.random.default_rng(1)
+    today = training.sample(1500, random_state=1).reset_index(drop=True)
+    today["events_30d"] = rng.poisson(40, len(today)).astype(float)
+    report = check(reference(training), today, threshold=0.25)
+    assert set(report.psi) == set(training.columns)
+    assert max(report.psi.values()) < 0.05
+    assert report.drifted == {} and report.warning is None
+
+
+def test_shifted_numeric_feature_is_named(training):
+    today = training.copy()
+    today["events_30d"] = today["events_30d"] * 0.3  # usage collapsed, e.g. a broken event feed
+    report = check(reference(training), today, threshold=0.25)
+    assert list(report.drifted) == ["events_30d"]
+    assert report.psi["events_30d"] > 1.0
+    assert "events_30d" in report.warning and "1 of 3 features" in report.warning
+
+
+def test_missing_values_and_unseen_levels_count_as_drift(training):
+    today = training.copy()
+    today["nps_last"] = np.nan  # survey export stopped
+    today["segment"] = pd.Categorical(np.where(np.arange(len(today)) % 2, "Startup", "SMB"))
+    report = check(reference(training), today, threshold=0.25)
+    assert set(report.drifted) == {"nps_last", "segment"}
+    assert report.to_dict()["nps_last"] == pytest.approx(report.psi["nps_last"], abs=1e-4)
+
+
+def test_warning_lists_the_worst_first_and_counts_the_rest():
+    ref = {f"f{i}": reference_entry(pd.Series(np.arange(100.0))) for i in range(8)}
+    today = pd.DataFrame({f"f{i}": np.arange(100.0) + 10 * i for i in range(8)})
+    report = check(ref, today, threshold=0.1)
+    names = list(report.drifted)
+    assert names[0] == "f7" and len(names) == 7  # f0 is unchanged
+    assert "and 2 more" in report.warning
+
+
+def test_features_without_reference_are_skipped(training):
+    report = check({}, training, threshold=0.25)
+    assert report.psi == {} and report.warning is None

@@ -1,0 +1,175 @@
+"""Reasons from exact contributions: grouping, ordering, sentences, JSON, and the fast TreeSHAP path."""
+
+from __future__ import annotations
+
+import json
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from features.base import Definition, Feature
+from models.explain import NO_RISK, contributions, explain, tree_contributions
+from pipeline.errors import ModelError
+
+
+def feature(name, group, kind="numeric", risk="{value:.0f} risk", protective="{value:.0f} fine", family="usage"):
+    definition = Definition(name=name, family=family, frame="usage", fn=None, doc=name, unit="", risk=risk,
+                            protective=protective, group=group, kind=kind)
+    return Feature(name, definition, {})
+
+
+FEATURES = [
+    feature("events_7d", "usage", risk="Only {value:.0f} events in 7 days", protective="{value:.0f} events in 7 days"),
+    feature("events_30d", "usage", risk="Only {value:.0f} events in 30 days", protective="{value:.0f} events in 30 days"),
+    feature("events_90d", "usage", risk="Only {value:.0f} events in 90 days", protective="{value:.0f} events in 90 days"),
+    feature("open_urgent_tickets", "tickets", risk="{value:.0f} urgent tickets open", protective="No urgent tickets"),
+    feature("nps_last", "nps", risk="NPS {value:.0f}", protective="NPS {value:.0f}"),
+    feature("days_to_renewal", "renewal", risk="Renewal in {value:.0f} days", protective="Renewal in {value:.0f} days"),
+    feature("plan", "plan", kind="categorical", risk="On plan '{value}'", protective="On plan '{value}'"),
+]
+NAMES = [f.name for f in FEATURES]
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=[*NAMES, "base_value"])
+
+
+def values(rows):
+    return pd.DataFrame(rows, columns=NAMES).astype({"plan": "string"})
+
+
+def reasons_of(result, i=0):
+    return json.loads(result.reasons[i])
+
+
+def test_windows_of_one_signal_read_as_one_reason_ordered_by_contribution():
+    contrib = frame([[0.5, 0.3, -0.1, 0.9, -0.4, 2.0, 0.0, -3.0]])
+    result = explain(contrib, values([[2, 9, 40, 3, 4, 20, "Team"]]), FEATURES, top_k=3, context_groups=["renewal"])
+    doc = reasons_of(result)
+    assert [r["group"] for r in doc["risk"]] == ["tickets", "usage"]
+    assert [r["contribution"] for r in doc["risk"]] == pytest.approx([0.9, 0.7])
+    usage = doc["risk"][1]
+    assert usage["feature"] == "events_7d" and usage["value"] == 2.0 and usage["sentence"] == "Only 2 events in 7 days"
+    assert [(r["group"], r["sentence"]) for r in doc["protective"]] == [("nps", "NPS 4")]
+    assert [(r["group"], r["contribution"]) for r in doc["context"]] == [("renewal", 2.0)]
+    assert doc["base_value"] == -3.0 and doc["other"] == pytest.approx(0.0)  # plan's 0.0 is in no list
+    assert result.summary[0] == "3 urgent tickets open; Only 2 events in 7 days"
+    assert result.first[0] == "tickets"
+    assert list(result.group_contributions.columns) == ["usage", "tickets", "nps", "renewal", "plan"]
+
+
+def test_the_quoted_member_pushes_in_the_direction_of_its_group():
+    contrib = frame([[0.5, 0.4, -0.6, 0, 0, 0, 0, 0]])  # sum +0.3, the largest |c| lowers the risk
+    doc = reasons_of(explain(contrib, values([[1, 2, 3, 0, 5, 9, "Team"]]), FEATURES))
+    assert doc["risk"][0]["feature"] == "events_7d"
+    assert doc["risk"][0]["sentence"] == "Only 1 events in 7 days"
+
+
+def test_protective_reasons_use_the_protective_sentence_and_most_negative_first():
+    contrib = frame([[-0.1, -0.1, 0, -0.5, -0.9, 0, 0.2, 0]])
+    doc = reasons_of(explain(contrib, values([[50, 60, 70, 0, 10, 9, "Business"]]), FEATURES, top_k=2))
+    assert [r["sentence"] for r in doc["protective"]] == ["NPS 10", "No urgent tickets"]
+    assert [r["sentence"] for r in doc["risk"]] == ["On plan 'Business'"]
+    assert doc["other"] == pytest.approx(-0.2)  # usage, not listed with top_k=2
+
+
+def test_missing_values_read_unknown_and_become_json_null():
+    contrib = frame([[0, 0, 0, 0, 1.0, 0, 0.5, 0]])
+    doc = reasons_of(explain(contrib, values([[1, 2, 3, 0, np.nan, 9, None]]), FEATURES))
+    nps, plan = doc["risk"]
+    assert nps["value"] is None and nps["sentence"] == "NPS unknown"
+    assert plan["value"] is None and plan["sentence"] == "On plan 'unknown'"
+
+
+def test_an_account_with_nothing_raising_its_risk():
+    contrib = frame([[-0.1, 0, 0, -0.2, 0, 0, 0, -4.0]])
+    result = explain(contrib, values([[5, 5, 5, 0, 9, 9, "Team"]]), FEATURES)
+    assert reasons_of(result)["risk"] == [] and result.summary[0] == NO_RISK and result.first[0] is None
+
+
+def test_a_model_feature_without_definition_is_an_error():
+    contrib = pd.DataFrame({"mystery": [0.1], "base_value": [0.0]})
+    with pytest.raises(ModelError, match="mystery"):
+        explain(contrib, pd.DataFrame({"mystery": [1.0]}), FEATURES)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=hnp.arrays(np.float64, st.tuples(st.integers(1, 20), st.just(len(NAMES) + 1)),
+                    elements=st.floats(-3, 3, allow_nan=False).map(lambda x: round(x, 3))),
+    top_k=st.integers(1, 4),
+)
+def test_reasons_are_the_largest_groups_and_add_up_to_the_raw_score(data, top_k):
+    contrib = frame(data)
+    vals = values([[1, 2, 3, 4, 5, 6, "Team"]] * len(data))
+    result = explain(contrib, vals, FEATURES, top_k=top_k, context_groups=["renewal"])
+    sums = result.group_contributions.drop(columns="renewal")
+    for i, text in enumerate(result.reasons):
+        doc = json.loads(text)
+        listed = [r["contribution"] for part in ("risk", "protective", "context") for r in doc[part]]
+        assert doc["base_value"] + sum(listed) + doc["other"] == pytest.approx(data[i].sum(), abs=1e-5)
+        risk = [r["contribution"] for r in doc["risk"]]
+        expected = sorted((v for v in sums.iloc[i] if v > 0), reverse=True)[:top_k]
+        assert risk == pytest.approx(expected, abs=1e-6)
+        protective = [r["contribution"] for r in doc["protective"]]
+        assert protective == pytest.approx(sorted(v for v in sums.iloc[i] if v < 0)[:top_k], abs=1e-6)
+
+
+# ----------------------------------------------------------- fast TreeSHAP path
+class BoosterModel:
+    """The slice of ChurnModel the fast path needs, over a plain LightGBM booster."""
+
+    def __init__(self, booster, names, categorical):
+        self.booster_, self.feature_names, self.categorical = booster, names, categorical
+
+    def prepare(self, X):
+        return X[self.feature_names]
+
+    def contributions(self, X):
+        values = self.booster_.predict(self.prepare(X), pred_contrib=True)
+        return pd.DataFrame(values, columns=[*self.feature_names, "base_value"], index=X.index)
+
+
+@pytest.fixture(scope="module")
+def awkward_model():
+    """Zeros read as missing, NaNs, integer-valued counts and a categorical: everything LightGBM special-cases."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    X = pd.DataFrame({
+        "count": rng.poisson(2, n).astype(float),
+        "ratio": np.where(rng.random(n) < 0.2, np.nan, rng.normal(0, 1, n)),
+        "sparse": np.where(rng.random(n) < 0.5, 0.0, rng.exponential(1, n)),
+        "plan": pd.Categorical(rng.choice(["a", "b", "c", "d"], n)),
+    })
+    logit = X["count"] * 0.4 - np.nan_to_num(X["ratio"]) + (X["sparse"] > 1) + (X["plan"] == "c") - 2
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    params = {"objective": "binary", "num_leaves": 15, "zero_as_missing": True, "verbose": -1,
+              "min_data_per_group": 5, "cat_smooth": 1, "seed": 1}
+    booster = lgb.train(params, lgb.Dataset(X, y, categorical_feature=["plan"]), 60)
+    return BoosterModel(booster, list(X.columns), ["plan"]), X
+
+
+def test_fast_contributions_equal_lightgbm_pred_contrib(awkward_model):
+    model, X = awkward_model
+    today = X.sample(3000, random_state=2, replace=True).reset_index(drop=True)
+    today.loc[:5, "plan"] = None  # missing category
+    fast = contributions(model, today)
+    exact = model.contributions(today)
+    assert list(fast.columns) == list(exact.columns)
+    assert np.abs(fast.to_numpy() - exact.to_numpy()).max() < 1e-10
+    raw = model.booster_.predict(today, raw_score=True)
+    assert np.allclose(fast.sum(axis=1), raw, atol=1e-10)
+
+
+def test_values_lightgbm_would_round_to_zero_take_the_exact_path(awkward_model):
+    model, X = awkward_model
+    today = X.head(50).copy()
+    today.loc[0, "sparse"] = 1e-40
+    matrix = today.assign(plan=today["plan"].cat.codes.astype(float)).to_numpy()
+    assert np.abs(tree_contributions(model.booster_, matrix)
+                  - model.booster_.predict(matrix, pred_contrib=True)).max() < 1e-12

@@ -1,0 +1,157 @@
+"""Risk lists read from the score table: text, CSV, per-CSM HTML pages checked in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.errors import ChurnError
+from pipeline.risk_list import load, publish, sparkline
+from pipeline.warehouse import Run, Warehouse
+
+DATES = [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]
+CSMS = ["Alice Moreau", "Ben Okafor", None]
+
+
+def rows_for(day: date, step: int) -> pd.DataFrame:
+    """30 accounts drifting toward risk run after run; the scorer's columns, reasons as JSON text."""
+    n = 30
+    p = np.clip(np.linspace(0.9, 0.01, n) * (0.7 + 0.15 * step), 0, 0.99)
+    reasons = [json.dumps({"base_value": -2.0, "other": 0.0, "protective": [], "context": [], "risk": [
+        {"group": "urgent_tickets", "feature": "open_urgent_tickets", "value": 2.0, "contribution": 0.8,
+         "sentence": f"{i % 3 + 1} high/urgent support tickets still open"},
+        {"group": "usage_trend", "feature": "events_trend", "value": -0.5, "contribution": 0.4,
+         "sentence": "Product usage changed -50% vs the previous 30 days <b>"}]}) for i in range(n)]
+    return pd.DataFrame({
+        "as_of_date": day, "account_id": [f"A{i:03d}" for i in range(n)],
+        "account_name": [f"Account & Co {i}" for i in range(n)], "csm": [CSMS[i % 3] for i in range(n)],
+        "segment": ["SMB" if i % 2 else "Enterprise" for i in range(n)], "churn_probability": p,
+        "risk_rank": np.arange(1, n + 1), "risk_tier": np.where(p >= 0.3, "high", np.where(p >= 0.1, "medium", "low")),
+        "mrr": 1000.0, "revenue_at_risk": p * 1000 * 3, "health_score": 40.0, "reasons": reasons,
+        "reason_summary": ["; ".join(r["sentence"] for r in json.loads(t)["risk"]) for t in reasons],
+        "model_name": "churn-model", "model_version": "4", "run_id": f"r{step}", "scored_at": datetime(2025, 3, 1),
+    })
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    wh = Warehouse(tmp_path_factory.mktemp("lists") / "wh.duckdb")
+    for step, day in enumerate(DATES):
+        wh.write(rows_for(day, step), Run(f"r{step}", day, datetime(2025, 3, 1), status="succeeded", rows=30))
+    return wh
+
+
+def test_table_defaults_to_the_latest_date_most_at_risk_first(store):
+    text, written = publish(store, "table", top=5)
+    assert written == []
+    lines = text.splitlines()
+    assert lines[0] == "Accounts at risk as of 2025-03-01" and lines[1].startswith("5 of 30 accounts")
+    assert re.match(r"rank\s+account\s+csm\s+prob\s+tier\s+rev\. at risk\s+change\s+top reasons", lines[3])
+    first = lines[4]
+    assert first.split()[0] == "1" and "Account & Co 0 (A000)" in first and "Alice Moreau" in first
+    assert "90.0%" in first and "high" in first and "+13.5 pts" in first and "still open" in first
+    assert len(lines) == 4 + 5
+
+
+def test_filters_by_csm_and_segment_case_insensitively(store):
+    rl = load(store, csm="ben okafor", segment="smb")
+    assert set(rl.rows["csm"]) == {"Ben Okafor"} and set(rl.rows["segment"]) == {"SMB"}
+    assert rl.rows["risk_rank"].is_monotonic_increasing and rl.title.endswith("for Ben Okafor as of 2025-03-01")
+    assert load(store, as_of=DATES[0]).rows["run_id"].unique().tolist() == ["r0"]
+
+
+def test_unknown_csm_or_date_names_what_exists(store):
+    with pytest.raises(ChurnError, match="known: Alice Moreau, Ben Okafor"):
+        load(store, csm="Nobody")
+    with pytest.raises(ChurnError, match="no scores for 2024-12-01"):
+        load(store, as_of=date(2024, 12, 1))
+    with pytest.raises(ChurnError, match="--format"):
+        publish(store, "pdf")
+
+
+def test_csv_has_machine_readable_columns(store):
+    text, _ = publish(store, "csv", top=10)
+    frame = pd.read_csv(io.StringIO(text))
+    assert len(frame) == 10 and frame["risk_rank"].tolist() == list(range(1, 11))
+    assert frame.loc[0, "churn_probability"] == pytest.approx(0.9)
+    assert frame.loc[0, "probability_change"] == pytest.approx(0.9 - 0.9 * 0.85)
+    assert frame["reason_summary"].str.contains("still open").all()
+
+
+def test_html_writes_one_self_contained_page_per_csm(store, tmp_path):
+    _, written = publish(store, "html", tmp_path / "pages", top=4)  # the top 4 of each CSM
+    assert sorted(p.name for p in written) == ["alice-moreau.html", "ben-okafor.html", "unassigned.html"]
+    page = (tmp_path / "pages" / "alice-moreau.html").read_text()
+    assert "<script src" not in page and "<link" not in page and not re.search(r"(src|href)=\"?https?:", page)
+    assert page.count('<tr class="') == 4 and "Accounts at risk for Alice Moreau" in page and "4 of 10 accounts" in page
+    assert "Account &amp; Co 0" in page and "&lt;b&gt;" in page  # escaped, never raw HTML from data
+    trend = re.search(r'<polyline[^>]*points="([^"]+)"', page).group(1)
+    assert len(trend.split()) == 3  # three runs in the history
+
+
+def test_sparkline_scales_to_the_largest_value():
+    svg = sparkline([0.1, 0.2, 0.4])
+    points = [tuple(map(float, p.split(","))) for p in re.search(r'points="([^"]+)"', svg).group(1).split()]
+    assert points[-1][1] == pytest.approx(2.0) and points[0][1] > points[1][1] > points[2][1]
+    assert sparkline([]) == ""
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
+        pytest.skip("chromium is not installed")
+    return path
+
+
+def headless(*args: str) -> subprocess.CompletedProcess:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+             "--disable-dev-shm-usage", "--virtual-time-budget=2000"]
+    return subprocess.run([chromium(), *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_html_renders_in_headless_chromium_with_tier_colours(store, tmp_path):
+    page = tmp_path / "risk.html"
+    publish(store, "html", page)
+    shot = tmp_path / "risk.png"
+    done = headless(f"--screenshot={shot}", "--window-size=1400,2200", page.as_uri())
+    assert shot.is_file(), done.stderr
+    import matplotlib.image
+
+    pixels = (matplotlib.image.imread(str(shot))[..., :3] * 255).round().astype(int).reshape(-1, 3)
+    colours = {tuple(p) for p in np.unique(pixels, axis=0)}
+    assert (0xFF, 0xD8, 0xD3) in colours, "high tier badge colour missing"  # --tier-high background
+    assert (0xFF, 0xF1, 0xC2) in colours, "medium tier badge colour missing"
+
+
+def test_clicking_a_header_sorts_the_table_in_chromium(store, tmp_path):
+    page = tmp_path / "sorted.html"
+    publish(store, "html", page)
+    click = "<script>document.querySelectorAll('#risk th')[2].click();</script></body>"
+    page.write_text(page.read_text().replace("</body>", click))
+    dom = headless("--dump-dom", page.as_uri()).stdout
+    values = [float(v) for v in re.findall(r'<td class="num" data-v="([0-9.]+)">[0-9.]+%</td>', dom)]
+    assert len(values) == 30 and values == sorted(values)  # probability, ascending after one click
+
+
+def test_cli_risk_list(store, tmp_path):
+    result = CliRunner().invoke(app, ["risk-list", "--warehouse", store.url, "--top", "3", "--csm", "alice moreau"])
+    assert result.exit_code == 0, result.output
+    assert "Alice Moreau" in result.output and len(result.output.splitlines()) == 4 + 3
+    out = tmp_path / "ann.html"
+    made = CliRunner().invoke(app, ["risk-list", "-w", store.url, "--csm", "Alice Moreau", "-f", "html", "-o", str(out)])
+    assert made.exit_code == 0 and out.read_text().startswith("<!DOCTYPE html>")
+    bad = CliRunner().invoke(app, ["risk-list", "-w", store.url, "--csm", "Nobody"])
+    assert bad.exit_code == 2 and "known:" in bad.output

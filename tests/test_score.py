@@ -1,0 +1,231 @@
+"""The score step end to end: a model registered in MLflow scores a generated world into real warehouses."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from models.classifier import ChurnModel
+from models.pyfunc import load_churn_model, log_model
+from pipeline import score
+from pipeline.catalog import Vocabulary
+from pipeline.cli import app
+from pipeline.config import load_config
+from pipeline.errors import ModelError
+from pipeline.featurize import build_features
+from pipeline.labels import data_end, snapshot_dates, spine
+from pipeline.sources import open_source
+from pipeline.warehouse import Warehouse
+
+NAME = "churn-test"
+URI = f"models:/{NAME}@champion"
+#: Generator driver -> feature families whose reasons name it.
+DRIVER_FAMILIES = {"usage_decline": {"usage"}, "onboarding_lag": {"milestones"}, "open_urgent_tickets": {"tickets"},
+                   "detractor_nps": {"nps"}, "segment": {"account", "revenue"}}
+
+
+@pytest.fixture(scope="module")
+def setup(small_world, tmp_path_factory):
+    """Config, the registered champion and its training table, all in a private folder."""
+    tmp = tmp_path_factory.mktemp("score")
+    cfg = load_config(None, {"data": str(small_world), "warehouse": str(tmp / "wh.duckdb"),
+                             "tracking.uri": f"sqlite:///{tmp / 'mlflow.db'}", "tracking.model_name": NAME,
+                             "tracking.artifact_location": str(tmp / "mlruns")})
+    with open_source(small_world) as source:
+        end = data_end(source)
+        table = build_features(source, cfg, snapshot_dates(source, cfg, end), end=end)
+    panel = table.frame[table.frame["label_observed"]]
+    dates = sorted(panel["as_of"].unique())
+    fit, valid = panel[panel["as_of"].isin(dates[:-2])], panel[panel["as_of"].isin(dates[-2:])]
+    model = ChurnModel(params={"num_boost_round": 60}, seed=1, calibration="sigmoid").fit(
+        fit, fit["churned"], X_valid=valid, y_valid=valid["churned"], X_calib=valid, y_calib=valid["churned"],
+        feature_names=table.feature_names, categorical=table.categorical)
+    model.vocabulary = table.vocabulary.to_dict()
+    from models.registry import configure
+
+    client = configure(cfg.tracking)
+    with mlflow.start_run():
+        info = log_model(model, panel.head(20), registered_model_name=NAME)
+    client.set_registered_model_alias(NAME, "champion", info.registered_model_version)
+    return cfg, end, tmp
+
+
+@pytest.fixture(scope="module")
+def scored(setup):
+    cfg, end, _ = setup
+    return score.run(cfg, model_uri=URI)
+
+
+def features_on(cfg, day, model):
+    with open_source(cfg.data) as source:
+        table = build_features(source, cfg, [day], vocab=Vocabulary.from_dict(model.vocabulary), with_labels=False)
+        active = spine(source, [day]).execute()
+    return table, active
+
+
+def test_one_row_per_active_account_with_ranks_tiers_and_revenue(setup, scored):
+    cfg, end, _ = setup
+    rows = Warehouse.from_config(cfg).scores(end)
+    model = load_churn_model(URI)
+    _, active = features_on(cfg, end, model)
+    assert sorted(rows["account_id"]) == sorted(active["account_id"]) and rows["account_id"].is_unique
+    assert rows["risk_rank"].tolist() == list(range(1, len(rows) + 1))
+    assert rows["churn_probability"].is_monotonic_decreasing
+    high, medium = cfg.scoring.tiers.high, cfg.scoring.tiers.medium
+    expected_tier = np.where(rows["churn_probability"] >= high, "high",
+                             np.where(rows["churn_probability"] >= medium, "medium", "low"))
+    assert (rows["risk_tier"] == expected_tier).all()
+    months = cfg.labels.horizon_days / (365.25 / 12)
+    assert np.allclose(rows["revenue_at_risk"], rows["churn_probability"] * rows["mrr"] * months)
+    assert rows["health_score"].between(0, 100).all() and rows["account_name"].notna().all()
+    assert set(rows["model_name"]) == {NAME} and set(rows["model_version"]) == {"1"}
+    assert rows["probability_change"].isna().all()  # first run
+    run = Warehouse.from_config(cfg).runs().iloc[0]
+    assert (run["status"], run["row_count"], run["run_id"]) == ("succeeded", len(rows), rows["run_id"].iloc[0])
+    assert set(json.loads(run["timings"])) == {"model", "features", "predict", "explain", "write"}
+
+
+def test_probabilities_equal_the_registered_models(setup, scored):
+    cfg, end, _ = setup
+    model = load_churn_model(f"models:/{NAME}/1")
+    table, _ = features_on(cfg, end, model)
+    expected = pd.Series(model.predict_proba(table.frame), index=table.frame["account_id"])
+    rows = Warehouse.from_config(cfg).scores(end).set_index("account_id")
+    assert np.allclose(rows["churn_probability"], expected.loc[rows.index], rtol=0, atol=1e-12)
+
+
+def test_reasons_reproduce_the_raw_score_from_lightgbms_own_contributions(setup, scored):
+    cfg, end, _ = setup
+    model = load_churn_model(URI)
+    table, _ = features_on(cfg, end, model)
+    contrib = model.contributions(table.frame).set_axis(table.frame["account_id"])  # LightGBM pred_contrib
+    raw = pd.Series(model.raw_score(table.frame), index=table.frame["account_id"])
+    members = {}
+    for f in table.features:
+        members.setdefault(f.group, []).append(f.name)
+    rows = Warehouse.from_config(cfg).scores(end)
+    for account, doc in zip(rows["account_id"], rows["reasons"]):
+        listed = [r for part in ("risk", "protective", "context") for r in doc[part]]
+        total = doc["base_value"] + doc["other"] + sum(r["contribution"] for r in listed)
+        assert total == pytest.approx(raw[account], abs=1e-5)
+        for r in listed:
+            assert r["contribution"] == pytest.approx(contrib.loc[account, members[r["group"]]].sum(), abs=2e-6)
+        risk = [r["contribution"] for r in doc["risk"]]
+        assert risk == sorted(risk, reverse=True) and all(c > 0 for c in risk)
+        assert {r["group"] for r in doc["context"]} <= set(cfg.scoring.context_groups)
+    assert (rows["reason_summary"].str.len() > 0).all()
+
+
+def test_rerun_replaces_the_date_and_probability_change_follows_the_previous_run(setup, scored):
+    cfg, end, tmp = setup
+    earlier = end - timedelta(days=30)
+    store = Warehouse(tmp / "history.duckdb")
+    first = score.run(cfg, as_of=earlier, model_uri=URI, warehouse=store.url).scores.set_index("account_id")
+    second = score.run(cfg, model_uri=URI, warehouse=store.url).scores.set_index("account_id")
+    again = score.run(cfg, model_uri=URI, warehouse=store.url).scores.set_index("account_id")
+    rows = store.scores(end).set_index("account_id")
+    assert len(rows) == len(second) and rows.index.is_unique and set(rows["run_id"]) == {again["run_id"].iloc[0]}
+    columns = ["churn_probability", "risk_rank", "reason_summary", "probability_change"]
+    pd.testing.assert_frame_equal(rows.loc[second.index, columns], second[columns], check_dtype=False)
+    expected = second["churn_probability"] - first["churn_probability"].reindex(second.index)
+    assert np.allclose(rows.loc[second.index, "probability_change"].astype(float), expected, equal_nan=True)
+    assert store.runs()["status"].tolist() == ["succeeded"] * 3
+
+
+@pytest.mark.postgres
+def test_postgres_warehouse_gets_the_same_rows(setup, scored, pg_database):
+    cfg, end, _ = setup
+    score.run(cfg, model_uri=URI, warehouse=pg_database)
+    pg = Warehouse(pg_database).scores(end).set_index("account_id")
+    duck = Warehouse.from_config(cfg).scores(end).set_index("account_id")
+    assert np.allclose(pg["churn_probability"], duck.loc[pg.index, "churn_probability"])
+    assert pg["reasons"].tolist() == duck.loc[pg.index, "reasons"].tolist()
+
+
+def test_drift_is_printed_and_recorded(setup):
+    cfg, end, tmp = setup
+    model = copy.deepcopy(load_churn_model(URI))
+    model.reference["events_30d"] = {"edges": [1e9], "shares": [0.0, 1.0], "missing": 0.0}  # trained on huge values
+    said = []
+    result = score.run(cfg, model=model, warehouse=str(tmp / "drift.duckdb"), progress=said.append)
+    assert any(line.startswith("WARNING: feature drift") and "events_30d" in line for line in said)
+    run = Warehouse(tmp / "drift.duckdb").runs().iloc[0]
+    assert run["status"] == "succeeded" and "events_30d" in run["warnings"]
+    assert json.loads(run["drift"])["events_30d"] > 1 and result.drift.drifted
+
+
+def test_a_failed_run_is_recorded_and_leaves_the_scores_alone(setup, scored):
+    cfg, end, _ = setup
+    model = copy.deepcopy(load_churn_model(URI))
+    model.feature_names = [*model.feature_names, "feature_from_the_future"]
+    store = Warehouse.from_config(cfg)
+    before = store.scores(end)
+    with pytest.raises(ModelError, match="feature_from_the_future"):
+        score.run(cfg, model=model)
+    assert store.runs().iloc[0][["status", "row_count"]].tolist() == ["failed", 0]
+    assert "feature_from_the_future" in store.runs().iloc[0]["error"]
+    pd.testing.assert_frame_equal(store.scores(end), before)
+
+
+def test_cli_scores_and_lists(setup, scored):
+    cfg, end, tmp = setup
+    warehouse = str(tmp / "cli.duckdb")
+    args = ["score", "--data", cfg.data, "--warehouse", warehouse, "--tracking-uri", cfg.tracking.uri,
+            "--model", URI, "--as-of", str(end)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"accounts as of {end} with {NAME} v1" in result.output
+    listed = CliRunner().invoke(app, ["risk-list", "--warehouse", warehouse, "--top", "3"])
+    assert listed.exit_code == 0 and listed.output.count("\n") == 3 + 4
+    bad = CliRunner().invoke(app, [*args[:-2], "--as-of", str(end + timedelta(days=5))])
+    assert bad.exit_code == 2 and "after the end of the data" in bad.output
+
+
+@pytest.fixture(scope="module")
+def medium_world(tmp_path_factory):
+    """A world big enough for a churn model to learn the drivers, with its model (no registry)."""
+    from pipeline.synthetic import generate_world
+
+    out = tmp_path_factory.mktemp("medium") / "world"
+    generate_world(out, accounts=800, days=600, seed=11)
+    cfg = load_config(None, {"data": str(out), "warehouse": str(out / "scores.duckdb")})
+    with open_source(out) as source:
+        end = data_end(source)
+        table = build_features(source, cfg, snapshot_dates(source, cfg, end), end=end)
+    panel = table.frame[table.frame["label_observed"]]
+    dates = sorted(panel["as_of"].unique())
+    fit, valid = panel[panel["as_of"].isin(dates[:-3])], panel[panel["as_of"].isin(dates[-3:])]
+    model = ChurnModel(seed=1).fit(fit, fit["churned"], X_valid=valid, y_valid=valid["churned"], X_calib=valid,
+                                   y_calib=valid["churned"], feature_names=table.feature_names,
+                                   categorical=table.categorical)
+    model.vocabulary = table.vocabulary.to_dict()
+    return cfg, end, out, model, {f.name: f.family for f in table.features}
+
+
+def test_first_reason_names_the_true_driver_in_the_top_decile(medium_world, capsys):
+    cfg, end, out, model, family = medium_world
+    truth = pd.read_parquet(out / "_truth" / "truth.parquet")
+    top = []
+    for day in sorted(d for d in truth["as_of_date"].unique() if d <= end)[-4:]:
+        rows = score.run(cfg, as_of=day, model=model).scores
+        top.append(rows[rows["risk_rank"] <= int(np.ceil(0.1 * len(rows)))])
+    top = pd.concat(top).merge(truth, on=["account_id", "as_of_date"])
+    docs = [json.loads(text) for text in top["reasons"]]  # as written: JSON text
+    first = [family.get(doc["risk"][0]["feature"]) if doc["risk"] else None for doc in docs]
+    top["hit"] = [f in DRIVER_FAMILIES.get(d, ()) for f, d in zip(first, top["dominant_driver"])]
+    knowable = top[top["dominant_driver"] != "unpredictable"]
+    by_driver = knowable.groupby("dominant_driver")["hit"].mean()
+    with capsys.disabled():
+        print(f"\ntrue driver named first: {top['hit'].mean():.0%} of {len(top)} top-decile rows, "
+              f"{knowable['hit'].mean():.0%} of the {len(knowable)} with an observable driver; "
+              + ", ".join(f"{k} {v:.0%}" for k, v in by_driver.items()))
+    # Crisp, directly observed drivers must come first; see the README for the others and the overall share.
+    assert by_driver["open_urgent_tickets"] >= 0.75 and by_driver["onboarding_lag"] >= 0.75
+    assert knowable["hit"].mean() >= 0.35

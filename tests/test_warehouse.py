@@ -1,0 +1,218 @@
+"""The score tables on real DuckDB and real PostgreSQL: types, idempotence, atomicity, locking."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+
+from pipeline.errors import ChurnError
+from pipeline.warehouse import RUN_COLUMNS, SCORE_COLUMNS, Run, Warehouse
+
+ROOT = Path(__file__).resolve().parents[1]
+D1, D2, D3 = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
+DUCK_TYPES = {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE", "integer": "INTEGER", "json": "JSON",
+              "timestamp": "TIMESTAMP"}
+PG_TYPES = {"text": "text", "date": "date", "double": "double precision", "integer": "integer", "json": "jsonb",
+            "timestamp": "timestamp without time zone"}
+
+
+def fake_scores(as_of: date, accounts: list[str], seed: int, run_id: str) -> pd.DataFrame:
+    """Rows shaped like the scorer's output (probability_change is the warehouse's job)."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 1, len(accounts))
+    reasons = [json.dumps({"base_value": -2.0, "other": 0.0, "risk": [], "protective": [], "context": []})] * len(p)
+    return pd.DataFrame({
+        "as_of_date": as_of, "account_id": accounts, "account_name": [f"Name {a}" for a in accounts],
+        "csm": ["Ann" if i % 2 else None for i in range(len(p))], "segment": "SMB",
+        "churn_probability": p, "risk_rank": (-p).argsort().argsort() + 1, "risk_tier": np.where(p > 0.3, "high", "low"),
+        "mrr": 100.0, "revenue_at_risk": p * 300.0, "health_score": 50.0, "reasons": reasons,
+        "reason_summary": "No notable risk signals", "model_name": "churn-model", "model_version": "1",
+        "run_id": run_id, "scored_at": datetime(2025, 1, 1, 3, 0),
+    })
+
+
+def run_for(as_of: date, run_id: str, rows: int) -> Run:
+    return Run(run_id, as_of, datetime(2025, 1, 1, 3, 0), "churn-model", "1", "models:/churn-model@champion",
+               "data", "succeeded", rows, datetime(2025, 1, 1, 3, 1), {"write": 0.1}, {"events_30d": 0.01})
+
+
+def write(store: Warehouse, as_of: date, accounts: list[str], seed: int, run_id: str) -> pd.DataFrame:
+    return store.write(fake_scores(as_of, accounts, seed, run_id), run_for(as_of, run_id, len(accounts)))
+
+
+ACCOUNTS = [f"A{i:03d}" for i in range(50)]
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    if request.param == "duckdb":
+        return Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
+    return Warehouse(request.getfixturevalue("pg_database"), lock_timeout=30)
+
+
+def column_types(store: Warehouse, table: str) -> dict[str, str]:
+    sql = ("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+           "ORDER BY ordinal_position")
+    with store.backend.reading() as con:
+        frame = store.backend.fetch(con, sql, [table])
+    return dict(zip(frame["column_name"], frame["data_type"]))
+
+
+def test_tables_have_the_declared_types(store):
+    write(store, D1, ACCOUNTS, 1, "r1")
+    expected = DUCK_TYPES if store.backend.dialect == "duckdb" else PG_TYPES
+    for table, columns in (("churn_scores", SCORE_COLUMNS), ("score_runs", RUN_COLUMNS)):
+        assert column_types(store, table) == {c.name: expected[c.type] for c in columns}
+    rows = store.scores(D1)
+    assert len(rows) == 50 and rows["risk_rank"].tolist() == list(range(1, 51))
+    assert isinstance(rows["reasons"].iloc[0], dict) and rows["as_of_date"].iloc[0] == D1
+    runs = store.runs()
+    assert runs[["run_id", "status", "row_count"]].values.tolist() == [["r1", "succeeded", 50]]
+    drift = runs["drift"].iloc[0]  # JSON text from DuckDB, parsed by psycopg from JSONB
+    assert (json.loads(drift) if isinstance(drift, str) else drift) == {"events_30d": 0.01}
+
+
+def test_rerunning_a_date_replaces_that_date_only(store):
+    write(store, D1, ACCOUNTS, 1, "r1")
+    second = write(store, D2, ACCOUNTS, 2, "r2")
+    again = write(store, D1, ACCOUNTS[:40], 3, "r3")
+    rows = store.scores(D1)
+    assert len(rows) == 40 and rows["account_id"].is_unique and set(rows["run_id"]) == {"r3"}
+    assert np.allclose(rows.sort_values("account_id")["churn_probability"],
+                       again.sort_values("account_id")["churn_probability"])
+    kept = store.scores(D2).sort_values("account_id")
+    assert np.allclose(kept["churn_probability"], second.sort_values("account_id")["churn_probability"])
+    assert sorted(store.runs()["run_id"]) == ["r1", "r2", "r3"]
+    assert store.latest_as_of() == D2
+
+
+def test_probability_change_is_against_the_previous_as_of_date(store):
+    first = write(store, D1, ACCOUNTS[:30], 1, "r1").set_index("account_id")
+    second = write(store, D2, ACCOUNTS, 2, "r2").set_index("account_id")
+    expected = second["churn_probability"] - first["churn_probability"].reindex(second.index)
+    stored = store.scores(D2).set_index("account_id")["probability_change"].reindex(second.index)
+    assert np.allclose(stored.to_numpy(dtype=float), expected.to_numpy(), equal_nan=True)
+    assert stored.loc[ACCOUNTS[30:]].isna().all()  # no earlier run for them
+    write(store, D2, ACCOUNTS, 2, "r3")  # a re-run of D2 compares with D1 again, not with itself
+    again = store.scores(D2).set_index("account_id")["probability_change"].reindex(second.index)
+    assert np.allclose(again.to_numpy(dtype=float), expected.to_numpy(), equal_nan=True)
+    write(store, D3, ACCOUNTS[:10], 4, "r4")
+    latest = store.scores(D3).set_index("account_id")
+    d2 = store.scores(D2).set_index("account_id")["churn_probability"]
+    assert np.allclose(latest["probability_change"], latest["churn_probability"] - d2.loc[latest.index])
+
+
+def test_failed_run_is_recorded_separately(store):
+    write(store, D1, ACCOUNTS, 1, "r1")
+    failed = Run("r2", D2, datetime(2025, 2, 1, 3), status="failed", error="ModelError: boom")
+    assert store.record_failure(failed)
+    runs = store.runs().set_index("run_id")
+    assert runs.loc["r2", "status"] == "failed" and runs.loc["r2", "error"] == "ModelError: boom"
+    assert store.latest_as_of() == D1
+
+
+def test_an_incompatible_existing_table_is_refused(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE churn_scores (account_id VARCHAR, score DOUBLE)")
+    with pytest.raises(ChurnError, match="lacks the column"):
+        write(Warehouse(path), D1, ACCOUNTS, 1, "r1")
+
+
+def test_reading_before_any_run_says_what_to_do(tmp_path):
+    with pytest.raises(ChurnError, match="churn score"):
+        Warehouse(tmp_path / "none.duckdb").latest_as_of()
+
+
+# ------------------------------------------------------------ other processes
+WRITER = """
+import pickle, sys, time
+from pathlib import Path
+from pipeline import warehouse as wh
+
+url, rows, run, pause, go = pickle.loads(Path(sys.argv[1]).read_bytes())
+backend = wh._Postgres if wh.is_postgres(url) else wh._DuckDB
+insert = backend.insert
+
+def insert_then_wait(self, con, table, frame, columns):
+    insert(self, con, table, frame, columns)
+    if pause and table == "churn_scores":  # rows written, transaction still open
+        Path(pause).touch()
+        while not (go and Path(go).exists()):
+            time.sleep(0.05)
+
+backend.insert = insert_then_wait
+wh.Warehouse(url, lock_timeout=60).write(rows, run)
+print("committed", flush=True)
+"""
+
+
+def start_writer(tmp_path: Path, store: Warehouse, rows, run, pause=None, go=None) -> subprocess.Popen:
+    args = tmp_path / f"{run.run_id}.pkl"
+    args.write_bytes(pickle.dumps((store.url, rows, run, pause and str(pause), go and str(go))))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(args)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"writer exited early: {proc.communicate()}")
+        assert time.monotonic() < deadline, "writer never reached the pause"
+        time.sleep(0.05)
+
+
+def test_killed_writer_leaves_previous_rows_intact(store, tmp_path):
+    before = write(store, D1, ACCOUNTS, 1, "r1").sort_values("account_id")
+    pause = tmp_path / "paused"
+    proc = start_writer(tmp_path, store, fake_scores(D1, ACCOUNTS[:20], 9, "r2"), run_for(D1, "r2", 20), pause)
+    wait_for(pause, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    after = store.scores(D1).sort_values("account_id")
+    assert after["account_id"].tolist() == before["account_id"].tolist()
+    assert np.allclose(after["churn_probability"], before["churn_probability"])
+    assert store.runs()["run_id"].tolist() == ["r1"]
+    write(store, D2, ACCOUNTS, 3, "r3")  # the lock died with the process
+    assert store.latest_as_of() == D2
+
+
+def test_concurrent_runs_do_not_interleave(store, tmp_path):
+    write(store, D1, ACCOUNTS, 1, "r0")
+    pause, go = tmp_path / "paused", tmp_path / "go"
+    first = start_writer(tmp_path, store, fake_scores(D1, ACCOUNTS[:10], 2, "r1"), run_for(D1, "r1", 10), pause, go)
+    wait_for(pause, first)
+    second = start_writer(tmp_path, store, fake_scores(D1, ACCOUNTS[:25], 3, "r2"), run_for(D1, "r2", 25))
+    time.sleep(2.0)
+    assert second.poll() is None, "the second run must wait for the first one's transaction"
+    go.touch()
+    assert first.wait(60) == 0, first.communicate()
+    assert second.wait(60) == 0, second.communicate()
+    rows = store.scores(D1)
+    assert len(rows) == 25 and set(rows["run_id"]) == {"r2"}
+    assert sorted(store.runs()["run_id"]) == ["r0", "r1", "r2"]
+
+
+@pytest.mark.postgres
+def test_postgres_json_and_nulls_round_trip(pg_database):
+    store = Warehouse(pg_database)
+    write(store, D1, ACCOUNTS[:5], 1, "r1")
+    with psycopg.connect(pg_database) as con:
+        kinds = con.execute("SELECT jsonb_typeof(reasons), probability_change IS NULL, csm FROM churn_scores "
+                            "ORDER BY account_id").fetchall()
+    assert kinds[0] == ("object", True, None) and kinds[1] == ("object", True, "Ann")
