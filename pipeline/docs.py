@@ -60,7 +60,14 @@ def checks_section() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"features": features_section, "checks": checks_section}
+def scores_section() -> str:
+    """The score tables' columns with their declared types (``pipeline.warehouse``)."""
+    from pipeline.warehouse import schema_markdown
+
+    return schema_markdown()
+
+
+SECTIONS = {"features": features_section, "checks": checks_section, "scores": scores_section}
 
 
 def render_readme(text: str) -> str:

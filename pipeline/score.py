@@ -166,8 +166,10 @@ def read_features(cfg, model, as_of: date | None, record: Run):
     from pipeline.featurize import build_features
     from pipeline.labels import data_end
     from pipeline.sources import open_source
+    from pipeline.validate import ensure_valid
 
     with open_source(cfg.data) as source:
+        ensure_valid(source)  # never score garbage: stop on contract errors, yesterday's rows stay
         end = data_end(source)
         record.as_of = as_of = as_of or end
         if as_of > end:
