@@ -38,6 +38,7 @@ class Definition:
     kind: str = "numeric"
     per: str | None = None  # "window", "event_type", "event_type_window", "milestone", "attribute"
     requires: tuple[str, ...] = ()  # optional contract tables it needs
+    at_most_zero: str | None = None  # the sentence, either way, when the value is 0 or less
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Feature:
     def sentence(self, value: Any, toward_risk: bool = True) -> str:
         """The plain-language reason for this feature at ``value``."""
         template = self.definition.risk if toward_risk else self.definition.protective
+        if self.definition.at_most_zero and _number(value) is not None and _number(value) <= 0:
+            template = self.definition.at_most_zero
         return render(template, value, self.params)
 
     def expression(self, frame, cfg):
@@ -92,6 +95,7 @@ def feature(
     kind: str = "numeric",
     per: str | None = None,
     requires: tuple[str, ...] = (),
+    at_most_zero: str | None = None,
 ):
     """Register a feature definition.
 
@@ -114,6 +118,8 @@ def feature(
         What the template expands over.
     requires : tuple of str
         Optional contract tables the feature needs; it is dropped when they are absent.
+    at_most_zero : str, optional
+        The sentence when the value is 0 or less ("No product events in the last 30 days").
     """
     if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}")
@@ -134,11 +140,20 @@ def feature(
                 kind=kind,
                 per=per,
                 requires=requires,
+                at_most_zero=at_most_zero,
             )
         )
         return fn
 
     return register
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
 
 
 def flag(condition):

@@ -18,6 +18,7 @@ MILESTONES = ("milestones",)
 @feature(
     name="milestone_{milestone}_days_late", family="milestones", frame="milestones",
     per="milestone", unit="days", group="onboarding_lag", requires=MILESTONES,
+    at_most_zero="Onboarding milestone '{milestone_name}' was done on time",
     risk="Onboarding milestone '{milestone_name}' is {value:.0f} days late",
     protective="Onboarding milestone '{milestone_name}' was on time ({value:+.0f} days)",
 )
@@ -28,7 +29,7 @@ def milestone_days_late(f, p):
 
 @feature(
     name="overdue_open_milestones", family="milestones", frame="milestones", unit="milestones",
-    group="onboarding_lag", requires=MILESTONES,
+    group="onboarding_lag", requires=MILESTONES, at_most_zero="No onboarding milestones overdue",
     risk="{value:.0f} onboarding milestones are overdue and not done",
     protective="No onboarding milestones overdue",
 )

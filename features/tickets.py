@@ -17,7 +17,7 @@ TICKETS = ("support_tickets",)
 
 @feature(
     name="tickets_{window}d", family="tickets", frame="tickets", per="ticket_window", unit="tickets",
-    group="ticket_volume", requires=TICKETS,
+    group="ticket_volume", requires=TICKETS, at_most_zero="No support tickets in the last {window} days",
     risk="{value:.0f} support tickets opened in the last {window} days",
     protective="Only {value:.0f} support tickets in the last {window} days",
 )
@@ -28,7 +28,7 @@ def tickets_opened(f, p):
 
 @feature(
     name="open_tickets", family="tickets", frame="tickets", unit="tickets", group="ticket_backlog",
-    requires=TICKETS,
+    requires=TICKETS, at_most_zero="No support tickets open",
     risk="{value:.0f} support tickets still open",
     protective="Only {value:.0f} support tickets open",
 )
@@ -39,7 +39,7 @@ def open_tickets(f, p):
 
 @feature(
     name="open_urgent_tickets", family="tickets", frame="tickets", unit="tickets",
-    group="urgent_tickets", requires=TICKETS,
+    group="urgent_tickets", requires=TICKETS, at_most_zero="No high/urgent support tickets open",
     risk="{value:.0f} high/urgent support tickets still open",
     protective="No high/urgent support tickets open",
 )
@@ -50,7 +50,7 @@ def open_urgent_tickets(f, p):
 
 @feature(
     name="oldest_open_urgent_ticket_days", family="tickets", frame="tickets", unit="days",
-    group="urgent_tickets", requires=TICKETS,
+    group="urgent_tickets", requires=TICKETS, at_most_zero="No long-open high/urgent tickets",
     risk="A high/urgent support ticket has been open for {value:.0f} days",
     protective="No long-open high/urgent tickets",
 )

@@ -26,7 +26,7 @@ def change(recent, before):
 
 @feature(
     name="events_{window}d", family="usage", frame="usage", per="window", unit="events",
-    group="usage_volume",
+    group="usage_volume", at_most_zero="No product events in the last {window} days",
     risk="Only {value:,.0f} product events in the last {window} days",
     protective="{value:,.0f} product events in the last {window} days",
 )
@@ -37,7 +37,7 @@ def events(f, p):
 
 @feature(
     name="events_{event}_{window}d", family="usage", frame="usage", per="event_type_window",
-    unit="events", group="usage_{event}",
+    unit="events", group="usage_{event}", at_most_zero="No '{event_type}' events in the last {window} days",
     risk="Only {value:,.0f} '{event_type}' events in the last {window} days",
     protective="{value:,.0f} '{event_type}' events in the last {window} days",
 )
@@ -48,7 +48,7 @@ def events_of_type(f, p):
 
 @feature(
     name="active_days_{window}d", family="usage", frame="usage", per="window", unit="days",
-    group="active_days",
+    group="active_days", at_most_zero="Not active on any of the last {window} days",
     risk="Active on only {value:.0f} of the last {window} days",
     protective="Active on {value:.0f} of the last {window} days",
 )
@@ -59,7 +59,7 @@ def active_days(f, p):
 
 @feature(
     name="active_users_{window}d", family="usage", frame="users", per="window", unit="users",
-    group="active_users",
+    group="active_users", at_most_zero="No active users in the last {window} days",
     risk="Only {value:.0f} active users in the last {window} days",
     protective="{value:.0f} active users in the last {window} days",
 )
@@ -95,8 +95,8 @@ def active_users_trend(f, p):
 @feature(
     name="usage_slope", family="usage", frame="usage", unit="share of an average week per week",
     group="usage_trend",
-    risk="Weekly usage is falling {value:.0%} of an average week each week",
-    protective="Weekly usage is steady or growing ({value:+.0%} per week)",
+    risk="Weekly usage changes {value:+.0%} of an average week per week",
+    protective="Weekly usage changes {value:+.0%} of an average week per week",
 )
 def usage_slope(f, p):
     """Least-squares slope of weekly events over the last {weeks} weeks, relative to the mean week."""
@@ -124,7 +124,7 @@ def days_since_last_activity(f, p):
 
 @feature(
     name="breadth_{window}d", family="usage", frame="usage", per="window", unit="event types",
-    group="breadth",
+    group="breadth", at_most_zero="No product features used in the last {window} days",
     risk="Uses only {value:.0f} product features (event types) in the last {window} days",
     protective="Uses {value:.0f} product features (event types) in the last {window} days",
 )
