@@ -95,7 +95,7 @@ def write(folder, world):
     return folder
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(world=worlds())
 def test_loader_accepts_or_rejects_with_a_documented_error(tmp_path_factory, world):
     folder = write(tmp_path_factory.mktemp("fuzz"), world)
