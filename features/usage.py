@@ -1,10 +1,12 @@
 """Usage frequency: how much, how broadly and how steadily the product is used.
 
-Frames: ``usage`` has one row per (account, as-of, day) with ``d`` = days
-before the as-of date (1 = the day before), ``n`` = events (sum of quantity)
-and ``t_<type>`` = events of one type;
-``users`` has one row per (account, as-of, user) with ``d`` = days since the
-user's latest activity and ``d_prior`` = the same before the trend boundary.
+Frames (``pipeline.frames``): ``usage`` has one row per (account, as-of, stretch
+of days) where every window is a whole number of stretches, with ``d`` = days
+from the stretch's first day to the as-of date (so "within k days" is ``d <= k``),
+``n`` = events (sum of quantity), ``t_<type>`` = events of one type, ``days`` =
+active days and ``last_d`` = days since the stretch's last active day; ``users``
+has one row per (account, as-of, user) with ``d`` = days back to the user's
+latest active stretch and ``d_prior`` = the same before the trend boundary.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def events_of_type(f, p):
 )
 def active_days(f, p):
     """Days with at least one event among the {window} days before the as-of date."""
-    return total(flag(f.n > 0), f.d <= p.window)
+    return total(f.days, f.d <= p.window)
 
 
 @feature(
@@ -119,7 +121,7 @@ def usage_slope(f, p):
 )
 def days_since_last_activity(f, p):
     """Days since the last event before the as-of date; {lookback} + 1 when none in the last {lookback} days."""
-    return f.d.min(where=f.n > 0).fill_null(p.lookback + 1)
+    return f.last_d.min().fill_null(p.lookback + 1)
 
 
 @feature(

@@ -21,12 +21,18 @@ log = logging.getLogger("churn")
 
 def usage_lookback(cfg) -> int:
     """Days of usage history joined to each snapshot: the longest window any usage feature reads."""
+    return max(usage_window_offsets(cfg))
+
+
+def usage_window_offsets(cfg) -> list[int]:
+    """Every window boundary (days before the as-of date) any usage feature reads."""
     usage = cfg.features.usage
-    return max(max(usage.windows), 2 * usage.trend_days, 7 * usage.slope_weeks)
+    weeks = [7 * k for k in range(1, usage.slope_weeks + 1)]
+    return sorted({*usage.windows, usage.trend_days, 2 * usage.trend_days, *weeks})
 
 
 def user_window_offsets(cfg) -> list[int]:
-    """Window lengths (days before the as-of date) used by the distinct-user features."""
+    """Window boundaries (days before the as-of date) the distinct-user features read."""
     usage = cfg.features.usage
     return sorted({*usage.windows, usage.trend_days, 2 * usage.trend_days})
 

@@ -11,8 +11,8 @@ that were known before that date, and derives the columns the definitions in
 - a subscription that started on or before T is known; its end date is known
   only if it is on or before T, otherwise it reads as running.
 
-Events are rolled up per (account, day) once, for all usage features and all
-snapshots, and per (account, stretch of days, user) once for the distinct-user
+Events are rolled up once per (account, stretch of days) for all usage features
+and all snapshots, and once per (account, stretch, user) for the distinct-user
 counts; no feature re-scans the events per snapshot.
 """
 
@@ -24,7 +24,8 @@ from datetime import date, timedelta
 import ibis
 import pandas as pd
 
-from pipeline.catalog import Vocabulary, usage_lookback, user_window_offsets
+from features.base import flag
+from pipeline.catalog import Vocabulary, usage_window_offsets, user_window_offsets
 
 
 def days_between(later, earlier):
@@ -52,6 +53,7 @@ class Frames:
         self.dates = sorted(set(dates))
         self.cfg = cfg
         self.vocab = vocab
+        self._stretch_cache: dict = {}
 
     def _temp(self, expr) -> ibis.Table:
         """Materialise ``expr`` once as a temporary table on the source's engine."""
@@ -67,56 +69,78 @@ class Frames:
         ev = self.source.table("usage_events")
         return ev.mutate(day=ev.occurred_at.date())
 
-    def usage(self) -> ibis.Table:
-        """One row per (account, as-of, active day in the lookback): ``d``, ``n``, ``t_<type>``.
+    def _stretch_tables(self, offsets: list[int]):
+        """Day-to-stretch map and the (as_of, stretch, d) spans for ``offsets``, as engine tables."""
+        key = tuple(offsets)
+        if key not in self._stretch_cache:
+            days, spans = stretches(self.dates, offsets)
+            self._stretch_cache[key] = (
+                ibis.memtable(days, schema={"day": "date", "stretch": "int64"}),
+                ibis.memtable(spans, schema={"as_of": "date", "stretch": "int64", "d": "int64"}),
+            )
+        return self._stretch_cache[key]
 
-        The events are rolled up once per (account, day) with one sum per event type;
-        every snapshot then reads the days of its lookback from that rollup.
+    def _per_snapshot(self, rolled: ibis.Table, offsets: list[int]) -> ibis.Table:
+        """Pair every spine row with the rolled-up stretches inside its longest window."""
+        _, span = self._stretch_tables(offsets)
+        windows = self.spine.join(span, "as_of")
+        return windows.left_join(
+            rolled, [windows.account_id == rolled.account_id, windows.stretch == rolled.stretch]
+        )
+
+    def usage(self) -> ibis.Table:
+        """One row per (account, as-of, stretch of days): ``d`` = days back to the stretch's
+        start, ``n`` = events, ``t_<type>`` = events per type, ``days`` = active days and
+        ``last_d`` = days since the stretch's last active day.
+
+        The days before each as-of date are cut into stretches at every window
+        boundary any usage feature reads (T - k for every window k, every week
+        of the slope, both trend periods), so every window is a whole number of
+        stretches: "within k days" is exactly ``d <= k``. Events are rolled up
+        once per (account, day) and then per (account, stretch), for all
+        snapshots at once.
         """
         ev = self._events()
         sums = {
             f"t_{col}": ibis.ifelse(ev.event_type == raw, ev.quantity, 0.0).sum()
             for raw, col in self.vocab.event_types.items()
         }
-        daily = self._temp(ev.group_by(["account_id", "day"]).aggregate(n=ev.quantity.sum(), **sums))
-        s = self.spine
-        lookback = ibis.interval(days=usage_lookback(self.cfg))
-        joined = s.left_join(
-            daily,
-            [s.account_id == daily.account_id, daily.day < s.as_of, daily.day >= s.as_of - lookback],
+        daily = ev.group_by(["account_id", "day"]).aggregate(n=ev.quantity.sum(), **sums)
+        offsets = usage_window_offsets(self.cfg)
+        day_map, _ = self._stretch_tables(offsets)
+        tagged = daily.join(day_map, "day")
+        types = [c for c in daily.columns if c.startswith("t_")]
+        rolled = self._temp(
+            tagged.group_by(["account_id", "stretch"]).aggregate(
+                n=tagged.n.sum(),
+                days=flag(tagged.n > 0).sum(),
+                last_day=tagged.day.max(where=tagged.n > 0),
+                **{c: tagged[c].sum() for c in types},
+            )
         )
-        return joined.mutate(d=days_between(joined.as_of, joined.day))
+        joined = self._per_snapshot(rolled, offsets)
+        return joined.mutate(last_d=days_between(joined.as_of, joined.last_day))
 
     def users(self) -> ibis.Table:
-        """One row per (account, as-of, user) with ``d`` = days back to the user's latest
-        activity before T and ``d_prior`` = the same before T - ``trend_days``.
+        """One row per (account, as-of, user) with ``d`` = days back to the start of the
+        user's latest active stretch before T and ``d_prior`` = the same before T - ``trend_days``.
 
-        Distinct users are not additive over days, so the days are cut into
-        stretches at every window boundary of every as-of date (T - k for each
-        window k of the user features) and each user is rolled up once per
-        stretch; "active within k days" is then exactly "latest stretch starts
-        within k days". Counting users becomes a plain sum, with no distinct
-        count and no per-user-per-day join.
+        Distinct users are not additive over days, so each user is rolled up once
+        per stretch (see :meth:`usage`); "active within k days" is then exactly
+        "latest stretch within k days", and counting users is a plain sum.
         """
-        offsets = user_window_offsets(self.cfg)
         trend = self.cfg.features.usage.trend_days
-        stretches, days, spans = _stretches(self.dates, offsets)
+        offsets = user_window_offsets(self.cfg)
         ev = self._events()
-        day_map = ibis.memtable(days, schema={"day": "date", "stretch": "int64"})
+        day_map, _ = self._stretch_tables(offsets)
         tagged = ev.filter(ev.user_id.notnull()).join(day_map, "day")
-        per_stretch = self._temp(tagged.select("account_id", "stretch", "user_id").distinct())
-        span = ibis.memtable(spans, schema={"as_of": "date", "stretch": "int64", "d": "int64"})
-        s = self.spine
-        windows = s.join(span, "as_of")
-        joined = windows.left_join(
-            per_stretch,
-            [windows.account_id == per_stretch.account_id, windows.stretch == per_stretch.stretch],
-        )
+        rolled = self._temp(tagged.select("account_id", "stretch", "user_id").distinct())
+        joined = self._per_snapshot(rolled, offsets)
         seen = joined.filter(joined.user_id.notnull())
         latest = seen.group_by(["account_id", "as_of", "user_id"]).aggregate(
             d=seen.d.min(), d_prior=seen.d.min(where=seen.d > trend)
         )
-        return s.select("account_id", "as_of").left_join(latest, ["account_id", "as_of"]).select(
+        return self.spine.select("account_id", "as_of").left_join(latest, ["account_id", "as_of"]).select(
             "account_id", "as_of", "user_id", "d", "d_prior"
         )
 
@@ -183,12 +207,12 @@ class Frames:
         return getattr(self, name)()
 
 
-def _stretches(dates: list[date], offsets: list[int]):
+def stretches(dates: list[date], offsets: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cut the days before each as-of date at every window boundary.
 
-    Returns the stretch boundaries, a (day, stretch) map covering every day in a
-    stretch, and (as_of, stretch, d) rows listing for each as-of date the
-    stretches inside its longest window with ``d`` = days from the stretch start to T.
+    Returns a (day, stretch) map covering every day of every stretch, and
+    (as_of, stretch, d) rows listing for each as-of date T the stretches inside
+    its longest window, with ``d`` = days from the stretch's first day to T.
     """
     longest = max(offsets)
     cuts = sorted({t - timedelta(days=k) for t in dates for k in [0, *offsets]})
@@ -206,4 +230,4 @@ def _stretches(dates: list[date], offsets: list[int]):
         ],
         columns=["as_of", "stretch", "d"],
     )
-    return bounds, days, spans
+    return days, spans
