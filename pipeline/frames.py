@@ -25,7 +25,7 @@ import ibis
 import pandas as pd
 
 from features.base import flag
-from pipeline.catalog import Vocabulary, usage_window_offsets, user_window_offsets
+from pipeline.catalog import Vocabulary, usage_lookback, usage_window_offsets, user_window_offsets
 
 
 def days_between(later, earlier):
@@ -66,8 +66,13 @@ class Frames:
         return backend.create_table(name, expr, temp=True)
 
     def _events(self) -> ibis.Table:
+        """The usage events any snapshot can see: from the first window's start to the last as-of date."""
         ev = self.source.table("usage_events")
-        return ev.mutate(day=ev.occurred_at.date())
+        first = self.dates[0] - timedelta(days=usage_lookback(self.cfg))
+        seen = (ev.occurred_at >= ibis.literal(first).cast("timestamp")) & (
+            ev.occurred_at < ibis.literal(self.dates[-1]).cast("timestamp")
+        )
+        return ev.filter(seen).mutate(day=ev.occurred_at.date())
 
     def _stretch_tables(self, offsets: list[int]):
         """Day-to-stretch map and the (as_of, stretch, d) spans for ``offsets``, as engine tables."""
