@@ -14,18 +14,20 @@ TARGETS = {
 
 
 def _row(size: int, step: str, r: dict, floor: float) -> str:
-    ratio = r["seconds"] / floor if floor else float("nan")
+    ratio = f"{r['seconds'] / floor:.1f}x" if floor and step in ("floor", "panel", "pandas") else ""
     runs = ", ".join(f"{s:.2f}" for s in r.get("all_seconds", []))
-    return f"| {size:,} | {step} | {r['seconds']:.2f} | {ratio:.1f}x | {r['peak_rss_mb']:.0f} | {runs} |"
+    return f"| {size:,} | {step} | {r['seconds']:.2f} | {ratio} | {r['peak_rss_mb']:.0f} | {runs} |"
 
 
-def write_results(path: Path, results: dict, machine: str, versions: str, repeats: int, when: str) -> None:
+def write_results(path: Path, results: dict, machine: str, versions: str, repeats: int, when: str,
+                  load: str = "") -> None:
     """Write the results table, the ratios against the targets and how they were measured."""
     lines = [
         "# Benchmark results",
         "",
         f"Measured {when} by `make bench` (`python -m benchmarks.run`), medians of {repeats} runs, each step in its own process.",
         f"Machine: {machine}. Libraries: {versions}.",
+        f"Load average (1 min) at start and end of the run: {load}." if load else "",
         "",
         "| events | step | median s | x floor | peak RSS MB | runs (s) |",
         "|---:|---|---:|---:|---:|---|",

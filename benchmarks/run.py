@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -87,8 +88,6 @@ def versions() -> str:
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    import os
-
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
@@ -104,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     args.root.mkdir(parents=True, exist_ok=True)
     from benchmarks.steps import STEPS
 
+    load_start = os.getloadavg()[0]
     results = {}
     for size in args.sizes:
         world = world_for(size, args.root)
@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     from benchmarks.report import write_results
 
     write_results(args.out, results, machine(), versions(), args.repeats,
-                  datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+                  datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                  f"{load_start:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"wrote {args.out}")
 
 
