@@ -27,6 +27,7 @@ app = typer.Typer(
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="Pipeline YAML config (default configs/pipeline.yaml).")
 DataOpt = typer.Option(None, "--data", "-d", help="Data source: folder of CSV/Parquet, DuckDB file or PostgreSQL URL.")
+EngineOpt = typer.Option(None, "--engine", help="Where features are computed: duckdb (default; PostgreSQL sources run on PostgreSQL) or spark.")
 ValidateOpt = typer.Option(True, "--validate/--no-validate", help="Check the data contract first (default) and stop on errors.")
 
 
@@ -104,14 +105,15 @@ def load(
 @handles_errors
 def validate(
     data: Optional[str] = DataOpt,
+    engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Check every contract table; exit 2 on errors, 0 with warnings only."""
-    from pipeline.sources import open_source
+    from pipeline.sources import open_data
     from pipeline.validate import validate as run_checks
 
-    cfg = _config(config, data=data)
-    with open_source(cfg.data) as source:
+    cfg = _config(config, data=data, engine=engine)
+    with open_data(cfg) as source:
         report = run_checks(source)
     typer.echo(report.render())
     if not report.ok:
@@ -135,16 +137,17 @@ def features(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write .parquet or .csv here (default: CSV to stdout)."),
     panel: bool = typer.Option(False, "--panel", help="All snapshot dates (monthly by default) with labels, not one date."),
     validate_first: bool = ValidateOpt,
+    engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Write the point-in-time feature table for one as-of date (or the whole snapshot panel)."""
     from pipeline.featurize import build_features
     from pipeline.labels import data_end, snapshot_dates
-    from pipeline.sources import open_source
+    from pipeline.sources import open_data
     from pipeline.validate import ensure_valid
 
-    cfg = _config(config, data=data)
-    with open_source(cfg.data) as source:
+    cfg = _config(config, data=data, engine=engine)
+    with open_data(cfg) as source:
         if validate_first:
             ensure_valid(source)
         end = data_end(source)
@@ -171,13 +174,14 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: training.seed)."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Where the HTML report goes (default: training.report_dir)."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
+    engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Backtest out of time against the health score, train, report, log to MLflow and promote if better."""
     from pipeline import train as training
 
     cfg = _config(
-        config, data=data, **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
+        config, data=data, engine=engine, **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
                               "tracking.uri": tracking_uri},
     )
     result = training.run(cfg, train_until=_parse_date(train_until, "--train-until"), progress=_say)
@@ -192,12 +196,13 @@ def score(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="MLflow model URI (default: models:/<tracking.model_name>@<scoring.model_alias>)."),
     warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL receiving churn_scores (default: warehouse)."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
+    engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Score every active account with reasons and write churn_scores and score_runs in one transaction."""
     from pipeline import score as scoring
 
-    cfg = _config(config, data=data, warehouse=warehouse, **{"tracking.uri": tracking_uri})
+    cfg = _config(config, data=data, warehouse=warehouse, engine=engine, **{"tracking.uri": tracking_uri})
     result = scoring.run(cfg, as_of=_parse_date(as_of, "--as-of"), model_uri=model, progress=_say)
     typer.echo(scoring.summary(result))
 

@@ -145,11 +145,17 @@ class Scoring(Section):
     lock_timeout_seconds: Annotated[float, Field(gt=0)] = 600.0
 
 
+class Spark(Section):
+    master: str = "local[2]"
+    conf: dict[str, str] = {}
+
+
 class Config(Section):
     config_version: int = CONFIG_VERSION
     data: str = "data/warehouse.duckdb"
     warehouse: str = "data/warehouse.duckdb"
     engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: Spark = Spark()
     labels: Labels = Labels()
     snapshots: Snapshots = Snapshots()
     features: Features = Features()

@@ -84,6 +84,7 @@ def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=N
             model, record.model_name, record.model_version, record.model_uri = load_model(cfg, model_uri, model)
         with _timed(record, "features"):
             table, accounts = read_features(cfg, model, as_of, record)
+        check_features(model, table, record.model_uri)
         progress(f"scoring {len(table.frame):,} accounts active on {record.as_of} with "
                  f"{record.model_name} v{record.model_version or '?'} ...")
         with _timed(record, "predict"):
@@ -125,6 +126,7 @@ def load_model(cfg, uri: str | None, model=None):
     """
     uri = uri or f"models:/{cfg.tracking.model_name}@{cfg.scoring.model_alias}"
     if model is not None:
+        check_config_version(model, cfg, uri)
         return model, uri, None, uri
     import mlflow
 
@@ -133,10 +135,52 @@ def load_model(cfg, uri: str | None, model=None):
     mlflow.set_tracking_uri(cfg.tracking.uri)
     name, version = registry_version(uri)
     loaded = load_churn_model(f"models:/{name}/{version}" if version else uri)
-    if getattr(loaded, "config_version", cfg.config_version) != cfg.config_version:
-        raise ModelError(f"model {uri} was trained under config_version {loaded.config_version}, "
-                         f"this config is version {cfg.config_version}: retrain it (`churn train`)")
+    check_config_version(loaded, cfg, uri)
     return loaded, name, version, uri
+
+
+def check_config_version(model, cfg, uri: str) -> None:
+    """Refuse a model trained under another config version than this code's and this config's.
+
+    Raises
+    ------
+    ModelError
+        Naming both versions (a model that records none is refused too).
+    """
+    from pipeline.config import CONFIG_VERSION
+
+    trained = getattr(model, "config_version", None)
+    if trained != CONFIG_VERSION or trained != cfg.config_version:
+        this = (f"version {CONFIG_VERSION}" if cfg.config_version == CONFIG_VERSION else
+                f"version {CONFIG_VERSION} (the config file says {cfg.config_version})")
+        raise ModelError(f"model {uri} was trained under config_version {trained}, this pipeline is "
+                         f"{this}: retrain it (`churn train`)")
+
+
+def check_features(model, table, uri: str) -> None:
+    """Refuse to score when the model's features differ from the ones this config and data produce.
+
+    Raises
+    ------
+    ModelError
+        Naming the missing and the extra features, and those whose kind (numeric or
+        categorical) differs. Unseen levels of a categorical feature are not an error:
+        they score as missing (see :meth:`models.classifier.ChurnModel.prepare`).
+    """
+    produced, expected = table.feature_names, list(model.feature_names)
+    missing = [f for f in expected if f not in produced]
+    extra = [f for f in produced if f not in expected]
+    categorical = set(getattr(model, "categorical", []))
+    changed = [f"{f} ({'categorical' if f in categorical else 'numeric'} in the model)"
+               for f in expected if f in produced and (f in categorical) != (f in table.categorical)]
+    if not (missing or extra or changed):
+        return
+    problems = [f"the data lacks {len(missing)} feature(s) the model was trained on: {', '.join(missing)}"] if missing else []
+    problems += [f"it has {len(extra)} feature(s) the model does not know: {', '.join(extra)}"] if extra else []
+    problems += [f"{len(changed)} feature(s) changed kind: {', '.join(changed)}"] if changed else []
+    raise ModelError(f"model {uri} does not fit the features this config and data produce: {'; '.join(problems)}. "
+                     "Score with the config (windows, attributes) and tables the model was trained with, "
+                     "or retrain it (`churn train`).")
 
 
 def registry_version(uri: str) -> tuple[str, str | None]:
@@ -165,10 +209,10 @@ def read_features(cfg, model, as_of: date | None, record: Run):
     from pipeline.catalog import Vocabulary
     from pipeline.featurize import build_features
     from pipeline.labels import data_end
-    from pipeline.sources import open_source
+    from pipeline.sources import open_data
     from pipeline.validate import ensure_valid
 
-    with open_source(cfg.data) as source:
+    with open_data(cfg) as source:
         ensure_valid(source)  # never score garbage: stop on contract errors, yesterday's rows stay
         end = data_end(source)
         record.as_of = as_of = as_of or end

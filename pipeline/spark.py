@@ -2,29 +2,29 @@
 
 :func:`open_spark_source` returns a :class:`pipeline.sources.Source` whose
 backend is an ibis PySpark backend, so :func:`pipeline.featurize.build_features`
-and the feature definitions in ``features/`` run unchanged on Spark: the whole
-panel is one Spark SQL query, only the final feature matrix comes back to the
-driver as a pandas DataFrame.
+and the definitions in ``features/`` run unchanged on Spark: the whole panel is
+one Spark SQL query and only the feature matrix (accounts x snapshots) comes
+back to the driver as a pandas DataFrame.
 
 Two kinds of ``spec``:
 
 - a folder laid out like a folder source (``<table>.parquet``, ``<table>.csv``
-  or a ``<table>/`` folder of Parquet or CSV files); a local path or any URI
-  Hadoop can read (``hdfs://``, ``s3a://``, ``abfss://``, ``gs://``);
+  or a ``<table>/`` folder of Parquet or CSV files): a local path, or any URI
+  Hadoop reads (``hdfs://``, ``s3a://``, ``abfss://``, ``gs://``, ``file://``);
 - ``spark-catalog:<database>`` (or ``spark-catalog:<catalog>.<database>``):
-  the tables of that name in the session's catalog (Hive metastore, Unity,
-  Glue, Iceberg...).
+  the tables named after the contract in that database of the session's
+  catalog (Hive metastore, Glue, Unity, Iceberg...).
 
-Each table is registered as a temporary view private to the source; typing
-(:func:`pipeline.sources.typed`) happens in the query as on every other
-engine. CSV files are read as text, so every contract column is parsed by the
-same :class:`pipeline.checks.Parser` rules as elsewhere. See ``docs/spark.md``
-for running against a cluster.
+Each table becomes a temporary view private to the source; typing
+(:func:`pipeline.sources.typed`) happens inside the query, as on every other
+engine. CSV files are read as text, so every contract column goes through the
+same :class:`pipeline.checks.Parser` rules as on DuckDB. See ``docs/spark.md``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import uuid
 import weakref
@@ -39,54 +39,86 @@ log = logging.getLogger("churn")
 
 CATALOG_PREFIX = "spark-catalog:"
 
-#: Settings every session gets unless ``conf`` says otherwise. Timestamps are
-#: naive UTC on every engine, so the session (and the JVM) runs in UTC.
+#: JVM options of every session this module starts: timestamps are naive UTC on
+#: every engine, so the JVM runs in UTC as well as the SQL session.
+JAVA_OPTIONS = "-Duser.timezone=UTC"
+
+#: Extra JVM options of the driver for ``local[...]`` masters, where the driver
+#: is the only JVM: the client compiler (C1) and the serial collector halve the
+#: CPU time of a feature build on a small machine (measured: docs/spark.md).
+LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+#: Settings of every session this module starts, unless ``conf`` overrides them.
 BASE_CONF = {
     "spark.app.name": "churn-pipeline",
     "spark.sql.session.timeZone": "UTC",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.driver.extraJavaOptions": JAVA_OPTIONS,
+    "spark.executor.extraJavaOptions": JAVA_OPTIONS,
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
 }
 
 #: Extra defaults for ``local[...]`` masters: quick to start, small shuffles, no UI.
 LOCAL_CONF = {
+    "spark.driver.extraJavaOptions": f"{JAVA_OPTIONS} {LOCAL_JAVA_OPTIONS}",
+    "spark.driver.memory": "2g",
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "4",
-    "spark.driver.memory": "2g",
-    "spark.sql.adaptive.enabled": "true",
 }
 
 
-def is_spark_catalog(spec: str) -> bool:
+def is_spark_catalog(spec) -> bool:
     """Whether ``spec`` names a database of the Spark catalog (``spark-catalog:<database>``)."""
     return str(spec).startswith(CATALOG_PREFIX)
+
+
+def session_conf(master: str = "local[2]", conf: dict | None = None) -> dict[str, str]:
+    """The settings :func:`spark_session` starts a session with."""
+    local = str(master).startswith("local")
+    merged = {**BASE_CONF, **(LOCAL_CONF if local else {}), **(conf or {})}
+    return {key: str(value) for key, value in merged.items()}
 
 
 def spark_session(master: str = "local[2]", conf: dict | None = None):
     """Get or create the Spark session the pipeline runs on.
 
     ``conf`` overrides the defaults (:data:`BASE_CONF`, plus :data:`LOCAL_CONF`
-    for a ``local`` master). JVM settings such as ``spark.driver.memory`` only
-    take effect if no session is running yet in this process.
+    for a ``local`` master). If a session is already running in this process it
+    is returned as it is: JVM and static settings (``spark.master``,
+    ``spark.driver.memory``, ``spark.sql.warehouse.dir``...) cannot change any
+    more; runtime SQL settings of ``conf`` are applied to it.
     """
     from pyspark.sql import SparkSession
 
-    settings = {**BASE_CONF, **(LOCAL_CONF if str(master).startswith("local") else {}), **(conf or {})}
+    settings = session_conf(master, conf)
+    running = SparkSession.getActiveSession()
+    if running is not None:
+        _apply_runtime_conf(running, {k: v for k, v in (conf or {}).items()})
+        running.conf.set("spark.sql.session.timeZone", "UTC")
+        return running
     builder = SparkSession.builder.master(master)
     for key, value in settings.items():
-        builder = builder.config(key, str(value))
+        builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
-    session.conf.set("spark.sql.session.timeZone", "UTC")
     return session
+
+
+def _apply_runtime_conf(session, conf: dict) -> None:
+    for key, value in conf.items():
+        if not str(key).startswith("spark.sql."):
+            log.warning("Spark session already running: %s is not applied", key)
+            continue
+        try:
+            session.conf.set(key, str(value))
+        except Exception:  # static SQL setting
+            log.warning("Spark session already running: %s cannot be changed", key)
 
 
 @dataclass
 class SparkSource(Source):
-    """A :class:`Source` on Spark; closing it drops its views and stops the session it started."""
+    """A :class:`Source` on Spark; closing it drops its views and stops a session it started."""
 
     owns_session: bool = False
     views: list[str] = field(default_factory=list, repr=False)
@@ -98,7 +130,7 @@ class SparkSource(Source):
                 session.catalog.dropTempView(view)
             except Exception:  # session already stopped
                 pass
-        self.views.clear()
+        self.views = []
         if self.owns_session:
             self.owns_session = False
             session.stop()
@@ -113,17 +145,25 @@ def open_spark_source(spec: str, *, master: str = "local[2]", session=None, conf
         A folder of CSV/Parquet files (local path or Hadoop URI) laid out like a
         folder source, or ``spark-catalog:<database>``.
     master : str
-        ``spark.master`` of the session created when none is given or running
-        (``local[2]``, ``spark://host:7077``, ``yarn``, ``k8s://...``).
+        ``spark.master`` of the session started when none is given or running
+        (``local[2]``, ``spark://host:7077``, ``yarn``, ``k8s://https://...``).
     session : pyspark.sql.SparkSession, optional
-        An existing session to use; it is left running when the source closes.
+        An existing session; it is left running when the source closes.
     conf : dict, optional
-        Spark settings for a session this call creates, overriding the defaults.
+        Spark settings of the session started here, overriding the defaults.
+
+    Returns
+    -------
+    Source
+        ``kind="spark"``; its backend is an ibis PySpark backend. Closing it
+        stops the session only if this call started it.
 
     Raises
     ------
     SourceError
-        If the folder or database does not exist or holds none of the contract's tables.
+        If the folder or the database does not exist, or the database holds
+        none of the contract's tables (a folder without them opens, like a
+        folder source, and the validator reports the missing tables).
     """
     import ibis
     from pyspark.sql import SparkSession
@@ -133,25 +173,26 @@ def open_spark_source(spec: str, *, master: str = "local[2]", session=None, conf
     if session is None:
         owns = SparkSession.getActiveSession() is None
         session = spark_session(master, conf)
-    else:
-        session.conf.set("spark.sql.session.timeZone", "UTC")
-    backend = ibis.pyspark.connect(session)
-    backend.compiler = _compiler()
-    token = uuid.uuid4().hex[:8]
+        if not owns and session.conf.get("spark.master", master) != master:
+            log.warning("using the running Spark session (master %s), not %s",
+                        session.conf.get("spark.master"), master)
     try:
+        backend = ibis.pyspark.connect(session)  # also sets spark.sql.session.timeZone=UTC
+        backend.compiler = _compiler()
         if is_spark_catalog(text):
             frames = _catalog_tables(session, text[len(CATALOG_PREFIX):])
         else:
             frames = _folder_tables(session, text)
+        token = uuid.uuid4().hex[:8]
+        names = {}
+        for table, frame in frames.items():
+            view = f"churn_{token}_{table}"
+            frame.createOrReplaceTempView(view)
+            names[table] = view
     except Exception:
         if owns:
             session.stop()
         raise
-    names = {}
-    for table, frame in frames.items():
-        view = f"churn_{token}_{table}"
-        frame.createOrReplaceTempView(view)
-        names[table] = view
     return SparkSource(text, "spark", backend, names, owns_session=owns, views=list(names.values()))
 
 
@@ -162,11 +203,13 @@ _COMPILER = None
 
 
 def _compiler():
-    """ibis's PySpark SQL compiler with the fixes the feature definitions need.
+    """ibis's PySpark compiler with the fix the feature definitions need.
 
-    - ``median(where=...)``: ibis 12 applies the filter to the 0.5 as well
-      (``percentile(IF(w, x, NULL), IF(w, 0.5, NULL))``), which Spark rejects
-      because the percentage must be a constant; compiled like ``quantile(0.5)``.
+    ``median(where=...)`` (``median_resolution_hours``): ibis 12 also wraps the
+    0.5 in the filter, ``percentile(IF(w, x, NULL), IF(w, 0.5, NULL))``, which
+    Spark rejects (the percentage must be a constant). It is compiled like
+    ``quantile(0.5, where=...)``: ``percentile(IF(w, x, NULL), 0.5)``, the exact,
+    interpolated median, as ``percentile_cont(0.5)`` on DuckDB and PostgreSQL.
     """
     global _COMPILER
     if _COMPILER is None:
@@ -192,7 +235,7 @@ def _catalog_tables(session, database: str) -> dict:
         raise SourceError("spark-catalog: needs a database name, e.g. spark-catalog:crm")
     quoted = ".".join(f"`{part}`" for part in database.split("."))
     if not session.catalog.databaseExists(database):
-        raise SourceError(f"Spark catalog has no database '{database}'")
+        raise SourceError(f"the Spark catalog has no database '{database}'")
     frames = {}
     for table in TABLES:
         if session.catalog.tableExists(f"{database}.{table}"):
@@ -206,47 +249,57 @@ def _catalog_tables(session, database: str) -> dict:
 
 
 def _folder_tables(session, location: str) -> dict:
-    """Spark DataFrames for the contract tables in a folder (same layout rules as a folder source)."""
+    """Spark DataFrames of the contract tables in a folder (layout of a folder source)."""
     fs = _FileSystem(session, location)
-    if not fs.is_dir(location):
+    root = location.rstrip("/")
+    if not fs.is_dir(root):
         raise SourceError(f"data source '{location}' does not exist or is not a folder")
     frames = {}
     for table in TABLES:
-        frame = _folder_table(session, fs, location.rstrip("/"), table)
+        frame = _folder_table(session, fs, root, table)
         if frame is not None:
             frames[table] = frame
     return frames
 
 
 def _folder_table(session, fs, root: str, table: str):
+    """The first of ``<table>.parquet``, ``<table>.csv``, ``<table>/*.parquet``, ``<table>/*.csv``."""
     single = f"{root}/{table}.parquet"
     if fs.is_file(single):
         return session.read.parquet(single)
     single = f"{root}/{table}.csv"
     if fs.is_file(single):
-        return _read_csv(session, fs, single, [single])
+        return _read_csv(session, fs, [single])
     folder = f"{root}/{table}"
     if fs.is_dir(folder):
-        files = fs.glob(f"{folder}/*.parquet")
+        files = fs.list(folder, ".parquet")
         if files:
             return session.read.parquet(*files)
-        files = fs.glob(f"{folder}/*.csv")
+        files = fs.list(folder, ".csv")
         if files:
-            return _read_csv(session, fs, files, files)
+            return _read_csv(session, fs, files)
     return None
 
 
-def _read_csv(session, fs, pattern, files: list[str]):
-    """Every column as text (the Parser types the contract columns); RFC 4180 quoting."""
+def _read_csv(session, fs, files: list[str]):
+    """CSV files with a header, every column as text; the Parser types the contract columns.
+
+    The delimiter is sniffed from the first file and the header gives the
+    (all-string) schema, so opening a source runs no Spark job. Quoting is
+    RFC 4180 (a quote inside a quoted field is doubled), as DuckDB reads it.
+    """
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    sample = fs.head(files[0])
+    sep = _sniff_delimiter(sample)
+    header = next(csv.reader(io.StringIO(sample), delimiter=sep, quotechar='"'), [])
+    header = [name.lstrip("\ufeff") for name in header]
+    if not header:
+        raise SourceError(f"{files[0]}: no header line")
+    schema = StructType([StructField(name, StringType(), True) for name in header])
     return session.read.csv(
-        pattern,
-        header=True,
-        inferSchema=False,
-        sep=_sniff_delimiter(fs.head(files[0])),
-        quote='"',
-        escape='"',
-        multiLine=True,
-        encoding="UTF-8",
+        files, schema=schema, header=True, sep=sep, quote='"', escape='"',
+        multiLine=True, encoding="UTF-8", mode="PERMISSIVE",
     )
 
 
@@ -258,44 +311,61 @@ def _sniff_delimiter(sample: str) -> str:
 
 
 class _FileSystem:
-    """Existence checks and listings on local paths, or through Hadoop for URIs (hdfs://, s3a://...)."""
+    """Existence checks and listings: pathlib for local paths, Hadoop for URIs (hdfs://, s3a://...)."""
 
     def __init__(self, session, location: str):
         self.local = "://" not in location and not location.startswith("file:")
         self.session = session
 
     def _hadoop(self, path: str):
-        jvm = self.session.sparkContext._jvm
+        try:
+            sc = self.session.sparkContext
+            jvm = sc._jvm
+        except Exception as exc:  # Spark Connect: no JVM on this side
+            raise SourceError(
+                "this Spark session cannot list files (Spark Connect?): "
+                "register the tables in the catalog and use spark-catalog:<database>"
+            ) from exc
         hpath = jvm.org.apache.hadoop.fs.Path(path)
-        return hpath.getFileSystem(self.session.sparkContext._jsc.hadoopConfiguration()), hpath
+        return hpath.getFileSystem(sc._jsc.hadoopConfiguration()), hpath
+
+    def _status(self, path: str):
+        fs, hpath = self._hadoop(path)
+        return fs.getFileStatus(hpath) if fs.exists(hpath) else None
 
     def is_dir(self, path: str) -> bool:
         if self.local:
             return Path(path).is_dir()
-        fs, hpath = self._hadoop(path)
-        return fs.exists(hpath) and fs.getFileStatus(hpath).isDirectory()
+        status = self._status(path)
+        return status is not None and status.isDirectory()
 
     def is_file(self, path: str) -> bool:
         if self.local:
             return Path(path).is_file()
-        fs, hpath = self._hadoop(path)
-        return fs.exists(hpath) and fs.getFileStatus(hpath).isFile()
+        status = self._status(path)
+        return status is not None and status.isFile()
 
-    def glob(self, pattern: str) -> list[str]:
+    def list(self, folder: str, suffix: str) -> list[str]:
+        """Files of ``folder`` (not its subfolders) whose names end with ``suffix``, sorted."""
         if self.local:
-            p = Path(pattern)
-            return sorted(str(f) for f in p.parent.glob(p.name))
-        fs, hpath = self._hadoop(pattern)
-        return sorted(str(s.getPath().toString()) for s in (fs.globStatus(hpath) or []))
+            return sorted(str(f) for f in Path(folder).glob(f"*{suffix}") if f.is_file())
+        fs, hpath = self._hadoop(folder)
+        return sorted(
+            s.getPath().toString() for s in fs.listStatus(hpath)
+            if s.isFile() and s.getPath().getName().endswith(suffix)
+        )
 
     def head(self, path: str, size: int = 65536) -> str:
-        """The first lines of a text file (up to about ``size`` bytes)."""
-        if self.local:
-            with open(path, "rb") as fh:
-                text = fh.read(size).decode("utf-8", errors="ignore")
-            return text.rsplit("\n", 1)[0] if "\n" in text[:-1] else text
-        rows = self.session.read.text(path).limit(50).collect()
-        return "\n".join(r.value for r in rows)
+        """The first complete lines of a text file (about ``size`` bytes)."""
+        if not self.local:
+            rows = self.session.read.text(path).limit(50).collect()
+            return "\n".join(row.value for row in rows)
+        with open(path, "rb") as fh:
+            data = fh.read(size)
+        text = data.decode("utf-8", errors="ignore")
+        if len(data) == size and "\n" in text:
+            text = text.rsplit("\n", 1)[0]
+        return text
 
 
 # --------------------------------------------------------------------------- temporary tables
@@ -304,13 +374,14 @@ class _FileSystem:
 def cached_view(backend, expr):
     """Materialise ``expr`` once on Spark: a cached temporary view, released with the expression.
 
-    Spark has no ``CREATE TEMPORARY TABLE``; ``CACHE TABLE`` computes the view
-    eagerly into executor memory (spilling to disk), which is what a temporary
-    table is to the other engines. When the returned table expression is
-    garbage-collected, the cache and the view are dropped.
+    Spark SQL has no temporary tables (ibis raises on ``create_table(temp=True)``).
+    ``CACHE TABLE`` computes the view once into executor memory (spilling to
+    disk), which is what a temporary table is to DuckDB and PostgreSQL. The
+    cache and the view are dropped when the returned expression is garbage
+    collected, so repeated builds in one session do not accumulate memory.
     """
     name = f"_churn_{uuid.uuid4().hex[:12]}"
-    view = backend.create_view(name, expr, overwrite=True)
+    view = backend.create_view(name, expr, overwrite=True)  # registers the memtables it reads
     backend.raw_sql(f"CACHE TABLE `{name}`")
     weakref.finalize(view.op(), _release, backend._session, name)
     return view
@@ -318,7 +389,7 @@ def cached_view(backend, expr):
 
 def _release(session, name: str) -> None:
     try:
-        session.sql(f"UNCACHE TABLE IF EXISTS `{name}`")
+        session.catalog.uncacheTable(name)
         session.catalog.dropTempView(name)
-    except Exception:  # session stopped or interpreter shutting down
+    except Exception:  # session stopped, or interpreter shutting down
         pass

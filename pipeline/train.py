@@ -64,10 +64,10 @@ def build_panel(cfg, train_until: date | None, progress: Progress) -> tuple[Feat
     """Build the labelled snapshot panel from ``cfg.data`` as known on ``train_until``."""
     from pipeline.featurize import build_features
     from pipeline.labels import data_end, snapshot_dates
-    from pipeline.sources import open_source
+    from pipeline.sources import open_data
     from pipeline.validate import ensure_valid
 
-    with open_source(cfg.data) as source:
+    with open_data(cfg) as source:
         ensure_valid(source)
         end = data_end(source)
         until = min(train_until or end, end)
