@@ -82,16 +82,26 @@ def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=N
     with _recorded(store, record):
         with _timed(record, "model"):
             model, record.model_name, record.model_version, record.model_uri = load_model(cfg, model_uri, model)
-        with _timed(record, "features"):
-            table, accounts = read_features(cfg, model, as_of, record)
-        check_features(model, table, record.model_uri)
-        progress(f"scoring {len(table.frame):,} accounts active on {record.as_of} with "
-                 f"{record.model_name} v{record.model_version or '?'} ...")
-        with _timed(record, "predict"):
-            drift, prepared = check_drift(cfg, model, table.frame, record, progress)
-            probability = model.predict_proba(prepared)
-        with _timed(record, "explain"):
-            explained = explain_rows(cfg, model, table, prepared)
+        if cfg.engine == "spark":  # features, predictions and reasons in one Spark job: pipeline.spark_score
+            from pipeline.spark_score import score_on_spark
+
+            progress(f"scoring the accounts active on {as_of or 'the data end'} on Spark with "
+                     f"{record.model_name} v{record.model_version or '?'} ...")
+            with _timed(record, "spark"):
+                table, accounts, probability, explained = score_on_spark(cfg, model, as_of, record)
+            with _timed(record, "drift"):  # on the collected features, as on the other engines
+                drift, _ = check_drift(cfg, model, table.frame, record, progress)
+        else:
+            with _timed(record, "features"):
+                table, accounts = read_features(cfg, model, as_of, record)
+            check_features(model, table, record.model_uri)
+            progress(f"scoring {len(table.frame):,} accounts active on {record.as_of} with "
+                     f"{record.model_name} v{record.model_version or '?'} ...")
+            with _timed(record, "predict"):
+                drift, prepared = check_drift(cfg, model, table.frame, record, progress)
+                probability = model.predict_proba(prepared)
+            with _timed(record, "explain"):
+                explained = explain_rows(cfg, model, table, prepared)
         scores = assemble(cfg, table.frame, accounts, probability, explained, record)
         record.status, record.rows = "succeeded", len(scores)
         scores = store.write(scores, record)

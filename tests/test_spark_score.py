@@ -1,0 +1,73 @@
+"""Scoring on Spark (mapInPandas over the feature partitions) writes the rows scoring on DuckDB writes.
+
+One local[2] Spark session for the module, stopped at its end; skipped without
+pyspark or Java, except under CI (as ``test_spark``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import score
+from pipeline.warehouse import Warehouse
+from scoring_fixtures import feature_panel, fit_model, scoring_config
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    """One local[2] session for the module, with its own warehouse folder; stopped at the end."""
+    try:
+        import pyspark  # noqa: F401
+        missing = None if (os.environ.get("JAVA_HOME") or shutil.which("java")) else "no Java runtime"
+    except ImportError:
+        missing = "pyspark is not installed"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"Spark tests cannot run: {missing}")
+        pytest.skip(missing)
+    from pipeline.spark import spark_session
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = spark_session("local[2]", conf={"spark.sql.warehouse.dir": str(warehouse)})
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def runs(small_world, spark, tmp_path_factory):
+    """The same small model scores the small world on DuckDB and on Spark, into two warehouse files."""
+    tmp = tmp_path_factory.mktemp("spark-score")
+    cfg = scoring_config(small_world, tmp)
+    table, panel, end = feature_panel(cfg)
+    model = fit_model(table, panel, rounds=40)
+    out = {}
+    for engine in ("duckdb", "spark"):
+        engine_cfg = scoring_config(small_world, tmp, engine=engine)
+        result = score.run(engine_cfg, model=model, warehouse=str(tmp / f"{engine}.duckdb"))
+        out[engine] = (result, Warehouse.from_config(engine_cfg, str(tmp / f"{engine}.duckdb")).scores(end))
+    return out
+
+
+def test_spark_writes_the_duckdb_scores(runs):
+    (duck_run, duck), (spark_run, spk) = runs["duckdb"], runs["spark"]
+    assert len(duck) > 50 and duck["account_id"].is_unique
+    duck, spk = (rows.sort_values("account_id").reset_index(drop=True) for rows in (duck, spk))
+    assert spk["account_id"].tolist() == duck["account_id"].tolist()
+    np.testing.assert_allclose(spk["churn_probability"], duck["churn_probability"], rtol=0, atol=1e-9)
+    assert spk["reason_summary"].tolist() == duck["reason_summary"].tolist()
+    assert spk["risk_rank"].tolist() == duck["risk_rank"].tolist()
+    assert spk["risk_tier"].tolist() == duck["risk_tier"].tolist()
+    for col in ("mrr", "revenue_at_risk", "health_score"):
+        np.testing.assert_allclose(spk[col], duck[col], rtol=1e-9, err_msg=col)
+    for col in ("account_name", "csm", "segment", "as_of_date"):
+        pd.testing.assert_series_equal(spk[col], duck[col], check_dtype=False, obj=col)
+    assert (spark_run.run.status, spark_run.run.rows) == ("succeeded", len(spk))
+    assert spark_run.run.drift == duck_run.run.drift  # drift checked on the collected features
+    assert set(spark_run.run.timings) == {"model", "spark", "drift", "write"}
