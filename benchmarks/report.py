@@ -25,7 +25,8 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {when} by `make bench` (`python -m benchmarks.run`), medians of {repeats} runs, each step in its own process.",
+        f"Written {when} by `make bench` (`python -m benchmarks.run`): each step in its own process, the median "
+        "of the runs listed in its row (3 per step for 1 M and 10 M events; the opt-in 100 M size, `make bench-large`, once).",
         f"Machine: {machine}. Libraries: {versions}.",
         f"Load average (1 min) at start and end of the run: {load}." if load else "",
         "",

@@ -92,6 +92,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
+def merge_saved(path: Path, results: dict, repeats: int) -> dict:
+    """Keep the sizes measured earlier (e.g. the opt-in 100 M run) beside the ones measured now."""
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    for size, steps in results.items():
+        saved[str(size)] = {**steps, "repeats": repeats}
+    path.write_text(json.dumps(saved, indent=1, default=str) + "\n")
+    return {int(size): {k: v for k, v in steps.items() if k != "repeats"} for size, steps in sorted(saved.items(), key=lambda kv: int(kv[0]))}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -113,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({str(size): results[size]}, default=str), flush=True)
     from benchmarks.report import write_results
 
+    results = merge_saved(args.out.with_suffix(".json"), results, args.repeats)
     write_results(args.out, results, machine(), versions(), args.repeats,
                   datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   f"{load_start:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
