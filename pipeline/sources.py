@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import ibis
 
@@ -22,6 +21,10 @@ from pipeline.errors import SourceError
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "postgresql+psycopg://")
 
 
+_USERINFO_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)([^\s/]+)(@)")  # up to the host's '@'
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)([^&\s]+?)(?=&|\s|:\s|:?$)", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
     """Return ``url`` with any password replaced by ``***``.
 
@@ -29,20 +32,16 @@ def mask_url(url: str) -> str:
     --------
     >>> mask_url("postgresql://bob:secret@db:5432/prod")
     'postgresql://bob:***@db:5432/prod'
+    >>> mask_url("postgresql://bob@db/prod?password=secret&sslmode=require")
+    'postgresql://bob@db/prod?password=***&sslmode=require'
     """
-    text = str(url)
-    if "://" not in text:
-        return text
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return mask_secrets(url)
 
 
 def mask_secrets(text: str) -> str:
-    """Mask every password embedded in a URL anywhere inside ``text``."""
-    return re.sub(r"(\w+://[^:/@\s]*:)([^@\s]+)(@)", r"\1***\3", str(text))
+    """Mask every password embedded in a URL (user-info or ``password=`` parameter) inside ``text``."""
+    masked = _USERINFO_PASSWORD.sub(r"\1***\3", str(text))
+    return _QUERY_PASSWORD.sub(r"\1***", masked)
 
 
 def is_postgres(spec: str) -> bool:

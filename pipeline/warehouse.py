@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -77,6 +77,15 @@ RUN_COLUMNS = [
     Column("warnings", "text", False, "Drift warnings, one per line."),
     Column("error", "text", False, "Why a failed run failed."),
 ]
+
+
+#: ``application_name`` of the warehouse's PostgreSQL connections (writing runs, readers).
+WRITER_NAME, READER_NAME = "churn-score", "churn-read"
+
+
+def _one_line(exc: BaseException) -> str:
+    """A driver's error message on one line (psycopg's span several, with hints)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def utc_now() -> datetime:
@@ -187,14 +196,21 @@ class Warehouse:
             self.backend.insert(con, self.names["runs"], run.record(), RUN_COLUMNS)
         return scores
 
-    def record_failure(self, run: Run) -> bool:
-        """Record a failed run in its own transaction; ``False`` if even that is impossible."""
+    def record_failure(self, run: Run, wait: float = 10.0) -> bool:
+        """Record a failed run in its own transaction; ``False`` if even that is impossible.
+
+        Waits at most ``wait`` seconds for another writer: the failure may be that
+        the lock timeout already ran out once.
+        """
+        timeout, self.backend.lock_timeout = self.backend.lock_timeout, min(self.backend.lock_timeout, wait)
         try:
             with self.backend.transaction() as con:
                 self._prepare(con)
                 self.backend.insert(con, self.names["runs"], run.record(), RUN_COLUMNS)
         except Exception:  # the failure being recorded may be the warehouse itself
             return False
+        finally:
+            self.backend.lock_timeout = timeout
         return True
 
     def _prepare(self, con) -> None:
@@ -314,14 +330,20 @@ class _DuckDB(_Backend):
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
+        import duckdb
+
         Path(self.url).parent.mkdir(parents=True, exist_ok=True)
         con = self._connect(read_only=False)
         try:
             con.begin()
             yield con
             con.commit()
-        except BaseException:
-            con.rollback()
+        except BaseException as exc:
+            with suppress(duckdb.Error):  # a connection the error invalidated cannot roll back: closing does
+                con.rollback()
+            if isinstance(exc, duckdb.Error):
+                raise ChurnError(f"cannot write to the DuckDB warehouse '{self.url}': {_one_line(exc)} "
+                                 "(the run's transaction was rolled back)") from exc
             raise
         finally:
             con.close()
@@ -353,11 +375,12 @@ class _DuckDB(_Backend):
 class _Postgres(_Backend):
     dialect = "postgres"
 
-    def _connect(self):
+    def _connect(self, application_name: str):
         import psycopg
 
-        try:
-            con = psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+        try:  # the name shows in pg_stat_activity unless the URL sets application_name itself
+            con = psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True,
+                                  fallback_application_name=application_name)
         except psycopg.Error as exc:
             raise ChurnError(f"cannot connect to {mask_url(self.url)}: {mask_secrets(exc)}") from None
         con.execute("SET TIME ZONE 'UTC'")
@@ -365,15 +388,23 @@ class _Postgres(_Backend):
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        con = self._connect()
+        import psycopg
+
+        con = self._connect(WRITER_NAME)
         try:
             with con.transaction():
                 yield con
+        except psycopg.errors.LockNotAvailable:
+            raise ChurnError(f"{mask_url(self.url)}: another scoring run or session held the score tables for more "
+                             f"than {self.lock_timeout:g} s (scoring.lock_timeout_seconds); nothing was written") from None
+        except psycopg.Error as exc:  # e.g. the connection was lost or terminated mid-write
+            raise ChurnError(f"cannot write to {mask_url(self.url)}: {mask_secrets(_one_line(exc))} "
+                             "(the run's transaction did not commit; re-run `churn score`)") from exc
         finally:
             con.close()
 
     def reading(self):
-        return closing(self._connect())
+        return closing(self._connect(READER_NAME))
 
     def lock(self, con, table: str) -> None:
         """Wait (up to the lock timeout) for other runs on ``table``; released at commit or rollback."""

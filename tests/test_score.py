@@ -6,14 +6,13 @@ import copy
 import json
 from datetime import timedelta
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from models.classifier import ChurnModel
-from models.pyfunc import load_churn_model, log_model
+from models.pyfunc import load_churn_model
 from pipeline import score
 from pipeline.catalog import Vocabulary
 from pipeline.cli import app
@@ -23,8 +22,8 @@ from pipeline.featurize import build_features
 from pipeline.labels import data_end, snapshot_dates, spine
 from pipeline.sources import open_source
 from pipeline.warehouse import Warehouse
+from scoring_fixtures import NAME, feature_panel, fit_model, register, scoring_config
 
-NAME = "churn-test"
 URI = f"models:/{NAME}@champion"
 #: Generator driver -> feature families whose reasons name it.
 DRIVER_FAMILIES = {"usage_decline": {"usage"}, "onboarding_lag": {"milestones"}, "open_urgent_tickets": {"tickets"},
@@ -35,25 +34,9 @@ DRIVER_FAMILIES = {"usage_decline": {"usage"}, "onboarding_lag": {"milestones"},
 def setup(small_world, tmp_path_factory):
     """Config, the registered champion and its training table, all in a private folder."""
     tmp = tmp_path_factory.mktemp("score")
-    cfg = load_config(None, {"data": str(small_world), "warehouse": str(tmp / "wh.duckdb"),
-                             "tracking.uri": f"sqlite:///{tmp / 'mlflow.db'}", "tracking.model_name": NAME,
-                             "tracking.artifact_location": str(tmp / "mlruns")})
-    with open_source(small_world) as source:
-        end = data_end(source)
-        table = build_features(source, cfg, snapshot_dates(source, cfg, end), end=end)
-    panel = table.frame[table.frame["label_observed"]]
-    dates = sorted(panel["as_of"].unique())
-    fit, valid = panel[panel["as_of"].isin(dates[:-2])], panel[panel["as_of"].isin(dates[-2:])]
-    model = ChurnModel(params={"num_boost_round": 60}, seed=1, calibration="sigmoid").fit(
-        fit, fit["churned"], X_valid=valid, y_valid=valid["churned"], X_calib=valid, y_calib=valid["churned"],
-        feature_names=table.feature_names, categorical=table.categorical)
-    model.vocabulary = table.vocabulary.to_dict()
-    from models.registry import configure
-
-    client = configure(cfg.tracking)
-    with mlflow.start_run():
-        info = log_model(model, panel.head(20), registered_model_name=NAME)
-    client.set_registered_model_alias(NAME, "champion", info.registered_model_version)
+    cfg = scoring_config(small_world, tmp)
+    table, panel, end = feature_panel(cfg)
+    register(cfg, fit_model(table, panel), panel)
     return cfg, end, tmp
 
 
