@@ -21,7 +21,7 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
   labels together about 1-2 s; opening a folder source (CSV dialect detection) and compiling the query about
   1-2 s more. At 1 M events the fixed costs dominate, hence 28x; at 100 M the ratio is 10x.
 - The pandas baseline computes the usage features only; the panel computes all 75 features and the labels.
-- Scoring 100k accounts: exact TreeSHAP contributions are the largest part (about 4.5 s on a quiet machine).
+- Scoring 100k accounts: exact TreeSHAP contributions are the largest part of the time.
 - The 1 M and 10 M rows were measured on a quiet machine (load average 0.5-1.7); the 100 M run at load 2-4
   while other jobs ran, so its times are pessimistic.
 """
