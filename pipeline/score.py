@@ -210,6 +210,23 @@ def registry_version(uri: str) -> tuple[str, str | None]:
     return name, version
 
 
+def checked_as_of(source, as_of: date | None, record: Run) -> tuple[date, date]:
+    """Validate the source and settle the as-of date (default: the data end); returns (data end, as-of).
+
+    Never score garbage: contract errors stop the run and yesterday's rows stay.
+    """
+    from pipeline.labels import data_end
+    from pipeline.validate import ensure_valid
+
+    ensure_valid(source)
+    end = data_end(source)
+    record.as_of = as_of = as_of or end
+    if as_of > end:
+        raise ChurnError(f"--as-of {as_of} is after the end of the data ({end}): "
+                         "features would count days that are not in the data")
+    return end, as_of
+
+
 def read_features(cfg, model, as_of: date | None, record: Run):
     """Features and account details (name, CSM, segment) of the accounts active on the as-of date.
 
@@ -218,17 +235,10 @@ def read_features(cfg, model, as_of: date | None, record: Run):
     """
     from pipeline.catalog import Vocabulary
     from pipeline.featurize import build_features
-    from pipeline.labels import data_end
     from pipeline.sources import open_data
-    from pipeline.validate import ensure_valid
 
     with open_data(cfg) as source:
-        ensure_valid(source)  # never score garbage: stop on contract errors, yesterday's rows stay
-        end = data_end(source)
-        record.as_of = as_of = as_of or end
-        if as_of > end:
-            raise ChurnError(f"--as-of {as_of} is after the end of the data ({end}): "
-                             "features would count days that are not in the data")
+        end, as_of = checked_as_of(source, as_of, record)
         table = build_features(source, cfg, [as_of], vocab=Vocabulary.from_dict(model.vocabulary or {}),
                                with_labels=False, end=end)
         accounts = source.table("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()

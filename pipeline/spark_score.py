@@ -52,18 +52,12 @@ def score_on_spark(cfg, model, as_of: date | None, record):
     from models.explain import Explanations
     from pipeline.catalog import Vocabulary, catalog, resolve_vocabulary
     from pipeline.featurize import FeatureTable, feature_query, tidy
-    from pipeline.labels import data_end, spine
-    from pipeline.score import ACCOUNT_COLUMNS, check_features
+    from pipeline.labels import spine
+    from pipeline.score import ACCOUNT_COLUMNS, check_features, checked_as_of
     from pipeline.sources import open_data
-    from pipeline.validate import ensure_valid
 
     with open_data(cfg) as source:
-        ensure_valid(source)  # never score garbage: stop on contract errors, yesterday's rows stay
-        end = data_end(source)
-        record.as_of = as_of = as_of or end
-        if as_of > end:
-            raise ChurnError(f"--as-of {as_of} is after the end of the data ({end}): "
-                             "features would count days that are not in the data")
+        end, as_of = checked_as_of(source, as_of, record)
         vocab = Vocabulary.from_dict(model.vocabulary or {}) or resolve_vocabulary(source, cfg, before=end)
         features = catalog(cfg, vocab, set(source.names), set(source.raw("accounts").columns))
         check_features(model, FeatureTable(pd.DataFrame(), features, vocab, end), record.model_uri)

@@ -56,3 +56,26 @@ def pg_database(pg_url):
     yield pg_url.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(pg_url, autocommit=True) as con:
         con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One Spark local[2] session for every Spark test; skipped without pyspark or Java, except under CI."""
+    import shutil
+
+    try:
+        import pyspark  # noqa: F401
+
+        missing = None if (os.environ.get("JAVA_HOME") or shutil.which("java")) else "no Java runtime"
+    except ImportError:
+        missing = "pyspark is not installed"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"Spark tests cannot run: {missing}")
+        pytest.skip(missing)
+    from pipeline.spark import spark_session
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = spark_session("local[2]", conf={"spark.sql.warehouse.dir": str(warehouse)})
+    yield session
+    session.stop()

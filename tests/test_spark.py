@@ -1,14 +1,12 @@
 """The Spark engine gives the DuckDB feature table, to the last digit (Spark local[2]).
 
-One Spark session serves the whole module and is stopped at its end. Needs
+Uses the session-wide ``spark`` fixture of ``conftest.py`` (local[2]). Needs
 pyspark and Java 17; skipped without them, except under CI.
 """
 
 from __future__ import annotations
 
 import gc
-import os
-import shutil
 import uuid
 
 import pandas as pd
@@ -24,32 +22,6 @@ from pipeline.sources import open_source
 pytestmark = pytest.mark.spark
 
 CFG = load_config(None, {})
-
-
-def _missing_requirement() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed"
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        return "no Java runtime (JAVA_HOME or java on PATH)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    """One local[2] session for the module, with its own warehouse folder; stopped at the end."""
-    missing = _missing_requirement()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"Spark tests cannot run: {missing}")
-        pytest.skip(missing)
-    from pipeline.spark import spark_session
-
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    session = spark_session("local[2]", conf={"spark.sql.warehouse.dir": str(warehouse)})
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,11 @@
 """Scoring on Spark (mapInPandas over the feature partitions) writes the rows scoring on DuckDB writes.
 
-One local[2] Spark session for the module, stopped at its end; skipped without
-pyspark or Java, except under CI (as ``test_spark``).
+Uses the session-wide ``spark`` fixture of ``conftest.py``; skipped without
+pyspark or Java, except under CI.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -18,26 +16,6 @@ from pipeline.warehouse import Warehouse
 from scoring_fixtures import feature_panel, fit_model, scoring_config
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    """One local[2] session for the module, with its own warehouse folder; stopped at the end."""
-    try:
-        import pyspark  # noqa: F401
-        missing = None if (os.environ.get("JAVA_HOME") or shutil.which("java")) else "no Java runtime"
-    except ImportError:
-        missing = "pyspark is not installed"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"Spark tests cannot run: {missing}")
-        pytest.skip(missing)
-    from pipeline.spark import spark_session
-
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    session = spark_session("local[2]", conf={"spark.sql.warehouse.dir": str(warehouse)})
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
