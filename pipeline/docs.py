@@ -62,7 +62,7 @@ def checks_section() -> str:
 
 def scores_section() -> str:
     """The score tables' columns with their declared types (``pipeline.warehouse``)."""
-    from pipeline.warehouse import schema_markdown
+    from pipeline.score_tables import schema_markdown
 
     return schema_markdown()
 

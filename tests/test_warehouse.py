@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from pipeline.errors import ChurnError
-from pipeline.warehouse import RUN_COLUMNS, SCORE_COLUMNS, Run, Warehouse
+from pipeline.score_tables import RUN_COLUMNS, SCORE_COLUMNS
+from pipeline.warehouse import Run, Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 D1, D2, D3 = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)

@@ -1,0 +1,83 @@
+"""The score tables' columns, declared types and meanings: ``churn_scores`` and ``score_runs``.
+
+:mod:`pipeline.warehouse` creates and writes the tables from these declarations;
+the README's column table is rendered from them (:func:`schema_markdown`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Column(NamedTuple):
+    """A declared column: name, logical type (see :data:`TYPES`), NOT NULL, and what it means."""
+
+    name: str
+    type: str
+    required: bool
+    meaning: str
+
+
+#: ``churn_scores``: one row per (as_of_date, account_id), the primary key.
+SCORE_COLUMNS = [
+    Column("as_of_date", "date", True, "Scored as of this date (features see only data before it)."),
+    Column("account_id", "text", True, "Account key from `accounts`."),
+    Column("account_name", "text", False, "Display name from `accounts.name`."),
+    Column("csm", "text", False, "Owner from `accounts.csm` (null: unassigned)."),
+    Column("segment", "text", False, "From `accounts.segment`."),
+    Column("churn_probability", "double", True, "Calibrated probability of churning within the label horizon."),
+    Column("risk_rank", "integer", True, "1 = most at risk on this date (ties: higher revenue at risk first)."),
+    Column("risk_tier", "text", True, "`high` / `medium` / `low` by `scoring.tiers`."),
+    Column("mrr", "double", False, "Monthly recurring revenue on the as-of date."),
+    Column("revenue_at_risk", "double", False,
+           "churn_probability × mrr × months in the horizon (`labels.horizon_days` / 30.44)."),
+    Column("health_score", "double", False, "The hand-tuned health score, 0-100 (higher = healthier)."),
+    Column("reasons", "json", False, "Top reasons: `risk`, `protective`, `context` lists, `base_value`, `other`."),
+    Column("reason_summary", "text", False, "The risk reasons' sentences in one line, for a CSM."),
+    Column("probability_change", "double", False,
+           "churn_probability minus the account's probability on its latest earlier as-of date (null: none)."),
+    Column("model_name", "text", False, "Registered model name."),
+    Column("model_version", "text", False, "Registered model version that scored."),
+    Column("run_id", "text", True, "The `score_runs` row of the run that wrote this row."),
+    Column("scored_at", "timestamp", True, "When the run started (UTC)."),
+]
+#: ``score_runs``: one row per run, run_id the primary key.
+RUN_COLUMNS = [
+    Column("run_id", "text", True, "Unique id of the run."),
+    Column("as_of_date", "date", False, "The date scored (null if the run failed before knowing it)."),
+    Column("status", "text", True, "`succeeded` or `failed`."),
+    Column("row_count", "integer", True, "Rows written to `churn_scores` (0 when failed)."),
+    Column("model_name", "text", False, "Registered model name."),
+    Column("model_version", "text", False, "Registered model version."),
+    Column("model_uri", "text", False, "The URI asked for, e.g. `models:/churn-model@champion`."),
+    Column("source", "text", False, "The data source (password masked)."),
+    Column("started_at", "timestamp", True, "Start of the run (UTC)."),
+    Column("finished_at", "timestamp", False, "End of the run (UTC), just before the commit."),
+    Column("seconds", "double", False, "finished_at - started_at."),
+    Column("timings", "json", False, "Seconds per step: model, features, predict, explain, write."),
+    Column("drift", "json", False, "PSI of every feature vs the training data, largest first."),
+    Column("warnings", "text", False, "Drift warnings, one per line."),
+    Column("error", "text", False, "Why a failed run failed."),
+]
+
+
+
+KEYS = {"scores": "as_of_date, account_id", "runs": "run_id"}
+TYPES = {
+    "duckdb": {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE", "integer": "INTEGER",
+               "json": "JSON", "timestamp": "TIMESTAMP"},
+    "postgres": {"text": "TEXT", "date": "DATE", "double": "DOUBLE PRECISION", "integer": "INTEGER",
+                 "json": "JSONB", "timestamp": "TIMESTAMP"},
+}
+
+
+def schema_markdown() -> str:
+    """Markdown tables of both score tables with their declared types (for the README)."""
+    out = []
+    for title, columns in (("churn_scores", SCORE_COLUMNS), ("score_runs", RUN_COLUMNS)):
+        out += [f"`{title}`", "", "| column | DuckDB | PostgreSQL | meaning |", "|---|---|---|---|"]
+        for c in columns:
+            null = "" if c.required else ", null"
+            out.append(f"| `{c.name}` | {TYPES['duckdb'][c.type]}{null} | {TYPES['postgres'][c.type]}{null} | {c.meaning} |")
+        out.append("")
+    return "\n".join(out).rstrip()
