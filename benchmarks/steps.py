@@ -30,9 +30,9 @@ def floor(world: Path) -> dict:
 def panel(world: Path) -> dict:
     """The full feature panel (every monthly snapshot, with labels) on DuckDB."""
     from pipeline.config import load_config
-    from pipeline.featurize import build_features
-    from pipeline.labels import snapshot_dates
-    from pipeline.sources import open_source
+    from pipeline.engine.featurize import build_features
+    from pipeline.engine.labels import snapshot_dates
+    from pipeline.io.sources import open_source
 
     cfg = load_config(None, {})
     started = time.perf_counter()
@@ -46,8 +46,8 @@ def pandas(world: Path) -> dict:
     """The same usage features the straightforward pandas way (load events, group by per window)."""
     from benchmarks.pandas_baseline import panel as pandas_panel
     from pipeline.config import load_config
-    from pipeline.labels import snapshot_dates
-    from pipeline.sources import open_source
+    from pipeline.engine.labels import snapshot_dates
+    from pipeline.io.sources import open_source
 
     with open_source(world) as source:
         dates = snapshot_dates(source, load_config(None, {}))
@@ -71,10 +71,10 @@ def _bench_config(world: Path):
 
 def train(world: Path) -> dict:
     """Backtest + final model + MLflow registration on the prebuilt panel (feature build not timed)."""
-    from pipeline import train as training
-    from pipeline.featurize import build_features
-    from pipeline.labels import snapshot_dates
-    from pipeline.sources import open_source
+    from pipeline.steps import train as training
+    from pipeline.engine.featurize import build_features
+    from pipeline.engine.labels import snapshot_dates
+    from pipeline.io.sources import open_source
 
     cfg = _bench_config(world)
     with open_source(world) as source:
@@ -93,19 +93,19 @@ def score(world: Path) -> dict:
     """
     import pandas as pd
 
-    from pipeline import score as scoring
-    from pipeline.featurize import build_features
-    from pipeline.labels import data_end
-    from pipeline.sources import open_source
-    from pipeline.warehouse import Run, Warehouse, utc_now
+    from pipeline.steps import score as scoring
+    from pipeline.engine.featurize import build_features
+    from pipeline.engine.labels import data_end
+    from pipeline.io.sources import open_source
+    from pipeline.io.warehouse import Run, Warehouse, utc_now
 
     cfg = _bench_config(world)
     model, name, version, uri = scoring.load_model(cfg, None)
-    from pipeline.catalog import Vocabulary
+    from pipeline.engine.catalog import Vocabulary
 
     with open_source(world) as source:
         end = data_end(source)
-        table = build_features(source, cfg, [end], vocab=Vocabulary.from_dict(model.vocabulary), with_labels=False)
+        table = build_features(source, cfg, [end], vocab=Vocabulary.from_dict(model.vocabulary_), with_labels=False)
     frame = table.frame.sample(n=100_000, replace=True, random_state=0).reset_index(drop=True)
     frame["account_id"] = [f"B{i:06d}" for i in range(len(frame))]
     table.frame = frame
@@ -115,7 +115,7 @@ def score(world: Path) -> dict:
     started = time.perf_counter()
     record = Run("bench", end, utc_now(), model_name=name, model_version=version)
     prepared = model.prepare(frame)
-    probability = model.predict_proba(prepared)
+    probability = model.predict_risk(prepared)
     explained = scoring.explain_rows(cfg, model, table, prepared)
     rows = scoring.assemble(cfg, frame, accounts, probability, explained, record)
     record.status, record.rows = "succeeded", len(rows)

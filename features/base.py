@@ -5,7 +5,7 @@ column it produces (a template when it runs per window, event type or
 milestone: ``events_{window}d``), its docstring says what it means, and its
 ``risk`` / ``protective`` sentences are what a CSM reads when it drives the
 score. The function body returns an ibis expression over a point-in-time
-*frame* (see ``pipeline.frames``), so the same definition runs on DuckDB,
+*frame* (see ``pipeline.engine.frames``), so the same definition runs on DuckDB,
 PostgreSQL and Spark.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, Callable
 #: Every definition, in the order the modules declare them.
 REGISTRY: list["Definition"] = []
 
-#: Frames a definition can aggregate over (built in ``pipeline.frames``).
+#: Frames a definition can aggregate over (built in ``pipeline.engine.frames``).
 FRAMES = ("usage", "users", "tickets", "milestones", "nps", "subscriptions", "accounts", "derived")
 
 

@@ -1,6 +1,6 @@
 """Usage frequency: how much, how broadly and how steadily the product is used.
 
-Frames (``pipeline.frames``): ``usage`` has one row per (account, as-of, stretch
+Frames (``pipeline.engine.frames``): ``usage`` has one row per (account, as-of, stretch
 of days) where every window is a whole number of stretches, with ``d`` = days
 from the stretch's first day to the as-of date (so "within k days" is ``d <= k``),
 ``n`` = events (sum of quantity), ``t_<type>`` = events of one type, ``days`` =

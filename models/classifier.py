@@ -19,8 +19,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from models import calibration
-from pipeline.config import CONFIG_VERSION
-from pipeline.errors import ModelError
+from models.drift import reference_entry
+from models.errors import ModelError
 
 #: Columns of a feature table that are never features.
 NON_FEATURES = ("account_id", "as_of", "churned", "churn_date", "label_observed")
@@ -53,7 +53,6 @@ DEFAULT_PARAMS = {
 }
 #: Not LightGBM parameters: how many rounds at most, and how patient early stopping is.
 DEFAULT_ROUNDS, DEFAULT_PATIENCE = 200, 30
-DECILES = np.linspace(0.1, 0.9, 9)
 
 
 class ChurnModel(BaseEstimator):
@@ -71,16 +70,19 @@ class ChurnModel(BaseEstimator):
 
     Attributes
     ----------
-    feature_names, categorical : list of str
-    categories : dict
+    classes_ : ndarray
+        ``[0, 1]``: column 1 of :meth:`predict_proba` is P(churn).
+    feature_names_, categorical_ : list of str
+    categories_ : dict
         Training levels of each categorical feature.
-    vocabulary : dict
-        ``Vocabulary.to_dict()`` of the training build (set by the trainer).
-    config_version : int
-    reference : dict
-        Training distribution of each feature for drift checks (see :func:`reference_entry`).
-    train_until : date or None
-        Set by the trainer: nothing known after this date was used.
+    vocabulary_ : dict
+        ``Vocabulary.to_dict()`` of the training build (a :meth:`fit` argument).
+    config_version_ : int or None
+        The pipeline config version the model was trained under (a :meth:`fit` argument).
+    train_until_ : date or None
+        Nothing known after this date was used (a :meth:`fit` argument).
+    reference_ : dict
+        Training distribution of each feature for drift checks (see :func:`models.drift.reference_entry`).
     booster_ : lightgbm.Booster
     calibrator_ : models.calibration.Calibrator
     best_iteration_ : int
@@ -90,13 +92,11 @@ class ChurnModel(BaseEstimator):
         self.params = params
         self.seed = seed
         self.calibration = calibration
-        self.vocabulary: dict = {}
-        self.config_version: int = CONFIG_VERSION
-        self.train_until = None
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: pd.DataFrame, y, *, X_valid=None, y_valid=None, X_calib=None, y_calib=None,
-            feature_names=None, categorical=None) -> "ChurnModel":
+            feature_names=None, categorical=None, vocabulary=None, config_version=None,
+            train_until=None) -> "ChurnModel":
         """Train the booster (early stopping on the validation set) and the calibrator.
 
         Parameters
@@ -110,14 +110,24 @@ class ChurnModel(BaseEstimator):
             Held-out period for the calibrator; without it probabilities are the booster's own.
         feature_names, categorical : list of str, optional
             Default: every column but :data:`NON_FEATURES`; non-numeric columns are categorical.
+        vocabulary : dict, optional
+            ``Vocabulary.to_dict()`` of the feature build, kept so that scoring builds the same columns.
+        config_version : int, optional
+            Config version of the pipeline that built the features; the scorer refuses another.
+        train_until : date, optional
+            Nothing known after this date was used.
         """
-        self.feature_names = list(feature_names or [c for c in X.columns if c not in NON_FEATURES])
+        self.classes_ = np.array([0, 1])
+        self.vocabulary_ = dict(vocabulary or {})
+        self.config_version_ = config_version
+        self.train_until_ = train_until
+        self.feature_names_ = list(feature_names or [c for c in X.columns if c not in NON_FEATURES])
         if categorical is None:
-            categorical = [c for c in self.feature_names if not pd.api.types.is_numeric_dtype(X[c])]
-        self.categorical = list(categorical)
-        self.categories = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical}
+            categorical = [c for c in self.feature_names_ if not pd.api.types.is_numeric_dtype(X[c])]
+        self.categorical_ = list(categorical)
+        self.categories_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}
         train = self.prepare(X)
-        self.reference = {c: reference_entry(train[c]) for c in self.feature_names}
+        self.reference_ = {c: reference_entry(train[c]) for c in self.feature_names_}
         self.booster_ = self._train(train, y, X_valid, y_valid)
         self.best_iteration_ = self.booster_.num_trees()
         self.calibrator_ = calibration.Calibrator("none")
@@ -135,7 +145,7 @@ class ChurnModel(BaseEstimator):
     def _train(self, X: pd.DataFrame, y, X_valid, y_valid) -> lgb.Booster:
         extra = self.params or {}
         rounds = int(extra.get("num_boost_round", DEFAULT_ROUNDS))
-        data = lgb.Dataset(X, label=np.asarray(y), categorical_feature=self.categorical, free_raw_data=False)
+        data = lgb.Dataset(X, label=np.asarray(y), categorical_feature=self.categorical_, free_raw_data=False)
         valid_sets, callbacks = [], []
         if X_valid is not None:
             valid_sets = [data.create_valid(self.prepare(X_valid), label=np.asarray(y_valid))]
@@ -155,19 +165,19 @@ class ChurnModel(BaseEstimator):
         ModelError
             When feature columns are missing (the message also names unexpected extra columns).
         """
-        missing = [c for c in self.feature_names if c not in X.columns]
+        missing = [c for c in self.feature_names_ if c not in X.columns]
         if missing:
-            extra = [c for c in X.columns if c not in self.feature_names and c not in NON_FEATURES]
+            extra = [c for c in X.columns if c not in self.feature_names_ and c not in NON_FEATURES]
             unknown = f"; it has columns the model does not know: {', '.join(extra)}" if extra else ""
             raise ModelError(
                 f"the data lacks {len(missing)} feature column(s) the model was trained on: "
                 f"{', '.join(missing)}{unknown}. Build features with the model's vocabulary and a compatible config."
             )
         out = pd.DataFrame(index=X.index)
-        for c in self.feature_names:
-            if c in self.categorical:
+        for c in self.feature_names_:
+            if c in self.categorical_:
                 values = X[c].astype("string").astype(object).where(X[c].notna(), None)
-                out[c] = pd.Categorical(values, categories=self.categories[c])
+                out[c] = pd.Categorical(values, categories=self.categories_[c])
             else:
                 out[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
         return out
@@ -177,8 +187,17 @@ class ChurnModel(BaseEstimator):
         return self.booster_.predict(self.prepare(X), raw_score=True)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Calibrated probability of churn within the horizon, 1-D."""
-        return self.calibrator_.predict(self.raw_score(X))
+        """Calibrated probabilities, shape (n, 2): column 1 is P(churn within the horizon)."""
+        churn = self.calibrator_.predict(self.raw_score(X))
+        return np.column_stack([1.0 - churn, churn])
+
+    def predict_risk(self, X) -> np.ndarray:
+        """Calibrated P(churn within the horizon), 1-D: ``predict_proba(X)[:, 1]``."""
+        return self.predict_proba(X)[:, 1]
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 at probability 0.5 (scikit-learn's convention; the pipeline ranks by :meth:`predict_risk`)."""
+        return (self.predict_risk(X) >= 0.5).astype("int64")
 
     def contributions(self, X) -> pd.DataFrame:
         """Exact TreeSHAP contribution of each feature to the log-odds, plus ``base_value``.
@@ -186,64 +205,9 @@ class ChurnModel(BaseEstimator):
         Each row sums to :meth:`raw_score` of that row.
         """
         values = self.booster_.predict(self.prepare(X), pred_contrib=True)
-        return pd.DataFrame(values, columns=[*self.feature_names, "base_value"], index=X.index)
+        return pd.DataFrame(values, columns=[*self.feature_names_, "base_value"], index=X.index)
 
     def importance(self, X) -> pd.Series:
         """Global importance: mean absolute contribution of each feature on ``X``, descending."""
         contrib = self.contributions(X).drop(columns="base_value")
         return contrib.abs().mean().sort_values(ascending=False)
-
-
-# ------------------------------------------------------------------ drift reference
-def reference_entry(values: pd.Series) -> dict:
-    """Training distribution of one feature, for population-stability (PSI) checks.
-
-    Numeric: ``{"edges": [...], "shares": [...], "missing": m}`` with up to nine
-    interior decile edges; bin ``i`` holds ``edges[i-1] < x <= edges[i]`` (open at
-    both ends), ``len(shares) == len(edges) + 1`` and shares plus ``missing`` sum to 1.
-    Categorical: ``{"levels": {level: share}, "missing": m}``.
-    """
-    n = max(len(values), 1)
-    missing = float(values.isna().sum()) / n
-    present = values.dropna()
-    if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
-        counts = present.astype(str).value_counts()
-        return {"levels": {str(k): float(v) / n for k, v in counts.items()}, "missing": missing}
-    edges = np.unique(np.quantile(present, DECILES)).tolist() if len(present) else []
-    return {"edges": edges, "shares": _bin_shares(present.to_numpy(), edges, n), "missing": missing}
-
-
-def _bin_shares(values: np.ndarray, edges: list[float], n: int) -> list[float]:
-    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
-    return (counts / n).tolist()
-
-
-def distribution(values: pd.Series, entry: dict) -> dict:
-    """Shares of ``values`` in the bins (or levels) of a :func:`reference_entry`.
-
-    Levels not seen in training are pooled under ``"__other__"``.
-    """
-    n = max(len(values), 1)
-    present = values.dropna()
-    missing = 1.0 - len(present) / n
-    if "levels" in entry:
-        counts = present.astype(str).value_counts()
-        levels = {k: float(counts.get(k, 0)) / n for k in entry["levels"]}
-        levels["__other__"] = float(counts[~counts.index.isin(list(entry["levels"]))].sum()) / n
-        return {"levels": levels, "missing": missing}
-    numeric = pd.to_numeric(present, errors="coerce").to_numpy(dtype="float64")
-    return {"edges": entry["edges"], "shares": _bin_shares(numeric, entry["edges"], n), "missing": missing}
-
-
-def psi(entry: dict, values: pd.Series, floor: float = 1e-4) -> float:
-    """Population stability index of ``values`` against a training :func:`reference_entry`."""
-    now = distribution(values, entry)
-    if "levels" in entry:
-        expected = [*entry["levels"].values(), 0.0, entry["missing"]]
-        actual = [*now["levels"].values(), now["missing"]]
-    else:
-        expected = [*entry["shares"], entry["missing"]]
-        actual = [*now["shares"], now["missing"]]
-    e = np.maximum(np.asarray(expected), floor)
-    a = np.maximum(np.asarray(actual), floor)
-    return float(np.sum((a - e) * np.log(a / e)))

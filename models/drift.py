@@ -1,7 +1,7 @@
 """Feature drift at scoring time: population stability (PSI) of every feature against training.
 
 The model carries the training distribution of each feature
-(``ChurnModel.reference``, see :func:`models.classifier.reference_entry`).
+(``ChurnModel.reference_``, see :func:`reference_entry`).
 Before a nightly run writes anything, today's accounts are binned the same way
 and compared; features above the configured threshold are named in a warning
 that the scorer prints and records in ``score_runs``.
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
-
-from models.classifier import psi
 
 #: Features named in a warning; the full list is in ``score_runs.drift``.
 SHOWN = 5
+DECILES = np.linspace(0.1, 0.9, 9)
 
 
 @dataclass
@@ -67,7 +67,7 @@ def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float) -> 
     Parameters
     ----------
     reference : dict
-        Feature name to a training distribution (``ChurnModel.reference``).
+        Feature name to a training distribution (``ChurnModel.reference_``).
     frame : pandas.DataFrame
         Today's feature values as the model sees them (``model.prepare``).
     threshold : float
@@ -79,3 +79,58 @@ def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float) -> 
     """
     values = {name: psi(entry, frame[name]) for name, entry in (reference or {}).items() if name in frame}
     return DriftReport(values, threshold)
+
+
+# ------------------------------------------------------------------ the reference and PSI
+def reference_entry(values: pd.Series) -> dict:
+    """Training distribution of one feature, for population-stability (PSI) checks.
+
+    Numeric: ``{"edges": [...], "shares": [...], "missing": m}`` with up to nine
+    interior decile edges; bin ``i`` holds ``edges[i-1] < x <= edges[i]`` (open at
+    both ends), ``len(shares) == len(edges) + 1`` and shares plus ``missing`` sum to 1.
+    Categorical: ``{"levels": {level: share}, "missing": m}``.
+    """
+    n = max(len(values), 1)
+    missing = float(values.isna().sum()) / n
+    present = values.dropna()
+    if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
+        counts = present.astype(str).value_counts()
+        return {"levels": {str(k): float(v) / n for k, v in counts.items()}, "missing": missing}
+    edges = np.unique(np.quantile(present, DECILES)).tolist() if len(present) else []
+    return {"edges": edges, "shares": _bin_shares(present.to_numpy(), edges, n), "missing": missing}
+
+
+def _bin_shares(values: np.ndarray, edges: list[float], n: int) -> list[float]:
+    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    return (counts / n).tolist()
+
+
+def distribution(values: pd.Series, entry: dict) -> dict:
+    """Shares of ``values`` in the bins (or levels) of a :func:`reference_entry`.
+
+    Levels not seen in training are pooled under ``"__other__"``.
+    """
+    n = max(len(values), 1)
+    present = values.dropna()
+    missing = 1.0 - len(present) / n
+    if "levels" in entry:
+        counts = present.astype(str).value_counts()
+        levels = {k: float(counts.get(k, 0)) / n for k in entry["levels"]}
+        levels["__other__"] = float(counts[~counts.index.isin(list(entry["levels"]))].sum()) / n
+        return {"levels": levels, "missing": missing}
+    numeric = pd.to_numeric(present, errors="coerce").to_numpy(dtype="float64")
+    return {"edges": entry["edges"], "shares": _bin_shares(numeric, entry["edges"], n), "missing": missing}
+
+
+def psi(entry: dict, values: pd.Series, floor: float = 1e-4) -> float:
+    """Population stability index of ``values`` against a training :func:`reference_entry`."""
+    now = distribution(values, entry)
+    if "levels" in entry:
+        expected = [*entry["levels"].values(), 0.0, entry["missing"]]
+        actual = [*now["levels"].values(), now["missing"]]
+    else:
+        expected = [*entry["shares"], entry["missing"]]
+        actual = [*now["shares"], now["missing"]]
+    e = np.maximum(np.asarray(expected), floor)
+    a = np.maximum(np.asarray(actual), floor)
+    return float(np.sum((a - e) * np.log(a / e)))

@@ -17,9 +17,10 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from pipeline.errors import ModelError
+from models.errors import ModelError
 
 ECE_BINS = 10
 
@@ -148,12 +149,16 @@ def ece(y, p, bins: int = ECE_BINS) -> float:
 
 
 def calibration_table(y, p, bins: int = ECE_BINS) -> pd.DataFrame:
-    """Mean predicted vs observed churn rate in equal-count bins of ``p``."""
-    df = pd.DataFrame({"y": np.asarray(y, dtype="float64"), "p": np.asarray(p, dtype="float64")})
-    order = df["p"].rank(method="first")
-    df["bin"] = np.minimum((order - 1) * bins // len(df), bins - 1).astype(int)
-    out = df.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), rows=("y", "size"))
-    return out.reset_index(drop=True)
+    """Mean predicted vs observed churn rate in quantile bins of ``p`` (scikit-learn's ``calibration_curve``).
+
+    ``rows`` counts each bin with scikit-learn's own quantile edges; bins that tied
+    values leave empty are dropped, as ``calibration_curve`` drops them.
+    """
+    y, p = np.asarray(y, dtype="float64"), np.asarray(p, dtype="float64")
+    observed, predicted = calibration_curve(y, p, n_bins=bins, strategy="quantile")
+    edges = np.percentile(p, np.linspace(0, 100, bins + 1))
+    counts = np.bincount(np.searchsorted(edges[1:-1], p), minlength=bins)
+    return pd.DataFrame({"predicted": predicted, "observed": observed, "rows": counts[counts > 0]})
 
 
 def gain_curve(y, score, points: int = 101) -> pd.DataFrame:
@@ -209,7 +214,7 @@ def metrics(frame: pd.DataFrame, score: str, probability: str | None, top_k: int
     }
     if probability is not None:
         p = frame[probability].to_numpy()
-        out["brier"] = float(np.mean((p - y) ** 2))
+        out["brier"] = brier_score_loss(y, p)
         out["ece"] = ece(y, p)
     return {k: float(v) for k, v in out.items()}
 
@@ -243,7 +248,7 @@ def run_fold(panel: pd.DataFrame, fold: Fold, fit: Fitter, health, top_k: int) -
     keep = [c for c in ("account_id", "as_of", "churned", "mrr") if c in test]
     pred = test[keep].assign(
         fold=fold.number,
-        model_probability=model.predict_proba(test),
+        model_probability=model.predict_risk(test),
         health_score=health.score(test).to_numpy(),
     )
     pred["health_risk"] = 100.0 - pred["health_score"]

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ModelError
+from models.errors import ModelError
 
 BASE = "base_value"
 #: Decimals kept for contributions in the JSON (1e-6 log-odds is far below anything visible).

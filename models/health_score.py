@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.errors import ConfigError
+from models.errors import ConfigError
 
 DEFAULT_PATH = Path("configs/health_score.yaml")
 #: Relative paths not found in the working directory are looked up here (the source checkout).

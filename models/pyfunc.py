@@ -30,7 +30,7 @@ def predict_frame(model, X: pd.DataFrame) -> pd.DataFrame:
     """``churn_probability``, ``contrib__<feature>`` columns and ``base_value`` for each row of ``X``."""
     contrib = model.contributions(X)
     contrib.columns = [c if c == "base_value" else CONTRIB_PREFIX + c for c in contrib.columns]
-    return pd.concat([pd.DataFrame({"churn_probability": model.predict_proba(X)}, index=X.index), contrib], axis=1)
+    return pd.concat([pd.DataFrame({"churn_probability": model.predict_risk(X)}, index=X.index), contrib], axis=1)
 
 
 class ChurnPyfunc(mlflow.pyfunc.PythonModel):
@@ -56,7 +56,7 @@ def log_model(model, sample: pd.DataFrame, registered_model_name: str | None = N
     -------
     mlflow.models.model.ModelInfo
     """
-    inputs = model.prepare(sample).astype({c: "object" for c in model.categorical})
+    inputs = model.prepare(sample).astype({c: "object" for c in model.categorical_})
     signature = infer_signature(inputs, predict_frame(model, sample))
     with tempfile.TemporaryDirectory() as tmp, _quiet():
         path = Path(tmp) / "churn_model.joblib"
@@ -90,12 +90,12 @@ def load_churn_model(uri: str):
 
     Raises
     ------
-    pipeline.errors.ModelError
+    models.errors.ModelError
         When nothing is found at ``uri`` or it is not a churn model.
     """
     from mlflow.exceptions import MlflowException
 
-    from pipeline.errors import ModelError
+    from models.errors import ModelError
 
     try:
         wrapper = mlflow.pyfunc.load_model(uri).unwrap_python_model()

@@ -21,8 +21,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from models import evaluation, pyfunc
-from pipeline.errors import ModelError
-from pipeline.sources import mask_url
+from models.errors import ModelError
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 #: A champion comparison on fewer unseen rows or positives than this would be noise.
@@ -139,7 +138,7 @@ def run_params(result) -> dict:
         "labels.horizon_days": cfg.labels.horizon_days, "labels.grace_days": cfg.labels.grace_days,
         "snapshots.frequency": cfg.snapshots.frequency, "config_version": cfg.config_version,
         "train_until": str(result.train_until), "rows": len(result.panel),
-        "snapshot_dates": result.panel["as_of"].nunique(), "features": len(model.feature_names),
+        "snapshot_dates": result.panel["as_of"].nunique(), "features": len(model.feature_names_),
         "trees": model.best_iteration_, "calibration_method": model.calibrator_.method,
     })
     return params
@@ -159,8 +158,8 @@ def version_tags(result, run_id: str) -> dict[str, str]:
     """What the scorer and the next gate need to know about a model version."""
     latest = result.backtest.latest
     return {
-        "features": json.dumps(result.model.feature_names),
-        "config_version": str(result.model.config_version),
+        "features": json.dumps(result.model.feature_names_),
+        "config_version": str(result.model.config_version_),
         "run_id": run_id,
         "train_until": str(result.train_until),
         "latest_fold_test": f"{min(latest.fold.test_dates)}..{max(latest.fold.test_dates)}",
@@ -199,7 +198,7 @@ def _rescore(version: str, name: str, rows, latest) -> ChampionScore:
 
     try:
         champion = pyfunc.load_churn_model(f"models:/{name}/{version}")
-        champion_p = champion.predict_proba(rows)
+        champion_p = champion.predict_risk(rows)
     except ModelError as exc:
         return ChampionScore(version, None, None, f"champion v{version} cannot score today's features: {exc}")
     new = rows[["account_id", "as_of"]].merge(latest.predictions, on=["account_id", "as_of"], how="left")
@@ -241,7 +240,7 @@ def track(result, progress, write_report) -> None:
 def _log_inputs(result) -> None:
     """Tags (git commit, data source and fingerprint), parameters, backtest metrics, feature list."""
     commit, dirty = git_commit()
-    mlflow.set_tags({"git_commit": commit, "git_dirty": str(dirty), "data_source": mask_url(result.cfg.data),
+    mlflow.set_tags({"git_commit": commit, "git_dirty": str(dirty), "data_source": result.data_label,
                      "data_fingerprint": result.fingerprint, "data_end": str(result.table.data_end)})
     mlflow.log_params(run_params(result))
     mlflow.log_metrics(run_metrics(result.backtest))

@@ -169,7 +169,7 @@ def render(result, table: pd.DataFrame) -> str:
         "panel": f"{len(result.panel):,} usable snapshots, {result.panel['as_of'].nunique()} snapshot dates, "
                  f"churn rate {result.panel['churned'].mean():.2%}",
         "label": f"churn within {cfg.labels.horizon_days} days (grace {cfg.labels.grace_days} days)",
-        "model": f"{len(model.feature_names)} features, {model.best_iteration_} trees, "
+        "model": f"{len(model.feature_names_)} features, {model.best_iteration_} trees, "
                  f"{model.calibrator_.method} calibration, seed {cfg.training.seed}",
         "data fingerprint": result.fingerprint,
     }

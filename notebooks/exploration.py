@@ -41,7 +41,7 @@ if not Path("configs").is_dir() and Path("../configs").is_dir():
 
 from models import evaluation, report
 from models.health_score import HealthScore
-from pipeline import train
+from pipeline.steps import train
 from pipeline.config import load_config
 
 DATA = os.environ.get("CHURN_DATA", "data/warehouse.duckdb")

@@ -40,7 +40,7 @@ def handles_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from pipeline.sources import mask_secrets
+        from pipeline.errors import mask_secrets
 
         try:
             return command(*args, **kwargs)
@@ -92,8 +92,9 @@ def load(
     to: str = typer.Option(..., "--to", help="Target DuckDB file or PostgreSQL URL."),
 ):
     """Copy the contract tables of a source into a DuckDB file or PostgreSQL (replacing them)."""
-    from pipeline.load import load_tables
-    from pipeline.sources import mask_url, open_source
+    from pipeline.io.load import load_tables
+    from pipeline.io.sources import open_source
+    from pipeline.io.urls import mask_url
 
     with open_source(data) as source:
         counts = load_tables(source, to)
@@ -109,8 +110,8 @@ def validate(
     config: Optional[Path] = ConfigOpt,
 ):
     """Check every contract table; exit 2 on errors, 0 with warnings only."""
-    from pipeline.sources import open_data
-    from pipeline.validate import validate as run_checks
+    from pipeline.io.sources import open_data
+    from pipeline.contract.validate import validate as run_checks
 
     cfg = _config(config, data=data, engine=engine)
     with open_data(cfg) as source:
@@ -141,10 +142,10 @@ def features(
     config: Optional[Path] = ConfigOpt,
 ):
     """Write the point-in-time feature table for one as-of date (or the whole snapshot panel)."""
-    from pipeline.featurize import build_features
-    from pipeline.labels import data_end, snapshot_dates
-    from pipeline.sources import open_data
-    from pipeline.validate import ensure_valid
+    from pipeline.engine.featurize import build_features
+    from pipeline.engine.labels import data_end, snapshot_dates
+    from pipeline.io.sources import open_data
+    from pipeline.contract.validate import ensure_valid
 
     cfg = _config(config, data=data, engine=engine)
     with open_data(cfg) as source:
@@ -178,7 +179,7 @@ def train(
     config: Optional[Path] = ConfigOpt,
 ):
     """Backtest out of time against the health score, train, report, log to MLflow and promote if better."""
-    from pipeline import train as training
+    from pipeline.steps import train as training
 
     cfg = _config(
         config, data=data, engine=engine, **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
@@ -200,7 +201,7 @@ def score(
     config: Optional[Path] = ConfigOpt,
 ):
     """Score every active account with reasons and write churn_scores and score_runs in one transaction."""
-    from pipeline import score as scoring
+    from pipeline.steps import score as scoring
 
     cfg = _config(config, data=data, warehouse=warehouse, engine=engine, **{"tracking.uri": tracking_uri})
     result = scoring.run(cfg, as_of=_parse_date(as_of, "--as-of"), model_uri=model, progress=_say)
@@ -220,8 +221,8 @@ def risk_list(
     config: Optional[Path] = ConfigOpt,
 ):
     """Ranked accounts at risk with their reasons, read from churn_scores (not the model)."""
-    from pipeline import risk_list as lists
-    from pipeline.warehouse import Warehouse
+    from pipeline.steps import risk_list as lists
+    from pipeline.io.warehouse import Warehouse
 
     cfg = _config(config, warehouse=warehouse)
     text, written = lists.publish(

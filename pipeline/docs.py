@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 from features.base import _without_format_spec
-from pipeline.catalog import Vocabulary, catalog
+from pipeline.engine.catalog import Vocabulary, catalog
 from pipeline.config import Config
-from pipeline.contract import TABLES
+from pipeline.contract.tables import TABLES
 
 EXAMPLE_VOCABULARY = Vocabulary(event_types={"EVENT_TYPE": "EVENT_TYPE"}, milestones={"MILESTONE": "MILESTONE"})
 
@@ -51,8 +51,8 @@ def features_section() -> str:
 
 
 def checks_section() -> str:
-    """Markdown list of the validator's checks (``pipeline.validate.CHECKS``)."""
-    from pipeline.validate import CHECKS
+    """Markdown list of the validator's checks (``pipeline.contract.validate.CHECKS``)."""
+    from pipeline.contract.validate import CHECKS
 
     lines = ["| check | severity | what it means |", "|---|---|---|"]
     for check in CHECKS:
@@ -61,8 +61,8 @@ def checks_section() -> str:
 
 
 def scores_section() -> str:
-    """The score tables' columns with their declared types (``pipeline.warehouse``)."""
-    from pipeline.score_tables import schema_markdown
+    """The score tables' columns with their declared types (``pipeline.io.warehouse``)."""
+    from pipeline.io.score_tables import schema_markdown
 
     return schema_markdown()
 

@@ -1,23 +1,24 @@
-"""Errors the CLI turns into a clear message and exit code 2, never a traceback."""
+"""Errors the CLI turns into a clear message and exit code 2, never a traceback, and never a password."""
 
+import re
 
-class ChurnError(Exception):
-    """A problem the user can act on; the message says what and where."""
+from models.errors import ChurnError, ConfigError, ModelError
 
-    exit_code = 2
+__all__ = ["ChurnError", "ConfigError", "DataContractError", "ModelError", "SourceError", "mask_secrets"]
+
+_USERINFO_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)([^\s/]+)(@)")  # up to the host's '@'
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)([^&\s]+?)(?=&|\s|:\s|:?$)", re.IGNORECASE)
 
 
 class SourceError(ChurnError):
     """A data source that cannot be opened or read."""
 
 
-class ConfigError(ChurnError):
-    """A configuration file or flag with an unknown key or a bad value."""
-
-
 class DataContractError(ChurnError):
     """Input data that breaks the data contract (see ``churn validate``)."""
 
 
-class ModelError(ChurnError):
-    """A model that does not fit the data or configuration it is used with."""
+def mask_secrets(text: str) -> str:
+    """Mask every password embedded in a URL (user-info or ``password=`` parameter) inside ``text``."""
+    masked = _USERINFO_PASSWORD.sub(r"\1***\3", str(text))
+    return _QUERY_PASSWORD.sub(r"\1***", masked)

@@ -73,7 +73,7 @@ def spark(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(f"Spark tests cannot run: {missing}")
         pytest.skip(missing)
-    from pipeline.spark import spark_session
+    from pipeline.engine.spark import spark_session
 
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
     session = spark_session("local[2]", conf={"spark.sql.warehouse.dir": str(warehouse)})

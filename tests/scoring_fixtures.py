@@ -22,9 +22,9 @@ from models.classifier import ChurnModel
 from models.pyfunc import log_model
 from models.registry import configure
 from pipeline.config import load_config
-from pipeline.featurize import build_features
-from pipeline.labels import data_end, snapshot_dates
-from pipeline.sources import open_source
+from pipeline.engine.featurize import build_features
+from pipeline.engine.labels import data_end, snapshot_dates
+from pipeline.io.sources import open_source
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "churn-test"
@@ -61,7 +61,7 @@ def fit_model(table, panel: pd.DataFrame, seed: int = 1, rounds: int = 60) -> Ch
     model = ChurnModel(params={"num_boost_round": rounds}, seed=seed, calibration="sigmoid").fit(
         fit, fit["churned"], X_valid=valid, y_valid=valid["churned"], X_calib=valid, y_calib=valid["churned"],
         feature_names=table.feature_names, categorical=table.categorical)
-    model.vocabulary = table.vocabulary.to_dict()
+    model.vocabulary_ = table.vocabulary.to_dict()
     return model
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from models import evaluation
 from models.health_score import HealthScore
-from pipeline import train
+from pipeline.steps import train
 from pipeline.config import load_config
 from pipeline.errors import ModelError
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from models import calibration
-from models.classifier import ChurnModel, distribution, psi
+from models.classifier import ChurnModel
+from models.drift import distribution, psi
 from models.evaluation import ece
 from pipeline.config import CONFIG_VERSION
 from pipeline.errors import ModelError
@@ -44,17 +45,17 @@ def model(data):
 
 
 def test_fit_learns_columns_categories_and_metadata(model):
-    assert model.feature_names == ["usage", "noise", "plan", "nps_last"]  # account_id is not a feature
-    assert model.categorical == ["plan"]
-    assert model.categories == {"plan": ["basic", "pro", "team"]}
-    assert model.config_version == CONFIG_VERSION
+    assert model.feature_names_ == ["usage", "noise", "plan", "nps_last"]  # account_id is not a feature
+    assert model.categorical_ == ["plan"]
+    assert model.categories_ == {"plan": ["basic", "pro", "team"]}
+    assert model.config_version_ == CONFIG_VERSION
     assert 0 < model.best_iteration_ <= 200 and model.booster_.num_trees() == model.best_iteration_
 
 
 def test_probabilities_are_1d_calibrated_and_match_base_rate(model, data):
     _, _, Xv, yv = data
     X_test, y_test = make_data(6000, seed=2)
-    p = model.predict_proba(X_test)
+    p = model.predict_risk(X_test)
     assert p.shape == (6000,) and ((p >= 0) & (p <= 1)).all()
     assert abs(p.mean() - y_test.mean()) < 0.02  # no reweighting: probabilities stay on the data's scale
     assert ece(y_test, p) < 0.03
@@ -63,7 +64,7 @@ def test_probabilities_are_1d_calibrated_and_match_base_rate(model, data):
 def test_contributions_are_exact_treeshap(model):
     X, _ = make_data(500, seed=4)
     contrib = model.contributions(X)
-    assert list(contrib.columns) == [*model.feature_names, "base_value"]
+    assert list(contrib.columns) == [*model.feature_names_, "base_value"]
     np.testing.assert_allclose(contrib.sum(axis=1), model.raw_score(X), atol=1e-9)
     importance = model.importance(X)
     assert importance.index[0] in {"usage", "nps_last"} and importance["noise"] < importance["usage"]
@@ -71,7 +72,7 @@ def test_contributions_are_exact_treeshap(model):
 
 def test_missing_nps_is_not_nps_zero(model):
     X, _ = make_data(2000, seed=5)
-    never, zero, five = (model.predict_proba(X.assign(nps_last=v)).mean() for v in (np.nan, 0.0, 5.0))
+    never, zero, five = (model.predict_risk(X.assign(nps_last=v)).mean() for v in (np.nan, 0.0, 5.0))
     assert never > five and zero > five and abs(never - zero) > 0.01
 
 
@@ -104,10 +105,10 @@ def test_same_seed_same_model_and_joblib_round_trip(data, model, tmp_path):
 
 def test_drift_reference_shares_and_psi(model, data):
     X = data[0]
-    numeric, cat = model.reference["usage"], model.reference["plan"]
+    numeric, cat = model.reference_["usage"], model.reference_["plan"]
     assert len(numeric["shares"]) == len(numeric["edges"]) + 1 == 10
     assert sum(numeric["shares"]) + numeric["missing"] == pytest.approx(1)
-    assert model.reference["nps_last"]["missing"] == pytest.approx(X["nps_last"].isna().mean())
+    assert model.reference_["nps_last"]["missing"] == pytest.approx(X["nps_last"].isna().mean())
     assert sum(cat["levels"].values()) + cat["missing"] == pytest.approx(1)
     assert psi(numeric, X["usage"]) == pytest.approx(0, abs=1e-9)
     assert psi(numeric, X["usage"] + 1) > 0.25

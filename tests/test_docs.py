@@ -14,7 +14,7 @@ def test_readme_generated_sections_are_up_to_date():
 
 def test_readme_lists_every_feature_definition_and_check():
     from features.base import REGISTRY
-    from pipeline.validate import CHECKS
+    from pipeline.contract.validate import CHECKS
 
     text = README.read_text()
     for definition in REGISTRY:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.classifier import reference_entry
+from models.drift import reference_entry
 from models.drift import check
 
 

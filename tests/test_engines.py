@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from pipeline.config import load_config
-from pipeline.featurize import build_features
-from pipeline.labels import snapshot_dates
-from pipeline.load import load_tables
-from pipeline.sources import open_source
+from pipeline.engine.featurize import build_features
+from pipeline.engine.labels import snapshot_dates
+from pipeline.io.load import load_tables
+from pipeline.io.sources import open_source
 
 CFG = load_config(None, {})
 

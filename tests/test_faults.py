@@ -30,10 +30,10 @@ import pandas as pd
 import psycopg
 import pytest
 
-from pipeline import score
-from pipeline.load import load_tables
-from pipeline.sources import open_source
-from pipeline.warehouse import Run, Warehouse, utc_now
+from pipeline.steps import score
+from pipeline.io.load import load_tables
+from pipeline.io.sources import open_source
+from pipeline.io.warehouse import Run, Warehouse, utc_now
 from fault_processes import Zygote
 from scoring_fixtures import (NAME, Lines, churn, feature_panel, fit_model, register,
                               scoring_config, start_churn, write_config)

@@ -9,8 +9,8 @@ import pytest
 
 import tiny_world
 from pipeline.config import load_config
-from pipeline.featurize import build_features
-from pipeline.sources import open_source
+from pipeline.engine.featurize import build_features
+from pipeline.io.sources import open_source
 
 T = date(2024, 4, 1)
 END = date(2024, 9, 1)

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from pipeline.checks import CHECKS
+from pipeline.contract.checks import CHECKS
 from pipeline.cli import app
 from pipeline.config import load_config
-from pipeline.featurize import build_features
-from pipeline.sources import open_source
-from pipeline.validate import validate
+from pipeline.engine.featurize import build_features
+from pipeline.io.sources import open_source
+from pipeline.contract.validate import validate
 
 CHECK_NAMES = {c.name for c in CHECKS}
 BASE = datetime(2024, 1, 1)

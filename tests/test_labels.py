@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from pipeline import labels
+from pipeline.engine import labels
 from pipeline.config import load_config
-from pipeline.sources import open_frames, open_source
+from pipeline.io.sources import open_frames, open_source
 
 CFG = load_config(None, {})
 H, G = CFG.labels.horizon_days, CFG.labels.grace_days

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import tiny_world
-from pipeline.catalog import resolve_vocabulary
+from pipeline.engine.catalog import resolve_vocabulary
 from pipeline.config import load_config
-from pipeline.featurize import build_features
-from pipeline.sources import open_frames, open_source
+from pipeline.engine.featurize import build_features
+from pipeline.io.sources import open_frames, open_source
 
 CFG = load_config(None, {"features.attributes.categorical": ["industry"]})
 

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.errors import SourceError
-from pipeline.load import load_tables
-from pipeline.sources import open_source
-from pipeline.validate import Report, validate
+from pipeline.io.load import load_tables
+from pipeline.io.sources import open_source
+from pipeline.contract.validate import Report, validate
 from broken import duplicating, read_table, setting, write_table
 
 NOW = dt.datetime(2026, 1, 1)

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import score
-from pipeline.catalog import Vocabulary
+from pipeline.steps import score
+from pipeline.engine.catalog import Vocabulary
 from pipeline.config import CONFIG_VERSION
 from pipeline.errors import ModelError
-from pipeline.featurize import build_features
-from pipeline.sources import open_source
-from pipeline.warehouse import Warehouse
+from pipeline.engine.featurize import build_features
+from pipeline.io.sources import open_source
+from pipeline.io.warehouse import Warehouse
 from scoring_fixtures import NAME, churn, feature_panel, fit_model, register, scoring_config, write_config
 
 
@@ -111,7 +111,7 @@ def test_a_feature_whose_kind_changed_is_refused(base, tmp_path):
     model, _ = trained_with(cfg, tmp_path, **{"features.attributes.categorical": ["industry", "region", "billing_term",
                                                                          "seats_purchased"],
                                     "features.attributes.numeric": []})
-    assert "attr_seats_purchased" in model.categorical and "attr_seats_purchased" not in table.categorical
+    assert "attr_seats_purchased" in model.categorical_ and "attr_seats_purchased" not in table.categorical
     message = assert_refused(cfg, model, tmp_path / "wh.duckdb", changed=["attr_seats_purchased"])
     assert "attr_seats_purchased (categorical in the model)" in message
 
@@ -125,7 +125,7 @@ def test_unseen_categorical_levels_score_as_missing(base, small_world, tmp_path)
     changed = accounts["account_id"].iloc[::3].tolist()
     accounts.loc[accounts["account_id"].isin(changed), "segment"] = "Galactic"
     accounts.to_csv(world / "accounts.csv", index=False)
-    assert "Galactic" not in model.categories["segment"]
+    assert "Galactic" not in model.categories_["segment"]
 
     new_cfg = scoring_config(world, tmp_path)
     result = score.run(new_cfg, model=model, warehouse=str(tmp_path / "wh.duckdb"))
@@ -134,12 +134,12 @@ def test_unseen_categorical_levels_score_as_missing(base, small_world, tmp_path)
     assert scored and (rows.loc[scored, "segment"] == "Galactic").all()
 
     with open_source(world) as source:
-        frame = build_features(source, new_cfg, [result.run.as_of], vocab=Vocabulary.from_dict(model.vocabulary),
+        frame = build_features(source, new_cfg, [result.run.as_of], vocab=Vocabulary.from_dict(model.vocabulary_),
                                with_labels=False).frame.set_index("account_id")
     assert (frame.loc[scored, "segment"] == "Galactic").all()
     as_missing = frame.copy()
     as_missing.loc[scored, "segment"] = pd.NA
-    expected = pd.Series(model.predict_proba(as_missing.reset_index()), index=as_missing.index)
+    expected = pd.Series(model.predict_risk(as_missing.reset_index()), index=as_missing.index)
     np.testing.assert_allclose(rows.loc[scored, "churn_probability"], expected.loc[scored], rtol=0, atol=1e-12)
     assert result.run.status == "succeeded" and result.run.drift["segment"] > 0
     assert json.loads(Warehouse(tmp_path / "wh.duckdb").runs().iloc[0]["drift"])["segment"] > 0
@@ -148,7 +148,7 @@ def test_unseen_categorical_levels_score_as_missing(base, small_world, tmp_path)
 def test_model_from_another_config_version_is_refused_by_the_cli(base, tmp_path):
     cfg, table, model, _ = base
     old = copy.deepcopy(model)
-    old.config_version = CONFIG_VERSION + 1
+    old.config_version_ = CONFIG_VERSION + 1
     version = register(cfg, old, table.frame, alias=None)
     warehouse = tmp_path / "wh.duckdb"
     result = churn("score", "--config", write_config(cfg, tmp_path / "pipeline.yaml"), "--warehouse", warehouse,

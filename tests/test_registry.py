@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from models import registry
 from models.pyfunc import CONTRIB_PREFIX, load_churn_model
-from pipeline import train
+from pipeline.steps import train
 from pipeline.cli import app
 from pipeline.config import load_config
 from test_backtest import TRAINING, build_demo, train_config
@@ -119,17 +119,17 @@ def test_pyfunc_from_the_registry_gives_the_in_memory_probabilities(runs):
     expected = good.model.predict_proba(rows)
     loaded = load_churn_model(f"models:/{NAME}@champion")
     np.testing.assert_array_equal(loaded.predict_proba(rows), expected)
-    served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(rows[good.model.feature_names])
+    served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(rows[good.model.feature_names_])
     np.testing.assert_allclose(served["churn_probability"].to_numpy(), expected, rtol=0, atol=1e-12)
-    contrib = served[[CONTRIB_PREFIX + f for f in good.model.feature_names] + ["base_value"]]
+    contrib = served[[CONTRIB_PREFIX + f for f in good.model.feature_names_] + ["base_value"]]
     np.testing.assert_allclose(contrib.sum(axis=1), good.model.raw_score(rows), atol=1e-9)
 
 
 def test_run_and_version_record_what_the_scorer_and_auditors_need(runs):
     good, client = runs["good"], runs["client"]
     version = client.get_model_version(NAME, good.version)
-    assert json.loads(version.tags["features"]) == good.model.feature_names
-    assert version.tags["config_version"] == str(good.model.config_version)
+    assert json.loads(version.tags["features"]) == good.model.feature_names_
+    assert version.tags["config_version"] == str(good.model.config_version_)
     assert version.tags["run_id"] == good.run_id == version.run_id
     run = client.get_run(good.run_id)
     assert run.data.metrics["model_roc_auc"] > run.data.metrics["health_roc_auc"]

@@ -10,10 +10,10 @@ from mlflow import MlflowClient
 
 from models.pyfunc import load_churn_model
 from pipeline.config import load_config
-from pipeline.featurize import build_features
-from pipeline.labels import snapshot_dates
-from pipeline.sources import open_source
-from pipeline.warehouse import Warehouse
+from pipeline.engine.featurize import build_features
+from pipeline.engine.labels import snapshot_dates
+from pipeline.io.sources import open_source
+from pipeline.io.warehouse import Warehouse
 from scoring_fixtures import NAME, SMALL_TRAINING, Lines, comparable, scoring_config, start_churn, write_config
 
 
@@ -67,7 +67,7 @@ def test_two_trainings_with_one_seed_give_identical_metrics_models_and_scores(sm
         mlflow.set_tracking_uri(cfg.tracking.uri)
         models.append(load_churn_model(f"models:/{NAME}/1"))
     assert models[0].booster_.model_to_string() == models[1].booster_.model_to_string()
-    assert models[0].feature_names == models[1].feature_names
+    assert models[0].feature_names_ == models[1].feature_names_
 
     together(*[["score", "--config", config, "--model", f"models:/{NAME}/1"] for config in configs])
     stores = [Warehouse(cfg.warehouse) for cfg in cfgs]

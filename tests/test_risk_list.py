@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.errors import ChurnError
-from pipeline.risk_list import load, publish, sparkline
-from pipeline.warehouse import Run, Warehouse
+from pipeline.steps.risk_list import load, publish, sparkline
+from pipeline.io.warehouse import Run, Warehouse
 
 DATES = [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]
 CSMS = ["Alice Moreau", "Ben Okafor", None]

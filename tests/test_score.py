@@ -13,15 +13,15 @@ from typer.testing import CliRunner
 
 from models.classifier import ChurnModel
 from models.pyfunc import load_churn_model
-from pipeline import score
-from pipeline.catalog import Vocabulary
+from pipeline.steps import score
+from pipeline.engine.catalog import Vocabulary
 from pipeline.cli import app
 from pipeline.config import load_config
 from pipeline.errors import ModelError
-from pipeline.featurize import build_features
-from pipeline.labels import data_end, snapshot_dates, spine
-from pipeline.sources import open_source
-from pipeline.warehouse import Warehouse
+from pipeline.engine.featurize import build_features
+from pipeline.engine.labels import data_end, snapshot_dates, spine
+from pipeline.io.sources import open_source
+from pipeline.io.warehouse import Warehouse
 from scoring_fixtures import NAME, feature_panel, fit_model, register, scoring_config
 
 URI = f"models:/{NAME}@champion"
@@ -48,7 +48,7 @@ def scored(setup):
 
 def features_on(cfg, day, model):
     with open_source(cfg.data) as source:
-        table = build_features(source, cfg, [day], vocab=Vocabulary.from_dict(model.vocabulary), with_labels=False)
+        table = build_features(source, cfg, [day], vocab=Vocabulary.from_dict(model.vocabulary_), with_labels=False)
         active = spine(source, [day]).execute()
     return table, active
 
@@ -79,7 +79,7 @@ def test_probabilities_equal_the_registered_models(setup, scored):
     cfg, end, _ = setup
     model = load_churn_model(f"models:/{NAME}/1")
     table, _ = features_on(cfg, end, model)
-    expected = pd.Series(model.predict_proba(table.frame), index=table.frame["account_id"])
+    expected = pd.Series(model.predict_risk(table.frame), index=table.frame["account_id"])
     rows = Warehouse.from_config(cfg).scores(end).set_index("account_id")
     assert np.allclose(rows["churn_probability"], expected.loc[rows.index], rtol=0, atol=1e-12)
 
@@ -135,7 +135,7 @@ def test_postgres_warehouse_gets_the_same_rows(setup, scored, pg_database):
 def test_drift_is_printed_and_recorded(setup):
     cfg, end, tmp = setup
     model = copy.deepcopy(load_churn_model(URI))
-    model.reference["events_30d"] = {"edges": [1e9], "shares": [0.0, 1.0], "missing": 0.0}  # trained on huge values
+    model.reference_["events_30d"] = {"edges": [1e9], "shares": [0.0, 1.0], "missing": 0.0}  # trained on huge values
     said = []
     result = score.run(cfg, model=model, warehouse=str(tmp / "drift.duckdb"), progress=said.append)
     assert any(line.startswith("WARNING: feature drift") and "events_30d" in line for line in said)
@@ -147,7 +147,7 @@ def test_drift_is_printed_and_recorded(setup):
 def test_a_failed_run_is_recorded_and_leaves_the_scores_alone(setup, scored):
     cfg, end, _ = setup
     model = copy.deepcopy(load_churn_model(URI))
-    model.feature_names = [*model.feature_names, "feature_from_the_future"]
+    model.feature_names_ = [*model.feature_names_, "feature_from_the_future"]
     store = Warehouse.from_config(cfg)
     before = store.scores(end)
     with pytest.raises(ModelError, match="feature_from_the_future"):
@@ -188,7 +188,7 @@ def medium_world(tmp_path_factory):
     model = ChurnModel(seed=1).fit(fit, fit["churned"], X_valid=valid, y_valid=valid["churned"], X_calib=valid,
                                    y_calib=valid["churned"], feature_names=table.feature_names,
                                    categorical=table.categorical)
-    model.vocabulary = table.vocabulary.to_dict()
+    model.vocabulary_ = table.vocabulary.to_dict()
     return cfg, end, out, model, {f.name: f.family for f in table.features}
 
 

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 from pipeline.config import load_config
-from pipeline.contract import TABLES
+from pipeline.contract.tables import TABLES
 from pipeline.errors import SourceError
-from pipeline.featurize import build_features
-from pipeline.labels import snapshot_dates
-from pipeline.sources import open_source
+from pipeline.engine.featurize import build_features
+from pipeline.engine.labels import snapshot_dates
+from pipeline.io.sources import open_source
 
 pytestmark = pytest.mark.spark
 
@@ -37,7 +37,7 @@ def duckdb_panel(small_world, dates):
 
 
 def spark_panel(spec, session, dates):
-    from pipeline.spark import open_spark_source
+    from pipeline.engine.spark import open_spark_source
 
     with open_spark_source(str(spec), session=session) as source:
         assert source.kind == "spark"
@@ -59,7 +59,7 @@ def test_spark_gives_the_duckdb_features(small_world, spark, dates, duckdb_panel
 
 def test_typed_tables_equal_duckdb(small_world, spark):
     """CSV text typed by the Parser on Spark equals DuckDB's sniffed-and-typed columns."""
-    from pipeline.spark import open_spark_source
+    from pipeline.engine.spark import open_spark_source
 
     with open_source(small_world) as duck, open_spark_source(str(small_world), session=spark) as spk:
         assert sorted(spk.names) == sorted(duck.names)
@@ -76,7 +76,7 @@ def test_typed_tables_equal_duckdb(small_world, spark):
 
 def test_spark_catalog_gives_the_duckdb_features(small_world, spark, dates, duckdb_panel):
     """Typed tables saved in a catalog database (spark-catalog:<db>) give the same features."""
-    from pipeline.spark import open_spark_source
+    from pipeline.engine.spark import open_spark_source
 
     database = f"churn_test_{uuid.uuid4().hex[:8]}"
     spark.sql(f"CREATE DATABASE {database}")
@@ -92,7 +92,7 @@ def test_spark_catalog_gives_the_duckdb_features(small_world, spark, dates, duck
 
 
 def test_sources_that_do_not_exist_are_clear_errors(tmp_path, spark):
-    from pipeline.spark import open_spark_source
+    from pipeline.engine.spark import open_spark_source
 
     with pytest.raises(SourceError, match="does not exist"):
         open_spark_source(str(tmp_path / "nowhere"), session=spark)
@@ -102,7 +102,7 @@ def test_sources_that_do_not_exist_are_clear_errors(tmp_path, spark):
 
 def test_hadoop_uri_finds_the_same_tables(small_world, spark):
     """A folder given as a URI is listed through Hadoop (as hdfs:// or s3a:// would be)."""
-    from pipeline.spark import open_spark_source
+    from pipeline.engine.spark import open_spark_source
 
     with open_spark_source(f"file://{small_world}", session=spark) as source, open_source(small_world) as duck:
         assert sorted(source.names) == sorted(duck.names)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import score
-from pipeline.warehouse import Warehouse
+from pipeline.steps import score
+from pipeline.io.warehouse import Warehouse
 from scoring_fixtures import feature_panel, fit_model, scoring_config
 
 pytestmark = pytest.mark.spark

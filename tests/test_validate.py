@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from broken import CASES, apply_case, exit_code, expected_line, read_table, setting, write_table
 
-from pipeline.checks import CHECKS
+from pipeline.contract.checks import CHECKS
 from pipeline.cli import app
-from pipeline.sources import open_source
-from pipeline.validate import validate
+from pipeline.io.sources import open_source
+from pipeline.contract.validate import validate
 
 
 def run_validate(path: Path):

@@ -19,8 +19,8 @@ import psycopg
 import pytest
 
 from pipeline.errors import ChurnError
-from pipeline.score_tables import RUN_COLUMNS, SCORE_COLUMNS
-from pipeline.warehouse import Run, Warehouse
+from pipeline.io.score_tables import RUN_COLUMNS, SCORE_COLUMNS
+from pipeline.io.warehouse import Run, Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 D1, D2, D3 = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
@@ -142,7 +142,7 @@ def test_reading_before_any_run_says_what_to_do(tmp_path):
 WRITER = """
 import pickle, sys, time
 from pathlib import Path
-from pipeline import warehouse as wh
+from pipeline.io import warehouse as wh
 
 url, rows, run, pause, go = pickle.loads(Path(sys.argv[1]).read_bytes())
 backend = wh._Postgres if wh.is_postgres(url) else wh._DuckDB

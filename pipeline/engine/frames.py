@@ -25,7 +25,7 @@ import ibis
 import pandas as pd
 
 from features.base import flag
-from pipeline.catalog import Vocabulary, usage_lookback, usage_window_offsets, user_window_offsets
+from pipeline.engine.catalog import Vocabulary, usage_lookback, usage_window_offsets, user_window_offsets
 
 
 def days_between(later, earlier):
@@ -38,13 +38,13 @@ class Frames:
 
     Parameters
     ----------
-    source : pipeline.sources.Source
+    source : pipeline.io.sources.Source
     spine : ibis.Table
         Columns ``account_id`` (string) and ``as_of`` (date).
     dates : list of date
         The as-of dates of the spine.
     cfg : pipeline.config.Config
-    vocab : pipeline.catalog.Vocabulary
+    vocab : pipeline.engine.catalog.Vocabulary
     """
 
     def __init__(self, source, spine, dates, cfg, vocab: Vocabulary):
@@ -59,7 +59,7 @@ class Frames:
         """Materialise ``expr`` once as a temporary table on the source's engine."""
         backend = self.source.backend
         if backend.name == "pyspark":  # no temporary tables on Spark: a cached temporary view
-            from pipeline.spark import cached_view
+            from pipeline.engine.spark import cached_view
 
             return cached_view(backend, expr)
         name = f"_churn_{uuid.uuid4().hex[:12]}"

@@ -8,45 +8,15 @@ typed per the contract and queried where the data lives.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
 
-from pipeline.checks import Parser
-from pipeline.contract import KINDS, TABLES
-from pipeline.errors import SourceError
-
-POSTGRES_SCHEMES = ("postgres://", "postgresql://", "postgresql+psycopg://")
-
-
-_USERINFO_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)([^\s/]+)(@)")  # up to the host's '@'
-_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)([^&\s]+?)(?=&|\s|:\s|:?$)", re.IGNORECASE)
-
-
-def mask_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``.
-
-    Examples
-    --------
-    >>> mask_url("postgresql://bob:secret@db:5432/prod")
-    'postgresql://bob:***@db:5432/prod'
-    >>> mask_url("postgresql://bob@db/prod?password=secret&sslmode=require")
-    'postgresql://bob@db/prod?password=***&sslmode=require'
-    """
-    return mask_secrets(url)
-
-
-def mask_secrets(text: str) -> str:
-    """Mask every password embedded in a URL (user-info or ``password=`` parameter) inside ``text``."""
-    masked = _USERINFO_PASSWORD.sub(r"\1***\3", str(text))
-    return _QUERY_PASSWORD.sub(r"\1***", masked)
-
-
-def is_postgres(spec: str) -> bool:
-    """Whether ``spec`` is a PostgreSQL URL."""
-    return str(spec).startswith(POSTGRES_SCHEMES)
+from pipeline.contract.checks import Parser
+from pipeline.contract.tables import KINDS, TABLES
+from pipeline.errors import SourceError, mask_secrets
+from pipeline.io.urls import duckdb_path, is_postgres, mask_url, postgres_url
 
 
 @dataclass
@@ -89,7 +59,7 @@ class Source:
 
         Contract columns are cast to their kinds (timestamps to naive UTC,
         dates to dates, ids to strings); ``quantity`` defaults to 1; extra
-        columns pass through unchanged. Call :func:`pipeline.validate.validate`
+        columns pass through unchanged. Call :func:`pipeline.contract.validate.validate`
         first: a value that cannot be cast becomes null here.
         """
         if not self.has(table):
@@ -127,7 +97,7 @@ def typed(raw: ibis.Table, table: str, parser: Parser) -> ibis.Table:
 def open_data(cfg) -> Source:
     """The configured data source (``data``) on the configured engine (``engine``)."""
     if cfg.engine == "spark":
-        from pipeline.spark import open_spark_source
+        from pipeline.engine.spark import open_spark_source
 
         return open_spark_source(str(cfg.data), master=cfg.spark.master, conf=dict(cfg.spark.conf))
     return open_source(cfg.data)
@@ -144,7 +114,7 @@ def open_source(spec: str | Path) -> Source:
     text = str(spec)
     if is_postgres(text):
         return _open_postgres(text)
-    path = Path(text)
+    path = Path(duckdb_path(text))
     if not path.exists():
         raise SourceError(f"data source '{text}' does not exist")
     if path.is_dir():
@@ -232,7 +202,7 @@ def _open_duckdb_file(path: Path) -> Source:
 
 def _open_postgres(url: str) -> Source:
     try:
-        con = ibis.connect(url.replace("postgresql+psycopg://", "postgres://"))
+        con = ibis.connect(postgres_url(url, "postgres"))
         con.raw_sql("SET TIME ZONE 'UTC'")
     except Exception as exc:
         raise SourceError(f"cannot connect to {mask_url(url)}: {mask_secrets(exc)}") from exc

@@ -1,7 +1,7 @@
 """Apache Spark engine: the contract's tables on a Spark session, queried through ibis.
 
-:func:`open_spark_source` returns a :class:`pipeline.sources.Source` whose
-backend is an ibis PySpark backend, so :func:`pipeline.featurize.build_features`
+:func:`open_spark_source` returns a :class:`pipeline.io.sources.Source` whose
+backend is an ibis PySpark backend, so :func:`pipeline.engine.featurize.build_features`
 and the definitions in ``features/`` run unchanged on Spark: the whole panel is
 one Spark SQL query and only the feature matrix (accounts x snapshots) comes
 back to the driver as a pandas DataFrame.
@@ -16,9 +16,9 @@ Two kinds of ``spec``:
   catalog (Hive metastore, Glue, Unity, Iceberg...).
 
 Each table becomes a temporary view private to the source; typing
-(:func:`pipeline.sources.typed`) happens inside the query, as on every other
+(:func:`pipeline.io.sources.typed`) happens inside the query, as on every other
 engine. CSV files are read as text, so every contract column goes through the
-same :class:`pipeline.checks.Parser` rules as on DuckDB. See ``docs/spark.md``.
+same :class:`pipeline.contract.checks.Parser` rules as on DuckDB. See ``docs/spark.md``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.contract import TABLES
+from pipeline.contract.tables import TABLES
 from pipeline.errors import SourceError
-from pipeline.sources import Source
+from pipeline.io.sources import Source
 
 log = logging.getLogger("churn")
 

@@ -2,7 +2,7 @@
 
 A warehouse is an embedded DuckDB file (the default, ``data/warehouse.duckdb``)
 or a PostgreSQL database given by URL. Both get the same tables with declared
-types (:mod:`pipeline.score_tables`). A scoring run is one
+types (:mod:`pipeline.io.score_tables`). A scoring run is one
 transaction: create the tables if absent, read each account's previous
 probability, delete the as-of date's rows, bulk-insert the new ones and the
 run's ``score_runs`` row, commit. A crash or kill before the commit leaves the
@@ -25,8 +25,8 @@ from typing import Any, Iterator
 import pandas as pd
 
 from pipeline.errors import ChurnError
-from pipeline.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS, TYPES
-from pipeline.sources import is_postgres, mask_secrets, mask_url
+from pipeline.io.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS, TYPES
+from pipeline.io.urls import duckdb_path, is_postgres, mask_secrets, mask_url, postgres_url
 
 #: ``application_name`` of the warehouse's PostgreSQL connections (writing runs, readers).
 WRITER_NAME, READER_NAME = "churn-score", "churn-read"
@@ -92,8 +92,8 @@ class Warehouse:
                  lock_timeout: float = 600.0):
         self.url = str(url)
         self.names = {"scores": table, "runs": runs_table}
-        backend = _Postgres if is_postgres(self.url) else _DuckDB
-        self.backend = backend(self.url, lock_timeout)
+        postgres = is_postgres(self.url)
+        self.backend = (_Postgres if postgres else _DuckDB)(self.url if postgres else duckdb_path(self.url), lock_timeout)
 
     @classmethod
     def from_config(cls, cfg, url: str | None = None) -> Warehouse:
@@ -307,7 +307,7 @@ class _Postgres(_Backend):
         import psycopg
 
         try:  # the name shows in pg_stat_activity unless the URL sets application_name itself
-            con = psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True,
+            con = psycopg.connect(postgres_url(self.url), autocommit=True,
                                   fallback_application_name=application_name)
         except psycopg.Error as exc:
             raise ChurnError(f"cannot connect to {mask_url(self.url)}: {mask_secrets(exc)}") from None

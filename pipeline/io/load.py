@@ -17,9 +17,9 @@ import ibis
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pipeline.contract import TABLES
+from pipeline.contract.tables import TABLES
 from pipeline.errors import SourceError
-from pipeline.sources import is_postgres, mask_secrets, mask_url
+from pipeline.io.urls import duckdb_path, is_postgres, mask_secrets, mask_url, postgres_url
 
 #: Rows per Arrow batch streamed from the source.
 CHUNK_ROWS = 250_000
@@ -30,7 +30,7 @@ def load_tables(source, target: str) -> dict[str, int]:
 
     Parameters
     ----------
-    source : pipeline.sources.Source
+    source : pipeline.io.sources.Source
         Where the tables come from (folder, DuckDB file or PostgreSQL).
     target : str
         A DuckDB file path (created if missing) or a PostgreSQL URL.
@@ -93,7 +93,7 @@ def _batches(table: ibis.Table) -> pa.RecordBatchReader:
 def _load_duckdb(tables: dict[str, ibis.Table], target: str) -> dict[str, int]:
     import duckdb
 
-    path = Path(target)
+    path = Path(duckdb_path(target))
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
     counts = {}
@@ -138,7 +138,7 @@ def _load_postgres(tables: dict[str, ibis.Table], url: str) -> dict[str, int]:
     import psycopg
 
     counts = {}
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(postgres_url(url)) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
         with conn.transaction():
             for name, table in tables.items():

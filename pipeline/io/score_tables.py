@@ -1,6 +1,6 @@
 """The score tables' columns, declared types and meanings: ``churn_scores`` and ``score_runs``.
 
-:mod:`pipeline.warehouse` creates and writes the tables from these declarations;
+:mod:`pipeline.io.warehouse` creates and writes the tables from these declarations;
 the README's column table is rendered from them (:func:`schema_markdown`).
 """
 

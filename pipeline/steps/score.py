@@ -4,7 +4,7 @@
 model, build the point-in-time features of every account active on the as-of
 date with the model's own vocabulary, check feature drift against the training
 data, score, explain, rank and write everything in one transaction (see
-:mod:`pipeline.warehouse`). A run that fails after it started is recorded as
+:mod:`pipeline.io.warehouse`). A run that fails after it started is recorded as
 ``failed`` in ``score_runs``.
 """
 
@@ -23,8 +23,8 @@ import pandas as pd
 
 from models.drift import DriftReport
 from pipeline.errors import ChurnError, ModelError
-from pipeline.sources import mask_secrets, mask_url
-from pipeline.warehouse import Run, Warehouse, utc_now
+from pipeline.io.urls import mask_secrets, mask_url
+from pipeline.io.warehouse import Run, Warehouse, utc_now
 
 Progress = Callable[[str], None]
 #: Average month length in days: revenue at risk counts the months of the label horizon.
@@ -38,7 +38,7 @@ class ScoreResult:
 
     Attributes
     ----------
-    run : pipeline.warehouse.Run
+    run : pipeline.io.warehouse.Run
         The ``score_runs`` record (status, timings, drift, warnings).
     scores : pandas.DataFrame
         The ``churn_scores`` rows as written.
@@ -82,8 +82,8 @@ def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=N
     with _recorded(store, record):
         with _timed(record, "model"):
             model, record.model_name, record.model_version, record.model_uri = load_model(cfg, model_uri, model)
-        if cfg.engine == "spark":  # features, predictions and reasons in one Spark job: pipeline.spark_score
-            from pipeline.spark_score import score_on_spark
+        if cfg.engine == "spark":  # features, predictions and reasons in one Spark job: pipeline.engine.spark_score
+            from pipeline.engine.spark_score import score_on_spark
 
             progress(f"scoring the accounts active on {as_of or 'the data end'} on Spark with "
                      f"{record.model_name} v{record.model_version or '?'} ...")
@@ -99,7 +99,7 @@ def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=N
                      f"{record.model_name} v{record.model_version or '?'} ...")
             with _timed(record, "predict"):
                 drift, prepared = check_drift(cfg, model, table.frame, record, progress)
-                probability = model.predict_proba(prepared)
+                probability = model.predict_risk(prepared)
             with _timed(record, "explain"):
                 explained = explain_rows(cfg, model, table, prepared)
         scores = assemble(cfg, table.frame, accounts, probability, explained, record)
@@ -159,7 +159,7 @@ def check_config_version(model, cfg, uri: str) -> None:
     """
     from pipeline.config import CONFIG_VERSION
 
-    trained = getattr(model, "config_version", None)
+    trained = getattr(model, "config_version_", None)
     if trained != CONFIG_VERSION or trained != cfg.config_version:
         this = (f"version {CONFIG_VERSION}" if cfg.config_version == CONFIG_VERSION else
                 f"version {CONFIG_VERSION} (the config file says {cfg.config_version})")
@@ -177,10 +177,10 @@ def check_features(model, table, uri: str) -> None:
         categorical) differs. Unseen levels of a categorical feature are not an error:
         they score as missing (see :meth:`models.classifier.ChurnModel.prepare`).
     """
-    produced, expected = table.feature_names, list(model.feature_names)
+    produced, expected = table.feature_names, list(model.feature_names_)
     missing = [f for f in expected if f not in produced]
     extra = [f for f in produced if f not in expected]
-    categorical = set(getattr(model, "categorical", []))
+    categorical = set(getattr(model, "categorical_", []))
     changed = [f"{f} ({'categorical' if f in categorical else 'numeric'} in the model)"
                for f in expected if f in produced and (f in categorical) != (f in table.categorical)]
     if not (missing or extra or changed):
@@ -215,8 +215,8 @@ def checked_as_of(source, as_of: date | None, record: Run) -> tuple[date, date]:
 
     Never score garbage: contract errors stop the run and yesterday's rows stay.
     """
-    from pipeline.labels import data_end
-    from pipeline.validate import ensure_valid
+    from pipeline.engine.labels import data_end
+    from pipeline.contract.validate import ensure_valid
 
     ensure_valid(source)
     end = data_end(source)
@@ -233,13 +233,13 @@ def read_features(cfg, model, as_of: date | None, record: Run):
     The source is closed before returning: the default warehouse is the same
     DuckDB file, which one process cannot hold read-only and read-write at once.
     """
-    from pipeline.catalog import Vocabulary
-    from pipeline.featurize import build_features
-    from pipeline.sources import open_data
+    from pipeline.engine.catalog import Vocabulary
+    from pipeline.engine.featurize import build_features
+    from pipeline.io.sources import open_data
 
     with open_data(cfg) as source:
         end, as_of = checked_as_of(source, as_of, record)
-        table = build_features(source, cfg, [as_of], vocab=Vocabulary.from_dict(model.vocabulary or {}),
+        table = build_features(source, cfg, [as_of], vocab=Vocabulary.from_dict(model.vocabulary_ or {}),
                                with_labels=False, end=end)
         accounts = source.table("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()
     if table.frame.empty:
@@ -252,7 +252,7 @@ def check_drift(cfg, model, frame: pd.DataFrame, record: Run, progress: Progress
     from models.drift import check
 
     prepared = model.prepare(frame)
-    drift = check(getattr(model, "reference", None) or {}, prepared, cfg.scoring.psi_threshold)
+    drift = check(getattr(model, "reference_", None) or {}, prepared, cfg.scoring.psi_threshold)
     record.drift = drift.to_dict()
     if drift.warning:
         record.warnings.append(drift.warning)

@@ -1,4 +1,4 @@
-"""The data-contract checks: what :func:`pipeline.validate.validate` looks for.
+"""The data-contract checks: what :func:`pipeline.contract.validate.validate` looks for.
 
 :data:`CHECKS` names and describes every check (the README's "what happens when
 data is bad" section is generated from it). The rest of the module turns the
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import ibis
 
-from pipeline.contract import TABLES, TICKET_PRIORITIES, Table
+from pipeline.contract.tables import TABLES, TICKET_PRIORITIES, Table
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pandas as pd
 from models import evaluation
 from models.classifier import ChurnModel
 from models.health_score import HealthScore
-from pipeline.featurize import FeatureTable
+from pipeline.engine.featurize import FeatureTable
 
 Progress = Callable[[str], None]
 
@@ -62,10 +62,10 @@ class TrainResult:
 
 def build_panel(cfg, train_until: date | None, progress: Progress) -> tuple[FeatureTable, date]:
     """Build the labelled snapshot panel from ``cfg.data`` as known on ``train_until``."""
-    from pipeline.featurize import build_features
-    from pipeline.labels import data_end, snapshot_dates
-    from pipeline.sources import open_data
-    from pipeline.validate import ensure_valid
+    from pipeline.engine.featurize import build_features
+    from pipeline.engine.labels import data_end, snapshot_dates
+    from pipeline.io.sources import open_data
+    from pipeline.contract.validate import ensure_valid
 
     with open_data(cfg) as source:
         ensure_valid(source)
@@ -97,17 +97,15 @@ def make_fitter(cfg, table: FeatureTable) -> evaluation.Fitter:
     """The training recipe: booster on the fit rows, early stopping and calibration on the validation rows."""
     training = cfg.training
 
-    def fit(fit_rows: pd.DataFrame, valid_rows: pd.DataFrame) -> ChurnModel:
+    def fit(fit_rows: pd.DataFrame, valid_rows: pd.DataFrame, train_until: date | None = None) -> ChurnModel:
         model = ChurnModel(params=dict(training.lightgbm), seed=training.seed, calibration=training.calibration)
-        model.fit(
+        return model.fit(
             fit_rows, fit_rows["churned"],
             X_valid=valid_rows, y_valid=valid_rows["churned"],
             X_calib=valid_rows, y_calib=valid_rows["churned"],
             feature_names=table.feature_names, categorical=table.categorical,
+            vocabulary=table.vocabulary.to_dict(), config_version=cfg.config_version, train_until=train_until,
         )
-        model.vocabulary = table.vocabulary.to_dict()
-        model.config_version = cfg.config_version
-        return model
 
     return fit
 
@@ -120,9 +118,7 @@ def fit_final(panel: pd.DataFrame, fit: evaluation.Fitter, validation_months: in
     """
     fit_dates, valid_dates = evaluation.split_validation(sorted(set(panel["as_of"])), validation_months)
     held_out = panel[panel["as_of"].isin(valid_dates)]
-    model = fit(panel[panel["as_of"].isin(fit_dates)], held_out)
-    model.train_until = until
-    return model, held_out
+    return fit(panel[panel["as_of"].isin(fit_dates)], held_out, until), held_out
 
 
 def run(cfg, *, train_until: date | None = None, table: FeatureTable | None = None,

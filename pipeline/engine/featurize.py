@@ -1,7 +1,7 @@
 """Build the feature table: one row per (account, as-of date), one column per feature.
 
 The whole panel is one relational query on the source's engine: the frames of
-``pipeline.frames`` are aggregated per (account, as-of) with the definitions of
+``pipeline.engine.frames`` are aggregated per (account, as-of) with the definitions of
 ``features/`` and joined onto the spine. Only the final matrix comes back as a
 pandas DataFrame.
 """
@@ -15,9 +15,9 @@ from datetime import date
 import pandas as pd
 
 from features.base import Feature
-from pipeline import labels as labelling
-from pipeline.catalog import Vocabulary, catalog, resolve_vocabulary
-from pipeline.frames import Frames
+from pipeline.engine import labels as labelling
+from pipeline.engine.catalog import Vocabulary, catalog, resolve_vocabulary
+from pipeline.engine.frames import Frames
 
 KEYS = ["account_id", "as_of"]
 LABEL_COLUMNS = ["churned", "churn_date", "label_observed"]
@@ -94,7 +94,7 @@ def build_features(
 
     Parameters
     ----------
-    source : pipeline.sources.Source
+    source : pipeline.io.sources.Source
     cfg : pipeline.config.Config
     dates : list of date
         As-of dates; features at T see only what was known before T.

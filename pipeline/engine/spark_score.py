@@ -1,17 +1,17 @@
 """Scoring on Spark: the registered model applied to the partitions of the feature table.
 
-:func:`score_on_spark` is the Spark half of :func:`pipeline.score.run` when
+:func:`score_on_spark` is the Spark half of :func:`pipeline.steps.score.run` when
 ``cfg.engine == "spark"``. The feature table of the as-of date stays a Spark
-DataFrame (the ibis query of :func:`pipeline.featurize.feature_query`, compiled
+DataFrame (the ibis query of :func:`pipeline.engine.featurize.feature_query`, compiled
 by the source's PySpark backend); :meth:`pyspark.sql.DataFrame.mapInPandas`
 applies the loaded :class:`models.classifier.ChurnModel` (shipped to the
 executors in the task closure: it is a plain picklable Python object) to every
-partition: types as :func:`pipeline.featurize.tidy` gives them, calibrated
+partition: types as :func:`pipeline.engine.featurize.tidy` gives them, calibrated
 probabilities, exact TreeSHAP contributions and grouped reasons
 (:func:`models.explain.explain`). Only the scored rows (one per active account,
 with their features for the drift check and the health score) come back to the
-driver, where :func:`pipeline.score.assemble` and the same
-:class:`pipeline.warehouse.Warehouse` write them in one transaction.
+driver, where :func:`pipeline.steps.score.assemble` and the same
+:class:`pipeline.io.warehouse.Warehouse` write them in one transaction.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pipeline.errors import ChurnError
 
 #: Columns the partition function adds to the keys and feature columns.
 SCORE_COLUMNS = ["churn_probability", "reasons", "reason_summary"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def score_on_spark(cfg, model, as_of: date | None, record):
@@ -38,27 +38,27 @@ def score_on_spark(cfg, model, as_of: date | None, record):
     Returns
     -------
     (FeatureTable, accounts, probability, explanations)
-        What :func:`pipeline.score.read_features`, ``model.predict_proba`` and
-        :func:`pipeline.score.explain_rows` give on the other engines, rows in the
+        What :func:`pipeline.steps.score.read_features`, ``model.predict_proba`` and
+        :func:`pipeline.steps.score.explain_rows` give on the other engines, rows in the
         same (account_id, as_of) order. The explanations carry ``reasons`` and
         ``summary`` only (``group_contributions`` is empty, ``first`` is None).
 
     Raises
     ------
     ChurnError
-        As :func:`pipeline.score.read_features`; ``ModelError`` when the model's
+        As :func:`pipeline.steps.score.read_features`; ``ModelError`` when the model's
         features differ from the ones this config and data produce (before any job runs).
     """
     from models.explain import Explanations
-    from pipeline.catalog import Vocabulary, catalog, resolve_vocabulary
-    from pipeline.featurize import FeatureTable, feature_query, tidy
-    from pipeline.labels import spine
-    from pipeline.score import ACCOUNT_COLUMNS, check_features, checked_as_of
-    from pipeline.sources import open_data
+    from pipeline.engine.catalog import Vocabulary, catalog, resolve_vocabulary
+    from pipeline.engine.featurize import FeatureTable, feature_query, tidy
+    from pipeline.engine.labels import spine
+    from pipeline.steps.score import ACCOUNT_COLUMNS, check_features, checked_as_of
+    from pipeline.io.sources import open_data
 
     with open_data(cfg) as source:
         end, as_of = checked_as_of(source, as_of, record)
-        vocab = Vocabulary.from_dict(model.vocabulary or {}) or resolve_vocabulary(source, cfg, before=end)
+        vocab = Vocabulary.from_dict(model.vocabulary_ or {}) or resolve_vocabulary(source, cfg, before=end)
         features = catalog(cfg, vocab, set(source.names), set(source.raw("accounts").columns))
         check_features(model, FeatureTable(pd.DataFrame(), features, vocab, end), record.model_uri)
         expr = feature_query(source, spine(source, [as_of]), [as_of], cfg, vocab, features)
@@ -86,7 +86,7 @@ def spark_frame(backend, expr):
 
 
 def output_schema(features):
-    """Keys, features typed as :func:`pipeline.featurize.tidy` types them, and the score columns."""
+    """Keys, features typed as :func:`pipeline.engine.featurize.tidy` types them, and the score columns."""
     from pyspark.sql.types import DateType, DoubleType, StringType, StructField, StructType
 
     fields = [StructField("account_id", StringType()), StructField("as_of", DateType())]
@@ -99,7 +99,7 @@ def output_schema(features):
 def score_batches(batches, *, model, features, top_k: int, context_groups: list[str]):
     """``mapInPandas`` body: each pandas batch of feature rows -> the same rows with probability and reasons."""
     from models.explain import contributions, explain
-    from pipeline.featurize import KEYS, tidy
+    from pipeline.engine.featurize import KEYS, tidy
 
     columns = [*KEYS, *(f.name for f in features)]
     for batch in batches:
@@ -109,7 +109,7 @@ def score_batches(batches, *, model, features, top_k: int, context_groups: list[
         prepared = model.prepare(frame)
         explained = explain(contributions(model, prepared), frame, features, top_k, context_groups)
         yield frame[columns].assign(
-            churn_probability=np.asarray(model.predict_proba(prepared), dtype="float64"),
+            churn_probability=np.asarray(model.predict_risk(prepared), dtype="float64"),
             reasons=[str(r) for r in explained.reasons],
             reason_summary=[str(s) for s in explained.summary],
         )

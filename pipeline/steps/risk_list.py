@@ -20,10 +20,10 @@ from string import Template
 import pandas as pd
 
 from pipeline.errors import ChurnError
-from pipeline.warehouse import Warehouse
+from pipeline.io.warehouse import Warehouse
 
 FORMATS = ("table", "csv", "html")
-TEMPLATE = Path(__file__).parent / "templates" / "risk_list.html"
+TEMPLATE = Path(__file__).parents[1] / "templates" / "risk_list.html"
 #: Score history points drawn in a sparkline.
 TREND_POINTS = 12
 UNASSIGNED = "Unassigned"

@@ -5,7 +5,7 @@ counts all row-level problems in a single scan, a few joins check keys, foreign
 keys and overlapping subscriptions, and only for a problem that was found is one
 example row fetched. Nothing is pulled into memory beyond counts and examples,
 and nothing raises on malformed data: an engine error becomes a ``check_failed``
-problem. The checks themselves are listed in :data:`pipeline.checks.CHECKS`.
+problem. The checks themselves are listed in :data:`pipeline.contract.checks.CHECKS`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import ibis
 
-from pipeline.checks import (
+from pipeline.contract.checks import (
     CHECKS,
     SEVERITY,
     Parsed,
@@ -28,9 +28,9 @@ from pipeline.checks import (
     set_rules,
     value_rules,
 )
-from pipeline.contract import TABLES, Table
+from pipeline.contract.tables import TABLES, Table
 from pipeline.errors import DataContractError
-from pipeline.sources import mask_secrets
+from pipeline.errors import mask_secrets
 
 __all__ = ["CHECKS", "Problem", "Report", "ensure_valid", "validate"]
 
@@ -113,7 +113,7 @@ def validate(source, now: dt.datetime | None = None) -> Report:
 
     Parameters
     ----------
-    source : pipeline.sources.Source
+    source : pipeline.io.sources.Source
         The data to check, queried where it lives.
     now : datetime, optional
         Wall-clock time stamps must not exceed; default ``datetime.now(UTC)``.
