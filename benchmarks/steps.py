@@ -93,14 +93,16 @@ def score(world: Path) -> dict:
     """
     import pandas as pd
 
-    from pipeline.steps import score as scoring
+    from models.predict import predict_and_explain
     from pipeline.engine.featurize import build_features
+    from pipeline.steps import score as scoring
+    from pipeline.steps.scoring import assemble
     from pipeline.engine.labels import data_end
     from pipeline.io.sources import open_source
     from pipeline.io.warehouse import Run, Warehouse, utc_now
 
     cfg = _bench_config(world)
-    model, name, version, uri = scoring.load_model(cfg, None)
+    model, health, name, version, uri = scoring.load_model(cfg, None)
     from pipeline.engine.catalog import Vocabulary
 
     with open_source(world) as source:
@@ -114,10 +116,9 @@ def score(world: Path) -> dict:
     Path(cfg.warehouse).unlink(missing_ok=True)
     started = time.perf_counter()
     record = Run("bench", end, utc_now(), model_name=name, model_version=version)
-    prepared = model.prepare(frame)
-    probability = model.predict_risk(prepared)
-    explained = scoring.explain_rows(cfg, model, table, prepared)
-    rows = scoring.assemble(cfg, frame, accounts, probability, explained, record)
+    probability, explained = predict_and_explain(model, frame, table.features, cfg.scoring.top_reasons,
+                                                 cfg.scoring.context_groups)
+    rows = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record)
     record.status, record.rows = "succeeded", len(rows)
     Warehouse.from_config(cfg).write(rows, record)
     return {"seconds": time.perf_counter() - started, "rows": len(rows),

@@ -104,6 +104,15 @@ class HealthScore:
             )
             raise ConfigError(f"{path}: bad health score config: {keys}") from None
 
+    def to_dict(self) -> dict:
+        """The scorecard as plain data (logged with each model: the baseline it was compared against)."""
+        return self.scorecard.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HealthScore":
+        """The scorecard of :meth:`to_dict`."""
+        return cls(Scorecard.model_validate(data))
+
     @property
     def inputs(self) -> list[str]:
         """Every input feature the scorecard can use."""

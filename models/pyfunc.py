@@ -8,6 +8,7 @@ per feature and ``base_value`` (TreeSHAP, in log-odds). The nightly scorer uses
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import warnings
@@ -21,6 +22,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 ARTIFACT = "churn_model"
+SCORECARD = "health_score"
 CONTRIB_PREFIX = "contrib__"
 #: Libraries the pickled model needs at serving time (with this package), pinned to the versions trained with.
 REQUIREMENTS = ("lightgbm", "scikit-learn", "pandas", "numpy", "joblib", "mlflow")
@@ -38,12 +40,14 @@ class ChurnPyfunc(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context):
         self.model = joblib.load(context.artifacts[ARTIFACT])
+        scorecard = context.artifacts.get(SCORECARD)
+        self.scorecard = json.loads(Path(scorecard).read_text()) if scorecard else None
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return predict_frame(self.model, pd.DataFrame(model_input))
 
 
-def log_model(model, sample: pd.DataFrame, registered_model_name: str | None = None):
+def log_model(model, sample: pd.DataFrame, registered_model_name: str | None = None, scorecard: dict | None = None):
     """Log ``model`` as a pyfunc in the active run (and register it under ``registered_model_name``).
 
     Parameters
@@ -51,6 +55,9 @@ def log_model(model, sample: pd.DataFrame, registered_model_name: str | None = N
     model : ChurnModel
     sample : pandas.DataFrame
         A few feature rows, used to infer the input and output signature.
+    scorecard : dict, optional
+        The health scorecard the model was compared against (``HealthScore.to_dict()``);
+        the scorer writes that baseline next to the model's probabilities.
 
     Returns
     -------
@@ -61,10 +68,14 @@ def log_model(model, sample: pd.DataFrame, registered_model_name: str | None = N
     with tempfile.TemporaryDirectory() as tmp, _quiet():
         path = Path(tmp) / "churn_model.joblib"
         joblib.dump(model, path)
+        artifacts = {ARTIFACT: str(path)}
+        if scorecard is not None:
+            artifacts[SCORECARD] = str(Path(tmp) / "health_score.json")
+            Path(artifacts[SCORECARD]).write_text(json.dumps(scorecard, indent=1))
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=ChurnPyfunc(),
-            artifacts={ARTIFACT: str(path)},
+            artifacts=artifacts,
             signature=signature,
             pip_requirements=[f"{name}=={version(name)}" for name in REQUIREMENTS],
             registered_model_name=registered_model_name,
@@ -93,6 +104,29 @@ def load_churn_model(uri: str):
     models.errors.ModelError
         When nothing is found at ``uri`` or it is not a churn model.
     """
+    return _load_wrapper(uri).model
+
+
+def load_churn_model_and_scorecard(uri: str) -> tuple[object, dict | None]:
+    """The :class:`ChurnModel` and the health scorecard logged with it (``None`` for models logged without).
+
+    Raises
+    ------
+    models.errors.ModelError
+        As :func:`load_churn_model`.
+    """
+    wrapper = _load_wrapper(uri)
+    return wrapper.model, getattr(wrapper, "scorecard", None)
+
+
+def _load_wrapper(uri: str) -> ChurnPyfunc:
+    """The loaded pyfunc wrapper at ``uri``.
+
+    Raises
+    ------
+    models.errors.ModelError
+        When nothing is found at ``uri`` or it is not a churn model.
+    """
     from mlflow.exceptions import MlflowException
 
     from models.errors import ModelError
@@ -103,4 +137,4 @@ def load_churn_model(uri: str):
         raise ModelError(f"cannot load the model '{uri}' from {mlflow.get_tracking_uri()}: {exc}") from None
     if not isinstance(wrapper, ChurnPyfunc):
         raise ModelError(f"'{uri}' is not a churn model (it wraps {type(wrapper).__name__})")
-    return wrapper.model
+    return wrapper

@@ -225,7 +225,8 @@ def track(result, progress, write_report) -> None:
     with mlflow.start_run(run_name=f"train-until-{result.train_until}") as run:
         _log_inputs(result)
         progress("registering the model ...")
-        info = pyfunc.log_model(result.model, result.panel.head(100), registered_model_name=cfg.tracking.model_name)
+        info = pyfunc.log_model(result.model, result.panel.head(100), registered_model_name=cfg.tracking.model_name,
+                                scorecard=result.health.to_dict() if result.health is not None else None)
         version = str(info.registered_model_version)
         decision = decide(result.backtest.latest.model["roc_auc"], result.backtest.latest.health["roc_auc"],
                           champion_score(client, cfg.tracking.model_name, result),

@@ -110,11 +110,11 @@ def validate(
     config: Optional[Path] = ConfigOpt,
 ):
     """Check every contract table; exit 2 on errors, 0 with warnings only."""
-    from pipeline.io.sources import open_data
     from pipeline.contract.validate import validate as run_checks
+    from pipeline.engine.engines import get_engine
 
     cfg = _config(config, data=data, engine=engine)
-    with open_data(cfg) as source:
+    with get_engine(cfg.engine).open(cfg) as source:
         report = run_checks(source)
     typer.echo(report.render())
     if not report.ok:
@@ -142,18 +142,11 @@ def features(
     config: Optional[Path] = ConfigOpt,
 ):
     """Write the point-in-time feature table for one as-of date (or the whole snapshot panel)."""
-    from pipeline.engine.featurize import build_features
-    from pipeline.engine.labels import data_end, snapshot_dates
-    from pipeline.io.sources import open_data
-    from pipeline.contract.validate import ensure_valid
+    from pipeline.engine.snapshot import open_snapshot
 
     cfg = _config(config, data=data, engine=engine)
-    with open_data(cfg) as source:
-        if validate_first:
-            ensure_valid(source)
-        end = data_end(source)
-        dates = snapshot_dates(source, cfg, end) if panel else [_parse_date(as_of, "--as-of") or end]
-        table = build_features(source, cfg, dates, with_labels=panel, end=end)
+    with open_snapshot(cfg, as_of=_parse_date(as_of, "--as-of"), panel=panel, validate=validate_first) as snap:
+        table, dates = snap.build(with_labels=panel), snap.dates
     frame = table.frame
     if out is None:
         frame.to_csv(sys.stdout, index=False)

@@ -94,15 +94,6 @@ def typed(raw: ibis.Table, table: str, parser: Parser) -> ibis.Table:
     return raw.mutate(**casts)
 
 
-def open_data(cfg) -> Source:
-    """The configured data source (``data``) on the configured engine (``engine``)."""
-    if cfg.engine == "spark":
-        from pipeline.engine.spark import open_spark_source
-
-        return open_spark_source(str(cfg.data), master=cfg.spark.master, conf=dict(cfg.spark.conf))
-    return open_source(cfg.data)
-
-
 def open_source(spec: str | Path) -> Source:
     """Open a data source from a folder path, a DuckDB file or a PostgreSQL URL.
 

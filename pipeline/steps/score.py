@@ -11,25 +11,27 @@ data, score, explain, rank and write everything in one transaction (see
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
-from models.drift import DriftReport
+from models.drift import DriftReport, check
+from models.health_score import HealthScore
+from pipeline.engine.catalog import Vocabulary
+from pipeline.engine.engines import timed
+from pipeline.engine.snapshot import open_snapshot
 from pipeline.errors import ChurnError, ModelError
 from pipeline.io.urls import mask_secrets, mask_url
 from pipeline.io.warehouse import Run, Warehouse, utc_now
+from pipeline.steps.scoring import ACCOUNT_COLUMNS, assemble, check_config_version, check_features, summary
+
+__all__ = ["ScoreResult", "run", "load_model", "registry_version", "check_drift", "summary"]
 
 Progress = Callable[[str], None]
-#: Average month length in days: revenue at risk counts the months of the label horizon.
-MONTH_DAYS = 365.25 / 12
-ACCOUNT_COLUMNS = {"name": "account_name", "csm": "csm", "segment": "segment"}
 
 
 @dataclass
@@ -80,40 +82,26 @@ def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=N
     store = Warehouse.from_config(cfg, warehouse)
     record = Run(uuid.uuid4().hex, as_of, utc_now(), source=mask_url(str(cfg.data)))
     with _recorded(store, record):
-        with _timed(record, "model"):
-            model, record.model_name, record.model_version, record.model_uri = load_model(cfg, model_uri, model)
-        if cfg.engine == "spark":  # features, predictions and reasons in one Spark job: pipeline.engine.spark_score
-            from pipeline.engine.spark_score import score_on_spark
-
-            progress(f"scoring the accounts active on {as_of or 'the data end'} on Spark with "
+        with timed(record.timings, "model"):
+            model, health, record.model_name, record.model_version, record.model_uri = load_model(cfg, model_uri, model)
+        with open_snapshot(cfg, as_of=as_of, vocabulary=Vocabulary.from_dict(model.vocabulary_ or {})) as snap:
+            record.as_of = snap.as_of
+            features = snap.features()
+            check_features(model, features, record.model_uri)
+            progress(f"scoring the accounts active on {record.as_of} on {snap.engine.name} with "
                      f"{record.model_name} v{record.model_version or '?'} ...")
-            with _timed(record, "spark"):
-                table, accounts, probability, explained = score_on_spark(cfg, model, as_of, record)
-            with _timed(record, "drift"):  # on the collected features, as on the other engines
-                drift, _ = check_drift(cfg, model, table.frame, record, progress)
-        else:
-            with _timed(record, "features"):
-                table, accounts = read_features(cfg, model, as_of, record)
-            check_features(model, table, record.model_uri)
-            progress(f"scoring {len(table.frame):,} accounts active on {record.as_of} with "
-                     f"{record.model_name} v{record.model_version or '?'} ...")
-            with _timed(record, "predict"):
-                drift, prepared = check_drift(cfg, model, table.frame, record, progress)
-                probability = model.predict_risk(prepared)
-            with _timed(record, "explain"):
-                explained = explain_rows(cfg, model, table, prepared)
-        scores = assemble(cfg, table.frame, accounts, probability, explained, record)
+            frame, probability, explained = snap.engine.score(snap.source, snap.query(), features, model, cfg,
+                                                              record.timings)
+            accounts = snap.source.table("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()
+            if frame.empty:
+                raise ChurnError(f"no account is active on {record.as_of} in {snap.source.label}: nothing to score")
+        with timed(record.timings, "drift"):
+            drift = check_drift(cfg, model, frame, record)
+        accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
+        scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record)
         record.status, record.rows = "succeeded", len(scores)
         scores = store.write(scores, record)
     return ScoreResult(record, scores, drift, store.label)
-
-
-@contextmanager
-def _timed(record: Run, step: str):
-    """Add the wall time of the block to ``record.timings[step]``."""
-    started = time.perf_counter()
-    yield
-    record.timings[step] = time.perf_counter() - started
 
 
 @contextmanager
@@ -129,68 +117,27 @@ def _recorded(store: Warehouse, record: Run):
 
 
 def load_model(cfg, uri: str | None, model=None):
-    """The model with its registry name, version and URI.
+    """The model, its health-score baseline, registry name, version and URI.
 
     An alias (``models:/name@champion``) is resolved to its version first and
-    that version is loaded, so the recorded version is the one that scored.
+    that version is loaded, so the recorded version is the one that scored. The
+    baseline is the scorecard logged with the model (the one it was compared
+    against); a model logged without one, or passed in, gets ``training.health_score``.
     """
     uri = uri or f"models:/{cfg.tracking.model_name}@{cfg.scoring.model_alias}"
-    if model is not None:
-        check_config_version(model, cfg, uri)
-        return model, uri, None, uri
-    import mlflow
+    scorecard = None
+    name, version = uri, None
+    if model is None:
+        import mlflow
 
-    from models.pyfunc import load_churn_model
+        from models.pyfunc import load_churn_model_and_scorecard
 
-    mlflow.set_tracking_uri(cfg.tracking.uri)
-    name, version = registry_version(uri)
-    loaded = load_churn_model(f"models:/{name}/{version}" if version else uri)
-    check_config_version(loaded, cfg, uri)
-    return loaded, name, version, uri
-
-
-def check_config_version(model, cfg, uri: str) -> None:
-    """Refuse a model trained under another config version than this code's and this config's.
-
-    Raises
-    ------
-    ModelError
-        Naming both versions (a model that records none is refused too).
-    """
-    from pipeline.config import CONFIG_VERSION
-
-    trained = getattr(model, "config_version_", None)
-    if trained != CONFIG_VERSION or trained != cfg.config_version:
-        this = (f"version {CONFIG_VERSION}" if cfg.config_version == CONFIG_VERSION else
-                f"version {CONFIG_VERSION} (the config file says {cfg.config_version})")
-        raise ModelError(f"model {uri} was trained under config_version {trained}, this pipeline is "
-                         f"{this}: retrain it (`churn train`)")
-
-
-def check_features(model, table, uri: str) -> None:
-    """Refuse to score when the model's features differ from the ones this config and data produce.
-
-    Raises
-    ------
-    ModelError
-        Naming the missing and the extra features, and those whose kind (numeric or
-        categorical) differs. Unseen levels of a categorical feature are not an error:
-        they score as missing (see :meth:`models.classifier.ChurnModel.prepare`).
-    """
-    produced, expected = table.feature_names, list(model.feature_names_)
-    missing = [f for f in expected if f not in produced]
-    extra = [f for f in produced if f not in expected]
-    categorical = set(getattr(model, "categorical_", []))
-    changed = [f"{f} ({'categorical' if f in categorical else 'numeric'} in the model)"
-               for f in expected if f in produced and (f in categorical) != (f in table.categorical)]
-    if not (missing or extra or changed):
-        return
-    problems = [f"the data lacks {len(missing)} feature(s) the model was trained on: {', '.join(missing)}"] if missing else []
-    problems += [f"it has {len(extra)} feature(s) the model does not know: {', '.join(extra)}"] if extra else []
-    problems += [f"{len(changed)} feature(s) changed kind: {', '.join(changed)}"] if changed else []
-    raise ModelError(f"model {uri} does not fit the features this config and data produce: {'; '.join(problems)}. "
-                     "Score with the config (windows, attributes) and tables the model was trained with, "
-                     "or retrain it (`churn train`).")
+        mlflow.set_tracking_uri(cfg.tracking.uri)
+        name, version = registry_version(uri)
+        model, scorecard = load_churn_model_and_scorecard(f"models:/{name}/{version}" if version else uri)
+    check_config_version(model, cfg, uri)
+    health = HealthScore.from_dict(scorecard) if scorecard else HealthScore.from_config(cfg.training.health_score)
+    return model, health, name, version, uri
 
 
 def registry_version(uri: str) -> tuple[str, str | None]:
@@ -210,122 +157,12 @@ def registry_version(uri: str) -> tuple[str, str | None]:
     return name, version
 
 
-def checked_as_of(source, as_of: date | None, record: Run) -> tuple[date, date]:
-    """Validate the source and settle the as-of date (default: the data end); returns (data end, as-of).
-
-    Never score garbage: contract errors stop the run and yesterday's rows stay.
-    """
-    from pipeline.engine.labels import data_end
-    from pipeline.contract.validate import ensure_valid
-
-    ensure_valid(source)
-    end = data_end(source)
-    record.as_of = as_of = as_of or end
-    if as_of > end:
-        raise ChurnError(f"--as-of {as_of} is after the end of the data ({end}): "
-                         "features would count days that are not in the data")
-    return end, as_of
-
-
-def read_features(cfg, model, as_of: date | None, record: Run):
-    """Features and account details (name, CSM, segment) of the accounts active on the as-of date.
-
-    The source is closed before returning: the default warehouse is the same
-    DuckDB file, which one process cannot hold read-only and read-write at once.
-    """
-    from pipeline.engine.catalog import Vocabulary
-    from pipeline.engine.featurize import build_features
-    from pipeline.io.sources import open_data
-
-    with open_data(cfg) as source:
-        end, as_of = checked_as_of(source, as_of, record)
-        table = build_features(source, cfg, [as_of], vocab=Vocabulary.from_dict(model.vocabulary_ or {}),
-                               with_labels=False, end=end)
-        accounts = source.table("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()
-    if table.frame.empty:
-        raise ChurnError(f"no account is active on {as_of} in {source.label}: nothing to score")
-    return table, accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
-
-
-def check_drift(cfg, model, frame: pd.DataFrame, record: Run, progress: Progress):
-    """PSI of every model feature vs training; a warning is printed and recorded, never fatal."""
-    from models.drift import check
-
-    prepared = model.prepare(frame)
-    drift = check(getattr(model, "reference_", None) or {}, prepared, cfg.scoring.psi_threshold)
+def check_drift(cfg, model, frame: pd.DataFrame, record: Run) -> DriftReport:
+    """PSI of every model feature vs training; a warning is recorded (and :func:`summary` prints it), never fatal."""
+    drift = check(getattr(model, "reference_", None) or {}, model.prepare(frame), cfg.scoring.psi_threshold)
     record.drift = drift.to_dict()
     if drift.warning:
         record.warnings.append(drift.warning)
-        progress(f"WARNING: {drift.warning}")
-    return drift, prepared
+    return drift
 
 
-def explain_rows(cfg, model, table, prepared: pd.DataFrame):
-    """Grouped reasons from the exact TreeSHAP contributions of every row."""
-    from models.explain import contributions, explain
-
-    contrib = contributions(model, prepared)
-    return explain(contrib, table.frame, table.features, cfg.scoring.top_reasons, cfg.scoring.context_groups)
-
-
-def health_scores(cfg, frame: pd.DataFrame) -> pd.Series:
-    """The hand-tuned health score (0-100) of each row: the baseline shown next to the model."""
-    from models.health_score import HealthScore
-
-    return HealthScore.from_config(cfg.training.health_score).score(frame)
-
-
-def tiers(probability: np.ndarray, cfg) -> np.ndarray:
-    """``high`` / ``medium`` / ``low`` by the configured probability thresholds."""
-    t = cfg.scoring.tiers
-    return np.where(probability >= t.high, "high", np.where(probability >= t.medium, "medium", "low"))
-
-
-def ranks(probability: np.ndarray, revenue: np.ndarray, account_id: np.ndarray) -> np.ndarray:
-    """1 = most at risk: by probability, then revenue at risk, then account id (stable)."""
-    order = np.lexsort((account_id, -np.nan_to_num(revenue), -probability))
-    out = np.empty(len(order), dtype=np.int64)
-    out[order] = np.arange(1, len(order) + 1)
-    return out
-
-
-def assemble(cfg, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
-             explained, record: Run) -> pd.DataFrame:
-    """The ``churn_scores`` rows (without ``probability_change``, which the warehouse fills)."""
-    mrr = frame["mrr"].to_numpy(dtype="float64") if "mrr" in frame else np.full(len(frame), np.nan)
-    revenue = probability * mrr * cfg.labels.horizon_days / MONTH_DAYS
-    out = pd.DataFrame({"account_id": frame["account_id"].astype(str).to_numpy(), "as_of_date": record.as_of})
-    out = out.merge(accounts, on="account_id", how="left")
-    out = out.assign(
-        churn_probability=probability,
-        risk_rank=ranks(probability, revenue, out["account_id"].to_numpy()),
-        risk_tier=tiers(probability, cfg),
-        mrr=mrr,
-        revenue_at_risk=revenue,
-        health_score=health_scores(cfg, frame).to_numpy(),
-        reasons=explained.reasons,
-        reason_summary=explained.summary,
-        probability_change=np.nan,
-        model_name=record.model_name,
-        model_version=record.model_version,
-        run_id=record.run_id,
-        scored_at=record.started_at,
-    )
-    return out.sort_values("risk_rank", kind="stable").reset_index(drop=True)
-
-
-def summary(result: ScoreResult) -> str:
-    """Plain-text summary of a run for the command line."""
-    run_ = result.run
-    counts = result.scores["risk_tier"].value_counts()
-    tiers_text = ", ".join(f"{t}: {int(counts.get(t, 0)):,}" for t in ("high", "medium", "low"))
-    at_risk = result.scores["revenue_at_risk"].sum()
-    timing = ", ".join(f"{k} {v:.1f} s" for k, v in run_.timings.items())
-    lines = [
-        f"scored {run_.rows:,} accounts as of {run_.as_of} with {run_.model_name} v{run_.model_version or '?'} "
-        f"-> {result.warehouse} (run {run_.run_id})",
-        f"tiers: {tiers_text}; revenue at risk over the horizon: {at_risk:,.0f}",
-        f"timings: {timing}",
-    ]
-    lines += [f"WARNING: {w}" for w in run_.warnings]
-    return "\n".join(lines)

@@ -20,6 +20,7 @@ from models import evaluation
 from models.classifier import ChurnModel
 from models.health_score import HealthScore
 from pipeline.engine.featurize import FeatureTable
+from pipeline.io.urls import mask_url
 
 Progress = Callable[[str], None]
 
@@ -58,24 +59,19 @@ class TrainResult:
     run_id: str | None = None
     version: str | None = None
     report: Path | None = None
+    health: HealthScore | None = None
+    data_label: str = ""
 
 
 def build_panel(cfg, train_until: date | None, progress: Progress) -> tuple[FeatureTable, date]:
     """Build the labelled snapshot panel from ``cfg.data`` as known on ``train_until``."""
-    from pipeline.engine.featurize import build_features
-    from pipeline.engine.labels import data_end, snapshot_dates
-    from pipeline.io.sources import open_data
-    from pipeline.contract.validate import ensure_valid
+    from pipeline.engine.snapshot import open_snapshot
 
-    with open_data(cfg) as source:
-        ensure_valid(source)
-        end = data_end(source)
-        until = min(train_until or end, end)
-        if train_until and train_until > end:
-            progress(f"--train-until {train_until} is after the data's end; using the data end {end}")
-        dates = snapshot_dates(source, cfg, until)
-        progress(f"building the snapshot panel: {len(dates)} snapshot dates up to {until} from {source.label} ...")
-        table = build_features(source, cfg, dates, end=until)
+    with open_snapshot(cfg, panel=True, until=train_until, progress=progress) as snap:
+        until = snap.known_until
+        progress(f"building the snapshot panel: {len(snap.dates)} snapshot dates up to {until} "
+                 f"from {snap.source.label} ...")
+        table = snap.build(with_labels=True)
     progress(f"  {len(table.frame):,} snapshots x {len(table.features)} features in {table.seconds:.1f} s")
     return table, until
 
@@ -150,6 +146,7 @@ def run(cfg, *, train_until: date | None = None, table: FeatureTable | None = No
     panel = usable(table.frame, until, evaluation.label_window_days(cfg.labels))
     health = health or HealthScore.from_config(cfg.training.health_score)
     result = train_models(cfg, table, panel, until, fit or make_fitter(cfg, table), health, progress)
+    result.health, result.data_label = health, mask_url(str(cfg.data))
     finish(result, track, progress)
     result.seconds["total"] = time.perf_counter() - started
     return result

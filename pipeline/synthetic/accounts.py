@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import MILESTONE_DUE, MILESTONES, WorldParams
+from .params import WorldParams
 
 NEVER = np.iinfo(np.int32).max // 2  # "milestone never completed"
 
@@ -73,8 +73,8 @@ def _names(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _milestones(rng, p: WorldParams, created: np.ndarray, q: np.ndarray):
-    n, m = created.shape[0], len(MILESTONES)
-    due = created[:, None] + np.asarray(MILESTONE_DUE)[None, :]
+    n, m = created.shape[0], len(p.milestones)
+    due = created[:, None] + np.asarray(p.milestone_due)[None, :]
     idx = np.arange(m)[None, :]
     # Poor onboarding quality -> skipped milestones; a skipped step blocks the later ones.
     never = rng.random((n, m)) < 1 / (1 + np.exp(4.0 - 0.5 * idx + 1.3 * q[:, None]))
@@ -107,9 +107,10 @@ def make_accounts(rng: np.random.Generator, n: int, days: int, p: WorldParams,
     Accounts
         Sorted by creation time, so ids grow with account age.
     """
-    n_new = int(round(n * days / (days + 900)))
+    n_new = int(round(n * days / (days + 900) if p.new_share is None else n * p.new_share))
     tenure = 30 + rng.exponential(550, n - n_new) % (5 * 365 - 30)  # at most five years
-    created = np.concatenate([-np.ceil(tenure), 1 + np.floor((days - 1) * rng.random(n_new) ** 0.8)])
+    arrival = rng.random(n_new) ** p.arrival_power  # power < 1: arrivals pile up late (growth)
+    created = np.concatenate([-np.ceil(tenure), 1 + np.floor((days - 1) * arrival)])
     created = np.minimum(created, days - 1).astype(np.int64)
     region = rng.choice(len(p.region_share), n, p=p.region_share)
     created_sec = business_sec(region)
@@ -133,6 +134,6 @@ def make_accounts(rng: np.random.Generator, n: int, days: int, p: WorldParams,
         users=users.astype(np.int32), csm=csm, quality=quality,
         mu=0.45 * quality + rng.normal(0.0, 0.45, n), friction=np.exp(rng.normal(0.0, 0.5, n)),
         survey_phase=rng.integers(0, p.survey_every, n), due=due, done=done,
-        done_sec=np.stack([business_sec(region) for _ in MILESTONES], axis=1),
+        done_sec=np.stack([business_sec(region) for _ in p.milestones], axis=1),
         names=_names(rng, n),
     )

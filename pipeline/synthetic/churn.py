@@ -69,19 +69,43 @@ def contributions(p: WorldParams, acc, lat, open_urgent, term, idx, day: int) ->
     return np.stack([usage, onboarding, urgent, detractor, segment, noise], axis=1)
 
 
-def decision_prob(p: WorldParams, contrib: np.ndarray, term: np.ndarray) -> np.ndarray:
-    """Probability of not renewing at one renewal point (monthly or annual)."""
-    pm = 1.0 / (1.0 + np.exp(-(p.b0 + contrib.sum(axis=1))))
+def monthly_risk(p: WorldParams, contrib: np.ndarray, shift=0.0) -> np.ndarray:
+    """Monthly churn risk of the drivers; ``shift`` (seasonality) is added to the logit."""
+    return 1.0 / (1.0 + np.exp(-(p.b0 + shift + contrib.sum(axis=1))))
+
+
+def decision_prob(p: WorldParams, contrib: np.ndarray, term: np.ndarray, shift=0.0) -> np.ndarray:
+    """Probability of not renewing at one renewal point (monthly or annual).
+
+    The share ``p.anytime_share`` of the risk acts day by day instead (:func:`daily_hazard`).
+    """
+    pm = monthly_risk(p, contrib, shift) * (1.0 - p.anytime_share)
     return np.where(term == 1, 1.0 - (1.0 - pm) ** p.annual_exponent, pm)
 
 
-def horizon_prob(p: WorldParams, p_decision: np.ndarray, n_renewals: np.ndarray) -> np.ndarray:
+def daily_hazard(p: WorldParams, contrib: np.ndarray, term: np.ndarray, shift=0.0) -> np.ndarray:
+    """Probability of cancelling on one day, outside renewals (``p.anytime_share`` of the risk).
+
+    Per year it compounds like the renewal decisions: twelve monthly ones, or one annual one.
+    """
+    pm = monthly_risk(p, contrib, shift) * p.anytime_share
+    per_year = np.where(term == 1, p.annual_exponent, 12.0)
+    return 1.0 - (1.0 - pm) ** (per_year / 365.25)
+
+
+def horizon_prob(p: WorldParams, p_decision: np.ndarray, n_renewals: np.ndarray,
+                 survive_days: np.ndarray | float = 1.0) -> np.ndarray:
     """Chance that coverage ends within the horizon and is not restored within the grace period.
 
     Holds the latent state fixed at its current value for the renewal points ahead.
+    ``p_decision`` may be one probability per account (``n_renewals`` points alike) or,
+    for seasonal worlds, one column per renewal point (``n_renewals`` then a 0/1 mask).
+    ``survive_days`` is the chance of no lasting cancellation between renewals.
     """
     lapse = p_decision * (1.0 - p.return_prob * p.return_fast_share)
-    return 1.0 - (1.0 - lapse) ** n_renewals
+    if lapse.ndim == 2:
+        return 1.0 - np.prod(np.where(n_renewals, 1.0 - lapse, 1.0), axis=1) * survive_days
+    return 1.0 - (1.0 - lapse) ** n_renewals * survive_days
 
 
 def dominant_driver(contrib: np.ndarray, floor: float = 0.05) -> np.ndarray:

@@ -59,6 +59,15 @@ class Calendar:
                 - d.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64)
         return (doy >= ylen - 8) | (doy == 0)
 
+    def day_of_year(self, days) -> np.ndarray:
+        """Return the day of year, 0 = January 1st."""
+        d = self.dates(days)
+        return (d - d.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64)
+
+    def season(self, days, peak_doy: int) -> np.ndarray:
+        """Return ``cos(2 pi (doy - peak) / 365.25)``: 1 on day of year ``peak_doy``, -1 half a year off."""
+        return np.cos(2.0 * np.pi * (self.day_of_year(days) - peak_doy) / 365.25)
+
     def epoch_seconds(self, days, seconds=0) -> np.ndarray:
         """Return Unix seconds for a day offset plus seconds into that day."""
         return self.start_sec + np.asarray(days, np.int64) * SECONDS_PER_DAY + np.asarray(seconds, np.int64)

@@ -23,6 +23,7 @@ EVENT_TYPES = ("login", "dashboard_view", "report_view", "export", "api_call",
 EVENT_MIX_ENGAGED = (0.20, 0.22, 0.18, 0.07, 0.12, 0.09, 0.03, 0.09)
 EVENT_MIX_DISENGAGED = (0.42, 0.30, 0.10, 0.03, 0.06, 0.04, 0.01, 0.04)
 PRIORITIES = ("low", "normal", "high", "urgent")
+OPTIONAL_TABLES = ("support_tickets", "milestones", "nps_responses")
 DRIVERS = ("usage_decline", "onboarding_lag", "open_urgent_tickets", "detractor_nps",
            "segment", "unpredictable")
 CSM_NAMES = ("Alice Moreau", "Ben Okafor", "Chiara Rossi", "Daniel Kim", "Elena Petrova",
@@ -92,6 +93,43 @@ class WorldParams:
     nps_health: float = 0.9
     nps_urgent: float = 0.8
     nps_noise: float = 1.3
+    # --- world variants (presets.py); the defaults are the demo world ---
+    new_share: float | None = None  # accounts created within the period; None = days / (days + 900)
+    arrival_power: float = 0.8  # creation day = days * u ** power: below 1 skews arrivals late
+    return_annual_share: float = 0.3  # returning customers who sign an annual term
+    anytime_share: float = 0.0  # share of the churn risk that acts on any day instead of at renewals
+    usage_season_amplitude: float = 0.0  # relative dip of usage at the trough of the year
+    usage_season_trough_doy: int = 213  # day of year of the usage low (early August)
+    churn_season_amplitude: float = 0.0  # added to the churn logit at the peak, subtracted half a year off
+    churn_season_peak_doy: int = 350  # day of year of the highest churn risk (budget season)
+    optional_tables: tuple = OPTIONAL_TABLES  # which optional contract tables are written
+    event_types: tuple = EVENT_TYPES
+    event_mix_engaged: tuple = EVENT_MIX_ENGAGED
+    event_mix_disengaged: tuple = EVENT_MIX_DISENGAGED
+    batched_event: str = "api_call"  # arrives in batches (quantity > 1)
+    unattended_event: str = "integration_sync"  # no user_id
+    milestones: tuple = MILESTONES  # exactly four: adoption follows the 2nd and the 4th
+    milestone_due: tuple = MILESTONE_DUE
+    # --- the recorded truth: the oracle's churn probability per account and snapshot ---
+    truth_frequency: str = "monthly"  # snapshot dates: first of each month, or "weekly" (Mondays)
+    truth_horizon_days: int = 90  # churn within (T, T + horizon]
+
+    def __post_init__(self):
+        checks = [
+            (len(self.event_mix_engaged) == len(self.event_mix_disengaged) == len(self.event_types),
+             "event_types and both event mixes must have the same length"),
+            (self.batched_event in self.event_types and self.unattended_event in self.event_types,
+             "batched_event and unattended_event must be event types"),
+            (len(self.milestones) == len(self.milestone_due) == 4, "exactly four milestones with due days"),
+            (set(self.optional_tables) <= set(OPTIONAL_TABLES), f"optional_tables must be among {OPTIONAL_TABLES}"),
+            (self.truth_frequency in ("monthly", "weekly"), "truth_frequency is monthly or weekly"),
+            (self.truth_horizon_days > 0 and 0.0 <= self.anytime_share <= 1.0
+             and 0.0 <= self.return_annual_share <= 1.0, "horizon > 0, shares in [0, 1]"),
+            (self.new_share is None or 0.0 <= self.new_share < 1.0, "new_share in [0, 1)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"WorldParams: {message}")
 
     def to_dict(self) -> dict:
         """Return the parameters as a JSON-serialisable dict."""

@@ -6,19 +6,20 @@ import pyarrow as pa
 
 from .accounts import Accounts
 from .dates import SECONDS_PER_DAY, Calendar, business_seconds
-from .params import (EVENT_MIX_DISENGAGED, EVENT_MIX_ENGAGED, EVENT_TYPES, HOUR_WEIGHTS,
-                     REGION_UTC_OFFSET, WorldParams)
+from .params import HOUR_WEIGHTS, REGION_UTC_OFFSET, WorldParams
 
 SCHEMA = pa.schema([("account_id", pa.string()), ("occurred_at", pa.timestamp("us")),
                     ("event_type", pa.string()), ("user_id", pa.string()), ("quantity", pa.float64())])
-_API, _SYNC = EVENT_TYPES.index("api_call"), EVENT_TYPES.index("integration_sync")
 
 
 def day_factor(p: WorldParams, cal: Calendar, days: int) -> np.ndarray:
-    """Relative activity per day: quiet weekends and a year-end lull."""
+    """Relative activity per day: quiet weekends, a year-end lull and (optionally) a seasonal swing."""
     d = np.arange(days)
-    return (np.where(cal.weekday(d) >= 5, p.weekend_factor, 1.0)
-            * np.where(cal.holiday(d), p.holiday_factor, 1.0))
+    factor = (np.where(cal.weekday(d) >= 5, p.weekend_factor, 1.0)
+              * np.where(cal.holiday(d), p.holiday_factor, 1.0))
+    if p.usage_season_amplitude:
+        factor = factor * (1.0 - p.usage_season_amplitude * cal.season(d, p.usage_season_trough_doy))
+    return factor
 
 
 def _rates(p, acc: Accounts, sl: slice, H, active, factor):
@@ -89,13 +90,14 @@ def usage_batch(rng: np.random.Generator, p: WorldParams, acc: Accounts, ids: np
     m = cells.size
     user = (pool.ravel()[cells] * rng.random(m) ** 1.6).astype(np.int64)
     u = rng.random(m)
+    mix_on, mix_off = p.event_mix_engaged, p.event_mix_disengaged
     etype = np.where(rng.random(m) < engaged.ravel()[cells],
-                     np.searchsorted(np.cumsum(EVENT_MIX_ENGAGED), u * sum(EVENT_MIX_ENGAGED)),
-                     np.searchsorted(np.cumsum(EVENT_MIX_DISENGAGED), u * sum(EVENT_MIX_DISENGAGED)))
-    etype = np.minimum(etype, len(EVENT_TYPES) - 1)
+                     np.searchsorted(np.cumsum(mix_on), u * sum(mix_on)),
+                     np.searchsorted(np.cumsum(mix_off), u * sum(mix_off)))
+    etype = np.minimum(etype, len(p.event_types) - 1)
     secs = business_seconds(rng, acc.region[sl][local], REGION_UTC_OFFSET, HOUR_WEIGHTS)
     quantity = np.ones(m)
-    api = np.flatnonzero(etype == _API)
+    api = np.flatnonzero(etype == p.event_types.index(p.batched_event))
     quantity[api] = rng.geometric(0.15, api.size)  # API calls arrive in batches
     order = np.argsort((local * days + day) * SECONDS_PER_DAY + secs, kind="stable")
     local, day, secs, etype, user, quantity = (a[order] for a in (local, day, secs, etype, user, quantity))
@@ -107,7 +109,8 @@ def usage_batch(rng: np.random.Generator, p: WorldParams, acc: Accounts, ids: np
     return pa.table([
         _dictionary(local, list(batch_ids)),
         pa.array(stamp, pa.timestamp("us")),
-        _dictionary(etype, list(EVENT_TYPES)),
-        _dictionary(offset[local] + user, user_names, mask=etype == _SYNC),  # syncs run unattended
+        _dictionary(etype, list(p.event_types)),
+        # syncs run unattended
+        _dictionary(offset[local] + user, user_names, mask=etype == p.event_types.index(p.unattended_event)),
         pa.array(quantity, pa.float64()),
     ], names=SCHEMA.names)

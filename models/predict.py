@@ -1,0 +1,44 @@
+"""Apply a fitted model to a batch of feature rows: probabilities and grouped reasons.
+
+One pure function serves every engine: the local engine calls it on the whole
+feature table, the Spark engine on each partition inside ``mapInPandas``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.explain import Explanations, contributions, explain
+
+#: Columns :func:`score_rows` adds to the feature rows.
+SCORE_COLUMNS = ["churn_probability", "reasons", "reason_summary"]
+
+
+def predict_and_explain(model, frame: pd.DataFrame, features, top_k: int,
+                        context_groups) -> tuple[np.ndarray, Explanations]:
+    """Calibrated P(churn) and the grouped TreeSHAP reasons of every row of ``frame``.
+
+    Parameters
+    ----------
+    model : models.classifier.ChurnModel
+    frame : pandas.DataFrame
+        Feature rows typed as the feature builder types them.
+    features : list of features.base.Feature
+        The definitions behind the columns (reason sentences come from them).
+    top_k : int
+        Risk reasons (and protective factors) kept per row.
+    context_groups : list of str
+        Reason groups shown as context, never as risks.
+    """
+    prepared = model.prepare(frame)
+    probability = np.asarray(model.predict_risk(prepared), dtype="float64")
+    explained = explain(contributions(model, prepared), frame, features, top_k, list(context_groups))
+    return probability, explained
+
+
+def score_rows(model, frame: pd.DataFrame, features, top_k: int, context_groups) -> pd.DataFrame:
+    """``frame`` with :data:`SCORE_COLUMNS` added (reasons as JSON text, the form the warehouse stores)."""
+    probability, explained = predict_and_explain(model, frame, features, top_k, context_groups)
+    return frame.assign(churn_probability=probability, reasons=[str(r) for r in explained.reasons],
+                        reason_summary=[str(s) for s in explained.summary])

@@ -1,0 +1,95 @@
+"""Engines: where the feature query runs and where the model is applied.
+
+* ``duckdb`` (the default; DuckDB files, folders and PostgreSQL): ibis runs the
+  feature query where the data lives, the model runs in this process.
+* ``spark``: the same feature query compiled for Spark, the model applied to
+  each partition (:mod:`pipeline.engine.spark_engine`).
+
+Steps reach an engine only through :func:`get_engine`, so none of them imports
+Spark modules, and PySpark is imported only when the Spark engine is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+
+from models.explain import Explanations
+from models.predict import predict_and_explain
+from pipeline.errors import ConfigError
+from pipeline.engine.featurize import tidy
+from pipeline.io.sources import Source, open_source
+
+#: Engine name -> "module:class"; imported on first use.
+ENGINES = {"duckdb": "pipeline.engine.engines:LocalEngine", "spark": "pipeline.engine.spark_engine:SparkEngine"}
+
+
+@contextmanager
+def timed(timings: dict, step: str):
+    """Add the wall time of the block to ``timings[step]``."""
+    started = time.perf_counter()
+    yield
+    timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
+
+
+class Engine:
+    """The interface every engine implements.
+
+    Attributes
+    ----------
+    name : str
+        The value of ``engine:`` in the config and of ``--engine``.
+    """
+
+    name = ""
+
+    def open(self, cfg) -> Source:
+        """The raw contract tables of ``cfg.data`` on this engine."""
+        raise NotImplementedError
+
+    def score(self, source: Source, query, features, model, cfg,
+              timings: dict) -> tuple[pd.DataFrame, np.ndarray, Explanations]:
+        """Run the feature ``query`` and apply ``model`` to its rows.
+
+        Returns
+        -------
+        (frame, probability, explanations)
+            The feature rows typed by :func:`pipeline.engine.featurize.tidy` and sorted
+            by (account_id, as_of), P(churn) and the reasons of the same rows.
+        """
+        raise NotImplementedError
+
+
+class LocalEngine(Engine):
+    """DuckDB and PostgreSQL through ibis; the model in this process."""
+
+    name = "duckdb"
+
+    def open(self, cfg) -> Source:
+        return open_source(cfg.data)
+
+    def score(self, source, query, features, model, cfg, timings):
+        with timed(timings, "features"):
+            frame = tidy(query.execute(), features)
+        with timed(timings, "predict"):
+            probability, explained = predict_and_explain(model, frame, features, cfg.scoring.top_reasons,
+                                                         cfg.scoring.context_groups)
+        return frame, probability, explained
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called ``name`` (``duckdb`` or ``spark``).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name.
+    """
+    if name not in ENGINES:
+        raise ConfigError(f"engine: unknown engine '{name}'; use one of {', '.join(ENGINES)}")
+    module, cls = ENGINES[name].split(":")
+    return getattr(importlib.import_module(module), cls)()
