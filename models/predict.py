@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.explain import Explanations, contributions, explain
+from models.reasons import Explanations, explain
+from models.treeshap import contributions
 
 #: Columns :func:`score_rows` adds to the feature rows.
 SCORE_COLUMNS = ["churn_probability", "reasons", "reason_summary"]

@@ -1,15 +1,19 @@
 """Plots and the static HTML training report: model vs health score on the out-of-time test snapshots.
 
 Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state), so
-the notebook can show the same figures the report saves.
+the notebook can show the same figures the report saves. The page itself is the
+autoescaped Jinja2 template ``models/templates/train_report.html`` (package
+data): every value from the data, the config or the registry is inserted as
+text, never as markup.
 """
 
 from __future__ import annotations
 
-import html
 import json
+from functools import lru_cache
 from pathlib import Path
 
+import jinja2
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -153,16 +157,59 @@ def fold_summary(result) -> list[dict]:
     } for f in result.backtest.folds]
 
 
-def _table_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0, classes="m")
+#: Figures of the report, by file stem, with their headings (in page order).
+FIGURE_TITLES = {"calibration": "Calibration", "gain": "Gain and lift", "importance": "Feature importance",
+                 "cohorts": "Cohorts"}
+TEMPLATE = "train_report.html"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment of the report: templates from ``models/templates``, HTML autoescaped."""
+    return jinja2.Environment(loader=jinja2.PackageLoader("models", "templates"),
+                              autoescape=jinja2.select_autoescape(), trim_blocks=True, lstrip_blocks=True,
+                              undefined=jinja2.StrictUndefined)
+
+
+def _cell(value) -> str:
+    """One table cell as text: floats to four decimals, missing values empty."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return ""
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def table_rows(frame: pd.DataFrame) -> dict[str, list]:
+    """A frame as the template's table: column names and rows of formatted cells (text, escaped on output).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    dict
+        ``columns`` (list of str) and ``rows`` (list of lists of str).
+    """
+    return {"columns": [str(c) for c in frame.columns],
+            "rows": [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]}
 
 
 def render(result, table: pd.DataFrame) -> str:
-    """The report as one HTML page (figures referenced from ``figures/``)."""
+    """The report as one HTML page (figures referenced from ``figures/``).
+
+    Parameters
+    ----------
+    result : pipeline.steps.train.TrainResult
+        The training run; ``decision`` and ``version`` are shown when the promotion gate ran.
+    table : pandas.DataFrame
+        The backtest metrics (``result.backtest.table()``).
+
+    Returns
+    -------
+    str
+        The page; every value is HTML-escaped by the template.
+    """
     cfg, model = result.cfg, result.model
-    decision = result.decision
-    verdict = (f"<p><b>Promotion:</b> version {html.escape(str(result.version))} &rarr; "
-               f"<b>{decision.alias}</b>: {html.escape(decision.reason)}</p>" if decision else "")
     folds = pd.DataFrame(fold_summary(result)).astype({"fit": str, "validation": str, "test": str})
     facts = {
         "data": f"data end {result.table.data_end}, trained until {result.train_until}",
@@ -173,19 +220,6 @@ def render(result, table: pd.DataFrame) -> str:
                  f"{model.calibrator_.method} calibration, seed {cfg.training.seed}",
         "data fingerprint": result.fingerprint,
     }
-    items = "".join(f"<li><b>{k}</b>: {html.escape(str(v))}</li>" for k, v in facts.items())
-    imgs = "".join(f'<h2>{t}</h2><img src="figures/{n}.png" alt="{t}">' for n, t in [
-        ("calibration", "Calibration"), ("gain", "Gain and lift"),
-        ("importance", "Feature importance"), ("cohorts", "Cohorts")])
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Churn model training report</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-table.m{{border-collapse:collapse;font-size:13px}}
-table.m td,table.m th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}
-img{{max-width:100%}}</style></head><body>
-<h1>Churn model training report</h1><ul>{items}</ul>{verdict}
-<h2>Out-of-time backtest: model vs health score</h2>
-<p>Every test snapshot is later than every training snapshot's label window. <i>all</i> pools the test
-snapshots of every fold. Top-decile lift, precision/recall at k and churned MRR captured are computed within
-each snapshot date (the list a CSM team would work that day) and summed over dates. The health score's
-Brier and ECE use its risk mapped to a churn rate by isotonic regression on the fold's validation period.</p>
-{_table_html(table)}<h2>Folds</h2>{_table_html(folds)}{imgs}</body></html>"""
+    return environment().get_template(TEMPLATE).render(
+        facts=facts, decision=result.decision, version=str(result.version), metrics=table_rows(table),
+        folds=table_rows(folds), figures=FIGURE_TITLES)

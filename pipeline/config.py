@@ -60,7 +60,14 @@ class Snapshots(Section):
     warmup_days: Annotated[int, Field(ge=0)] = 90
 
 
-Windows = Annotated[list[PositiveInt], Field(min_length=1)]
+def _distinct(values: list) -> list:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"each value may appear once; repeated: {', '.join(map(str, repeated))}")
+    return values
+
+
+Windows = Annotated[list[PositiveInt], Field(min_length=1), AfterValidator(_distinct)]
 
 
 class UsageFeatures(Section):
@@ -85,8 +92,15 @@ class MilestoneFeatures(Section):
 
 
 class Attributes(Section):
-    categorical: list[SqlName] = []
-    numeric: list[SqlName] = []
+    categorical: Annotated[list[SqlName], AfterValidator(_distinct)] = []
+    numeric: Annotated[list[SqlName], AfterValidator(_distinct)] = []
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        both = sorted(set(self.categorical) & set(self.numeric))
+        if both:
+            raise ValueError(f"an attribute is either categorical or numeric, not both: {', '.join(both)}")
+        return self
 
 
 class Features(Section):
@@ -150,8 +164,15 @@ class Spark(Section):
     conf: dict[str, str] = {}
 
 
+def _supported_version(value: int) -> int:
+    if value != CONFIG_VERSION:
+        raise ValueError(f"this pipeline reads config_version {CONFIG_VERSION} only: a model trained under "
+                         f"version {value} could never be scored. Set config_version: {CONFIG_VERSION}")
+    return value
+
+
 class Config(Section):
-    config_version: int = CONFIG_VERSION
+    config_version: Annotated[int, AfterValidator(_supported_version)] = CONFIG_VERSION
     data: str = "data/warehouse.duckdb"
     warehouse: str = "data/warehouse.duckdb"
     engine: Literal["duckdb", "spark"] = "duckdb"

@@ -21,7 +21,7 @@ import yaml
 from models.classifier import ChurnModel
 from models.pyfunc import log_model
 from models.registry import configure
-from pipeline.config import load_config
+from pipeline.config import CONFIG_VERSION, load_config
 from pipeline.engine.featurize import build_features
 from pipeline.engine.labels import data_end, snapshot_dates
 from pipeline.io.sources import open_source
@@ -60,8 +60,8 @@ def fit_model(table, panel: pd.DataFrame, seed: int = 1, rounds: int = 60) -> Ch
     fit, valid = panel[panel["as_of"].isin(dates[:-2])], panel[panel["as_of"].isin(dates[-2:])]
     model = ChurnModel(params={"num_boost_round": rounds}, seed=seed, calibration="sigmoid").fit(
         fit, fit["churned"], X_valid=valid, y_valid=valid["churned"], X_calib=valid, y_calib=valid["churned"],
-        feature_names=table.feature_names, categorical=table.categorical)
-    model.vocabulary_ = table.vocabulary.to_dict()
+        feature_names=table.feature_names, categorical=table.categorical,
+        vocabulary=table.vocabulary.to_dict(), config_version=CONFIG_VERSION)
     return model
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
+from sklearn.base import clone
+
 from models import calibration
 from models.classifier import ChurnModel
 from models.drift import distribution, psi
 from models.evaluation import ece
-from pipeline.config import CONFIG_VERSION
-from pipeline.errors import ModelError
+from models.errors import ModelError
 
 
 def make_data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -48,8 +51,35 @@ def test_fit_learns_columns_categories_and_metadata(model):
     assert model.feature_names_ == ["usage", "noise", "plan", "nps_last"]  # account_id is not a feature
     assert model.categorical_ == ["plan"]
     assert model.categories_ == {"plan": ["basic", "pro", "team"]}
-    assert model.config_version_ == CONFIG_VERSION
+    assert model.config_version_ is None and model.vocabulary_ == {} and model.train_until_ is None
     assert 0 < model.best_iteration_ <= 200 and model.booster_.num_trees() == model.best_iteration_
+
+
+def test_metadata_goes_in_through_fit_and_init_holds_only_parameters(data):
+    X, y, Xv, yv = data
+    fresh = ChurnModel(params={"num_boost_round": 20}, seed=3, calibration="none")
+    assert fresh.get_params() == {"params": {"num_boost_round": 20}, "seed": 3, "calibration": "none"}
+    assert not [k for k in vars(fresh) if k.endswith("_")]  # no learned state before fit
+    fitted = fresh.fit(X, y, vocabulary={"event_types": ["login"]}, config_version=7, train_until=date(2025, 1, 1))
+    assert (fitted.vocabulary_, fitted.config_version_, fitted.train_until_) == (
+        {"event_types": ["login"]}, 7, date(2025, 1, 1))
+
+
+def test_predict_proba_has_one_column_per_class(model, data):
+    X_test, _ = make_data(500, seed=4)
+    proba = model.predict_proba(X_test)
+    assert proba.shape == (500, 2) and list(model.classes_) == [0, 1]
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(proba[:, 1], model.predict_risk(X_test))
+    np.testing.assert_array_equal(model.predict(X_test), (proba[:, 1] >= 0.5).astype(int))
+
+
+def test_clone_gives_an_unfitted_copy_that_refits_to_the_same_model(model, data):
+    X, y, Xv, yv = data
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and not hasattr(copy, "booster_")
+    copy.fit(X, y, X_valid=Xv, y_valid=yv, X_calib=Xv, y_calib=yv)
+    np.testing.assert_array_equal(copy.predict_proba(Xv), model.predict_proba(Xv))
 
 
 def test_probabilities_are_1d_calibrated_and_match_base_rate(model, data):

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from features.base import Definition, Feature
-from models.explain import NO_RISK, contributions, explain, tree_contributions
+from models.reasons import NO_RISK, explain
+from models.treeshap import contributions, tree_contributions
 from pipeline.errors import ModelError
 
 

@@ -19,8 +19,8 @@ import pytest
 
 from pipeline.steps import score
 from pipeline.engine.catalog import Vocabulary
-from pipeline.config import CONFIG_VERSION
-from pipeline.errors import ModelError
+from pipeline.config import CONFIG_VERSION, load_config
+from pipeline.errors import ConfigError, ModelError
 from pipeline.engine.featurize import build_features
 from pipeline.io.sources import open_source
 from pipeline.io.warehouse import Warehouse
@@ -162,7 +162,15 @@ def test_model_from_another_config_version_is_refused_by_the_cli(base, tmp_path)
 
 def test_a_config_file_of_another_version_does_not_score_todays_models(base, tmp_path):
     cfg, _, _, _ = base
-    other = cfg.model_copy(update={"config_version": CONFIG_VERSION + 1})
+    other = cfg.model_copy(update={"config_version": CONFIG_VERSION + 1})  # a config object built around the check
     with pytest.raises(ModelError, match=rf"config_version {CONFIG_VERSION}, this pipeline is version "
                                          rf"{CONFIG_VERSION} \(the config file says {CONFIG_VERSION + 1}\)"):
         score.run(other, model_uri=f"models:/{NAME}@champion", warehouse=str(tmp_path / "wh.duckdb"))
+
+
+def test_a_config_file_of_another_version_is_refused_before_training(tmp_path):
+    """It used to train and register a model (possibly the champion) that the scorer then refused every night."""
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(f"config_version: {CONFIG_VERSION + 1}\n")
+    with pytest.raises(ConfigError, match=rf"'config_version'.*reads config_version {CONFIG_VERSION} only"):
+        load_config(path)

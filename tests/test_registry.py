@@ -72,8 +72,8 @@ def _on_shuffled_labels(fit):
     def shuffle(rows):
         return rows.assign(churned=rng.permutation(rows["churned"].to_numpy()))
 
-    def shuffled_fit(fit_rows, valid_rows):
-        return fit(shuffle(fit_rows), shuffle(valid_rows))
+    def shuffled_fit(fit_rows, valid_rows, *until):
+        return fit(shuffle(fit_rows), shuffle(valid_rows), *until)
 
     return shuffled_fit
 

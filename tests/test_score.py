@@ -132,13 +132,15 @@ def test_postgres_warehouse_gets_the_same_rows(setup, scored, pg_database):
     assert pg["reasons"].tolist() == duck.loc[pg.index, "reasons"].tolist()
 
 
-def test_drift_is_printed_and_recorded(setup):
+def test_drift_is_printed_once_and_recorded(setup):
     cfg, end, tmp = setup
     model = copy.deepcopy(load_churn_model(URI))
     model.reference_["events_30d"] = {"edges": [1e9], "shares": [0.0, 1.0], "missing": 0.0}  # trained on huge values
     said = []
     result = score.run(cfg, model=model, warehouse=str(tmp / "drift.duckdb"), progress=said.append)
-    assert any(line.startswith("WARNING: feature drift") and "events_30d" in line for line in said)
+    printed = [*said, *score.summary(result).splitlines()]  # what `churn score` shows: progress, then the summary
+    warnings = [line for line in printed if "feature drift" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("WARNING: feature drift") and "events_30d" in warnings[0]
     run = Warehouse(tmp / "drift.duckdb").runs().iloc[0]
     assert run["status"] == "succeeded" and "events_30d" in run["warnings"]
     assert json.loads(run["drift"])["events_30d"] > 1 and result.drift.drifted

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from models.explain import Explanations
+from models.reasons import Explanations
 from models.predict import predict_and_explain
 from pipeline.errors import ConfigError
 from pipeline.engine.featurize import tidy

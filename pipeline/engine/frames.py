@@ -18,7 +18,6 @@ counts; no feature re-scans the events per snapshot.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 
 import ibis
@@ -56,14 +55,8 @@ class Frames:
         self._stretch_cache: dict = {}
 
     def _temp(self, expr) -> ibis.Table:
-        """Materialise ``expr`` once as a temporary table on the source's engine."""
-        backend = self.source.backend
-        if backend.name == "pyspark":  # no temporary tables on Spark: a cached temporary view
-            from pipeline.engine.spark import cached_view
-
-            return cached_view(backend, expr)
-        name = f"_churn_{uuid.uuid4().hex[:12]}"
-        return backend.create_table(name, expr, temp=True)
+        """Materialise ``expr`` once on the source's engine (see :meth:`pipeline.io.sources.Source.materialise`)."""
+        return self.source.materialise(expr)
 
     def _events(self) -> ibis.Table:
         """The usage events any snapshot can see: from the first window's start to the last as-of date."""

@@ -123,6 +123,10 @@ class SparkSource(Source):
     owns_session: bool = False
     views: list[str] = field(default_factory=list, repr=False)
 
+    def materialise(self, expr):
+        """No temporary tables on Spark: a cached temporary view (:func:`cached_view`)."""
+        return cached_view(self.backend, expr)
+
     def close(self) -> None:
         session = self.backend._session
         for view in self.views:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.explain import Explanations
+from models.reasons import Explanations
 from models.predict import SCORE_COLUMNS, score_rows
 from pipeline.engine.engines import Engine, timed
 from pipeline.engine.featurize import KEYS, tidy

@@ -8,6 +8,7 @@ typed per the contract and queried where the data lives.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,10 @@ class Source:
         if self._parser is None:
             self._parser = Parser(self)
         return typed(self.raw(table), table, self._parser)
+
+    def materialise(self, expr) -> ibis.Table:
+        """Compute ``expr`` once into a temporary table that later queries read."""
+        return self.backend.create_table(f"_churn_{uuid.uuid4().hex[:12]}", expr, temp=True)
 
     def close(self) -> None:
         """Release the connection."""

@@ -5,25 +5,29 @@ date by default, optionally one CSM or segment and the top N. It prints a
 plain-text table or CSV, or writes self-contained HTML pages (one per CSM):
 sortable, tier colours and a sparkline of each account's probability over the
 last runs, with no external files so they open offline and travel by e-mail.
+The pages are the autoescaped Jinja2 templates ``pipeline/templates/risk_list.html``
+and ``sparkline.html`` (package data): account names, reasons and every other
+value from the score table are inserted as text, never as markup.
 """
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
-from string import Template
 
+import jinja2
 import pandas as pd
 
 from pipeline.errors import ChurnError
 from pipeline.io.warehouse import Warehouse
 
 FORMATS = ("table", "csv", "html")
-TEMPLATE = Path(__file__).parents[1] / "templates" / "risk_list.html"
+#: The page template, in ``pipeline/templates``.
+TEMPLATE = "risk_list.html"
 #: Score history points drawn in a sparkline.
 TREND_POINTS = 12
 UNASSIGNED = "Unassigned"
@@ -142,46 +146,67 @@ def to_csv(rl: RiskList) -> str:
 
 
 # ------------------------------------------------------------------------ HTML
-def sparkline(values: list[float], width: int = 96, height: int = 24) -> str:
-    """An inline SVG line of probabilities (0 at the bottom), the latest point marked."""
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment of the pages: templates from ``pipeline/templates``, HTML autoescaped."""
+    return jinja2.Environment(loader=jinja2.PackageLoader("pipeline", "templates"),
+                              autoescape=jinja2.select_autoescape(), trim_blocks=True, lstrip_blocks=True,
+                              undefined=jinja2.StrictUndefined)
+
+
+def spark_geometry(values: list[float], width: int = 96, height: int = 24) -> dict | None:
+    """Where a sparkline of probabilities (0 at the bottom) draws its points; ``None`` without values.
+
+    Parameters
+    ----------
+    values : list of float
+        Probabilities, oldest first.
+    width, height : int
+        Size of the SVG in pixels.
+
+    Returns
+    -------
+    dict or None
+        ``width``, ``height``, ``points`` (SVG ``x,y`` pairs), ``last_x``, ``last_y`` (the latest point,
+        marked) and ``label`` (the values as percentages, for the tooltip).
+    """
     if not values:
-        return ""
+        return None
     top = max(max(values), 0.05)  # a flat line near zero stays near zero
     step = (width - 4) / max(len(values) - 1, 1)
     points = [(2 + i * step, height - 2 - (height - 4) * v / top) for i, v in enumerate(values)]
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
     last_x, last_y = points[-1]
-    label = html.escape(" → ".join(_percent(v) for v in values))
-    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
-            f"<title>{label}</title>"
-            f'<polyline fill="none" stroke="#57606a" stroke-width="1.5" points="{path}"/>'
-            f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2.5" fill="#cf222e"/></svg>')
+    return {"width": width, "height": height, "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in points),
+            "last_x": f"{last_x:.1f}", "last_y": f"{last_y:.1f}", "label": " → ".join(_percent(v) for v in values)}
 
 
-def _reasons(doc: dict) -> str:
-    items = [r["sentence"] for r in (doc or {}).get("risk", [])]
-    if not items:
-        return "No notable risk signals"
-    return '<ul class="reasons">' + "".join(f"<li>{html.escape(s)}</li>" for s in items) + "</ul>"
+def sparkline(values: list[float], width: int = 96, height: int = 24) -> str:
+    """An inline SVG line of probabilities (0 at the bottom), the latest point marked; ``""`` without values."""
+    geometry = spark_geometry(values, width, height)
+    if geometry is None:
+        return ""
+    return str(environment().get_template("sparkline.html").module.sparkline(geometry))
 
 
-def _row(r, trend: list[float]) -> str:
-    e = html.escape
+def _reasons(doc: dict) -> list[str]:
+    """The risk sentences of a parsed ``reasons`` document (empty: no notable risk signals)."""
+    return [r["sentence"] for r in (doc or {}).get("risk", [])]
+
+
+def _row(r, trend: list[float]) -> dict:
+    """What the template shows of one account: display texts and the ``data-v`` sort keys."""
     delta = None if _missing(r.probability_change) else r.probability_change
-    change_cls = "" if not delta else ("up" if delta > 0 else "down")
-    revenue = "" if _missing(r.revenue_at_risk) else f"{r.revenue_at_risk:.2f}"
-    cells = [
-        f'<td class="num" data-v="{r.risk_rank}">{r.risk_rank}</td>',
-        f'<td class="account">{e(str(r.account_name or r.account_id))}<small>{e(str(r.account_id))}'
-        f" · {e(str(r.segment or ''))}</small></td>",
-        f'<td class="num" data-v="{r.churn_probability:.6f}">{_percent(r.churn_probability)}</td>',
-        f'<td data-v="{"hml".index(r.risk_tier[0])}"><span class="tier tier-{e(r.risk_tier)}">{e(r.risk_tier)}</span></td>',
-        f'<td class="num" data-v="{revenue}">{_money(r.revenue_at_risk)}</td>',
-        f'<td class="num {change_cls}" data-v="{"" if delta is None else f"{delta:.6f}"}">{_change(delta)}</td>',
-        f"<td>{sparkline(trend)}</td>",
-        f"<td>{_reasons(r.reasons)}</td>",
-    ]
-    return f'<tr class="{e(r.risk_tier)}">' + "".join(cells) + "</tr>"
+    return {
+        "rank": r.risk_rank, "name": str(r.account_name or r.account_id), "account_id": str(r.account_id),
+        "segment": str(r.segment or ""),
+        "probability": _percent(r.churn_probability), "probability_v": f"{r.churn_probability:.6f}",
+        "tier": r.risk_tier, "tier_v": "hml".index(r.risk_tier[0]),
+        "revenue": _money(r.revenue_at_risk),
+        "revenue_v": "" if _missing(r.revenue_at_risk) else f"{r.revenue_at_risk:.2f}",
+        "change": _change(delta), "change_class": "" if not delta else ("up" if delta > 0 else "down"),
+        "change_v": "" if delta is None else f"{delta:.6f}",
+        "trend": spark_geometry(trend), "reasons": _reasons(r.reasons),
+    }
 
 
 def to_html(rl: RiskList) -> str:
@@ -190,12 +215,12 @@ def to_html(rl: RiskList) -> str:
     if rl.history is not None:
         for account, part in rl.history.groupby("account_id", sort=False):
             trends[account] = part.sort_values("as_of_date")["churn_probability"].tolist()
-    rows = "\n".join(_row(r, trends.get(r.account_id, [r.churn_probability])) for r in rl.rows.itertuples())
+    rows = [_row(r, trends.get(r.account_id, [r.churn_probability])) for r in rl.rows.itertuples()]
     footer = ("Probability of churning within the label horizon (calibrated). Revenue at risk = probability × MRR × "
               "months of the horizon. Change = percentage points since the previous run. Trend: last "
               f"{TREND_POINTS} runs. Click a column header to sort.")
-    return Template(TEMPLATE.read_text()).substitute(
-        title=html.escape(rl.title), subtitle=html.escape(rl.subtitle), rows=rows, footer=html.escape(footer))
+    return environment().get_template(TEMPLATE).render(title=rl.title, subtitle=rl.subtitle, rows=rows,
+                                                       footer=footer)
 
 
 def per_csm(rl: RiskList, top: int | None = None) -> dict[str, RiskList]:

@@ -89,7 +89,7 @@ def assemble(cfg, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.n
         ``account_id`` with the account columns (name, CSM, segment).
     probability : numpy.ndarray
         P(churn) of each row of ``frame``.
-    explained : models.explain.Explanations
+    explained : models.reasons.Explanations
     health : numpy.ndarray
         The health score of each row (the model's baseline).
     record : pipeline.io.warehouse.Run

@@ -6,15 +6,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accounts import NEVER, Accounts
-from .churn import (churn_events, contributions, decision_prob, dominant_driver, horizon_labels,
-                    horizon_prob, satisfaction)
+from .churn import (churn_events, contributions, daily_hazard, decision_prob, dominant_driver,
+                    horizon_labels, horizon_prob, satisfaction)
 from .dates import Calendar
 from .params import WorldParams
 from .subscriptions import FAR, Ledger
 from .support import Support
 
-HORIZON, GRACE = 90, 30
+GRACE = 30  # a return within this many days is not churn (the pipeline's default grace)
+HORIZON = 90  # default truth horizon (``WorldParams.truth_horizon_days``)
 LOOKAHEAD = HORIZON + GRACE  # simulated beyond the period so that every truth label is known
+
+
+def lookahead(p: WorldParams) -> int:
+    """Days simulated beyond the period so that every truth label is known."""
+    return p.truth_horizon_days + GRACE
 
 
 @dataclass
@@ -77,23 +83,47 @@ class Simulation:
         """How far the smoothed engagement of ``idx`` sits below its normal level."""
         return np.maximum(0.0, self.acc.mu[idx] - self.lat.ema[idx])
 
+    def churn_shift(self, days):
+        """Seasonal shift of the churn logit on ``days`` (0.0 without seasonality)."""
+        p = self.p
+        if not p.churn_season_amplitude:
+            return 0.0
+        return p.churn_season_amplitude * self.cal.season(days, p.churn_season_peak_doy)
+
+    def _leave(self, gone, day: int) -> None:
+        """End the coverage of ``gone`` on ``day``; some come back later."""
+        p, rng = self.p, self.rng
+        self.led.close(gone, day)
+        done = self.acc.done[gone]
+        self.acc.done[gone] = np.where(done > day, NEVER, done)
+        back = rng.random(gone.size) < p.return_prob
+        fast = rng.random(gone.size) < p.return_fast_share
+        gap = np.where(fast, rng.integers(p.return_fast_gap[0], p.return_fast_gap[1] + 1, gone.size),
+                       rng.integers(p.return_slow_gap[0], p.return_slow_gap[1] + 1, gone.size))
+        self.return_day[gone[back]] = day + gap[back]
+
+    def _cancellations(self, day: int) -> None:
+        """Churn outside renewals: the ``anytime_share`` of the risk, drawn every day."""
+        p, led = self.p, self.led
+        idx = np.flatnonzero(led.active & (led.start < day))
+        if not idx.size:
+            return
+        contrib = contributions(p, self.acc, self.lat, self.sup.open_urgent, led.term, idx, day)
+        hazard = daily_hazard(p, contrib, led.term[idx], self.churn_shift(day))
+        gone = idx[self.rng.random(idx.size) < hazard]
+        if gone.size:
+            self._leave(gone, day)
+
     def _renewals(self, day: int) -> None:
         p, led, rng = self.p, self.led, self.rng
         due = np.flatnonzero(led.next_renew == day)
         if not due.size:
             return
         contrib = contributions(p, self.acc, self.lat, self.sup.open_urgent, led.term, due, day)
-        leave = rng.random(due.size) < decision_prob(p, contrib, led.term[due])
+        leave = rng.random(due.size) < decision_prob(p, contrib, led.term[due], self.churn_shift(day))
         gone, stay = due[leave], due[~leave]
         if gone.size:
-            led.close(gone, day)
-            done = self.acc.done[gone]
-            self.acc.done[gone] = np.where(done > day, NEVER, done)
-            back = rng.random(gone.size) < p.return_prob
-            fast = rng.random(gone.size) < p.return_fast_share
-            gap = np.where(fast, rng.integers(p.return_fast_gap[0], p.return_fast_gap[1] + 1, gone.size),
-                           rng.integers(p.return_slow_gap[0], p.return_slow_gap[1] + 1, gone.size))
-            self.return_day[gone[back]] = day + gap[back]
+            self._leave(gone, day)
         if stay.size:
             # annual contracts shrink at renewal, more often when the account is disengaged
             shrink = (led.term[stay] == 1) & (
@@ -107,7 +137,7 @@ class Simulation:
         if not idx.size:
             return
         rng, led, lat = self.rng, self.led, self.lat
-        term = (rng.random(idx.size) < 0.3).astype(np.int8)
+        term = (rng.random(idx.size) < self.p.return_annual_share).astype(np.int8)
         seats = np.rint(led.seats[idx] * rng.uniform(0.6, 1.0, idx.size))
         led.open(idx, day, term, led.plan[idx], seats)
         lat.decline[idx] = False
@@ -155,16 +185,36 @@ class Simulation:
         lat.decline[stops] = False
 
     def _snapshot(self, day: int) -> None:
-        p, led = self.p, self.led
+        """Record the oracle: P(churn in (day, day + horizon]) with the latent state held fixed."""
+        p, led, horizon = self.p, self.led, self.p.truth_horizon_days
         idx = np.flatnonzero(led.active)
         contrib = contributions(p, self.acc, self.lat, self.sup.open_urgent, led.term, idx, day)
-        monthly = led.term[idx] == 0
-        n_ren = (led.next_renew[idx] <= day + HORIZON).astype(np.int64)
-        for j in (1, 2, 3):
-            ahead = self.cal.add_months(led.start[idx], led.months[idx] + j) <= day + HORIZON
-            n_ren += monthly & ahead
-        prob = horizon_prob(p, decision_prob(p, contrib, led.term[idx]), n_ren)
+        term = led.term[idx]
+        # renewal points: the next one, then every month anniversary of a monthly row
+        points = [led.next_renew[idx]] + [
+            np.where(term == 0, self.cal.add_months(led.start[idx], led.months[idx] + j), FAR)
+            for j in range(1, horizon // 28 + 2)]
+        points = np.stack(points, axis=1)
+        ahead = points <= day + horizon
+        if p.churn_season_amplitude:
+            shift = self.churn_shift(np.minimum(points, day + horizon))
+            decision = np.stack([decision_prob(p, contrib, term, shift[:, k]) for k in range(points.shape[1])],
+                                axis=1)
+        else:
+            decision, ahead = decision_prob(p, contrib, term), ahead.sum(axis=1)
+        survive = 1.0
+        if p.anytime_share:
+            keep = 1.0 - p.return_prob * p.return_fast_share
+            survive = np.prod([1.0 - keep * daily_hazard(p, contrib, term, self.churn_shift(day + k))
+                               for k in range(1, horizon + 1)], axis=0)
+        prob = horizon_prob(p, decision, ahead, survive)
         self._truth.append((idx, np.full(idx.size, day), prob, dominant_driver(contrib)))
+
+    def snapshot_days(self) -> set:
+        """Days on which the truth is recorded: month starts, or Mondays."""
+        if self.p.truth_frequency == "weekly":
+            return set(np.flatnonzero(self.cal.weekday(np.arange(self.days)) == 0).tolist())
+        return set(self.cal.month_starts(self.days).tolist())
 
     def run(self, progress=None) -> dict:
         """Run the simulation.
@@ -177,9 +227,9 @@ class Simulation:
             ``tickets``, ``nps``, ``truth`` and ``churn`` (account, day of every churn event).
         """
         acc, sup, led = self.acc, self.sup, self.led
-        snapshots = set(self.cal.month_starts(self.days).tolist())
-        weekend = self.cal.weekday(np.arange(self.days + LOOKAHEAD)) >= 5
-        for day in range(self.days + LOOKAHEAD):
+        snapshots, total = self.snapshot_days(), self.days + lookahead(self.p)
+        weekend = self.cal.weekday(np.arange(total)) >= 5
+        for day in range(total):
             sup.start_day(day)
             lo, hi = np.searchsorted(acc.created_day, [day, day + 1])
             if hi > lo:
@@ -187,6 +237,8 @@ class Simulation:
                 led.open(new, day, acc.term0[new], acc.plan0[new], acc.seats[new])
             self._returns(day)
             self._renewals(day)
+            if self.p.anytime_share:
+                self._cancellations(day)
             if day in snapshots:
                 self._snapshot(day)
             self._plan_changes(day)
@@ -203,11 +255,11 @@ class Simulation:
                 self.H[day] = self.lat.h
                 self.active[day] = led.active
             if progress and day % 100 == 0:
-                progress(f"simulated day {day}/{self.days + LOOKAHEAD}")
+                progress(f"simulated day {day}/{total}")
         rows = led.rows()
         ev_acc, ev_day = churn_events(rows["acc"], rows["start"], rows["end"], GRACE)
         truth = {k: np.concatenate([t[i] for t in self._truth])
                  for i, k in enumerate(("acc", "day", "prob", "driver"))}
-        truth["churned"] = horizon_labels(ev_acc, ev_day, truth["acc"], truth["day"], HORIZON)
+        truth["churned"] = horizon_labels(ev_acc, ev_day, truth["acc"], truth["day"], self.p.truth_horizon_days)
         return {"H": self.H, "active": self.active, "rows": rows, "tickets": sup.ticket_table(),
                 "nps": sup.nps_table(), "truth": truth, "churn": (ev_acc, ev_day)}

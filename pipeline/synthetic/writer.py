@@ -105,14 +105,14 @@ def tickets_frame(t: dict, ids, cal: Calendar, days: int) -> pd.DataFrame:
     })
 
 
-def milestones_frame(acc: Accounts, ids, cal: Calendar, days: int) -> pd.DataFrame:
+def milestones_frame(acc: Accounts, ids, cal: Calendar, days: int, names=MILESTONES) -> pd.DataFrame:
     """One row per account and milestone; completion after the period is still open."""
     n, m = acc.due.shape
     done = acc.done.astype(np.int64)
     open_ = (done >= days) | (done >= NEVER)
     secs = np.where(open_, 0, done) * SECONDS_PER_DAY + acc.done_sec
     return pd.DataFrame({
-        "account_id": np.repeat(ids, m), "milestone": np.tile(np.array(MILESTONES), n),
+        "account_id": np.repeat(ids, m), "milestone": np.tile(np.array(names), n),
         "due_date": cal.iso(acc.due.ravel()), "completed_at": fmt_ts(cal, secs.ravel(), open_.ravel()),
     })
 

@@ -1,0 +1,136 @@
+"""Exact TreeSHAP contributions of a LightGBM model, fast enough for every account every night.
+
+LightGBM's ``pred_contrib`` is exact but slow on many rows; here it runs once
+per distinct decision path of each tree (see :func:`contributions`), which
+gives the same numbers. :mod:`models.reasons` turns them into sentences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+BASE = "base_value"
+#: LightGBM reads |x| <= this as zero (and as missing where a split says so).
+ZERO = 1e-35
+
+
+def contributions(model, X: pd.DataFrame) -> pd.DataFrame:
+    """Exact TreeSHAP contributions of a LightGBM-backed model: ``model.contributions(X)``, faster.
+
+    TreeSHAP of one tree depends on a row only through the side of every split
+    of that tree the row falls on, so rows are grouped per tree by the
+    intervals between the tree's thresholds (plus zero and missing, and
+    categories by level) and LightGBM's own ``pred_contrib`` runs once per
+    group and tree. The sum over trees is the full model's contribution, up to
+    floating-point summation order. Models without a single-output LightGBM
+    ``booster_`` fall back to ``model.contributions``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per model feature plus ``base_value``, indexed like ``X``.
+    """
+    booster = getattr(model, "booster_", None)
+    prepared = model.prepare(X)
+    if booster is None or booster.num_model_per_iteration() != 1 or booster.feature_name() != list(prepared.columns):
+        return model.contributions(X)
+    values = tree_contributions(booster, lightgbm_matrix(prepared, booster))
+    return pd.DataFrame(values, columns=[*prepared.columns, BASE], index=X.index)
+
+
+def lightgbm_matrix(frame: pd.DataFrame, booster) -> np.ndarray:
+    """``frame`` as LightGBM sees it: floats, categories as codes of the training levels, NaN missing."""
+    out = np.empty(frame.shape, order="F")
+    levels = iter(booster.pandas_categorical or [])
+    for j, col in enumerate(frame.columns):
+        series = frame[col]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            codes = pd.Categorical(series, categories=next(levels)).codes.astype("float64")
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = series.to_numpy(dtype="float64", na_value=np.nan)
+    return out
+
+
+def _splits(node: dict, out: dict) -> dict:
+    """Feature -> thresholds of a tree's numeric splits (``None`` for categorical splits)."""
+    if "split_feature" in node:
+        feature = node["split_feature"]
+        if node["decision_type"] == "==":
+            out[feature] = None
+        elif out.setdefault(feature, []) is not None:
+            out[feature].append(float(node["threshold"]))
+        _splits(node["left_child"], out)
+        _splits(node["right_child"], out)
+    return out
+
+
+class _Bins:
+    """Per feature, the interval of every row among all thresholds of all trees."""
+
+    def __init__(self, X: np.ndarray, trees: list[dict]):
+        self.X = X
+        thresholds: dict[int, set] = {}
+        for splits in trees:
+            for feature, values in splits.items():
+                if values is not None:
+                    thresholds.setdefault(feature, set()).update(values)
+        self.edges = {f: np.array(sorted(v)) for f, v in thresholds.items()}
+        self.index = {f: self._bin(X[:, f], e) for f, e in self.edges.items()}
+        self.categories: dict[int, np.ndarray] = {}
+
+    @staticmethod
+    def _bin(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        out = np.searchsorted(edges, x, side="left")  # splits send x <= threshold left
+        out[x == 0] = edges.size + 1
+        out[np.isnan(x)] = edges.size + 2
+        return out
+
+    def local(self, feature: int, thresholds: list | None) -> tuple[np.ndarray, int]:
+        """Bin of every row among one tree's thresholds of ``feature``, and the number of bins."""
+        if thresholds is None:
+            if feature not in self.categories:
+                x = self.X[:, feature]
+                self.categories[feature] = np.where(np.isnan(x), 0, x + 1).astype(np.int64)
+            codes = self.categories[feature]
+            return codes, int(codes.max(initial=0)) + 1
+        own = np.unique(thresholds)
+        lookup = np.concatenate([np.searchsorted(own, self.edges[feature], side="left"), own.size + np.arange(3)])
+        return lookup[self.index[feature]], own.size + 3
+
+
+def _pattern_key(bins: _Bins, splits: dict, n: int) -> np.ndarray | None:
+    """One integer per row naming its cell among a tree's thresholds; ``None`` if they overflow int64."""
+    key, radix = np.zeros(n, dtype=np.int64), 1
+    for feature, thresholds in splits.items():
+        local, size = bins.local(feature, thresholds)
+        if radix * size >= 2**62:
+            return None
+        key += local * radix
+        radix *= size
+    return key
+
+
+def tree_contributions(booster, X: np.ndarray) -> np.ndarray:
+    """``booster.predict(X, pred_contrib=True)``, computed once per distinct decision pattern per tree."""
+    n, width = X.shape
+    tiny = (X != 0) & (np.abs(X) <= ZERO)
+    if n == 0 or np.any(tiny):  # values LightGBM rounds to zero: no shortcut, exact anyway
+        return booster.predict(X, pred_contrib=True)
+    trees = [_splits(t["tree_structure"], {}) for t in booster.dump_model()["tree_info"]]
+    bins, rows = _Bins(X, trees), np.ascontiguousarray(X)
+    out = np.zeros((n, width + 1), order="F")
+    for t, splits in enumerate(trees):
+        key = _pattern_key(bins, splits, n)
+        if key is None:  # too many cells to number: this tree row by row
+            out += booster.predict(rows, start_iteration=t, num_iteration=1, pred_contrib=True)
+            continue
+        codes, uniques = pd.factorize(key)
+        first = np.empty(len(uniques), dtype=np.int64)
+        first[codes[::-1]] = np.arange(n)[::-1]
+        cols = [*splits, width]
+        phi = booster.predict(rows[first], start_iteration=t, num_iteration=1, pred_contrib=True)[:, cols]
+        for j, col in enumerate(cols):
+            out[:, col] += phi[codes, j]
+    return np.ascontiguousarray(out)

@@ -1,0 +1,137 @@
+"""Named worlds: presets of the generator, declared as data.
+
+A preset is a set of :class:`~pipeline.synthetic.params.WorldParams` overrides plus
+defaults for :func:`~pipeline.synthetic.world.generate_world`'s own arguments
+(``days``, ``start_date``). Explicit arguments always win over the preset, and
+``params=`` overrides win over the preset's parameters. Every preset writes the
+truth (``_truth/truth.parquet``): the oracle's churn probability per account and
+snapshot date, at the preset's truth frequency and horizon.
+
+The zoo exists to measure the pipeline on worlds it was not tuned on
+(``make quality``, ``benchmarks/quality.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+
+from .params import OPTIONAL_TABLES, WorldParams
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One named world.
+
+    Attributes
+    ----------
+    description : str
+        What makes this world different, in one line.
+    params : mapping
+        Overrides of :class:`WorldParams` fields.
+    world : mapping
+        Defaults of ``generate_world`` arguments (``accounts``, ``days``, ``start_date``).
+    """
+
+    description: str
+    params: dict = field(default_factory=dict)
+    world: dict = field(default_factory=dict)
+
+
+#: Another product: a collaboration tool instead of a reporting tool. Same engagement
+#: model, other names, another mix (more shallow page views, fewer deep actions).
+VOCAB_EVENTS = ("session_start", "page_view", "search", "document_edit", "file_upload",
+                "webhook_delivery", "calendar_sync", "share_link", "task_complete", "mention")
+VOCAB_MIX_ENGAGED = (0.14, 0.24, 0.08, 0.14, 0.05, 0.08, 0.06, 0.04, 0.11, 0.06)
+VOCAB_MIX_DISENGAGED = (0.34, 0.36, 0.07, 0.05, 0.02, 0.05, 0.05, 0.01, 0.03, 0.02)
+VOCAB_MILESTONES = ("contract_signed", "sso_configured", "first_workflow", "pilot_team_live")
+
+PRESETS: MappingProxyType = MappingProxyType({
+    "demo": Preset("today's default: monthly and annual terms, churn at renewals, every table"),
+    "monthly": Preset(
+        "monthly terms only (new and returning customers)",
+        params={"monthly_share": (1.0, 1.0, 1.0), "return_annual_share": 0.0},
+    ),
+    "annual": Preset(
+        "annual terms only (new and returning customers)",
+        params={"monthly_share": (0.0, 0.0, 0.0), "return_annual_share": 1.0},
+    ),
+    "short": Preset(
+        "six months of history; weekly truth (Mondays) with a 30-day horizon",
+        params={"truth_frequency": "weekly", "truth_horizon_days": 30},
+        world={"days": 183},
+    ),
+    "growth": Preset(
+        "fast growth: 70 % of the accounts arrive during the period, most of them late",
+        params={"new_share": 0.7, "arrival_power": 0.35},
+    ),
+    "seasonal": Preset(
+        "seasonal usage (35 % summer dip) and churn (logit +0.6 in December, -0.6 in June)",
+        params={"usage_season_amplitude": 0.35, "churn_season_amplitude": 0.6},
+    ),
+    "anytime": Preset(
+        "churn at any time: three quarters of the risk acts day by day, a quarter at renewals",
+        params={"anytime_share": 0.75},
+    ),
+    "minimal": Preset(
+        "no optional tables (no tickets, milestones, NPS); the churn drivers that live only "
+        "there are off and the baseline risk is raised to keep the churn rate",
+        params={"optional_tables": (), "beta_onboarding": 0.0, "beta_urgent": 0.0, "beta_detractor": 0.0,
+                "b0": -5.2},
+    ),
+    "vocab": Preset(
+        "another product vocabulary: other event types and mix, other milestone names and due days",
+        params={"event_types": VOCAB_EVENTS, "event_mix_engaged": VOCAB_MIX_ENGAGED,
+                "event_mix_disengaged": VOCAB_MIX_DISENGAGED, "batched_event": "webhook_delivery",
+                "unattended_event": "calendar_sync", "milestones": VOCAB_MILESTONES,
+                "milestone_due": (5, 21, 60, 120)},
+    ),
+})
+
+_PARAM_NAMES = {f.name for f in fields(WorldParams)}
+_WORLD_ARGS = {"accounts", "days", "start_date"}
+
+
+def preset_names() -> list[str]:
+    """Names of every preset, ``demo`` first."""
+    return list(PRESETS)
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the known ones).
+    """
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown world preset '{name}'; known presets: {', '.join(PRESETS)}") from None
+
+
+def world_params(name: str = "demo", overrides: dict | None = None) -> WorldParams:
+    """The :class:`WorldParams` of preset ``name`` with ``overrides`` applied on top.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset or parameter name, or inconsistent values.
+    """
+    merged = {**get_preset(name).params, **(overrides or {})}
+    unknown = sorted(set(merged) - _PARAM_NAMES)
+    if unknown:
+        raise ValueError(f"unknown WorldParams field(s): {', '.join(unknown)}")
+    return replace(WorldParams(), **merged)
+
+
+def world_defaults(name: str) -> dict:
+    """The preset's defaults for ``generate_world`` arguments (``days``...)."""
+    world = dict(get_preset(name).world)
+    assert set(world) <= _WORLD_ARGS, world
+    return world
+
+
+def written_tables(p: WorldParams) -> tuple[str, ...]:
+    """The contract tables a world with parameters ``p`` writes."""
+    return ("accounts", "subscriptions", *[t for t in OPTIONAL_TABLES if t in p.optional_tables], "usage_events")
