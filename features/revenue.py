@@ -37,15 +37,74 @@ def mrr_change(f, p):
     return now / ibis.ifelse(before == 0, ibis.null(), before) - 1
 
 
+#: Days in an average month: billing terms are whole months.
+MONTH = 365.25 / 12
+#: Billing terms tried, longest first (months): annual, half-yearly, quarterly, monthly.
+TERMS = (12, 6, 3, 1)
+#: How far (days) a closed row may end from a whole number of terms: calendar months are 28-31 days.
+SLACK = 5
+#: The term assumed before an account's first term has closed.
+DEFAULT_TERM = 365.25
+
+
+def _term(f):
+    """The longest billing term that at least half of the account's closed subscription rows lasted a whole
+    number of (null while no row has closed: nothing in the data tells the term yet).
+
+    Rows closed at renewals last whole terms; a change of plan mid-term closes a row of any length,
+    so a few rows may fit no term at all.
+    """
+    closed = f.term_d.notnull() & (f.term_d > 0)
+    count = closed.cast("int64").sum()
+    answer = ibis.null("float64")
+    for months in sorted(TERMS):  # the longest fitting term wins: it is applied last
+        term = months * MONTH
+        whole = (f.term_d / term).round()
+        fit = closed & (whole >= 1) & ((f.term_d - whole * term).abs() <= SLACK)
+        answer = ibis.ifelse((count > 0) & (fit.cast("int64").sum() * 2 >= count), term, answer)
+    return answer
+
+
+def _days_to_renewal(f):
+    """``renewal_date`` of the running row when given, else the end of the current inferred term."""
+    age = f.start_d.min(where=f.covers_now)
+    term = _term(f).fill_null(DEFAULT_TERM)
+    inferred = term - (age - (age / term).floor() * term)
+    explicit = f.renewal_d.min(where=f.covers_now & (f.renewal_d >= 0))
+    return ibis.coalesce(explicit.cast("float64"), inferred.cast("float64"))
+
+
 @feature(
     family="revenue", frame="subscriptions", unit="days", group="renewal",
     risk="Renewal is {value:.0f} days away",
     protective="Renewal is {value:.0f} days away",
 )
 def days_to_renewal(f, p):
-    """Days until the next yearly anniversary of the current subscription's start."""
-    age = f.start_d.min(where=f.covers_now)
-    return (365 - age % 365).cast("float64")
+    """Days until the current term ends: the running row's renewal_date when the data has it, else the
+    account's billing term inferred from the lengths of its closed subscription rows (a year before any closed)."""
+    return _days_to_renewal(f)
+
+
+@feature(
+    family="revenue", frame="subscriptions", unit="days", group="renewal",
+    risk="Renews about every {value:.0f} days",
+    protective="Renews about every {value:.0f} days",
+)
+def billing_term_days(f, p):
+    """The account's billing term in days, inferred from the lengths of its closed subscription rows
+    (annual, half-yearly, quarterly or monthly: the longest that at least half of them lasted a whole number
+    of; null until a first row has closed)."""
+    return _term(f).cast("float64")
+
+
+@feature(
+    family="revenue", frame="subscriptions", unit="flag", group="renewal",
+    risk="Renewal falls within the next {horizon} days",
+    protective="No renewal within the next {horizon} days",
+)
+def renewal_within_horizon(f, p):
+    """1 when the current term ends within the label horizon ({horizon} days): the account can leave then."""
+    return (_days_to_renewal(f) <= p.horizon).cast("float64")
 
 
 @feature(

@@ -143,7 +143,7 @@ def write(result, out_dir: Path) -> Path:
     result.importance.rename("mean_abs_contribution").to_csv(out_dir / "importance.csv", index_label="feature")
     (out_dir / "folds.json").write_text(json.dumps(fold_summary(result), indent=2))
     path = out_dir / "train_report.html"
-    path.write_text(render(result, table))
+    path.write_text(render(result, table), encoding="utf-8")
     return path
 
 
@@ -165,17 +165,22 @@ TEMPLATE = "train_report.html"
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The Jinja2 environment of the report: templates from ``models/templates``, HTML autoescaped."""
-    return jinja2.Environment(loader=jinja2.PackageLoader("models", "templates"),
+    """The Jinja2 environment of the report: templates from ``models/templates``, HTML autoescaped.
+
+    The loader looks beside this module (``__name__``), not along the ``models`` package's search path:
+    with ``tests/`` but not the repository on ``sys.path``, ``models`` resolves to the namespace package
+    ``tests/models`` (no templates there).
+    """
+    return jinja2.Environment(loader=jinja2.PackageLoader(__name__, "templates"),
                               autoescape=jinja2.select_autoescape(), trim_blocks=True, lstrip_blocks=True,
                               undefined=jinja2.StrictUndefined)
 
 
 def _cell(value) -> str:
     """One table cell as text: floats to four decimals, missing values empty."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+    if pd.api.types.is_scalar(value) and pd.isna(value):
         return ""
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    return f"{value:.4f}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def table_rows(frame: pd.DataFrame) -> dict[str, list]:

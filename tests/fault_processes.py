@@ -25,7 +25,9 @@ from scoring_fixtures import ROOT, churn_env
 ZYGOTE = """
 import os, sys
 import duckdb, ibis, lightgbm, mlflow, mlflow.pyfunc, pandas, psycopg  # noqa: F401
-from pipeline import cli, score, warehouse  # noqa: F401
+from pipeline import cli  # noqa: F401
+from pipeline.io import warehouse  # noqa: F401
+from pipeline.steps import score  # noqa: F401
 print("ready", flush=True)
 for line in sys.stdin:
     sys.stdout.flush()

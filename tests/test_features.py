@@ -67,7 +67,9 @@ EXPECTED_A1 = {
     # NPS: 9 then 4; the 10 at T is unseen
     "nps_last": 4, "nps_detractor": 1, "nps_promoter": 0, "nps_change": -5, "days_since_nps": 17,
     # revenue: 100 -> 150 on 2024-02-01
-    "mrr": 150, "mrr_change": 0.5, "days_to_renewal": 305, "subscription_changes_365d": 2,
+    # a 2-month first row makes the term monthly; the running row (2024-02-01) renews about now
+    "mrr": 150, "mrr_change": 0.5, "days_to_renewal": 30.4375 * 3 - 60 - 30.4375 * 1, "billing_term_days": 30.4375,
+    "renewal_within_horizon": 1, "subscription_changes_365d": 2,
     "plan": "pro", "tenure_days": 122, "segment": "SMB", "attr_industry": "retail", "attr_seats": 10,
 }
 

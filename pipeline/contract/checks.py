@@ -45,7 +45,8 @@ CHECKS: list[Check] = [
           "optional tables may be left out."),
     Check("empty_table", "error", "A required table exists but has no rows."),
     Check("missing_column", "error",
-          "A contract column is missing from its table (extra columns are accepted and kept)."),
+          "A contract column is missing from its table (optional columns such as subscriptions.renewal_date "
+          "may be left out; extra columns are accepted and kept)."),
     Check("bad_type", "error",
           "Values that cannot be read as the column's kind (numbers that do not parse, dates or "
           "timestamps that are not ISO text, or a column stored with an incompatible type); "
@@ -65,6 +66,8 @@ CHECKS: list[Check] = [
           "compared in UTC."),
     Check("negative_value", "error", "A negative subscriptions.mrr or usage_events.quantity."),
     Check("end_before_start", "error", "A subscription whose end_date is before its start_date."),
+    Check("renewal_before_start", "error",
+          "A subscription whose optional renewal_date (the term end agreed at signing) is not after its start_date."),
     Check("overlapping_subscriptions", "warning",
           "A subscription that starts before an earlier subscription of the same account ends "
           "(contiguous rows, where the end equals the next start, are fine)."),
@@ -252,6 +255,8 @@ VALUE_RULES: list[tuple[str, str, str, Callable[[Parsed], ibis.BooleanValue], st
     ("subscriptions", "negative_value", "mrr", lambda p: p["mrr"] < 0, "negative mrr"),
     ("subscriptions", "end_before_start", "end_date",
      lambda p: p["end_date"] < p["start_date"], "end_date before start_date"),
+    ("subscriptions", "renewal_before_start", "renewal_date",
+     lambda p: p["renewal_date"] <= p["start_date"], "renewal_date on or before start_date"),
     ("usage_events", "negative_value", "quantity",
      lambda p: p["quantity"] < 0, "negative quantity"),
     ("support_tickets", "resolved_before_created", "resolved_at",

@@ -31,11 +31,15 @@ class Column:
         One of :data:`KINDS`.
     nullable : bool
         Whether nulls are allowed.
+    optional : bool
+        Whether the column may be absent from its table (features that need it then
+        use what they can infer).
     """
 
     name: str
     kind: str
     nullable: bool = False
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ SUBSCRIPTIONS = Table(
         Column("end_date", "date", nullable=True),
         Column("mrr", "float"),
         Column("plan", "string", nullable=True),
+        Column("renewal_date", "date", nullable=True, optional=True),
     ),
     stamps=("start_date",),
 )

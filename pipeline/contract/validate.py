@@ -207,7 +207,7 @@ class _Validation:
             return None
         raw = self.source.raw(spec.name)
         for col in spec.columns:
-            if col.name not in raw.columns:
+            if col.name not in raw.columns and not col.optional:
                 message = f"required column {col.name} is missing"
                 self._add(spec.name, col.name, "missing_column", message)
         parsed, mistyped = self._parse(spec, raw)

@@ -113,6 +113,7 @@ def context_params(cfg, vocab: Vocabulary) -> dict:
         "resolution": cfg.features.tickets.resolution_days,
         "csat_days": cfg.features.tickets.csat_days,
         "mrr_days": cfg.features.mrr_change_days,
+        "horizon": cfg.labels.horizon_days,
         "events": list(vocab.event_types.values()),
     }
 

@@ -189,10 +189,13 @@ class Frames:
         j = s.join(sub, [s.account_id == sub.account_id, sub.start_date <= s.as_of])
         known_end = ibis.ifelse(j.end_date <= j.as_of, j.end_date, ibis.null("date"))
         before = j.as_of - ibis.interval(days=self.cfg.features.mrr_change_days)
+        renewal = j.renewal_date if "renewal_date" in sub.columns else ibis.null("date")
         return j.mutate(
             start_d=days_between(j.as_of, j.start_date),
             covers_now=known_end.isnull(),
             covers_before=(j.start_date <= before) & (known_end.isnull() | (known_end > before)),
+            term_d=days_between(known_end, j.start_date),  # null while the row runs: its end is not known yet
+            renewal_d=days_between(renewal, j.as_of),  # agreed at signing, so known once the row started
         )
 
     def accounts(self) -> ibis.Table:
