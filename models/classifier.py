@@ -7,8 +7,8 @@ Choices that matter for a churn panel:
 * Missing values stay missing: LightGBM learns where "never answered NPS" goes,
   which is not where an NPS of 0 goes.
 * Class imbalance is *not* reweighted (no ``is_unbalance``/``scale_pos_weight``):
-  reweighting inflates probabilities. The unweighted log loss is a proper scoring
-  rule, early stopping watches it, and a held-out period calibrates the result.
+  reweighting inflates probabilities. The number of trees and the calibration
+  are chosen out of time by the trainer (:mod:`models.evaluation`) and passed in.
 """
 
 from __future__ import annotations
@@ -94,18 +94,23 @@ class ChurnModel(BaseEstimator):
         self.calibration = calibration
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: pd.DataFrame, y, *, X_valid=None, y_valid=None, X_calib=None, y_calib=None,
-            feature_names=None, categorical=None, vocabulary=None, config_version=None,
-            train_until=None) -> "ChurnModel":
-        """Train the booster (early stopping on the validation set) and the calibrator.
+    def fit(self, X: pd.DataFrame, y, *, trees: int | None = None, calibrator=None, X_valid=None, y_valid=None,
+            X_calib=None, y_calib=None, feature_names=None, categorical=None, vocabulary=None,
+            config_version=None, train_until=None) -> "ChurnModel":
+        """Train the booster and the calibrator.
 
         Parameters
         ----------
         X : pandas.DataFrame
             Training rows; non-feature columns (``account_id``, labels...) are ignored.
         y : array-like of 0/1
+        trees : int, optional
+            Number of trees (default: ``num_boost_round`` of ``params``, else 200).
+        calibrator : models.calibration.Calibrator, optional
+            An already fitted map from raw score to probability (the trainer fits it on
+            out-of-time scores); takes the place of ``X_calib``.
         X_valid, y_valid : optional
-            Early stopping set (a later period than ``X``).
+            Early stopping set (a later period than ``X``); ``trees`` is then the most.
         X_calib, y_calib : optional
             Held-out period for the calibrator; without it probabilities are the booster's own.
         feature_names, categorical : list of str, optional
@@ -128,10 +133,10 @@ class ChurnModel(BaseEstimator):
         self.categories_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}
         train = self.prepare(X)
         self.reference_ = {c: reference_entry(train[c]) for c in self.feature_names_}
-        self.booster_ = self._train(train, y, X_valid, y_valid)
+        self.booster_ = self._train(train, y, X_valid, y_valid, trees)
         self.best_iteration_ = self.booster_.num_trees()
-        self.calibrator_ = calibration.Calibrator("none")
-        if X_calib is not None and self.calibration != "none":
+        self.calibrator_ = calibrator or calibration.Calibrator("none")
+        if calibrator is None and X_calib is not None and self.calibration != "none":
             self.calibrator_ = calibration.choose(self.raw_score(X_calib), y_calib, self.calibration, self.seed)
         return self
 
@@ -142,9 +147,9 @@ class ChurnModel(BaseEstimator):
         params.pop("early_stopping_rounds", None)
         return params
 
-    def _train(self, X: pd.DataFrame, y, X_valid, y_valid) -> lgb.Booster:
+    def _train(self, X: pd.DataFrame, y, X_valid, y_valid, trees: int | None) -> lgb.Booster:
         extra = self.params or {}
-        rounds = int(extra.get("num_boost_round", DEFAULT_ROUNDS))
+        rounds = int(trees or extra.get("num_boost_round", DEFAULT_ROUNDS))
         data = lgb.Dataset(X, label=np.asarray(y), categorical_feature=self.categorical_, free_raw_data=False)
         valid_sets, callbacks = [], []
         if X_valid is not None:
@@ -182,9 +187,9 @@ class ChurnModel(BaseEstimator):
                 out[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
         return out
 
-    def raw_score(self, X) -> np.ndarray:
-        """LightGBM log-odds of churn."""
-        return self.booster_.predict(self.prepare(X), raw_score=True)
+    def raw_score(self, X, trees: int | None = None) -> np.ndarray:
+        """LightGBM log-odds of churn (of the first ``trees`` trees when given)."""
+        return self.booster_.predict(self.prepare(X), raw_score=True, num_iteration=trees)
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): column 1 is P(churn within the horizon)."""

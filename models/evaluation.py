@@ -1,11 +1,20 @@
-"""Out-of-time evaluation: rolling-origin folds, ranking and calibration metrics, the backtest.
+"""Out-of-time evaluation: ranking and calibration metrics, and the backtest that also chooses the recipe.
 
-A snapshot (account, T) is *usable* once its label window has closed: churn in
-(T, T + horizon] plus the grace period in which a return would undo it. Each
-fold tests on a block of later snapshots and trains only on snapshots whose
-label window closed before the block starts, so nothing about the test period
-leaks into training; early stopping and calibration use the last months of the
-training range. Never a random split across time.
+The folds (:mod:`models.folds`) test on later snapshot dates than any label the
+model trained on. The backtest trains one booster per fold and reads its test
+scores at every candidate number of trees. Two choices are made from these
+out-of-time scores, never from the test block they are reported on:
+
+* the number of trees, by the mean ROC-AUC over folds. A ranking metric does
+  not move when the churn rate drifts between periods, which log loss on the
+  latest months (early stopping) does: young, growing worlds stop after a
+  handful of trees;
+* the calibration map from raw score to probability, fitted on the pooled
+  out-of-time scores of earlier folds.
+
+Fold k is reported with the choices the earlier folds make (the first fold with
+the default tree count and the booster's own probabilities), so its metrics are
+honest; the model that ships gets the choices of all folds.
 """
 
 from __future__ import annotations
@@ -20,109 +29,10 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from models.errors import ModelError
+from models import calibration
+from models.folds import Fold
 
 ECE_BINS = 10
-
-
-# -------------------------------------------------------------------- periods
-def label_window_days(labels_cfg) -> int:
-    """Days from a snapshot until its label is final: horizon plus grace."""
-    return labels_cfg.horizon_days + labels_cfg.grace_days
-
-
-def closed_before(as_of, cutoff: date, window_days: int) -> np.ndarray:
-    """Whether the label window of each snapshot date closed before ``cutoff``.
-
-    The data known at ``cutoff`` covers the days before it, the same convention
-    as ``label_observed`` relative to the data end.
-    """
-    as_of = pd.to_datetime(pd.Series(as_of)).to_numpy()
-    return as_of + np.timedelta64(window_days, "D") < np.datetime64(cutoff)
-
-
-def _months(d: date, n: int) -> date:
-    return (pd.Timestamp(d) + pd.DateOffset(months=n)).date()
-
-
-def _month_start(d: date) -> date:
-    return d.replace(day=1)
-
-
-def split_validation(dates: list[date], validation_months: int) -> tuple[list[date], list[date]]:
-    """(fit dates, validation dates): the validation period is the last ``validation_months``."""
-    if not dates:
-        return [], []
-    start = _months(_month_start(max(dates)), 1 - validation_months)
-    return [d for d in dates if d < start], [d for d in dates if d >= start]
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One rolling-origin fold.
-
-    Attributes
-    ----------
-    number : int
-        1 = oldest; the last fold is the *latest out-of-time fold* of the promotion gate.
-    test_start, test_end : date
-        Test snapshots have ``test_start <= T < test_end``.
-    fit_dates, valid_dates, test_dates : list of date
-        Snapshot dates the booster trains on, early-stops and calibrates on, and is tested on.
-    """
-
-    number: int
-    test_start: date
-    test_end: date
-    fit_dates: list[date]
-    valid_dates: list[date]
-    test_dates: list[date]
-
-    @property
-    def train_dates(self) -> list[date]:
-        return [*self.fit_dates, *self.valid_dates]
-
-    def describe(self) -> str:
-        return (f"fold {self.number}: fit {_span(self.fit_dates)}, validate {_span(self.valid_dates)}, "
-                f"test {_span(self.test_dates)}")
-
-
-def _span(dates: list[date]) -> str:
-    return f"{min(dates):%Y-%m}..{max(dates):%Y-%m}" if dates else "-"
-
-
-def make_folds(dates, *, folds: int, fold_months: int, validation_months: int, window_days: int) -> list[Fold]:
-    """Rolling-origin folds over the usable snapshot dates.
-
-    The last ``folds`` blocks of ``fold_months`` months are test periods. Each
-    fold trains on dates whose label window closed before its test period, the
-    last ``validation_months`` of them held out for early stopping and calibration.
-
-    Raises
-    ------
-    ModelError
-        When the history is too short for even one fold.
-    """
-    dates = sorted(set(dates))
-    if not dates:
-        raise ModelError("no snapshot has an observed label yet: the data is too short to train on")
-    anchor = _months(_month_start(dates[-1]), 1)
-    out = []
-    for i in range(folds, 0, -1):
-        start, end = _months(anchor, -i * fold_months), _months(anchor, -(i - 1) * fold_months)
-        test = [d for d in dates if start <= d < end]
-        train = [d for d, closed in zip(dates, closed_before(dates, start, window_days)) if closed]
-        fit, valid = split_validation(train, validation_months)
-        if test and fit and valid:
-            out.append(Fold(len(out) + 1, start, end, fit, valid, test))
-    if not out:
-        raise ModelError(
-            f"not enough history for an out-of-time backtest: {len(dates)} usable snapshot dates "
-            f"({dates[0]}..{dates[-1]}) cannot hold a test block of {fold_months} month(s) after "
-            f"{validation_months + 1} training month(s) and a {window_days}-day label window. "
-            "Lower training.folds, training.fold_months or training.validation_months, or use more data."
-        )
-    return out
 
 
 # -------------------------------------------------------------------- metrics
@@ -222,7 +132,15 @@ def metrics(frame: pd.DataFrame, score: str, probability: str | None, top_k: int
 # ------------------------------------------------------------------- backtest
 @dataclass
 class FoldResult:
-    """What one fold produced: its predictions on the test snapshots and their metrics."""
+    """What one fold produced: its predictions on the test snapshots and their metrics.
+
+    Attributes
+    ----------
+    auc_by_trees : dict
+        Test ROC-AUC of the fold's booster at each candidate number of trees.
+    trees, calibration : int, str
+        What the fold was reported with (chosen on earlier folds only).
+    """
 
     fold: Fold
     predictions: pd.DataFrame
@@ -232,41 +150,118 @@ class FoldResult:
     calibration: str
     seconds: float
     train_as_of: list[date] = field(default_factory=list)
+    auc_by_trees: dict = field(default_factory=dict)
 
 
-#: The training recipe: ``fit(fit_rows, valid_rows)`` returns a fitted ``ChurnModel``.
-Fitter = Callable[[pd.DataFrame, pd.DataFrame], object]
+#: The training recipe: ``fit(rows, trees)`` returns a fitted, uncalibrated ``ChurnModel`` of ``trees`` trees.
+Fitter = Callable[[pd.DataFrame, int], object]
 
 
-def run_fold(panel: pd.DataFrame, fold: Fold, fit: Fitter, health, top_k: int) -> FoldResult:
-    """Train on the fold's training dates, predict its test dates, score model and health score."""
-    started = time.perf_counter()
-    fit_rows, valid_rows, test = (panel[panel["as_of"].isin(dates)]
-                                  for dates in (fold.fit_dates, fold.valid_dates, fold.test_dates))
-    model = fit(fit_rows, valid_rows)
-    health_cal = health_calibrator(health, valid_rows)
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: the number of trees and the calibration chosen out of time.
+
+    Attributes
+    ----------
+    trees : int
+    calibrator : models.calibration.Calibrator
+        Fitted on pooled out-of-time raw scores (``Calibrator("none")``: the booster's own probabilities).
+    evidence : str
+        Where the choice comes from, for the report and MLflow.
+    """
+
+    trees: int
+    calibrator: calibration.Calibrator
+    evidence: str
+
+
+def choose_trees(aucs: list[dict], default: int) -> int:
+    """The candidate tree count with the best mean ROC-AUC over ``aucs`` (fewer trees on ties)."""
+    usable = [a for a in aucs if a and all(v == v for v in a.values())]
+    if not usable:
+        return default
+    grid = sorted(usable[0])
+    means = {t: float(np.mean([a[t] for a in usable])) for t in grid}
+    return max(grid, key=lambda t: (round(means[t], 4), -t))
+
+
+def choose_recipe(raw: list[dict], labels: list[np.ndarray], aucs: list[dict], default_trees: int,
+                  method: str, seed: int) -> Recipe:
+    """The recipe chosen on the out-of-time scores of the given folds.
+
+    Parameters
+    ----------
+    raw : list of dict
+        Per fold, the raw test scores at each candidate tree count.
+    labels : list of numpy.ndarray
+        Per fold, the 0/1 outcomes of the same rows.
+    aucs : list of dict
+        Per fold, the test ROC-AUC at each candidate tree count.
+    method : {"auto", "none", "sigmoid", "isotonic"}
+        ``training.calibration``; ``auto`` picks by cross-validated Brier score.
+    """
+    trees = choose_trees(aucs, default_trees)
+    if not raw:
+        return Recipe(trees, calibration.Calibrator("none"), "no earlier out-of-time fold: defaults")
+    pooled = np.concatenate([r[trees] for r in raw])
+    y = np.concatenate(labels)
+    calibrator = calibration.choose(pooled, y, method, seed)
+    return Recipe(trees, calibrator, f"{len(raw)} out-of-time fold(s), {len(y):,} test snapshots")
+
+
+def backtest(panel: pd.DataFrame, folds: list[Fold], fit: Fitter, health, top_k: int, *, grid: list[int],
+             default_trees: int, calibration_method: str = "auto", seed: int = 0,
+             progress: Callable[[str], None] = lambda msg: None) -> tuple[Backtest, Recipe]:
+    """Run every fold; return the backtest and the recipe all folds choose for the final model."""
+    grid = sorted(set(grid) | {default_trees})  # the default is scored too: the first fold reports with it
+    raws, labels, aucs, results = [], [], [], []
+    for fold in folds:
+        progress(f"{fold.describe()} ...")
+        started = time.perf_counter()
+        train, test = (panel[panel["as_of"].isin(dates)] for dates in (fold.train_dates, fold.test_dates))
+        booster = fit(train, max(grid))
+        raw = {t: booster.raw_score(test, trees=t) for t in grid}
+        y = test["churned"].to_numpy()
+        both = 0 < y.sum() < len(y)
+        auc = {t: roc_auc_score(y, raw[t]) if both else np.nan for t in grid}
+        recipe = choose_recipe(raws, labels, aucs, default_trees, calibration_method, seed)  # earlier folds only
+        res = _report_fold(fold, train, test, raw[recipe.trees], recipe, health, top_k,
+                           time.perf_counter() - started)
+        res.auc_by_trees = auc
+        progress(f"  fold {fold.number}/{len(folds)}: ROC-AUC model {res.model['roc_auc']:.3f} vs health "
+                 f"{res.health['roc_auc']:.3f}, {res.trees} trees, {res.calibration} calibration "
+                 f"({res.seconds:.1f} s)")
+        raws.append(raw), labels.append(y), aucs.append(auc), results.append(res)
+    return Backtest(results, top_k), choose_recipe(raws, labels, aucs, default_trees, calibration_method, seed)
+
+
+def _report_fold(fold: Fold, train: pd.DataFrame, test: pd.DataFrame, raw: np.ndarray, recipe: Recipe, health,
+                 top_k: int, seconds: float) -> FoldResult:
+    """Predictions and metrics of one fold's test snapshots under ``recipe``.
+
+    The health score's probability (for Brier and ECE) is an isotonic map from its risk
+    to the churn rate of the fold's training snapshots: fitted where the model trained.
+    """
     keep = [c for c in ("account_id", "as_of", "churned", "mrr") if c in test]
     pred = test[keep].assign(
         fold=fold.number,
-        model_probability=model.predict_risk(test),
+        model_probability=recipe.calibrator.predict(raw),
         health_score=health.score(test).to_numpy(),
     )
     pred["health_risk"] = 100.0 - pred["health_score"]
-    pred["health_probability"] = health_cal.predict(pred["health_risk"])
+    pred["health_probability"] = calibration.isotonic(health.risk(train).to_numpy(), train["churned"].to_numpy()).predict(
+        pred["health_risk"].to_numpy())
     return FoldResult(
         fold, pred.reset_index(drop=True),
         metrics(pred, "model_probability", "model_probability", top_k),
         metrics(pred, "health_risk", "health_probability", top_k),
-        model.best_iteration_, model.calibrator_.method, time.perf_counter() - started,
-        sorted(set(fit_rows["as_of"]) | set(valid_rows["as_of"])),
+        recipe.trees, recipe.calibrator.method, seconds, list(fold.train_dates),
     )
 
 
-def health_calibrator(health, rows: pd.DataFrame):
-    """Isotonic map from health risk to churn rate on ``rows``, so Brier and ECE compare fairly."""
-    from models import calibration
-
-    return calibration.isotonic(health.risk(rows).to_numpy(), rows["churned"].to_numpy())
+#: Columns of the backtest predictions (``mrr`` too when the data has it).
+PREDICTION_COLUMNS = ["account_id", "as_of", "churned", "fold", "model_probability", "health_score", "health_risk",
+                      "health_probability"]
 
 
 @dataclass
@@ -282,10 +277,15 @@ class Backtest:
 
     @property
     def predictions(self) -> pd.DataFrame:
+        """Every fold's test predictions (no rows for an unvalidated model)."""
+        if not self.folds:
+            return pd.DataFrame(columns=PREDICTION_COLUMNS)
         return pd.concat([f.predictions for f in self.folds], ignore_index=True)
 
     def pooled(self) -> dict[str, dict]:
-        """Metrics of the model and the health score on every test snapshot of every fold."""
+        """Metrics of the model and the health score on every test snapshot of every fold (empty without folds)."""
+        if not self.folds:
+            return {"model": {}, "health": {}}
         pred = self.predictions
         return {
             "model": metrics(pred, "model_probability", "model_probability", self.top_k),
@@ -299,17 +299,3 @@ class Backtest:
             rows += [{"scope": f"fold {f.fold.number}", "scorer": "model", **f.model},
                      {"scope": f"fold {f.fold.number}", "scorer": "health", **f.health}]
         return pd.DataFrame(rows)
-
-
-def backtest(panel: pd.DataFrame, folds: list[Fold], fit: Fitter, health, top_k: int,
-             progress: Callable[[str], None] = lambda msg: None) -> Backtest:
-    """Run every fold in order, reporting progress after each."""
-    results = []
-    for fold in folds:
-        progress(f"{fold.describe()} ...")
-        res = run_fold(panel, fold, fit, health, top_k)
-        progress(f"  fold {fold.number}/{len(folds)}: ROC-AUC model {res.model['roc_auc']:.3f} vs health "
-                 f"{res.health['roc_auc']:.3f}, {res.trees} trees, {res.calibration} calibration "
-                 f"({res.seconds:.1f} s)")
-        results.append(res)
-    return Backtest(results, top_k)

@@ -20,7 +20,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from models import evaluation, pyfunc
+from models import evaluation, folds, pyfunc
 from models.errors import ModelError
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -140,12 +140,15 @@ def run_params(result) -> dict:
         "train_until": str(result.train_until), "rows": len(result.panel),
         "snapshot_dates": result.panel["as_of"].nunique(), "features": len(model.feature_names_),
         "trees": model.best_iteration_, "calibration_method": model.calibrator_.method,
+        "validated": result.validated, "recipe_evidence": result.recipe.evidence if result.recipe else "",
     })
     return params
 
 
 def run_metrics(backtest: evaluation.Backtest) -> dict[str, float]:
-    """``<scorer>_<metric>`` pooled over all folds, ``fold<N>_...`` per fold and ``latest_...``."""
+    """``<scorer>_<metric>`` pooled over all folds, ``fold<N>_...`` per fold and ``latest_...`` (none unvalidated)."""
+    if not backtest.folds:
+        return {}
     out = {f"{scorer}_{k}": v for scorer, m in backtest.pooled().items() for k, v in m.items()}
     for f in backtest.folds:
         for prefix in [f"fold{f.fold.number}"] + (["latest"] if f is backtest.latest else []):
@@ -156,16 +159,19 @@ def run_metrics(backtest: evaluation.Backtest) -> dict[str, float]:
 
 def version_tags(result, run_id: str) -> dict[str, str]:
     """What the scorer and the next gate need to know about a model version."""
-    latest = result.backtest.latest
-    return {
+    tags = {
         "features": json.dumps(result.model.feature_names_),
         "config_version": str(result.model.config_version_),
         "run_id": run_id,
         "train_until": str(result.train_until),
-        "latest_fold_test": f"{min(latest.fold.test_dates)}..{max(latest.fold.test_dates)}",
-        "latest_fold_auc": f"{latest.model['roc_auc']:.6f}",
         "data_fingerprint": result.fingerprint,
+        "validated": str(result.validated).lower(),
     }
+    if result.validated:
+        latest = result.backtest.latest
+        tags["latest_fold_test"] = f"{min(latest.fold.test_dates)}..{max(latest.fold.test_dates)}"
+        tags["latest_fold_auc"] = f"{latest.model['roc_auc']:.6f}"
+    return tags
 
 
 # ----------------------------------------------------------------------- the gate
@@ -182,9 +188,9 @@ def champion_score(client: MlflowClient, name: str, result) -> ChampionScore | N
     latest = result.backtest.latest
     rows = result.panel[result.panel["as_of"].isin(latest.fold.test_dates)]
     until = current.tags.get("train_until")
-    window = evaluation.label_window_days(result.cfg.labels)
+    window = folds.label_window_days(result.cfg.labels)
     if until:
-        rows = rows[~evaluation.closed_before(rows["as_of"], until, window)]
+        rows = rows[~folds.closed_before(rows["as_of"], until, window)]
     if len(rows) >= MIN_ROWS and MIN_POSITIVES <= rows["churned"].sum() < len(rows):
         return _rescore(str(current.version), name, rows, latest)
     recorded = current.tags.get("latest_fold_auc")
@@ -215,10 +221,18 @@ def apply(client: MlflowClient, name: str, version: str, decision: Decision, tag
 
 
 # --------------------------------------------------------------------- one run
-def track(result, progress, write_report) -> None:
+def unvalidated_decision(promote: bool) -> Decision:
+    """No out-of-time test: nothing to gate on, so only the user's ``--promote`` promotes."""
+    why = "unvalidated: no out-of-time test block fits the history"
+    return Decision(promote, ("promoted with --promote: " if promote else "not promoted (use --promote): ") + why,
+                    float("nan"), float("nan"))
+
+
+def track(result, progress, write_report, promote: bool = False) -> None:
     """Log the run, register the model, run the gate, then write and log the report.
 
     ``write_report`` is called once the decision is known and returns the report folder.
+    ``promote`` lets an unvalidated model (no out-of-time fold) become the champion.
     """
     cfg = result.cfg
     client = configure(cfg.tracking)
@@ -228,10 +242,13 @@ def track(result, progress, write_report) -> None:
         info = pyfunc.log_model(result.model, result.panel.head(100), registered_model_name=cfg.tracking.model_name,
                                 scorecard=result.health.to_dict() if result.health is not None else None)
         version = str(info.registered_model_version)
-        decision = decide(result.backtest.latest.model["roc_auc"], result.backtest.latest.health["roc_auc"],
-                          champion_score(client, cfg.tracking.model_name, result),
-                          cfg.training.promotion_min_auc_gain_vs_health,
-                          cfg.training.promotion_min_auc_gain_vs_champion)
+        if not result.validated:
+            decision = unvalidated_decision(promote)
+        else:
+            decision = decide(result.backtest.latest.model["roc_auc"], result.backtest.latest.health["roc_auc"],
+                              champion_score(client, cfg.tracking.model_name, result),
+                              cfg.training.promotion_min_auc_gain_vs_health,
+                              cfg.training.promotion_min_auc_gain_vs_champion)
         apply(client, cfg.tracking.model_name, version, decision, version_tags(result, run.info.run_id))
         mlflow.set_tags({"promotion": decision.alias, "promotion_reason": decision.reason[:5000]})
         result.run_id, result.version, result.decision = run.info.run_id, version, decision

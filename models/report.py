@@ -118,12 +118,9 @@ def cohort_plot(panel: pd.DataFrame, features: list[str]) -> Figure:
 def figures(result, top_features: int = 6) -> dict[str, Figure]:
     """Every figure of the report, by file stem."""
     pred = result.backtest.predictions
-    return {
-        "calibration": calibration_plot(pred),
-        "gain": gain_chart(pred),
-        "importance": importance_plot(result.importance),
-        "cohorts": cohort_plot(result.panel, list(result.importance.index[:top_features])),
-    }
+    out = {"calibration": calibration_plot(pred), "gain": gain_chart(pred)} if len(pred) else {}
+    return {**out, "importance": importance_plot(result.importance),
+            "cohorts": cohort_plot(result.panel, list(result.importance.index[:top_features]))}
 
 
 #: What :func:`write` puts into the report folder (and MLflow stores under ``report/``).
@@ -150,8 +147,8 @@ def write(result, out_dir: Path) -> Path:
 def fold_summary(result) -> list[dict]:
     """Dates, sizes and outcome of each fold, for the report and MLflow."""
     return [{
-        "fold": f.fold.number, "fit": [str(min(f.fold.fit_dates)), str(max(f.fold.fit_dates))],
-        "validation": [str(min(f.fold.valid_dates)), str(max(f.fold.valid_dates))],
+        "fold": f.fold.number, "train": [str(min(f.fold.train_dates)), str(max(f.fold.train_dates))],
+        "purge_days": f.fold.window_days,
         "test": [str(min(f.fold.test_dates)), str(max(f.fold.test_dates))],
         "test_rows": len(f.predictions), "trees": f.trees, "calibration": f.calibration,
     } for f in result.backtest.folds]
@@ -160,6 +157,8 @@ def fold_summary(result) -> list[dict]:
 #: Figures of the report, by file stem, with their headings (in page order).
 FIGURE_TITLES = {"calibration": "Calibration", "gain": "Gain and lift", "importance": "Feature importance",
                  "cohorts": "Cohorts"}
+#: Figures drawn from out-of-time predictions: absent for an unvalidated model.
+OUT_OF_TIME_FIGURES = ("calibration", "gain")
 TEMPLATE = "train_report.html"
 
 
@@ -199,6 +198,52 @@ def table_rows(frame: pd.DataFrame) -> dict[str, list]:
             "rows": [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]}
 
 
+def facts(result) -> dict[str, str]:
+    """The run's key facts, listed at the top of the report (data, panel, label, model, fingerprint)."""
+    cfg, model = result.cfg, result.model
+    return {
+        "data": f"data end {result.table.data_end}, trained until {result.train_until}",
+        "panel": f"{len(result.panel):,} usable snapshots, {result.panel['as_of'].nunique()} snapshot dates, "
+                 f"churn rate {result.panel['churned'].mean():.2%}",
+        "label": f"churn within {cfg.labels.horizon_days} days (grace {cfg.labels.grace_days} days)",
+        "model": f"{len(model.feature_names_)} features, {model.best_iteration_} trees, "
+                 f"{model.calibrator_.method} calibration, seed {cfg.training.seed}",
+        "data fingerprint": str(result.fingerprint),
+        "validation": (f"{len(result.backtest.folds)} out-of-time fold(s); {result.recipe.evidence}"
+                       if result.backtest.folds else
+                       "UNVALIDATED: no out-of-time test block fits this history (promoted only with --promote)"),
+    }
+
+
+def page(facts: dict[str, str], metrics: pd.DataFrame, folds: pd.DataFrame, decision=None,
+         version: str | None = None, figures: dict[str, str] | None = None) -> str:
+    """Fill the report template: the HTML page from already computed parts.
+
+    Parameters
+    ----------
+    facts : dict of str to str
+        Key facts of the run, by name (see :func:`facts`).
+    metrics : pandas.DataFrame
+        The backtest metrics table.
+    folds : pandas.DataFrame
+        One row per fold (see :func:`fold_summary`).
+    decision : models.registry.Decision, optional
+        The promotion gate's decision; shown with ``version`` when given.
+    version : str, optional
+        The registered model version.
+    figures : dict, optional
+        The figures to show, by file stem (default: all of :data:`FIGURE_TITLES`).
+
+    Returns
+    -------
+    str
+        The page; every value is inserted as text (HTML-escaped by the template).
+    """
+    return environment().get_template(TEMPLATE).render(
+        facts=facts, decision=decision, version=str(version), metrics=table_rows(metrics),
+        folds=table_rows(folds), figures=FIGURE_TITLES if figures is None else figures)
+
+
 def render(result, table: pd.DataFrame) -> str:
     """The report as one HTML page (figures referenced from ``figures/``).
 
@@ -212,19 +257,8 @@ def render(result, table: pd.DataFrame) -> str:
     Returns
     -------
     str
-        The page; every value is HTML-escaped by the template.
+        The page (see :func:`page`).
     """
-    cfg, model = result.cfg, result.model
-    folds = pd.DataFrame(fold_summary(result)).astype({"fit": str, "validation": str, "test": str})
-    facts = {
-        "data": f"data end {result.table.data_end}, trained until {result.train_until}",
-        "panel": f"{len(result.panel):,} usable snapshots, {result.panel['as_of'].nunique()} snapshot dates, "
-                 f"churn rate {result.panel['churned'].mean():.2%}",
-        "label": f"churn within {cfg.labels.horizon_days} days (grace {cfg.labels.grace_days} days)",
-        "model": f"{len(model.feature_names_)} features, {model.best_iteration_} trees, "
-                 f"{model.calibrator_.method} calibration, seed {cfg.training.seed}",
-        "data fingerprint": result.fingerprint,
-    }
-    return environment().get_template(TEMPLATE).render(
-        facts=facts, decision=result.decision, version=str(result.version), metrics=table_rows(table),
-        folds=table_rows(folds), figures=FIGURE_TITLES)
+    folds = pd.DataFrame(fold_summary(result))  # date spans (lists) are shown as their text
+    shown = {k: v for k, v in FIGURE_TITLES.items() if result.backtest.folds or k not in OUT_OF_TIME_FIGURES}
+    return page(facts(result), table, folds, result.decision, result.version, shown)

@@ -168,6 +168,7 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: training.seed)."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Where the HTML report goes (default: training.report_dir)."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
+    promote: bool = typer.Option(False, "--promote", help="Promote a model that no out-of-time test could validate (too short a history)."),
     engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
 ):
@@ -178,7 +179,7 @@ def train(
         config, data=data, engine=engine, **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
                               "tracking.uri": tracking_uri},
     )
-    result = training.run(cfg, train_until=_parse_date(train_until, "--train-until"), progress=_say)
+    result = training.run(cfg, train_until=_parse_date(train_until, "--train-until"), progress=_say, promote=promote)
     typer.echo(training.summary(result))
 
 

@@ -79,3 +79,11 @@ def spark(tmp_path_factory):
     session = spark_session("local[2]", conf={"spark.sql.warehouse.dir": str(warehouse)})
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """A world long enough for two out-of-time folds, and its snapshot panel (see ``training_fixtures``)."""
+    from training_fixtures import build_demo
+
+    return build_demo(tmp_path_factory)

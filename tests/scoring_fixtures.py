@@ -29,7 +29,7 @@ from pipeline.io.sources import open_source
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "churn-test"
 #: `churn train` settings that fit the small world: one out-of-time fold of one month, 60 trees at most.
-SMALL_TRAINING = {"training.folds": 1, "training.fold_months": 1, "training.validation_months": 1,
+SMALL_TRAINING = {"training.folds": 1, "training.test_days": 31,
                   "training.lightgbm": {"num_boost_round": 60}}
 #: Compared between runs: everything a row says except which run wrote it and when.
 ROW_COLUMNS = ["as_of_date", "account_id", "account_name", "csm", "segment", "churn_probability", "risk_rank",

@@ -17,6 +17,8 @@ from typing import Callable
 import pandas as pd
 
 from models import evaluation
+from models import folds as folds_
+from models.errors import ModelError
 from models.classifier import ChurnModel
 from models.health_score import HealthScore
 from pipeline.engine.featurize import FeatureTable
@@ -32,8 +34,11 @@ class TrainResult:
     Attributes
     ----------
     model : ChurnModel
-        The final model: trained on every usable snapshot but the last validation months.
+        The final model: trained on every usable snapshot with the recipe chosen out of time.
     backtest : models.evaluation.Backtest
+        Empty (no fold) when the history is too short for an out-of-time test: the model is unvalidated.
+    recipe : models.evaluation.Recipe
+        The number of trees and the calibration the folds chose.
     panel : pandas.DataFrame
         The usable (labelled, label window closed) snapshots.
     table : FeatureTable
@@ -61,6 +66,12 @@ class TrainResult:
     report: Path | None = None
     health: HealthScore | None = None
     data_label: str = ""
+    recipe: evaluation.Recipe | None = None
+
+    @property
+    def validated(self) -> bool:
+        """Whether an out-of-time fold tested the recipe (otherwise promotion needs ``--promote``)."""
+        return bool(self.backtest.folds)
 
 
 def build_panel(cfg, train_until: date | None, progress: Progress) -> tuple[FeatureTable, date]:
@@ -78,7 +89,7 @@ def build_panel(cfg, train_until: date | None, progress: Progress) -> tuple[Feat
 
 def usable(frame: pd.DataFrame, until: date, window_days: int) -> pd.DataFrame:
     """Snapshots with an observed label whose label window closed before ``until``."""
-    keep = frame["label_observed"].to_numpy() & evaluation.closed_before(frame["as_of"], until, window_days)
+    keep = frame["label_observed"].to_numpy() & folds_.closed_before(frame["as_of"], until, window_days)
     return frame[keep].reset_index(drop=True)
 
 
@@ -90,15 +101,13 @@ def fingerprint(panel: pd.DataFrame, columns: list[str]) -> str:
 
 
 def make_fitter(cfg, table: FeatureTable) -> evaluation.Fitter:
-    """The training recipe: booster on the fit rows, early stopping and calibration on the validation rows."""
+    """The training recipe: ``fit(rows, trees, calibrator=None, train_until=None)`` -> a fitted ChurnModel."""
     training = cfg.training
 
-    def fit(fit_rows: pd.DataFrame, valid_rows: pd.DataFrame, train_until: date | None = None) -> ChurnModel:
-        model = ChurnModel(params=dict(training.lightgbm), seed=training.seed, calibration=training.calibration)
+    def fit(rows: pd.DataFrame, trees: int, calibrator=None, train_until: date | None = None) -> ChurnModel:
+        model = ChurnModel(params=dict(training.lightgbm), seed=training.seed, calibration="none")
         return model.fit(
-            fit_rows, fit_rows["churned"],
-            X_valid=valid_rows, y_valid=valid_rows["churned"],
-            X_calib=valid_rows, y_calib=valid_rows["churned"],
+            rows, rows["churned"], trees=trees, calibrator=calibrator,
             feature_names=table.feature_names, categorical=table.categorical,
             vocabulary=table.vocabulary.to_dict(), config_version=cfg.config_version, train_until=train_until,
         )
@@ -106,20 +115,15 @@ def make_fitter(cfg, table: FeatureTable) -> evaluation.Fitter:
     return fit
 
 
-def fit_final(panel: pd.DataFrame, fit: evaluation.Fitter, validation_months: int,
-              until: date) -> tuple[ChurnModel, pd.DataFrame]:
-    """Train the model to ship on every usable snapshot, the last months held out to calibrate.
-
-    Returns the model and the held-out rows.
-    """
-    fit_dates, valid_dates = evaluation.split_validation(sorted(set(panel["as_of"])), validation_months)
-    held_out = panel[panel["as_of"].isin(valid_dates)]
-    return fit(panel[panel["as_of"].isin(fit_dates)], held_out, until), held_out
+def tree_grid(training) -> tuple[list[int], int]:
+    """Candidate tree counts and the default; a fixed ``lightgbm.num_boost_round`` leaves no choice."""
+    fixed = training.lightgbm.get("num_boost_round")
+    return ([int(fixed)], int(fixed)) if fixed else (list(training.trees), training.default_trees)
 
 
 def run(cfg, *, train_until: date | None = None, table: FeatureTable | None = None,
         health: HealthScore | None = None, fit: evaluation.Fitter | None = None,
-        progress: Progress = lambda msg: None, track: bool = True) -> TrainResult:
+        progress: Progress = lambda msg: None, track: bool = True, promote: bool = False) -> TrainResult:
     """Backtest, train the final model, write the report and (with ``track``) log and register it.
 
     Parameters
@@ -137,44 +141,58 @@ def run(cfg, *, train_until: date | None = None, table: FeatureTable | None = No
         Receives one line per step.
     track : bool
         Log to MLflow, register the model and run the promotion gate.
+    promote : bool
+        Let an unvalidated model (no out-of-time fold fits the history) become the champion.
     """
     started = time.perf_counter()
     if table is None:
         table, until = build_panel(cfg, train_until, progress)
     else:
         until = min(train_until or table.data_end, table.data_end)
-    panel = usable(table.frame, until, evaluation.label_window_days(cfg.labels))
+    panel = usable(table.frame, until, folds_.label_window_days(cfg.labels))
     health = health or HealthScore.from_config(cfg.training.health_score)
     result = train_models(cfg, table, panel, until, fit or make_fitter(cfg, table), health, progress)
     result.health, result.data_label = health, mask_url(str(cfg.data))
-    finish(result, track, progress)
+    finish(result, track, progress, promote)
     result.seconds["total"] = time.perf_counter() - started
     return result
 
 
 def train_models(cfg, table: FeatureTable, panel: pd.DataFrame, until: date, fit: evaluation.Fitter,
                  health: HealthScore, progress: Progress) -> TrainResult:
-    """The out-of-time backtest, then the final model and its feature importance."""
+    """The purged out-of-time backtest, which chooses the recipe, then the final model on every usable snapshot."""
     started = time.perf_counter()
     training = cfg.training
-    folds = evaluation.make_folds(
-        panel["as_of"], folds=training.folds, fold_months=training.fold_months,
-        validation_months=training.validation_months, window_days=evaluation.label_window_days(cfg.labels),
-    )
-    progress(f"backtest: {len(folds)} out-of-time fold(s) on {len(panel):,} usable snapshots")
+    if panel.empty:
+        raise ModelError("no snapshot has an observed label yet: the data is too short to train on")
+    window = folds_.label_window_days(cfg.labels)
+    folds = folds_.make_folds(panel["as_of"], folds=training.folds, test_days=training.test_days,
+                              window_days=window, min_train_dates=training.min_train_dates)
+    grid, default = tree_grid(training)
+    progress(f"backtest: {len(folds)} out-of-time fold(s) on {len(panel):,} usable snapshots "
+             f"({panel['as_of'].nunique()} dates), purge gap {window} days")
     if len(folds) < training.folds:
         progress(f"  only {len(folds)} of the {training.folds} configured folds fit in the usable history")
-    backtest = evaluation.backtest(panel, folds, fit, health, training.top_k, progress)
+    backtest, recipe = evaluation.backtest(panel, folds, fit, health, training.top_k, grid=grid,
+                                           default_trees=default, calibration_method=training.calibration,
+                                           seed=training.seed, progress=progress)
+    if not folds:
+        progress("WARNING: no out-of-time test block fits this history: the model is UNVALIDATED "
+                 f"({default} trees, uncalibrated); it is promoted only with --promote")
     seconds = {"backtest": time.perf_counter() - started}
-    progress("training the final model on every usable snapshot ...")
-    model, held_out = fit_final(panel, fit, training.validation_months, until)
+    progress(f"training the final model on all {len(panel):,} usable snapshots ...")
+    model = fit(panel, recipe.trees, recipe.calibrator, until)
     seconds["final"] = time.perf_counter() - started - seconds["backtest"]
-    progress(f"  {model.best_iteration_} trees, {model.calibrator_.method} calibration ({seconds['final']:.1f} s)")
-    return TrainResult(cfg, model, backtest, panel, table, until, fingerprint(panel, table.feature_names),
-                       model.importance(held_out), seconds)
+    progress(f"  {model.best_iteration_} trees, {model.calibrator_.method} calibration "
+             f"({recipe.evidence}; {seconds['final']:.1f} s)")
+    latest = panel[panel["as_of"] >= sorted(panel["as_of"].unique())[-min(3, panel["as_of"].nunique())]]
+    result = TrainResult(cfg, model, backtest, panel, table, until, fingerprint(panel, table.feature_names),
+                         model.importance(latest), seconds)
+    result.recipe = recipe
+    return result
 
 
-def finish(result: TrainResult, track: bool, progress: Progress) -> None:
+def finish(result: TrainResult, track: bool, progress: Progress, promote: bool = False) -> None:
     """Write the HTML report and, with ``track``, log, register and gate the model in MLflow."""
     from models import registry, report
 
@@ -189,23 +207,31 @@ def finish(result: TrainResult, track: bool, progress: Progress) -> None:
         write_report()
         return
     progress(f"logging to MLflow at {result.cfg.tracking.uri} ...")
-    registry.track(result, progress, write_report)
+    registry.track(result, progress, write_report, promote)
 
 
 def summary(result: TrainResult) -> str:
     """Plain-text summary: model vs health score on the test snapshots, and the promotion decision."""
-    k = result.cfg.training.top_k
-    names = ["roc_auc", "pr_auc", "top_decile_lift", f"precision_at_{k}", f"recall_at_{k}", "brier", "ece",
-             "churned_mrr_top_decile"]
-    latest, pooled = result.backtest.latest, result.backtest.pooled()
-    scopes = {"all test snapshots": pooled, f"latest fold ({latest.fold.number})":
-              {"model": latest.model, "health": latest.health}}
-    table = pd.DataFrame({(scope, scorer): [m[scorer].get(n) for n in names]
-                          for scope, m in scopes.items() for scorer in ("model", "health")}, index=names)
-    preds = result.backtest.predictions
-    lines = [f"test snapshots: {len(preds):,} rows, {preds['as_of'].nunique()} snapshot dates, "
-             f"{len(result.backtest.folds)} fold(s) ({min(preds['as_of'])}..{max(preds['as_of'])})",
-             table.to_string(float_format=lambda v: f"{v:.4f}", na_rep="")]
+    lines = []
+    if result.validated:
+        k = result.cfg.training.top_k
+        names = ["roc_auc", "pr_auc", "top_decile_lift", f"precision_at_{k}", f"recall_at_{k}", "brier", "ece",
+                 "churned_mrr_top_decile"]
+        latest, pooled = result.backtest.latest, result.backtest.pooled()
+        scopes = {"all test snapshots": pooled, f"latest fold ({latest.fold.number})":
+                  {"model": latest.model, "health": latest.health}}
+        table = pd.DataFrame({(scope, scorer): [m[scorer].get(n) for n in names]
+                              for scope, m in scopes.items() for scorer in ("model", "health")}, index=names)
+        preds = result.backtest.predictions
+        lines += [f"test snapshots: {len(preds):,} rows, {preds['as_of'].nunique()} snapshot dates, "
+                  f"{len(result.backtest.folds)} fold(s) ({min(preds['as_of'])}..{max(preds['as_of'])})",
+                  table.to_string(float_format=lambda v: f"{v:.4f}", na_rep="")]
+    else:
+        lines.append(f"UNVALIDATED: {result.panel['as_of'].nunique()} usable snapshot dates leave no out-of-time "
+                     "test block after the purge gap; no metric could be measured")
+    if result.recipe is not None:
+        lines.append(f"final model: {result.model.best_iteration_} trees, {result.model.calibrator_.method} "
+                     f"calibration, chosen on {result.recipe.evidence}")
     if result.decision is not None:
         lines.append(f"model version {result.version} -> {result.decision.alias}: {result.decision.reason}")
     lines.append(f"report: {result.report}")

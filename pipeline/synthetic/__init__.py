@@ -1,4 +1,5 @@
 """Synthetic B2B SaaS world: raw customer-success tables with a known churn truth."""
+from .presets import PRESETS, preset_names
 from .world import generate_world
 
-__all__ = ["generate_world"]
+__all__ = ["PRESETS", "generate_world", "preset_names"]

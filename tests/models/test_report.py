@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
+from datetime import date, datetime
 from html.parser import HTMLParser
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from models import report
 from models.registry import Decision
 from pipeline.io.warehouse import Run, Warehouse
 from pipeline.steps import risk_list, train
-from test_backtest import build_demo, train_config
-from test_risk_list import DATES, rows_for
+from training_fixtures import build_demo, train_config
 
 HOSTILE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -56,62 +57,89 @@ def test_report_renders_every_section_table_and_figure(trained):
     folder = trained.report.parent
     assert trained.report.name == "train_report.html"
     assert all((folder / name).exists() for name in report.OUTPUTS)
-    text = trained.report.read_text()
+    text = trained.report.read_text(encoding="utf-8")
     assert text.startswith("<!doctype html>") and text.rstrip().endswith("</body></html>")
     assert "{{" not in text and "{%" not in text and "Promotion" not in text  # no gate ran
     page = Page(text)
     assert [t for t, _ in page.tags[:5]] == ["html", "head", "meta", "title", "style"]
     assert page.count("li") == 5 and "data fingerprint" in page.text and trained.fingerprint in text
     assert page.count("table") == 2 and "Out-of-time backtest: model vs health score" in page.text
-    metrics = trained.backtest.table()
-    headers = [attrs for tag, attrs in page.tags if tag == "th"]
-    assert len(headers) == len(metrics.columns) + len(report.fold_summary(trained)[0])
-    assert page.count("tr") == 2 + len(metrics) + len(trained.backtest.folds)  # two header rows
+    metrics, folds = trained.backtest.table(), report.fold_summary(trained)
+    assert page.count("th") == len(metrics.columns) + len(folds[0])
+    assert page.count("tr") == 2 + len(metrics) + len(folds)  # two header rows
     assert f"{metrics['roc_auc'].iloc[0]:.4f}" in page.text and "scorer" in page.text
     images = [attrs for tag, attrs in page.tags if tag == "img"]
     assert [i["src"] for i in images] == [f"figures/{stem}.png" for stem in report.FIGURE_TITLES]
     assert [i["alt"] for i in images] == list(report.FIGURE_TITLES.values())
     assert all((folder / i["src"]).is_file() for i in images)
+    decided = dataclasses.replace(trained, version="7", decision=Decision(True, "beats the health score", 0.8, 0.7))
+    assert "version 7 &rarr; <b>champion</b>: beats the health score</p>" in report.render(decided, metrics)
 
 
-def test_report_shows_the_promotion_decision(trained):
-    decided = dataclasses.replace(trained, version="7", decision=Decision(
-        promote=True, reason="beats the health score & champion v6", new_auc=0.8, health_auc=0.7))
-    text = report.render(decided, decided.backtest.table())
-    assert ("<p><b>Promotion:</b> version 7 &rarr; <b>champion</b>: beats the health score &amp; champion v6</p>"
-            in text)
+def parts(text: str = "fine") -> dict:
+    """The arguments of :func:`models.report.page`, every free text set to ``text``."""
+    return {
+        "facts": {"data": "data end 2025-06-01", "model": text, "data fingerprint": "ab12"},
+        "metrics": pd.DataFrame({"scope": ["all", text], "scorer": ["model", "health"], "roc_auc": [0.71234, None],
+                                 text: [1, 2]}),
+        "folds": pd.DataFrame({"fold": [1], "train": [["2024-01-01", "2024-06-01"]], "calibration": [text]}),
+    }
 
 
-def test_report_escapes_hostile_strings(trained):
-    hostile = dataclasses.replace(trained, version=HOSTILE, fingerprint=HOSTILE, decision=Decision(
-        promote=False, reason=HOSTILE, new_auc=0.6, health_auc=0.7))
-    table = hostile.backtest.table().assign(scope=HOSTILE).rename(columns={"roc_auc": HOSTILE})
-    text = report.render(hostile, table)
-    assert HOSTILE not in text and "<script" not in text
-    # version, fingerprint, reason, one column header and the scope cell of every row
-    assert text.count(ESCAPED) == 4 + len(table)
-    assert Page(text).count("script") == 0
+def test_page_lays_out_facts_tables_figures_and_the_decision():
+    plain = report.page(**parts())
+    page = Page(plain)
+    assert "Promotion" not in plain and page.count("li") == 3 and page.count("table") == 2
+    assert [a["class"] for t, a in page.tags if t == "table"] == ["dataframe m", "dataframe m"]
+    assert "<td>0.7123</td>" in plain and "<td></td>" in plain  # four decimals, missing left empty
+    assert "[&#39;2024-01-01&#39;, &#39;2024-06-01&#39;]" in plain  # a date span, shown as its text
+    assert page.count("img") == page.count("h2") - 2 == len(report.FIGURE_TITLES)
+    decision = Decision(False, "not better than champion v6 & the health score", 0.7, 0.71)
+    decided = report.page(**parts(), decision=decision, version="7")
+    assert ("<p><b>Promotion:</b> version 7 &rarr; <b>challenger</b>: "
+            "not better than champion v6 &amp; the health score</p>") in decided
+
+
+def test_page_escapes_hostile_strings():
+    decision = Decision(False, HOSTILE, 0.6, 0.7)
+    text = report.page(**parts(HOSTILE), decision=decision, version=HOSTILE)
+    assert HOSTILE not in text and "<script" not in text and Page(text).count("script") == 0
+    # fact, metrics cell and column header, fold cell, version and reason
+    assert text.count(ESCAPED) == 6
 
 
 def test_table_cells_are_text_formatted_like_the_metrics():
-    import pandas as pd
-
     frame = pd.DataFrame({"name": ["a", None], "value": [0.123456, float("nan")], "n": [1, 2]})
     assert report.table_rows(frame) == {"columns": ["name", "value", "n"],
                                         "rows": [["a", "0.1235", "1"], ["", "", "2"]]}
 
 
 # ------------------------------------------------------------- the risk list
+def score_rows(day: date, step: int, n: int = 12) -> pd.DataFrame:
+    """``n`` scored accounts (all three tiers), the first one's name, segment, CSM and reason hostile."""
+    p = np.clip(np.linspace(0.8, 0.02, n) * (0.8 + 0.1 * step), 0, 0.99)
+    reasons = [json.dumps({"base_value": -2.0, "other": 0.0, "protective": [], "context": [], "risk": [
+        {"group": "usage_trend", "feature": "events_trend", "value": -0.5, "contribution": 0.4,
+         "sentence": HOSTILE if i == 0 else "Product usage changed -50% vs the previous 30 days"}]})
+        for i in range(n)]
+    return pd.DataFrame({
+        "as_of_date": day, "account_id": [f"A{i:03d}" for i in range(n)],
+        "account_name": [HOSTILE if i == 0 else f"Account {i}" for i in range(n)],
+        "csm": [HOSTILE if i == 0 else "Alice Moreau" for i in range(n)],
+        "segment": [HOSTILE if i == 0 else "SMB" for i in range(n)], "churn_probability": p,
+        "risk_rank": np.arange(1, n + 1), "risk_tier": np.where(p >= 0.3, "high", np.where(p >= 0.1, "medium", "low")),
+        "mrr": 1000.0, "revenue_at_risk": p * 1000 * 3, "health_score": 40.0, "reasons": reasons,
+        "reason_summary": [json.loads(t)["risk"][0]["sentence"] for t in reasons],
+        "model_name": "churn-model", "model_version": "4", "run_id": f"r{step}", "scored_at": datetime(2025, 3, 1),
+    })
+
+
 @pytest.fixture
 def hostile_store(tmp_path):
-    """A score table whose account name, segment, CSM and reason sentences are all script tags."""
+    """Three scoring runs in a DuckDB warehouse; one account's texts are all script tags."""
     wh = Warehouse(tmp_path / "wh.duckdb")
-    for step, day in enumerate(DATES):
-        rows = rows_for(day, step)
-        rows.loc[0, ["account_name", "segment", "csm"]] = HOSTILE
-        doc = json.loads(rows.loc[0, "reasons"])
-        doc["risk"][0]["sentence"] = HOSTILE
-        rows.loc[0, "reasons"] = json.dumps(doc)
+    for step, day in enumerate([date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]):
+        rows = score_rows(day, step)
         wh.write(rows, Run(f"r{step}", day, datetime(2025, 3, 1), status="succeeded", rows=len(rows)))
     return wh
 

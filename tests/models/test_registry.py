@@ -15,7 +15,7 @@ from models.pyfunc import CONTRIB_PREFIX, load_churn_model
 from pipeline.steps import train
 from pipeline.cli import app
 from pipeline.config import load_config
-from test_backtest import TRAINING, build_demo, train_config
+from training_fixtures import TRAINING, train_config
 
 NAME = "churn-model"
 
@@ -43,9 +43,8 @@ def test_sqlite_store_keeps_artifacts_beside_it(tmp_path):
 
 # ------------------------------------------------------------ end to end in MLflow
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, demo):
     """Three trainings against one temporary store: the CLI, a shuffled-label model, a good model again."""
-    demo = build_demo(tmp_path_factory)
     tmp = tmp_path_factory.mktemp("tracking")
     cfg = train_config(demo["folder"], tmp)
     config_file = tmp / "pipeline.yaml"
@@ -72,8 +71,8 @@ def _on_shuffled_labels(fit):
     def shuffle(rows):
         return rows.assign(churned=rng.permutation(rows["churned"].to_numpy()))
 
-    def shuffled_fit(fit_rows, valid_rows, *until):
-        return fit(shuffle(fit_rows), shuffle(valid_rows), *until)
+    def shuffled_fit(rows, trees, *rest):
+        return fit(shuffle(rows), trees, *rest)
 
     return shuffled_fit
 

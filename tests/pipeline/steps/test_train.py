@@ -1,0 +1,72 @@
+"""The train step: what was known at --train-until, short histories, the unvalidated path and --promote."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from models import registry
+from pipeline.cli import app
+from pipeline.steps import train
+from training_fixtures import WINDOW, train_config
+
+
+def test_train_until_uses_only_what_was_known_then(demo, tmp_path):
+    cfg = train_config(demo["folder"], tmp_path)
+    until = date(2025, 5, 15)
+    result = train.run(cfg, train_until=until, track=False)
+    assert result.train_until == until and result.table.data_end == until
+    assert (pd.to_datetime(result.panel["as_of"]) + pd.Timedelta(days=WINDOW) < pd.Timestamp(until)).all()
+    # a snapshot usable on that date has the same features and label as in the full data
+    full = demo["table"].frame.set_index(["account_id", "as_of"])
+    past = result.panel.set_index(["account_id", "as_of"])
+    columns = [*result.table.feature_names, "churned"]
+    pd.testing.assert_frame_equal(past[columns], full.loc[past.index, columns], check_dtype=False)
+    assert result.report.is_file()
+
+
+@pytest.fixture(scope="module")
+def short_world(tmp_path_factory):
+    """About four months of history, weekly snapshots, a 30-day horizon: fight-churn's setting."""
+    from pipeline.synthetic import generate_world
+
+    folder = tmp_path_factory.mktemp("short") / "world"
+    generate_world(folder, accounts=1500, days=130, seed=5)
+    return folder
+
+
+def short_config(folder, tmp, **overrides):
+    return train_config(folder, tmp, **{
+        "labels.horizon_days": 30, "labels.grace_days": 0, "snapshots.frequency": "weekly",
+        "snapshots.warmup_days": 14, "training.folds": 3, "training.test_days": 91, **overrides})
+
+
+def test_three_months_of_weekly_snapshots_train_and_report_out_of_time(short_world, tmp_path):
+    result = train.run(short_config(short_world, tmp_path), track=False)
+    assert result.validated and len(result.backtest.folds) == 1
+    fold = result.backtest.latest.fold
+    assert max(fold.train_dates) + timedelta(days=30) < fold.test_start
+    assert result.backtest.latest.model["roc_auc"] == result.backtest.latest.model["roc_auc"]  # measured, not NaN
+    assert "UNVALIDATED" not in train.summary(result)
+
+
+@pytest.mark.parametrize("promote", [False, True])
+def test_too_short_a_history_trains_unvalidated_and_promotes_only_with_promote(short_world, tmp_path, promote):
+    cfg = short_config(short_world, tmp_path, **{"training.min_train_dates": 50})  # no fold can train: unvalidated
+    config_file = tmp_path / "pipeline.yaml"
+    config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    args = ["train", "--config", str(config_file)] + (["--promote"] if promote else [])
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert "UNVALIDATED" in done.output and "no out-of-time test block fits" in done.output
+    client = registry.configure(cfg.tracking)
+    version = client.search_model_versions(f"name='{cfg.tracking.model_name}'")[0]
+    assert version.tags["validated"] == "false"
+    run = client.get_run(version.run_id)
+    assert run.data.params["validated"] == "False" and not [m for m in run.data.metrics if m.startswith("latest_")]
+    aliases = client.get_registered_model(cfg.tracking.model_name).aliases
+    assert ("champion" in aliases) is promote
