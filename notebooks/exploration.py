@@ -39,17 +39,16 @@ from sklearn.metrics import roc_auc_score
 if not Path("configs").is_dir() and Path("../configs").is_dir():
     os.chdir("..")  # opened from notebooks/: run from the repository root
 
-from models import evaluation, report
+from models import evaluation, folds, report
 from models.health_score import HealthScore
 from pipeline.steps import train
 from pipeline.config import load_config
 
 DATA = os.environ.get("CHURN_DATA", "data/warehouse.duckdb")
 TRUTH = Path(os.environ.get("CHURN_TRUTH", "data/world/_truth/truth.parquet"))
-FOLD_MONTHS = int(os.environ.get("CHURN_FOLD_MONTHS", 3))
-VALIDATION_MONTHS = int(os.environ.get("CHURN_VALIDATION_MONTHS", 3))
-cfg = load_config(None, {"data": DATA, "training.fold_months": FOLD_MONTHS,
-                         "training.validation_months": VALIDATION_MONTHS})
+TEST_DAYS = int(os.environ.get("CHURN_TEST_DAYS", 91))
+MIN_TRAIN_DATES = int(os.environ.get("CHURN_MIN_TRAIN_DATES", 3))
+cfg = load_config(None, {"data": DATA, "training.test_days": TEST_DAYS})
 
 # %% [markdown]
 # ## The snapshot panel
@@ -58,7 +57,7 @@ cfg = load_config(None, {"data": DATA, "training.fold_months": FOLD_MONTHS,
 
 # %%
 table, until = train.build_panel(cfg, None, print)
-panel = train.usable(table.frame, until, evaluation.label_window_days(cfg.labels))
+panel = train.usable(table.frame, until, folds.label_window_days(cfg.labels))
 by_month = panel.groupby("as_of").agg(accounts=("churned", "size"), churn_rate=("churned", "mean"))
 print(f"{len(panel):,} usable snapshots, overall churn rate {panel['churned'].mean():.1%}")
 by_month
@@ -91,15 +90,16 @@ scored.groupby(bands, observed=True)["churned"].agg(churn_rate="mean", snapshots
 
 # %% [markdown]
 # ## Health score vs model, out of time
-# One fold of the backtest `churn train` runs: the model trains on snapshots whose
-# label window closed before the test period and is compared with the health score
-# on the test snapshots.
+# The latest fold of the backtest `churn train` runs: the model trains on snapshots whose
+# label window closed before the test period (the purge gap) and is compared with the
+# health score on the test snapshots.
 
 # %%
-folds = evaluation.make_folds(panel["as_of"], folds=1, fold_months=FOLD_MONTHS,
-                              validation_months=VALIDATION_MONTHS,
-                              window_days=evaluation.label_window_days(cfg.labels))
-result = evaluation.backtest(panel, folds, train.make_fitter(cfg, table), health, cfg.training.top_k, print)
+latest = folds.make_folds(panel["as_of"], folds=1, test_days=TEST_DAYS, min_train_dates=MIN_TRAIN_DATES,
+                          window_days=folds.label_window_days(cfg.labels))
+grid, default = train.tree_grid(cfg.training)
+result, recipe = evaluation.backtest(panel, latest, train.make_fitter(cfg, table), health, cfg.training.top_k,
+                                     grid=grid, default_trees=default, progress=print)
 pred = result.predictions
 pd.DataFrame({"model": result.latest.model, "health score": result.latest.health})
 

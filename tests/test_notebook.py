@@ -16,8 +16,8 @@ def test_exploration_notebook_runs(small_world, monkeypatch):
     monkeypatch.setenv("CHURN_TRUTH", str(small_world / "_truth" / "truth.parquet"))
     monkeypatch.setenv("CHURN_BACKTEST", str(small_world / "no_such_run.parquet"))
     # the small world is too short for the default three-month test and validation periods
-    monkeypatch.setenv("CHURN_FOLD_MONTHS", "1")
-    monkeypatch.setenv("CHURN_VALIDATION_MONTHS", "1")
+    monkeypatch.setenv("CHURN_TEST_DAYS", "31")
+    monkeypatch.setenv("CHURN_MIN_TRAIN_DATES", "1")
     notebook = jupytext.read(NOTEBOOK)
     assert notebook.metadata["jupytext"]["text_representation"]["format_name"] == "percent"
     NotebookClient(notebook, timeout=300, kernel_name="python3",
