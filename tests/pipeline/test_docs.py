@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pipeline.docs import render_readme
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_generated_sections_are_up_to_date():

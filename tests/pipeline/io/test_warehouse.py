@@ -22,7 +22,7 @@ from pipeline.errors import ChurnError
 from pipeline.io.score_tables import RUN_COLUMNS, SCORE_COLUMNS
 from pipeline.io.warehouse import Run, Warehouse
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 D1, D2, D3 = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
 DUCK_TYPES = {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE", "integer": "INTEGER", "json": "JSON",
               "timestamp": "TIMESTAMP"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import jupytext
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "exploration.py"
 
 
