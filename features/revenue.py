@@ -54,14 +54,14 @@ def _term(f):
     Rows closed at renewals last whole terms; a change of plan mid-term closes a row of any length,
     so a few rows may fit no term at all.
     """
-    closed = f.term_d.notnull() & (f.term_d > 0)
-    count = closed.cast("int64").sum()
+    closed = f.term_d > 0
+    count = f.term_d.count(where=closed)
     answer = ibis.null("float64")
     for months in sorted(TERMS):  # the longest fitting term wins: it is applied last
         term = months * MONTH
         whole = (f.term_d / term).round()
-        fit = closed & (whole >= 1) & ((f.term_d - whole * term).abs() <= SLACK)
-        answer = ibis.ifelse((count > 0) & (fit.cast("int64").sum() * 2 >= count), term, answer)
+        fits = f.term_d.count(where=closed & (whole >= 1) & ((f.term_d - whole * term).abs() <= SLACK))
+        answer = ibis.ifelse((count > 0) & (fits * 2 >= count), term, answer)
     return answer
 
 

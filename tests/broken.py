@@ -8,6 +8,8 @@ Used by ``test_validate.py`` (``churn validate``) and ``test_bad_inputs.py``
 
 from __future__ import annotations
 
+import datetime as dt
+
 import shutil
 from pathlib import Path
 
@@ -100,6 +102,8 @@ CASES = {
     "future event": ("usage_events", setting("occurred_at", pd.Timestamp(FUTURE)), "ERROR", "usage_events.occurred_at", "future_timestamp", 1),
     "negative quantity": ("usage_events", setting("quantity", -1.0), "ERROR", "usage_events.quantity", "negative_value", 1),
     "end before start": ("subscriptions", setting("end_date", "2000-01-01"), "ERROR", "subscriptions.end_date", "end_before_start", 1),
+    "renewal before start": ("subscriptions", lambda f: f.assign(renewal_date=[dt.date(2000, 1, 1)] + [None] * (len(f) - 1)),
+                             "ERROR", "subscriptions.renewal_date", "renewal_before_start", 1),
     "nps above 10": ("nps_responses", setting("score", "11"), "ERROR", "nps_responses.score", "nps_score", 1),
     "fractional nps": ("nps_responses", setting("score", "7.5"), "ERROR", "nps_responses.score", "nps_score", 1),
     "resolved before created": ("support_tickets", setting("resolved_at", "2000-01-01 00:00:00"), "ERROR", "support_tickets.resolved_at", "resolved_before_created", 1),

@@ -115,9 +115,9 @@ def test_gate_promotes_a_better_model_over_a_worse_champion(runs):
 def test_pyfunc_from_the_registry_gives_the_in_memory_probabilities(runs):
     good = runs["good"]
     rows = good.panel.head(500)
-    expected = good.model.predict_proba(rows)
+    expected = good.model.predict_risk(rows)
     loaded = load_churn_model(f"models:/{NAME}@champion")
-    np.testing.assert_array_equal(loaded.predict_proba(rows), expected)
+    np.testing.assert_array_equal(loaded.predict_proba(rows), good.model.predict_proba(rows))
     served = mlflow.pyfunc.load_model(f"models:/{NAME}@champion").predict(rows[good.model.feature_names_])
     np.testing.assert_allclose(served["churn_probability"].to_numpy(), expected, rtol=0, atol=1e-12)
     contrib = served[[CONTRIB_PREFIX + f for f in good.model.feature_names_] + ["base_value"]]

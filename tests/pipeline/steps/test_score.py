@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from models.classifier import ChurnModel
 from models.pyfunc import load_churn_model
+from pipeline.config import CONFIG_VERSION
 from pipeline.steps import score
 from pipeline.engine.catalog import Vocabulary
 from pipeline.cli import app
@@ -72,7 +73,7 @@ def test_one_row_per_active_account_with_ranks_tiers_and_revenue(setup, scored):
     assert rows["probability_change"].isna().all()  # first run
     run = Warehouse.from_config(cfg).runs().iloc[0]
     assert (run["status"], run["row_count"], run["run_id"]) == ("succeeded", len(rows), rows["run_id"].iloc[0])
-    assert set(json.loads(run["timings"])) == {"model", "features", "predict", "explain", "write"}
+    assert set(json.loads(run["timings"])) == {"model", "features", "predict", "drift", "write"}
 
 
 def test_probabilities_equal_the_registered_models(setup, scored):
@@ -189,8 +190,8 @@ def medium_world(tmp_path_factory):
     fit, valid = panel[panel["as_of"].isin(dates[:-3])], panel[panel["as_of"].isin(dates[-3:])]
     model = ChurnModel(seed=1).fit(fit, fit["churned"], X_valid=valid, y_valid=valid["churned"], X_calib=valid,
                                    y_calib=valid["churned"], feature_names=table.feature_names,
-                                   categorical=table.categorical)
-    model.vocabulary_ = table.vocabulary.to_dict()
+                                   categorical=table.categorical, vocabulary=table.vocabulary.to_dict(),
+                                   config_version=CONFIG_VERSION)
     return cfg, end, out, model, {f.name: f.family for f in table.features}
 
 
