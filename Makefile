@@ -43,6 +43,10 @@ bench:  ## benchmarks: 1 M and 10 M events; results in benchmarks/results.md
 bench-large:  ## the 100 M-event world (long, once); kept beside the bench sizes in results.md
 	$(PY) -m benchmarks.run --sizes 100000000 --repeats 1
 
+.PHONY: quality
+quality:  ## train and score every zoo world out of time (QUALITY_ARGS="--worlds monthly,short", "--quick"); results in benchmarks/quality.md
+	$(PY) -m benchmarks.quality $(QUALITY_ARGS)
+
 clean:
 	rm -rf data reports mlruns mlflow.db
 

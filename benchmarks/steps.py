@@ -43,7 +43,7 @@ def panel(world: Path) -> dict:
 
 
 def pandas(world: Path) -> dict:
-    """The same usage features the straightforward pandas way (load events, group by per window)."""
+    """The usage features of ``benchmarks/pandas_baseline.py`` the straightforward pandas way (load events, group by per window)."""
     from benchmarks.pandas_baseline import panel as pandas_panel
     from pipeline.config import load_config
     from pipeline.engine.labels import snapshot_dates

@@ -104,7 +104,7 @@ def billing_term_days(f, p):
 )
 def renewal_within_horizon(f, p):
     """1 when the current term ends within the label horizon ({horizon} days): the account can leave then."""
-    return (_days_to_renewal(f) <= p.horizon).cast("float64")
+    return flag(_days_to_renewal(f) <= p.horizon)
 
 
 @feature(

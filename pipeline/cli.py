@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.errors import ChurnError
+from pipeline.errors import ChurnError, ConfigError
 
 app = typer.Typer(
     help="Churn prediction for B2B SaaS: validate raw tables, build point-in-time features, "
@@ -70,17 +70,24 @@ def _config(config: Optional[Path], **overrides):
 @handles_errors
 def generate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the world into."),
-    accounts: int = typer.Option(2000, "--accounts", help="Number of accounts."),
-    days: int = typer.Option(730, "--days", help="Length of the simulated period in days."),
+    preset: str = typer.Option("demo", "--preset", help="A named world: demo, monthly, annual, short, growth, "
+                               "seasonal, anytime, minimal, vocab (pipeline/synthetic/presets.py says what each is)."),
+    accounts: Optional[int] = typer.Option(None, "--accounts", help="Number of accounts [default: the preset's, 2000]."),
+    days: Optional[int] = typer.Option(None, "--days", help="Length of the simulated period in days "
+                                       "[default: the preset's, 730]."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same files."),
-    start: str = typer.Option("2024-01-01", "--start", help="First simulated day (YYYY-MM-DD)."),
+    start: Optional[str] = typer.Option(None, "--start", help="First simulated day (YYYY-MM-DD) "
+                                        "[default: the preset's, 2024-01-01]."),
     events: Optional[int] = typer.Option(None, "--events", help="Approximate total usage events (scales activity)."),
 ):
     """Generate a synthetic B2B SaaS world (all contract tables + a separate truth file)."""
     from pipeline.synthetic import generate_world
+    from pipeline.synthetic.presets import preset_names
 
+    if preset not in preset_names():
+        raise ConfigError(f"--preset {preset!r} is not a world of the generator; known: {', '.join(preset_names())}")
     summary = generate_world(
-        out, accounts=accounts, days=days, seed=seed, start_date=start, events=events, progress=_say
+        out, accounts=accounts, days=days, seed=seed, start_date=start, events=events, progress=_say, preset=preset
     )
     typer.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
 

@@ -87,7 +87,7 @@ class TicketFeatures(Section):
 
 class MilestoneFeatures(Section):
     milestones: Literal["auto"] | list[str] = "auto"
-    #: Milestones that mark first value; empty = the first milestone completed.
+    #: Milestones that mark first value; empty, or none of them in the data, = the first milestone completed.
     value_milestones: list[str] = []
 
 
@@ -210,7 +210,9 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     """
     source = Path(path) if path is not None else DEFAULT_CONFIG
     data: dict[str, Any] = {}
+    where = "built-in defaults and overrides"
     if path is not None or source.exists():
+        where = str(source)
         if not source.is_file():
             raise ConfigError(f"config file '{source}' does not exist")
         try:
@@ -225,14 +227,19 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: " + _explain(exc)) from None
+        raise ConfigError(f"{where}: " + _explain(exc)) from None
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
     node = data
-    for key in parents:
-        node = node.setdefault(key, {})
+    for depth, key in enumerate(parents):
+        if node.get(key) is None:  # absent, or an empty section in the file
+            node[key] = {}
+        elif not isinstance(node[key], dict):
+            raise ConfigError(f"{'.'.join(parents[:depth + 1])}: expected a section of settings, "
+                              f"got {node[key]!r}")
+        node = node[key]
     node[leaf] = value
 
 

@@ -16,6 +16,7 @@ import ibis
 
 import features  # noqa: F401  (registers the definitions)
 from features.base import REGISTRY, Feature
+from pipeline.errors import ConfigError
 
 log = logging.getLogger("churn")
 
@@ -168,5 +169,7 @@ def catalog(
     names = [f.name for f in out]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
-        raise ValueError(f"feature names collide: {sorted(duplicates)}")
+        raise ConfigError(f"feature names collide: {sorted(duplicates)}: an event type, milestone or attribute "
+                          "of the data gives the column name of another feature; list the names to use in "
+                          "features.usage.event_types / features.milestones.milestones / features.attributes")
     return out

@@ -166,7 +166,7 @@ class Frames:
         done = j.completed_at.notnull() & (j.completed_at < j.as_of_ts)
         due_d = days_between(j.as_of, j.due_date)
         late_if_done = days_between(j.completed_at.date(), j.due_date)
-        values = self.cfg.features.milestones.value_milestones
+        values = self.value_milestones()
         return j.mutate(
             done=done,
             due_d=due_d,
@@ -174,6 +174,10 @@ class Frames:
             value=j.milestone.isin(values) if values else ibis.literal(True),
             ttv=ibis.ifelse(done, days_between(j.completed_at.date(), j.created), ibis.null("int64")),
         )
+
+    def value_milestones(self) -> list[str]:
+        """The configured value milestones this data has; none of them (another product's names) means any."""
+        return [m for m in self.cfg.features.milestones.value_milestones if m in self.vocab.milestones]
 
     def nps(self) -> ibis.Table:
         s, n = self.spine, self.source.table("nps_responses")

@@ -107,6 +107,10 @@ def open_snapshot(cfg, *, as_of: date | None = None, panel: bool = False, until:
             if until and until > end:
                 progress(f"--train-until {until} is after the data's end; using the data end {end}")
             dates = snapshot_dates(source, cfg, known)
+            if not dates:
+                raise ChurnError(f"no {cfg.snapshots.frequency} snapshot date fits the data up to {known}: the "
+                                 f"history is shorter than snapshots.warmup_days ({cfg.snapshots.warmup_days}) "
+                                 "plus one step, or snapshots.first / snapshots.last leave none")
         else:
             known, dates = end, [as_of or end]
             if dates[0] > end:

@@ -130,3 +130,12 @@ def test_every_feature_has_a_meaning_unit_and_sentences(table):
         assert f.description and "{" not in f.description, f.name
         assert f.definition.unit, f.name
         assert f.sentence(1.0) and f.sentence(None, toward_risk=False), f.name
+
+
+@pytest.mark.parametrize("values", [[], ["onboarding_call"]])
+def test_first_value_is_any_milestone_when_none_of_the_configured_ones_is_in_the_data(tmp_path, values):
+    tiny_world.write(tmp_path)
+    cfg = load_config(None, {"features.milestones.value_milestones": values})
+    with open_source(tmp_path) as source:
+        frame = build_features(source, cfg, [T], end=END).frame.set_index("account_id")
+    assert frame.loc["A1", "days_to_first_value"] == 6  # kickoff, completed 6 days after creation

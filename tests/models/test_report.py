@@ -62,7 +62,8 @@ def test_report_renders_every_section_table_and_figure(trained):
     assert "{{" not in text and "{%" not in text and "Promotion" not in text  # no gate ran
     page = Page(text)
     assert [t for t, _ in page.tags[:5]] == ["html", "head", "meta", "title", "style"]
-    assert page.count("li") == 5 and "data fingerprint" in page.text and trained.fingerprint in text
+    assert page.count("li") == 6 and "data fingerprint" in page.text and trained.fingerprint in text
+    assert "out-of-time fold(s)" in text and "UNVALIDATED" not in text
     assert page.count("table") == 2 and "Out-of-time backtest: model vs health score" in page.text
     metrics, folds = trained.backtest.table(), report.fold_summary(trained)
     assert page.count("th") == len(metrics.columns) + len(folds[0])

@@ -1,0 +1,174 @@
+"""Scoring for ``make quality``: metrics, the plain-LightGBM baseline and the two hooks into the project.
+
+Everything here works on the output of ``churn features --panel`` (one row per
+account and snapshot date, feature columns, ``churned`` and ``label_observed``).
+Of the project it uses only the tie-sharing top-k of ``models.evaluation``, the
+registered model (:func:`load_trained_model`) and the health scorecard
+(:func:`health_risk`); everything it compares is computed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from models.evaluation import top_weights
+
+#: Columns of a ``churn features --panel`` table that are not features.
+NON_FEATURES = ("account_id", "as_of", "churned", "churn_date", "label_observed")
+#: The plain baseline of the issue: 200 trees x 7 leaves, no early stopping, no calibration.
+PLAIN_PARAMS = dict(n_estimators=200, num_leaves=7, learning_rate=0.05, n_jobs=1, verbose=-1,
+                    deterministic=True, force_row_wise=True)
+ECE_BINS = 10
+
+
+# ------------------------------------------------------------------ metrics
+def top_decile_lift(frame: pd.DataFrame, score: str) -> float:
+    """Churn rate among the top 10 % of each snapshot (pooled over snapshots) over the overall rate."""
+    hits = rows = 0.0
+    for _, snap in frame.groupby("as_of", sort=True):
+        w = top_weights(snap[score].to_numpy(), 0.1 * len(snap))
+        hits += float(w @ snap["churned"].to_numpy(dtype="float64"))
+        rows += float(w.sum())
+    rate = frame["churned"].mean()
+    return hits / rows / rate if rows and rate else float("nan")
+
+
+def ece(y, p, bins: int = ECE_BINS) -> float:
+    """Expected calibration error over equal-count bins of the predicted probability."""
+    df = pd.DataFrame({"y": np.asarray(y, dtype="float64"), "p": np.asarray(p, dtype="float64")})
+    rank = df["p"].rank(method="first")
+    df["bin"] = np.minimum((rank - 1) * bins // len(df), bins - 1).astype(int)
+    table = df.groupby("bin").agg(p=("p", "mean"), y=("y", "mean"), n=("y", "size"))
+    return float(np.sum(table["n"] / table["n"].sum() * (table["p"] - table["y"]).abs()))
+
+
+def scores(frame: pd.DataFrame, score: str, probability: bool) -> dict:
+    """ROC-AUC, PR-AUC, top-decile lift (and ECE for probabilities) of column ``score``."""
+    y = frame["churned"].to_numpy()
+    if not 0 < y.sum() < len(y):
+        return {"auc": None, "pr_auc": None, "lift10": None}
+    out = {"auc": float(roc_auc_score(y, frame[score])), "pr_auc": float(average_precision_score(y, frame[score])),
+           "lift10": float(top_decile_lift(frame, score))}
+    if probability:
+        out["ece"] = ece(y, frame[score])
+        out["mean_p"] = float(frame[score].mean())
+    return out
+
+
+# ------------------------------------------------------------------ panel helpers
+def read_panel(path) -> pd.DataFrame:
+    """A ``churn features --panel`` file with ``as_of`` as datetime64."""
+    panel = pd.read_parquet(path)
+    panel["as_of"] = pd.to_datetime(panel["as_of"])
+    return panel
+
+
+def split(panel: pd.DataFrame, window_days: int, test_snapshots: int) -> tuple[pd.Timestamp, list, list]:
+    """(cutoff, training dates, test dates) for an out-of-time evaluation.
+
+    The test dates are the last ``test_snapshots`` snapshot dates whose label window
+    closed before the data end; the cutoff (``--train-until``) is the first of them.
+    Training dates are those whose label window closed before the cutoff: what was
+    known on the first test date.
+    """
+    closed = sorted(panel.loc[panel["label_observed"], "as_of"].unique())
+    if len(closed) < test_snapshots + 1:
+        raise ValueError(f"only {len(closed)} labelled snapshot dates: too few for {test_snapshots} test dates")
+    test = closed[-test_snapshots:]
+    cutoff = pd.Timestamp(test[0])
+    train = [d for d in closed if pd.Timestamp(d) + pd.Timedelta(days=window_days) < cutoff]
+    return cutoff, train, test
+
+
+def feature_columns(panel: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(features, categorical features) of a panel."""
+    feats = [c for c in panel.columns if c not in NON_FEATURES]
+    cats = [c for c in feats if not pd.api.types.is_numeric_dtype(panel[c])]
+    return feats, cats
+
+
+def _matrix(rows: pd.DataFrame, feats: list[str], cats: dict) -> pd.DataFrame:
+    out = pd.DataFrame(index=rows.index)
+    for c in feats:
+        if c in cats:
+            values = rows[c].astype("string").astype(object).where(rows[c].notna(), None)
+            out[c] = pd.Categorical(values, categories=cats[c])
+        else:
+            out[c] = pd.to_numeric(rows[c], errors="coerce").astype("float64")
+    return out
+
+
+def plain_lightgbm(train: pd.DataFrame, test: pd.DataFrame, seed: int = 42) -> np.ndarray:
+    """Probabilities of the plain LightGBM (:data:`PLAIN_PARAMS`) fitted on ``train``, for ``test``."""
+    import lightgbm as lgb
+
+    feats, categorical = feature_columns(train)
+    cats = {c: sorted(train[c].dropna().astype(str).unique()) for c in categorical}
+    model = lgb.LGBMClassifier(random_state=seed, **PLAIN_PARAMS)
+    model.fit(_matrix(train, feats, cats), train["churned"].to_numpy(), categorical_feature=categorical or "auto")
+    return model.predict_proba(_matrix(test, feats, cats))[:, 1]
+
+
+def attach_oracle(rows: pd.DataFrame, truth_path) -> pd.Series:
+    """The world's recorded churn probability for each row (NaN where it has none)."""
+    truth = pd.read_parquet(truth_path, columns=["account_id", "as_of_date", "true_churn_prob"])
+    truth = truth.assign(as_of=pd.to_datetime(truth["as_of_date"]), account_id=truth["account_id"].astype(str))
+    keyed = rows[["account_id", "as_of"]].assign(account_id=rows["account_id"].astype(str))
+    merged = keyed.merge(truth[["account_id", "as_of", "true_churn_prob"]], on=["account_id", "as_of"], how="left")
+    return pd.Series(merged["true_churn_prob"].to_numpy(), index=rows.index)
+
+
+# ------------------------------------------------------------------ the project's internals (isolated)
+@dataclass
+class TrainedModel:
+    """What the harness needs of a registered model: its columns, its vocabulary, P(churn) per row."""
+
+    feature_names: list[str]
+    vocabulary: dict
+    risk: Callable[[pd.DataFrame], np.ndarray]
+
+
+def load_trained_model(tracking_uri: str, model_name: str, version: str) -> TrainedModel:
+    """The model ``churn train`` registered, as a :class:`TrainedModel`."""
+    import mlflow
+
+    from models.pyfunc import load_churn_model
+
+    mlflow.set_tracking_uri(tracking_uri)
+    model = load_churn_model(f"models:/{model_name}/{version}")
+
+    def risk(rows: pd.DataFrame) -> np.ndarray:
+        return np.asarray(model.predict_risk(rows), dtype="float64")
+
+    return TrainedModel(list(model.feature_names_), dict(model.vocabulary_), risk)
+
+
+def health_risk(rows: pd.DataFrame, scorecard_path: str) -> np.ndarray:
+    """``100 - health score`` of the project's hand-tuned scorecard (higher = riskier)."""
+    from models.health_score import HealthScore
+
+    return HealthScore.from_config(scorecard_path).risk(rows).to_numpy()
+
+
+def registered_version(tracking_uri: str, model_name: str) -> dict | None:
+    """The newest registered version with its promotion tags and training run parameters (public MLflow API)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        versions = client.search_model_versions(f"name='{model_name}'")
+    except MlflowException:
+        return None
+    if not versions:
+        return None
+    v = max(versions, key=lambda m: int(m.version))
+    params = client.get_run(v.run_id).data.params if v.run_id else {}
+    return {"version": str(v.version), "promotion": v.tags.get("promotion"),
+            "promotion_reason": v.tags.get("promotion_reason"), "trees": params.get("trees"),
+            "calibration": params.get("calibration_method"), "backtest_latest_auc": v.tags.get("latest_fold_auc")}

@@ -1,0 +1,156 @@
+"""``benchmarks/quality.md`` and ``quality.json`` from the results of ``benchmarks.quality``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+#: The issue's "done when" targets, checked per world.
+ORACLE_RATIO, MAX_ECE = 0.97, 0.02
+FIGHTCHURN_AUC, FIGHTCHURN_LIFT = 0.76, 4.3
+
+
+def _f(value, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _get(res: dict, scorer: str, key: str):
+    block = res.get(scorer) or {}
+    return block.get(key) if isinstance(block, dict) else None
+
+
+def promoted(res: dict) -> str:
+    reg = res.get("registry") or {}
+    if not reg.get("promotion"):
+        return "—"
+    if reg["promotion"] == "champion":
+        return "yes"
+    return "no (unvalidated)" if "unvalidated" in (reg.get("promotion_reason") or "") else "no"
+
+
+def misses(res: dict) -> list[str]:
+    """Which of the issue's targets this world misses (empty when all are met or nothing was measured).
+
+    An unvalidated model (no out-of-time block fits the history) is not promoted by design
+    (only with ``churn train --promote``): that is noted, not counted as a miss.
+    """
+    min_gain_vs_health = (res.get("settings") or {}).get("promotion_min_auc_gain_vs_health", 0.05)
+    model, oracle, plain, health = (_get(res, s, "auc") for s in ("model", "oracle", "plain", "health"))
+    if model is None:
+        return ["no model"] if res.get("status") not in ("skipped",) else []
+    out = []
+    oracle_rows = res.get("model_on_oracle_rows_auc", model)
+    if oracle is not None and oracle_rows < ORACLE_RATIO * oracle:
+        out.append(f"AUC {oracle_rows / oracle:.4f} x oracle < {ORACLE_RATIO}")
+    if plain is not None and model < plain:
+        out.append(f"AUC {model - plain:+.3f} vs plain")
+    ece = _get(res, "model", "ece")
+    if ece is not None and ece > MAX_ECE:
+        out.append(f"ECE {ece:.3f} > {MAX_ECE}")
+    reason = (res.get("registry") or {}).get("promotion_reason") or ""
+    if health is not None and model - health > min_gain_vs_health and promoted(res) == "no":
+        if "unvalidated" not in reason:
+            out.append(f"not promoted at {model - health:+.3f} over health")
+    if res["world"] == "fightchurn":
+        lift = _get(res, "model", "lift10")
+        if model < FIGHTCHURN_AUC:
+            out.append(f"AUC < {FIGHTCHURN_AUC}")
+        if lift is not None and lift < FIGHTCHURN_LIFT:
+            out.append(f"lift < {FIGHTCHURN_LIFT}")
+    return out
+
+
+def _model_cell(res: dict) -> str:
+    auc = _get(res, "model", "auc")
+    if auc is not None:
+        return _f(auc)
+    if res.get("status") == "skipped":
+        return "skipped"
+    msg = (res.get("error") or res.get("status") or "").replace("|", "/").replace("\n", " ")
+    prefix = "" if res.get("status") == "error" else f"{res.get('status')}: "
+    return (prefix + msg)[:160] + ("…" if len(prefix + msg) > 160 else "")
+
+
+def table(results: list[dict]) -> list[str]:
+    head = ("| world | test rows / accounts | model AUC | oracle AUC | model / oracle | health AUC | plain LGBM AUC "
+            "| lift@10% | ECE | promoted | targets missed |")
+    lines = [head, "|" + "---|" * 11]
+    for r in results:
+        data = r.get("data") or {}
+        model, oracle = _get(r, "model", "auc"), _get(r, "oracle", "auc")
+        oracle_rows = r.get("model_on_oracle_rows_auc", model)
+        ratio = _f(oracle_rows / oracle) if model is not None and oracle else "—"
+        rows = f"{data['test_rows']:,} / {data['test_accounts']:,}" if data else "—"
+        miss = misses(r)
+        lines.append(
+            f"| {r['world']} | {rows} | {_model_cell(r)} | {_f(oracle) if r.get('truth') else 'unknown'} | {ratio} "
+            f"| {_f(_get(r, 'health', 'auc'))} | {_f(_get(r, 'plain', 'auc'))} | {_f(_get(r, 'model', 'lift10'), 2)} "
+            f"| {_f(_get(r, 'model', 'ece'))} | {promoted(r)} | {'; '.join(miss) if miss else '—'} |")
+    return lines
+
+
+def details(res: dict) -> list[str]:
+    """A few lines per world: what it is, the split, the training run, the other scorers' calibration."""
+    out = [f"### {res['world']}", ""]
+    if res.get("description"):
+        out.append(f"- world: {res['description']}")
+    s, split, data = res.get("settings") or {}, res.get("split") or {}, res.get("data") or {}
+    if s:
+        out.append(f"- labels: {s.get('horizon_days')}-day horizon, {s.get('grace_days')}-day grace, "
+                   f"{s.get('frequency')} snapshots (config: {s.get('config')})")
+    if split:
+        out.append(f"- trained with `--train-until {split['cutoff']}` ({split['history_days']} days of history); "
+                   f"plain baseline on {data.get('train_rows', 0):,} rows of {split['train_snapshots']} snapshot "
+                   f"dates ({data.get('train_positives', 0):,} churned); tested on {', '.join(split['test_dates'])} "
+                   f"(churn rate {data.get('test_rate', 0):.3f}, {data.get('test_positives', 0):,} churned)")
+    reg = res.get("registry") or {}
+    if reg:
+        out.append(f"- model: {reg.get('trees')} trees, {reg.get('calibration')} calibration, backtest latest-fold "
+                   f"AUC {reg.get('backtest_latest_auc')}; gate: {reg.get('promotion_reason')}")
+    if res.get("error"):
+        out.append(f"- {res.get('status')}: {res['error']}")
+    for scorer in ("model", "plain", "oracle"):
+        block = res.get(scorer) or {}
+        if block.get("mean_p") is not None:
+            out.append(f"- {scorer}: PR-AUC {_f(block.get('pr_auc'))}, lift@10% {_f(block.get('lift10'), 2)}, "
+                       f"ECE {_f(block.get('ece'))}, mean probability {_f(block.get('mean_p'))}")
+    if res.get("oracle", {}).get("coverage") is not None:
+        out.append(f"- oracle rows: {res['oracle']['coverage']:.1%} of the test rows have a recorded probability")
+    if res.get("seconds"):
+        out.append("- seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res["seconds"].items()))
+    return out + [""]
+
+
+def write_reports(results: list[dict], meta: dict, out_dir: Path) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / "quality.md"
+    lines = [
+        "# Model quality on a zoo of worlds",
+        "",
+        f"`{meta['command']}` — {meta['when']}, commit {meta['git']}, {meta['machine']}, "
+        f"{meta['seconds']:.0f} s. Sizes: {meta['size']['accounts']:,} accounts per generator world, "
+        f"{meta['size']['customers']:,} initial fight-churn customers; seed {meta['seed']}."
+        + (f" Candidate overlay merged into every world: `{json.dumps(meta['overlay'])}`." if meta.get("overlay") else ""),
+        "",
+        "Out of time, per world: trained by `churn train --train-until CUTOFF` (the first test date: only labels "
+        "closed before it are used), scored on the test snapshots (the last snapshot dates whose label window "
+        "closed before the data end). Beside the model, on the same rows: the world's **oracle** (the "
+        "generator's recorded churn probability; unknown for fight-churn), the hand-tuned **health score**, and a "
+        "**plain LightGBM** (200 trees x 7 leaves, learning rate 0.05, no early stopping, no calibration) fitted "
+        "on the `churn features --panel` rows known at the cutoff. Lift@10% and ECE are the model's "
+        "(top decile per snapshot date; 10 equal-count bins). *promoted*: whether the project's gate made the "
+        "model champion. *targets missed*: the issue's bar (model ≥ 0.97 x oracle, ≥ plain, ECE ≤ 0.02, promoted "
+        "when it beats the health score by the gate's margin; fight-churn AUC ≥ 0.76 and lift ≥ 4.3).",
+        "",
+        *table(results),
+        "",
+        "## Per world",
+        "",
+    ]
+    for res in results:
+        lines += details(res)
+    md.write_text("\n".join(lines))
+    js = out_dir / "quality.json"
+    js.write_text(json.dumps({"meta": meta, "worlds": results}, indent=2, sort_keys=True, default=str) + "\n")
+    return md, js

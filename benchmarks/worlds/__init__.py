@@ -1,0 +1,1 @@
+"""Worlds for ``make quality`` that the project's generator does not make (test tooling, never imported by the pipeline)."""

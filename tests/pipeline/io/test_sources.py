@@ -1,0 +1,91 @@
+"""Tests mirroring ``pipeline/io/sources.py``: folders, DuckDB files and frames open as the same typed tables."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+import tiny_world
+from pipeline.contract.tables import TABLES
+from pipeline.errors import SourceError
+from pipeline.io.sources import open_frames, open_source
+
+REQUIRED = [name for name, t in TABLES.items() if t.required]
+
+
+def typed(source, table: str) -> pd.DataFrame:
+    frame = source.table(table).execute()
+    return frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+
+
+def duckdb_file(path, tables: dict[str, pd.DataFrame]):
+    con = duckdb.connect(str(path))
+    for name, frame in tables.items():
+        con.register("frame", frame)
+        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
+        con.unregister("frame")
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference():
+    with open_frames(tiny_world.frames()) as source:
+        return {t: typed(source, t) for t in TABLES}
+
+
+@pytest.mark.parametrize("layout", ["csv", "parquet", "parts"])
+def test_every_folder_layout_gives_the_same_typed_tables(tmp_path, reference, layout):
+    folder = tiny_world.write(tmp_path / "w", fmt="csv" if layout == "csv" else "parquet")
+    if layout == "parts":  # usage_events as a folder of two parquet files
+        events = pd.read_parquet(folder / "usage_events.parquet")
+        (folder / "usage_events.parquet").unlink()
+        (folder / "usage_events").mkdir()
+        events.iloc[:3].to_parquet(folder / "usage_events" / "part-0.parquet", index=False)
+        events.iloc[3:].to_parquet(folder / "usage_events" / "part-1.parquet", index=False)
+    with open_source(folder) as source:
+        assert source.kind == "folder" and sorted(source.names) == sorted(TABLES)
+        for table in TABLES:
+            pd.testing.assert_frame_equal(typed(source, table), reference[table], check_dtype=False, obj=table)
+
+
+def test_a_duckdb_file_with_only_the_required_tables(tmp_path, reference):
+    frames = tiny_world.frames()
+    path = duckdb_file(tmp_path / "wh.duckdb", {**{t: frames[t] for t in REQUIRED}, "notes": pd.DataFrame({"x": [1]})})
+    with open_source(path) as source:
+        assert source.kind == "duckdb" and sorted(source.names) == sorted(REQUIRED)  # "notes" is no contract table
+        pd.testing.assert_frame_equal(typed(source, "usage_events"), reference["usage_events"], check_dtype=False)
+        assert not source.has("nps_responses") and source.table("nps_responses") is None
+        with pytest.raises(SourceError, match="table 'nps_responses' not found"):
+            source.raw("nps_responses")
+        kept = source.materialise(source.table("accounts").select("account_id"))  # a temp table, allowed
+        assert kept.count().execute() == len(frames["accounts"])
+        with pytest.raises(Exception, match="(?i)read-only|cannot execute"):
+            source.backend.raw_sql("CREATE TABLE scratch AS SELECT 1 AS x")  # the user's data is never written
+
+
+def test_text_is_typed_per_the_contract(tmp_path):
+    frames = tiny_world.frames()
+    frames["accounts"]["created_at"] = ["2024-01-01T02:00:00+02:00", "2024-01-01 00:00:00", "2024-01-01T00:00:00Z"]
+    frames["usage_events"]["account_id"] = range(len(frames["usage_events"]))  # ids stored as numbers
+    path = duckdb_file(tmp_path / "text.duckdb", frames)
+    with open_source(path) as source:
+        accounts, events = typed(source, "accounts"), typed(source, "usage_events")
+    assert set(accounts["created_at"]) == {pd.Timestamp("2024-01-01")}  # offsets become naive UTC
+    assert events["account_id"].map(type).eq(str).all()
+    raw_quantity = frames["usage_events"]["quantity"]
+    assert events["quantity"].notna().all() and events["quantity"].sum() == raw_quantity.fillna(1.0).sum()
+
+
+def test_open_frames_keeps_only_contract_tables():
+    with open_frames({**tiny_world.frames(), "scratch": pd.DataFrame({"x": [1]})}) as source:
+        assert sorted(source.names) == sorted(TABLES) and source.kind == "frames"
+
+
+@pytest.mark.parametrize("name, message", [("w.sqlite", "neither a folder"), ("absent.duckdb", "does not exist")])
+def test_what_cannot_be_a_source_is_refused(tmp_path, name, message):
+    if name.endswith(".sqlite"):
+        (tmp_path / name).write_text("x")
+    with pytest.raises(SourceError, match=message):
+        open_source(tmp_path / name)
