@@ -197,7 +197,7 @@ def run_world(spec: Spec, work: Path, cmd: list[str], size: dict, seed: int, fre
         churn(cmd, ["features", "--data", str(work / "data"), "--panel", "--no-validate", "--out",
                     str(work / "panel.parquet"), "--config", str(pinned)], work / "features-pinned.log")
         panel = qe.read_panel(work / "panel.parquet")
-    evaluate(panel, train_dates, test_dates, model, res, cfg, seed)
+    evaluate(panel, train_dates, test_dates, model, res, cfg, seed, cfg_path)
     res["seconds"]["total"] = time.perf_counter() - started
     return res
 
@@ -223,7 +223,8 @@ def train(cmd, cfg_path: Path, cfg: dict, work: Path, cutoff, res: dict):
         return None
 
 
-def evaluate(panel: pd.DataFrame, train_dates, test_dates, model, res: dict, cfg: dict, seed: int) -> None:
+def evaluate(panel: pd.DataFrame, train_dates, test_dates, model, res: dict, cfg: dict, seed: int,
+             cfg_path: Path | None = None) -> None:
     """Metrics of every scorer on the test rows (label windows closed, after the cutoff)."""
     known = panel[panel["label_observed"] & panel["as_of"].isin(train_dates)]
     test = panel[panel["label_observed"] & panel["as_of"].isin(test_dates)].copy()
@@ -253,6 +254,12 @@ def evaluate(panel: pd.DataFrame, train_dates, test_dates, model, res: dict, cfg
         res["oracle"] = {**qe.scores(covered, "oracle", probability=True), "coverage": len(covered) / max(len(test), 1)}
         if "model" in test and len(covered):
             res["model_on_oracle_rows_auc"] = qe.scores(covered, "model", probability=True)["auc"]
+        if "model" in test and model is not None:
+            try:
+                families = qe.first_reason_families(model.model, test, cfg_path)
+                res["reasons"] = qe.reason_grounding(test, families, res["truth"])
+            except Exception as exc:  # noqa: BLE001
+                res["reasons"] = {"error": f"{type(exc).__name__}: {exc}"}
 
 
 # ------------------------------------------------------------------ main

@@ -131,6 +131,7 @@ class TrainedModel:
     feature_names: list[str]
     vocabulary: dict
     risk: Callable[[pd.DataFrame], np.ndarray]
+    model: object = None
 
 
 def load_trained_model(tracking_uri: str, model_name: str, version: str) -> TrainedModel:
@@ -145,7 +146,7 @@ def load_trained_model(tracking_uri: str, model_name: str, version: str) -> Trai
     def risk(rows: pd.DataFrame) -> np.ndarray:
         return np.asarray(model.predict_risk(rows), dtype="float64")
 
-    return TrainedModel(list(model.feature_names_), dict(model.vocabulary_), risk)
+    return TrainedModel(list(model.feature_names_), dict(model.vocabulary_), risk, model)
 
 
 def health_risk(rows: pd.DataFrame, scorecard_path: str) -> np.ndarray:
@@ -153,6 +154,59 @@ def health_risk(rows: pd.DataFrame, scorecard_path: str) -> np.ndarray:
     from models.health_score import HealthScore
 
     return HealthScore.from_config(scorecard_path).risk(rows).to_numpy()
+
+
+# ------------------------------------------------------------------ reasons against the world's true drivers
+#: Reason family -> the generator's driver it can name. Segment and the unpredictable part are no reasons
+#: (a segment is context, never a reason), so they are left out of "real drivers".
+FAMILY_DRIVER = {"usage": "usage_decline", "milestones": "onboarding_lag", "tickets": "open_urgent_tickets",
+                 "nps": "detractor_nps"}
+#: A driver is one of an account's *real* drivers when it pushes its monthly churn logit by at least this much.
+REAL_PUSH = 0.25
+
+
+def first_reason_families(model, rows: pd.DataFrame, config_path) -> np.ndarray:
+    """The signal family (usage, tickets, ...) of each row's first risk reason, as ``churn score`` writes it."""
+    from models.predict import predict_and_explain
+    from pipeline.config import load_config
+    from pipeline.contract.tables import TABLES
+    from pipeline.engine.catalog import Vocabulary, catalog
+
+    cfg = load_config(config_path)
+    features = [f for f in catalog(cfg, Vocabulary.from_dict(model.vocabulary_), set(TABLES))
+                if f.name in set(model.feature_names_)]
+    _, explained = predict_and_explain(model, rows, features, cfg.scoring.top_reasons, cfg.scoring.context_groups)
+    family = {f.group: f.family for f in features}
+    return np.array([family.get(g) if g else None for g in explained.first], dtype=object)
+
+
+def reason_grounding(test: pd.DataFrame, families: np.ndarray, truth_path) -> dict | None:
+    """How often the first reason of a top-decile row names one of its real drivers, and its largest one.
+
+    Top decile per snapshot date by the model's probability (column ``model``). Real drivers: those of
+    :data:`FAMILY_DRIVER` pushing the logit by at least :data:`REAL_PUSH` (the world's truth records each
+    driver's push). ``None`` when the truth has no pushes (an older world or fight-churn).
+    """
+    pushes = [f"push_{d}" for d in FAMILY_DRIVER.values()]
+    truth = pd.read_parquet(truth_path)
+    if not set(pushes) <= set(truth.columns):
+        return None
+    truth = truth.assign(as_of=pd.to_datetime(truth["as_of_date"]), account_id=truth["account_id"].astype(str))
+    rows = test[["account_id", "as_of", "model"]].assign(account_id=test["account_id"].astype(str), family=families)
+    rows = rows.merge(truth[["account_id", "as_of", *pushes]], on=["account_id", "as_of"], how="inner")
+    rank = rows.groupby("as_of")["model"].rank(ascending=False, method="first")
+    top = rows[rank <= np.ceil(0.1 * rows.groupby("as_of")["model"].transform("size"))]
+    push = top[pushes].to_numpy()
+    named = np.array([list(FAMILY_DRIVER).index(f) if f in FAMILY_DRIVER else -1 for f in top["family"]])
+    real = push >= REAL_PUSH
+    has_real = real.any(axis=1)
+    hit = (named >= 0) & real[np.arange(len(top)), np.maximum(named, 0)]
+    largest = (named >= 0) & (named == push.argmax(axis=1)) & has_real
+    n = int(has_real.sum())
+    return {"top_rows": len(top), "with_real_driver": n, "no_reason": int((top["family"].isna()).sum()),
+            "names_a_real_driver": float(hit[has_real].mean()) if n else None,
+            "names_the_largest": float(largest[has_real].mean()) if n else None,
+            "by_family": {k: int(v) for k, v in top["family"].fillna("none").value_counts().items()}}
 
 
 def registered_version(tracking_uri: str, model_name: str) -> dict | None:

@@ -89,6 +89,18 @@ def table(results: list[dict]) -> list[str]:
     return lines
 
 
+def reason_table(results: list[dict]) -> list[str]:
+    lines = ["| world | top-decile rows | with a real driver | first reason names a real driver | ... the largest "
+             "| no risk reason |", "|" + "---|" * 6]
+    for r in results:
+        g = r.get("reasons") or {}
+        if g.get("names_a_real_driver") is None:
+            continue
+        lines.append(f"| {r['world']} | {g['top_rows']:,} | {g['with_real_driver']:,} | "
+                     f"{g['names_a_real_driver']:.0%} | {g['names_the_largest']:.0%} | {g['no_reason']:,} |")
+    return lines
+
+
 def details(res: dict) -> list[str]:
     """A few lines per world: what it is, the split, the training run, the other scorers' calibration."""
     out = [f"### {res['world']}", ""]
@@ -116,6 +128,13 @@ def details(res: dict) -> list[str]:
                        f"ECE {_f(block.get('ece'))}, mean probability {_f(block.get('mean_p'))}")
     if res.get("oracle", {}).get("coverage") is not None:
         out.append(f"- oracle rows: {res['oracle']['coverage']:.1%} of the test rows have a recorded probability")
+    reasons = res.get("reasons") or {}
+    if reasons.get("names_a_real_driver") is not None:
+        out.append(f"- first reasons of the top decile: {reasons['top_rows']:,} rows, {reasons['with_real_driver']:,} "
+                   f"with a real driver; names one {reasons['names_a_real_driver']:.0%}, the largest "
+                   f"{reasons['names_the_largest']:.0%}; by family {reasons['by_family']}")
+    elif reasons.get("error"):
+        out.append(f"- reasons not measured: {reasons['error']}")
     if res.get("seconds"):
         out.append("- seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res["seconds"].items()))
     return out + [""]
@@ -144,6 +163,16 @@ def write_reports(results: list[dict], meta: dict, out_dir: Path) -> tuple[Path,
         "when it beats the health score by the gate's margin; fight-churn AUC ≥ 0.76 and lift ≥ 4.3).",
         "",
         *table(results),
+        "",
+        "## Reasons against each world's true drivers",
+        "",
+        "The first risk reason of every top-decile account (per snapshot date, by the model's probability), as "
+        "`churn score` writes it, against the drivers the generator recorded for that account and date. A *real* "
+        "driver pushes the monthly churn logit by at least 0.25 (usage decline, onboarding lag, open urgent "
+        "tickets, NPS detractor; a segment is context and the unpredictable part is no reason). Share of the "
+        "top-decile rows that have a real driver (target: names one ≥ 80 %, the largest ≥ 60 %).",
+        "",
+        *reason_table(results),
         "",
         "## Per world",
         "",

@@ -18,6 +18,10 @@ from typing import Any, Callable
 #: Every definition, in the order the modules declare them.
 REGISTRY: list["Definition"] = []
 
+#: How risk moves with a feature's value: ``higher`` (higher is riskier), ``lower`` (lower is riskier) or
+#: ``context`` (when or for whom, not why: revenue, plan, tenure, segment, renewal timing, attributes).
+DIRECTIONS = {"higher": 1, "lower": -1, "context": 0}
+
 #: Frames a definition can aggregate over (built in ``pipeline.engine.frames``).
 FRAMES = ("usage", "users", "tickets", "milestones", "nps", "subscriptions", "accounts", "derived")
 
@@ -35,6 +39,7 @@ class Definition:
     risk: str
     protective: str
     group: str
+    direction: str
     kind: str = "numeric"
     per: str | None = None  # "window", "event_type", "event_type_window", "milestone", "attribute"
     requires: tuple[str, ...] = ()  # optional contract tables it needs
@@ -60,6 +65,15 @@ class Feature:
     @property
     def kind(self) -> str:
         return self.definition.kind
+
+    @property
+    def direction(self) -> str:
+        return self.definition.direction
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher values are riskier, -1 when lower ones are, 0 for context."""
+        return DIRECTIONS[self.definition.direction]
 
     @property
     def description(self) -> str:
@@ -91,6 +105,7 @@ def feature(
     unit: str,
     risk: str,
     protective: str,
+    direction: str,
     group: str | None = None,
     kind: str = "numeric",
     per: str | None = None,
@@ -111,6 +126,10 @@ def feature(
         Unit of the value, for the README and reports.
     risk, protective : str
         Sentences with ``{value}`` (and template parameters) for reasons.
+    direction : {"higher", "lower", "context"}
+        How risk moves with the value (:data:`DIRECTIONS`). It sets the LightGBM monotone
+        constraint, lets the feature be a risk reason only on its risky side, and keeps
+        context features out of the reasons.
     group : str, optional
         Reason group: features of one group read as one reason (default: the name).
     kind : {"numeric", "categorical"}
@@ -123,6 +142,10 @@ def feature(
     """
     if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+    if kind != "numeric" and direction != "context":
+        raise ValueError(f"a categorical feature has no order: its direction is 'context', not {direction!r}")
 
     def register(fn):
         doc = inspect.cleandoc(fn.__doc__ or "").split("\n\n")[0].replace("\n", " ")
@@ -137,6 +160,7 @@ def feature(
                 risk=risk,
                 protective=protective,
                 group=group or name or fn.__name__,
+                direction=direction,
                 kind=kind,
                 per=per,
                 requires=requires,
@@ -167,15 +191,22 @@ def flag(condition):
 
 
 def render(template: str, value: Any, params: dict[str, Any]) -> str:
-    """Fill a sentence template, writing missing values as 'unknown'."""
+    """Fill a sentence template, writing missing values as 'unknown'.
+
+    ``{s}`` and ``{are}`` agree with the value as shown: "1 active user is", "2 active users are"
+    (a value that rounds to 1 is singular).
+    """
     missing = value is None or (isinstance(value, float) and value != value)
     if missing:
         template = _without_format_spec(template)
         value = "unknown"
+    number = _number(value)
+    one = number is not None and round(abs(number)) == 1
+    words = {"s": "" if one else "s", "are": "is" if one else "are"}
     try:
-        return template.format(value=value, **params)
+        return template.format(value=value, **words, **params)
     except (ValueError, TypeError):
-        return _without_format_spec(template).format(value=value, **params)
+        return _without_format_spec(template).format(value=value, **words, **params)
 
 
 def _without_format_spec(template: str) -> str:

@@ -17,6 +17,7 @@ NPS = ("nps_responses",)
     family="nps", frame="nps", unit="score 0-10", group="nps", requires=NPS,
     risk="Last NPS answer was {value:.0f} of 10",
     protective="Last NPS answer was {value:.0f} of 10",
+    direction="lower",
 )
 def nps_last(f, p):
     """Score of the latest NPS response before the as-of date."""
@@ -27,6 +28,7 @@ def nps_last(f, p):
     family="nps", frame="nps", unit="flag", group="nps", requires=NPS,
     risk="The customer is an NPS detractor (last score 0-6)",
     protective="The customer is not an NPS detractor",
+    direction="higher",
 )
 def nps_detractor(f, p):
     """1 if the latest NPS response is 0-6, 0 if it is 7-10, null if never answered."""
@@ -37,6 +39,7 @@ def nps_detractor(f, p):
     family="nps", frame="nps", unit="flag", group="nps", requires=NPS,
     risk="The customer is no NPS promoter",
     protective="The customer is an NPS promoter (last score 9-10)",
+    direction="lower",
 )
 def nps_promoter(f, p):
     """1 if the latest NPS response is 9-10, 0 if it is 0-8, null if never answered."""
@@ -45,8 +48,9 @@ def nps_promoter(f, p):
 
 @feature(
     family="nps", frame="nps", unit="points", group="nps", requires=NPS,
-    risk="NPS moved {value:+.0f} points since the previous answer",
-    protective="NPS moved {value:+.0f} points since the previous answer",
+    risk="NPS moved {value:+.0f} point{s} since the previous answer",
+    protective="NPS moved {value:+.0f} point{s} since the previous answer",
+    direction="lower",
 )
 def nps_change(f, p):
     """Latest NPS score minus the one before it (null with fewer than two responses)."""
@@ -55,8 +59,9 @@ def nps_change(f, p):
 
 @feature(
     family="nps", frame="nps", unit="days", group="nps", requires=NPS,
-    risk="No NPS answer for {value:.0f} days",
-    protective="Answered NPS {value:.0f} days ago",
+    risk="No NPS answer for {value:.0f} day{s}",
+    protective="Answered NPS {value:.0f} day{s} ago",
+    direction="context",
 )
 def days_since_nps(f, p):
     """Days since the latest NPS response (null if never answered)."""

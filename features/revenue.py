@@ -19,6 +19,7 @@ from features.base import feature, flag
     family="revenue", frame="subscriptions", unit="currency per month", group="mrr",
     risk="Monthly revenue is {value:,.0f}",
     protective="Monthly revenue is {value:,.0f}",
+    direction="context",
 )
 def mrr(f, p):
     """Monthly recurring revenue of the subscriptions running on the as-of date."""
@@ -29,6 +30,7 @@ def mrr(f, p):
     family="revenue", frame="subscriptions", unit="share", group="mrr_change",
     risk="Monthly revenue changed {value:+.0%} in the last {mrr_days} days (contraction)",
     protective="Monthly revenue changed {value:+.0%} in the last {mrr_days} days",
+    direction="lower",
 )
 def mrr_change(f, p):
     """Relative MRR change over the last {mrr_days} days (null if there was no MRR then)."""
@@ -76,8 +78,9 @@ def _days_to_renewal(f):
 
 @feature(
     family="revenue", frame="subscriptions", unit="days", group="renewal",
-    risk="Renewal is {value:.0f} days away",
-    protective="Renewal is {value:.0f} days away",
+    risk="Renewal is {value:.0f} day{s} away",
+    protective="Renewal is {value:.0f} day{s} away",
+    direction="context",
 )
 def days_to_renewal(f, p):
     """Days until the current term ends: the running row's renewal_date when the data has it, else the
@@ -87,8 +90,9 @@ def days_to_renewal(f, p):
 
 @feature(
     family="revenue", frame="subscriptions", unit="days", group="renewal",
-    risk="Renews about every {value:.0f} days",
-    protective="Renews about every {value:.0f} days",
+    risk="Renews about every {value:.0f} day{s}",
+    protective="Renews about every {value:.0f} day{s}",
+    direction="context",
 )
 def billing_term_days(f, p):
     """The account's billing term in days, inferred from the lengths of its closed subscription rows
@@ -101,6 +105,7 @@ def billing_term_days(f, p):
     family="revenue", frame="subscriptions", unit="flag", group="renewal",
     risk="Renewal falls within the next {horizon} days",
     protective="No renewal within the next {horizon} days",
+    direction="context",
 )
 def renewal_within_horizon(f, p):
     """1 when the current term ends within the label horizon ({horizon} days): the account can leave then."""
@@ -109,8 +114,9 @@ def renewal_within_horizon(f, p):
 
 @feature(
     family="revenue", frame="subscriptions", unit="subscription rows", group="plan_changes",
-    risk="{value:.0f} plan changes or renewals in the last year",
-    protective="{value:.0f} plan changes or renewals in the last year",
+    risk="{value:.0f} plan change{s} or renewal{s} in the last year",
+    protective="{value:.0f} plan change{s} or renewal{s} in the last year",
+    direction="context",
 )
 def subscription_changes_365d(f, p):
     """Subscription rows started in the 365 days before the as-of date (renewals, up/downgrades)."""
@@ -120,6 +126,7 @@ def subscription_changes_365d(f, p):
 @feature(
     family="revenue", frame="subscriptions", kind="categorical", unit="category", group="plan",
     risk="On plan '{value}'", protective="On plan '{value}'",
+    direction="context",
 )
 def plan(f, p):
     """Plan of the highest-MRR subscription running on the as-of date."""
@@ -128,7 +135,8 @@ def plan(f, p):
 
 @feature(
     family="account", frame="accounts", unit="days", group="tenure",
-    risk="Customer for only {value:,.0f} days", protective="Customer for {value:,.0f} days",
+    risk="Customer for only {value:,.0f} day{s}", protective="Customer for {value:,.0f} day{s}",
+    direction="context",
 )
 def tenure_days(f, p):
     """Days since the account was created."""
@@ -138,6 +146,7 @@ def tenure_days(f, p):
 @feature(
     family="account", frame="accounts", kind="categorical", unit="category", group="segment",
     risk="Segment '{value}'", protective="Segment '{value}'",
+    direction="context",
 )
 def segment(f, p):
     """Customer segment from the accounts table."""
@@ -148,6 +157,7 @@ def segment(f, p):
     name="attr_{attribute}", family="account", frame="accounts", per="categorical_attribute",
     kind="categorical", unit="category", group="attr_{attribute}",
     risk="{attribute} is '{value}'", protective="{attribute} is '{value}'",
+    direction="context",
 )
 def categorical_attribute(f, p):
     """Configured static account attribute '{attribute}' (categorical)."""
@@ -158,6 +168,7 @@ def categorical_attribute(f, p):
     name="attr_{attribute}", family="account", frame="accounts", per="numeric_attribute",
     unit="as stored", group="attr_{attribute}",
     risk="{attribute} is {value:,.0f}", protective="{attribute} is {value:,.0f}",
+    direction="context",
 )
 def numeric_attribute(f, p):
     """Configured static account attribute '{attribute}' (numeric)."""

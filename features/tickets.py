@@ -9,6 +9,8 @@ as-of date, ``urgent`` = priority in ``features.tickets.urgent_priorities``,
 
 from __future__ import annotations
 
+import ibis
+
 from features.base import feature, flag
 from features.usage import total
 
@@ -18,8 +20,9 @@ TICKETS = ("support_tickets",)
 @feature(
     name="tickets_{window}d", family="tickets", frame="tickets", per="ticket_window", unit="tickets",
     group="ticket_volume", requires=TICKETS, at_most_zero="No support tickets in the last {window} days",
-    risk="{value:.0f} support tickets opened in the last {window} days",
-    protective="Only {value:.0f} support tickets in the last {window} days",
+    risk="{value:.0f} support ticket{s} opened in the last {window} days",
+    protective="Only {value:.0f} support ticket{s} in the last {window} days",
+    direction="higher",
 )
 def tickets_opened(f, p):
     """Support tickets opened in the {window} days before the as-of date."""
@@ -29,8 +32,9 @@ def tickets_opened(f, p):
 @feature(
     name="open_tickets", family="tickets", frame="tickets", unit="tickets", group="ticket_backlog",
     requires=TICKETS, at_most_zero="No support tickets open",
-    risk="{value:.0f} support tickets still open",
-    protective="Only {value:.0f} support tickets open",
+    risk="{value:.0f} support ticket{s} still open",
+    protective="Only {value:.0f} support ticket{s} open",
+    direction="higher",
 )
 def open_tickets(f, p):
     """Tickets open at the as-of date (created before it, not resolved before it)."""
@@ -40,8 +44,9 @@ def open_tickets(f, p):
 @feature(
     name="open_urgent_tickets", family="tickets", frame="tickets", unit="tickets",
     group="urgent_tickets", requires=TICKETS, at_most_zero="No high/urgent support tickets open",
-    risk="{value:.0f} high/urgent support tickets still open",
+    risk="{value:.0f} high/urgent support ticket{s} still open",
     protective="No high/urgent support tickets open",
+    direction="higher",
 )
 def open_urgent_tickets(f, p):
     """High-priority tickets (priorities in config) open at the as-of date."""
@@ -51,19 +56,22 @@ def open_urgent_tickets(f, p):
 @feature(
     name="oldest_open_urgent_ticket_days", family="tickets", frame="tickets", unit="days",
     group="urgent_tickets", requires=TICKETS, at_most_zero="No long-open high/urgent tickets",
-    risk="A high/urgent support ticket has been open for {value:.0f} days",
+    risk="A high/urgent support ticket has been open for {value:.0f} day{s}",
     protective="No long-open high/urgent tickets",
+    direction="higher",
 )
 def oldest_open_urgent_ticket_days(f, p):
-    """Age in days of the oldest high-priority ticket open at the as-of date (0 if none)."""
-    return f.d.max(where=f.open & f.urgent).fill_null(0)
+    """Age in days of the oldest high-priority ticket open at the as-of date (0 if none), capped at
+    {max_age} days."""
+    return ibis.least(f.d.max(where=f.open & f.urgent).fill_null(0), p.cfg.features.tickets.max_age_days)
 
 
 @feature(
     name="median_resolution_hours", family="tickets", frame="tickets", unit="hours",
     group="resolution_time", requires=TICKETS,
-    risk="Support tickets take a median {value:,.0f} hours to resolve",
-    protective="Support tickets are resolved in a median {value:,.0f} hours",
+    risk="Support tickets take a median {value:,.0f} hour{s} to resolve",
+    protective="Support tickets are resolved in a median {value:,.0f} hour{s}",
+    direction="higher",
 )
 def median_resolution_hours(f, p):
     """Median hours to resolve, over tickets resolved in the {resolution} days before the as-of date."""
@@ -73,8 +81,9 @@ def median_resolution_hours(f, p):
 @feature(
     name="p90_resolution_hours", family="tickets", frame="tickets", unit="hours",
     group="resolution_time", requires=TICKETS,
-    risk="One in ten support tickets takes over {value:,.0f} hours to resolve",
-    protective="90 % of support tickets are resolved within {value:,.0f} hours",
+    risk="One in ten support tickets takes over {value:,.0f} hour{s} to resolve",
+    protective="90 % of support tickets are resolved within {value:,.0f} hour{s}",
+    direction="higher",
 )
 def p90_resolution_hours(f, p):
     """90th percentile of hours to resolve, over tickets resolved in the last {resolution} days."""
@@ -86,6 +95,7 @@ def p90_resolution_hours(f, p):
     group="ticket_backlog", requires=TICKETS,
     risk="{value:.0%} of recent support tickets are still unresolved",
     protective="Only {value:.0%} of recent support tickets are unresolved",
+    direction="higher",
 )
 def unresolved_share(f, p):
     """Share of tickets opened in the last {resolution} days that are still open at the as-of date."""
@@ -98,6 +108,7 @@ def unresolved_share(f, p):
     requires=TICKETS,
     risk="Recent support satisfaction (CSAT) is {value:.1f} of 5",
     protective="Recent support satisfaction (CSAT) is {value:.1f} of 5",
+    direction="lower",
 )
 def recent_csat(f, p):
     """Mean CSAT of tickets resolved in the {csat_days} days before the as-of date."""

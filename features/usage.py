@@ -29,8 +29,9 @@ def change(recent, before):
 @feature(
     name="events_{window}d", family="usage", frame="usage", per="window", unit="events",
     group="usage_volume", at_most_zero="No product events in the last {window} days",
-    risk="Only {value:,.0f} product events in the last {window} days",
-    protective="{value:,.0f} product events in the last {window} days",
+    risk="Only {value:,.0f} product event{s} in the last {window} days",
+    protective="{value:,.0f} product event{s} in the last {window} days",
+    direction="lower",
 )
 def events(f, p):
     """Product events (sum of quantity, all types) in the {window} days before the as-of date."""
@@ -40,8 +41,9 @@ def events(f, p):
 @feature(
     name="events_{event}_{window}d", family="usage", frame="usage", per="event_type_window",
     unit="events", group="usage_{event}", at_most_zero="No '{event_type}' events in the last {window} days",
-    risk="Only {value:,.0f} '{event_type}' events in the last {window} days",
-    protective="{value:,.0f} '{event_type}' events in the last {window} days",
+    risk="Only {value:,.0f} '{event_type}' event{s} in the last {window} days",
+    protective="{value:,.0f} '{event_type}' event{s} in the last {window} days",
+    direction="lower",
 )
 def events_of_type(f, p):
     """Events of type '{event_type}' in the {window} days before the as-of date."""
@@ -53,6 +55,7 @@ def events_of_type(f, p):
     group="active_days", at_most_zero="Not active on any of the last {window} days",
     risk="Active on only {value:.0f} of the last {window} days",
     protective="Active on {value:.0f} of the last {window} days",
+    direction="lower",
 )
 def active_days(f, p):
     """Days with at least one event among the {window} days before the as-of date."""
@@ -62,8 +65,9 @@ def active_days(f, p):
 @feature(
     name="active_users_{window}d", family="usage", frame="users", per="window", unit="users",
     group="active_users", at_most_zero="No active users in the last {window} days",
-    risk="Only {value:.0f} active users in the last {window} days",
-    protective="{value:.0f} active users in the last {window} days",
+    risk="Only {value:.0f} active user{s} in the last {window} days",
+    protective="{value:.0f} active user{s} in the last {window} days",
+    direction="lower",
 )
 def active_users(f, p):
     """Distinct users with any event in the {window} days before the as-of date."""
@@ -74,6 +78,7 @@ def active_users(f, p):
     name="events_trend", family="usage", frame="usage", unit="ratio", group="usage_trend",
     risk="Product usage changed {value:+.0%} vs the previous {trend} days",
     protective="Product usage changed {value:+.0%} vs the previous {trend} days",
+    direction="lower",
 )
 def events_trend(f, p):
     """Events in the last {trend} days relative to the {trend} days before, minus 1."""
@@ -85,6 +90,7 @@ def events_trend(f, p):
     name="active_users_trend", family="usage", frame="users", unit="ratio", group="active_users",
     risk="Active users changed {value:+.0%} vs the previous {trend} days",
     protective="Active users changed {value:+.0%} vs the previous {trend} days",
+    direction="lower",
 )
 def active_users_trend(f, p):
     """Distinct active users in the last {trend} days relative to the {trend} days before, minus 1."""
@@ -99,6 +105,7 @@ def active_users_trend(f, p):
     group="usage_trend",
     risk="Weekly usage changes {value:+.0%} of an average week per week",
     protective="Weekly usage changes {value:+.0%} of an average week per week",
+    direction="lower",
 )
 def usage_slope(f, p):
     """Least-squares slope of weekly events over the last {weeks} weeks, relative to the mean week."""
@@ -116,8 +123,9 @@ def usage_slope(f, p):
 @feature(
     name="days_since_last_activity", family="usage", frame="usage", unit="days",
     group="recency",
-    risk="No product activity for {value:.0f} days",
-    protective="Last active {value:.0f} days ago",
+    risk="No product activity for {value:.0f} day{s}",
+    protective="Last active {value:.0f} day{s} ago",
+    direction="higher",
 )
 def days_since_last_activity(f, p):
     """Days since the last event before the as-of date; {lookback} + 1 when none in the last {lookback} days."""
@@ -127,8 +135,9 @@ def days_since_last_activity(f, p):
 @feature(
     name="breadth_{window}d", family="usage", frame="usage", per="window", unit="event types",
     group="breadth", at_most_zero="No product features used in the last {window} days",
-    risk="Uses only {value:.0f} product features (event types) in the last {window} days",
-    protective="Uses {value:.0f} product features (event types) in the last {window} days",
+    risk="Uses only {value:.0f} product feature{s} (event type{s}) in the last {window} days",
+    protective="Uses {value:.0f} product feature{s} (event type{s}) in the last {window} days",
+    direction="lower",
 )
 def breadth(f, p):
     """Distinct event types used in the {window} days before the as-of date."""
@@ -141,6 +150,7 @@ def breadth(f, p):
     unit="events per user", group="usage_depth",
     risk="Only {value:,.1f} events per active user in the last {window} days",
     protective="{value:,.1f} events per active user in the last {window} days",
+    direction="lower",
 )
 def events_per_user(t, p):
     """Events per distinct active user in the {window} days before the as-of date."""

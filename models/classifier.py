@@ -83,6 +83,11 @@ class ChurnModel(BaseEstimator):
         Nothing known after this date was used (a :meth:`fit` argument).
     reference_ : dict
         Training distribution of each feature for drift checks (see :func:`models.drift.reference_entry`).
+    medians_ : dict
+        Training median of each numeric feature: the line between a feature's risky and safe side
+        for reasons (see :func:`models.reasons.explain`).
+    monotone_ : list of int
+        The monotone constraint applied to each feature (see :meth:`fit`).
     booster_ : lightgbm.Booster
     calibrator_ : models.calibration.Calibrator
     best_iteration_ : int
@@ -96,7 +101,7 @@ class ChurnModel(BaseEstimator):
     # ------------------------------------------------------------------ fitting
     def fit(self, X: pd.DataFrame, y, *, trees: int | None = None, calibrator=None, X_valid=None, y_valid=None,
             X_calib=None, y_calib=None, feature_names=None, categorical=None, vocabulary=None,
-            config_version=None, train_until=None) -> "ChurnModel":
+            config_version=None, train_until=None, monotone=None) -> "ChurnModel":
         """Train the booster and the calibrator.
 
         Parameters
@@ -121,6 +126,9 @@ class ChurnModel(BaseEstimator):
             Config version of the pipeline that built the features; the scorer refuses another.
         train_until : date, optional
             Nothing known after this date was used.
+        monotone : dict of str to int, optional
+            Monotone constraint per feature: +1 (risk rises with the value), -1 (falls), 0 (free);
+            from each feature definition's ``direction``. Categorical features are always free.
         """
         self.classes_ = np.array([0, 1])
         self.vocabulary_ = dict(vocabulary or {})
@@ -131,8 +139,10 @@ class ChurnModel(BaseEstimator):
             categorical = [c for c in self.feature_names_ if not pd.api.types.is_numeric_dtype(X[c])]
         self.categorical_ = list(categorical)
         self.categories_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}
+        self.monotone_ = [0 if c in self.categorical_ else int((monotone or {}).get(c, 0)) for c in self.feature_names_]
         train = self.prepare(X)
         self.reference_ = {c: reference_entry(train[c]) for c in self.feature_names_}
+        self.medians_ = {c: float(train[c].median()) for c in self.feature_names_ if c not in self.categorical_}
         self.booster_ = self._train(train, y, X_valid, y_valid, trees)
         self.best_iteration_ = self.booster_.num_trees()
         self.calibrator_ = calibrator or calibration.Calibrator("none")
@@ -143,6 +153,8 @@ class ChurnModel(BaseEstimator):
     def lightgbm_params(self) -> dict:
         """The LightGBM parameters actually used (defaults, overrides, seed)."""
         params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed}
+        if any(getattr(self, "monotone_", ())):
+            params.setdefault("monotone_constraints", self.monotone_)
         params.pop("num_boost_round", None)
         params.pop("early_stopping_rounds", None)
         return params

@@ -34,7 +34,8 @@ def predict_and_explain(model, frame: pd.DataFrame, features, top_k: int,
     """
     prepared = model.prepare(frame)
     probability = np.asarray(model.predict_risk(prepared), dtype="float64")
-    explained = explain(contributions(model, prepared), frame, features, top_k, list(context_groups))
+    explained = explain(contributions(model, prepared), frame, features, top_k, list(context_groups),
+                        medians=getattr(model, "medians_", None))
     return probability, explained
 
 

@@ -14,8 +14,11 @@ assembled column-wise. One row's JSON::
 
 ``risk``: up to ``top_k`` groups with a positive sum, largest first;
 ``protective``: up to ``top_k`` with a negative sum, most negative first;
-``context``: configured groups saying *when* an account can churn (contract
-timing) rather than *why*, never ranked. ``other`` sums the unlisted groups, so
+``context``: groups saying *when* or *for whom* rather than *why* (features
+declared ``direction="context"``: revenue, plan, tenure, renewal timing,
+attributes; plus ``scoring.context_groups``), up to ``top_k`` by size, never
+reasons. A directed feature is a risk reason only on the risky side of its
+training median, and a protective factor only on the safe side. ``other`` sums the unlisted groups, so
 ``base_value`` + listed contributions + ``other`` = the row's raw score.
 """
 
@@ -104,22 +107,63 @@ def group_sums(contrib: np.ndarray, groups: Groups) -> np.ndarray:
     return out
 
 
-def representatives(contrib: np.ndarray, sums: np.ndarray, groups: Groups) -> np.ndarray:
-    """Per row and group, the member pushing hardest in the direction of the group's sum.
+def sides(numbers: np.ndarray, groups: Groups, medians: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and feature: is the value on its risky side, and on its safe side?
 
-    Usually the member with the largest absolute contribution; choosing by
-    direction keeps a risk reason from quoting a member that lowers the risk.
+    A feature whose definition says higher values are riskier is on its risky
+    side above the training median and on its safe side at or below it (and the
+    mirror image for lower-is-riskier). Context features and missing values are
+    on neither side, so they are never a risk or a protective reason. Without a
+    median (a model trained before medians were kept) every directed value is
+    allowed on both sides.
+    """
+    risky = np.zeros(numbers.shape, dtype=bool)
+    safe = np.zeros(numbers.shape, dtype=bool)
+    for j, f in enumerate(groups.features):
+        sign = f.sign if hasattr(f, "sign") else 1
+        if sign == 0:
+            continue
+        median = (medians or {}).get(f.name)
+        present = ~np.isnan(numbers[:, j])
+        if median is None or not math.isfinite(median):
+            risky[:, j] = safe[:, j] = present
+            continue
+        above, below = numbers[:, j] > median, numbers[:, j] < median
+        risky[:, j] = above if sign > 0 else below
+        safe[:, j] = present & ~risky[:, j]
+    return risky, safe
+
+
+def representatives(contrib: np.ndarray, sums: np.ndarray, groups: Groups, risky: np.ndarray,
+                    safe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and group, the member that tells the group's reason, and whether one may.
+
+    The member is the one pushing hardest in the direction of the group's sum among
+    those whose value is on that side (risky for a positive sum, safe for a negative
+    one): a risk reason never quotes a member that lowers the risk, nor a value on
+    the safe side of its direction ("milestone done on time" is no risk). A group
+    may speak only when such a member pushes its way.
     """
     out = np.empty(sums.shape, dtype=np.int64)
+    speaks = np.zeros(sums.shape, dtype=bool)
     for j, idx in enumerate(groups.members):
-        direction = np.where(sums[:, j] < 0, -1.0, 1.0)[:, None]
-        out[:, j] = idx[np.argmax(contrib[:, idx] * direction, axis=1)]
-    return out
+        toward = sums[:, j] >= 0
+        direction = np.where(toward, 1.0, -1.0)[:, None]
+        allowed = np.where(toward[:, None], risky[:, idx], safe[:, idx])
+        push = np.where(allowed, contrib[:, idx] * direction, -np.inf)
+        best = np.argmax(push, axis=1)
+        out[:, j] = idx[best]
+        speaks[:, j] = np.take_along_axis(push, best[:, None], axis=1)[:, 0] > 0
+    return out, speaks
 
 
 def ranked(sums: np.ndarray, eligible: np.ndarray, top_k: int, sign: float) -> np.ndarray:
-    """Top ``top_k`` eligible groups per row by ``sign * sum``; -1 where fewer qualify."""
-    keyed = np.where(eligible[None, :], sign * sums, -np.inf)
+    """Top ``top_k`` eligible groups per row by ``sign * sum``; -1 where fewer qualify.
+
+    ``eligible`` is per group (1-D) or per row and group (2-D).
+    """
+    eligible = np.broadcast_to(eligible, sums.shape)
+    keyed = np.where(eligible, sign * sums, -np.inf)
     order = np.argsort(-keyed, axis=1, kind="stable")[:, :top_k]
     chosen = np.take_along_axis(keyed, order, axis=1) > 0
     return np.where(chosen, order, -1)
@@ -131,6 +175,7 @@ def explain(
     features: Sequence[Any],
     top_k: int = 3,
     context_groups: Sequence[str] = (),
+    medians: dict | None = None,
 ) -> Explanations:
     """Turn per-row contributions into grouped, ordered reasons.
 
@@ -143,9 +188,13 @@ def explain(
     features : sequence of features.base.Feature
         Definitions of (at least) the model's features.
     top_k : int
-        Risk reasons and protective factors kept per row.
+        Risk reasons, protective factors and context items kept per row.
     context_groups : sequence of str
-        Groups reported as context and never ranked as reasons.
+        Groups reported as context and never ranked as reasons, beside those whose
+        features are all declared ``context`` (revenue, plan, tenure, renewal timing...).
+    medians : dict, optional
+        Training median per feature (``ChurnModel.medians_``): where the risky side of
+        each directed feature begins (see :func:`sides`).
 
     Returns
     -------
@@ -155,18 +204,31 @@ def explain(
     groups = Groups.of(columns, features)
     contrib = contributions[columns].to_numpy(dtype="float64")
     sums = group_sums(contrib, groups)
-    is_context = np.isin(groups.names, list(context_groups))
+    table_values = _Values(values, columns)
+    declared = [all(getattr(groups.features[i], "sign", 1) == 0 for i in idx) for idx in groups.members]
+    is_context = np.isin(groups.names, list(context_groups)) | np.array(declared, dtype=bool)
+    risky, safe = sides(table_values.numbers, groups, medians)
+    reps, speaks = representatives(contrib, sums, groups, risky, safe)
+    context_reps = representatives(contrib, sums, groups, *(np.ones_like(risky),) * 2)[0]
+    reps = np.where(is_context[None, :], context_reps, reps)
     slots = {
-        "risk": ranked(sums, ~is_context, top_k, 1.0),
-        "protective": ranked(sums, ~is_context, top_k, -1.0),
-        "context": np.broadcast_to(np.flatnonzero(is_context), (len(sums), int(is_context.sum()))),
+        "risk": ranked(sums, speaks & ~is_context, top_k, 1.0),
+        "protective": ranked(sums, speaks & ~is_context, top_k, -1.0),
+        "context": _by_size(np.abs(sums), is_context, top_k),
     }
-    table = _Fragments(groups, sums, representatives(contrib, sums, groups), _Values(values, columns))
+    table = _Fragments(groups, sums, reps, table_values)
     picked = {name: [table.pick(column) for column in picks.T] for name, picks in slots.items()}
     reasons = _assemble(contributions[BASE].to_numpy(dtype="float64"), sums, slots, picked)
     summary = np.array([text or NO_RISK for text in _join([s for _, s, _ in picked["risk"]], "; ")], dtype=object)
     first = np.array(groups.names + [None], dtype=object)[slots["risk"][:, 0]]
     return Explanations(reasons, summary, pd.DataFrame(sums, columns=groups.names, index=contributions.index), first)
+
+
+def _by_size(size: np.ndarray, eligible: np.ndarray, top_k: int) -> np.ndarray:
+    """Up to ``top_k`` eligible groups per row, largest ``size`` first (every eligible one, even at 0)."""
+    keyed = np.where(eligible[None, :], size, -np.inf)
+    order = np.argsort(-keyed, axis=1, kind="stable")[:, :min(top_k, int(eligible.sum()))]
+    return order
 
 
 class _Values:

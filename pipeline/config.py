@@ -82,11 +82,15 @@ class TicketFeatures(Section):
     windows: Windows = [30, 90]
     urgent_priorities: list[str] = ["high", "urgent"]
     resolution_days: PositiveInt = 180
+    #: An open ticket's age is capped here: past it, "open for N days" is no longer something to act on.
+    max_age_days: PositiveInt = 180
     csat_days: PositiveInt = 90
 
 
 class MilestoneFeatures(Section):
     milestones: Literal["auto"] | list[str] = "auto"
+    #: Onboarding lateness speaks while the account is at most this many days old (then it is history).
+    relevance_days: PositiveInt = 365
     #: Milestones that mark first value; empty, or none of them in the data, = the first milestone completed.
     value_milestones: list[str] = []
 
@@ -124,6 +128,8 @@ class Training(Section):
     #: Trees when no earlier fold can choose (the first fold, an unvalidated model).
     default_trees: PositiveInt = 200
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
+    #: LightGBM monotone constraints from each feature definition's risk direction.
+    monotone: bool = True
     top_k: PositiveInt = 50
     lightgbm: dict[str, Any] = {}
     promotion_min_auc_gain_vs_champion: float = 0.0

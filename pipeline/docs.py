@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from features.base import _without_format_spec
+from features.base import render
 from pipeline.engine.catalog import Vocabulary, catalog
 from pipeline.config import Config
 from pipeline.contract.tables import TABLES
@@ -29,7 +29,7 @@ def features_section() -> str:
             }
         }
     )
-    rows = ["| column | family | unit | meaning | reason a CSM reads |", "|---|---|---|---|---|"]
+    rows = ["| column | family | unit | risk direction | meaning | reason a CSM reads |", "|---|---|---|---|---|---|"]
     seen = set()
     for f in catalog(cfg, EXAMPLE_VOCABULARY, set(TABLES)):
         d = f.definition
@@ -39,9 +39,10 @@ def features_section() -> str:
         params = {**f.params, "window": "W", "event": "EVENT_TYPE", "milestone": "MILESTONE"}
         name = d.name.replace("{window}", "{W}").format(**{**params, "W": "{W}"})
         meaning = d.doc.format(**params)
-        sentence = _without_format_spec(d.risk).format(value="X", **params)
+        sentence = render(d.risk, "X", params)
         optional = f" (needs `{', '.join(d.requires)}`)" if d.requires else ""
-        rows.append(f"| `{name}` | {d.family}{optional} | {d.unit} | {meaning} | {sentence} |")
+        direction = {"higher": "higher is riskier", "lower": "lower is riskier"}.get(d.direction, "context")
+        rows.append(f"| `{name}` | {d.family}{optional} | {d.unit} | {direction} | {meaning} | {sentence} |")
     note = (
         "`W` runs over `features.usage.windows` (tickets: `features.tickets.windows`); "
         "`EVENT_TYPE` over the event types found in the data (or listed in config), "

@@ -113,6 +113,8 @@ def context_params(cfg, vocab: Vocabulary) -> dict:
         "lookback": usage_lookback(cfg),
         "resolution": cfg.features.tickets.resolution_days,
         "csat_days": cfg.features.tickets.csat_days,
+        "max_age": cfg.features.tickets.max_age_days,
+        "relevance": cfg.features.milestones.relevance_days,
         "mrr_days": cfg.features.mrr_change_days,
         "horizon": cfg.labels.horizon_days,
         "events": list(vocab.event_types.values()),

@@ -173,6 +173,7 @@ class Frames:
             late=ibis.ifelse(done, late_if_done, ibis.ifelse(due_d > 0, due_d, ibis.null("int64"))),
             value=j.milestone.isin(values) if values else ibis.literal(True),
             ttv=ibis.ifelse(done, days_between(j.completed_at.date(), j.created), ibis.null("int64")),
+            onboarding=days_between(j.as_of, j.created) <= self.cfg.features.milestones.relevance_days,
         )
 
     def value_milestones(self) -> list[str]:

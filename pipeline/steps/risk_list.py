@@ -193,6 +193,11 @@ def _reasons(doc: dict) -> list[str]:
     return [r["sentence"] for r in (doc or {}).get("risk", [])]
 
 
+def _context(doc: dict) -> str:
+    """The context sentences (when or for whom, never why) of a parsed ``reasons`` document, joined."""
+    return "; ".join(r["sentence"] for r in (doc or {}).get("context", []))
+
+
 def _row(r, trend: list[float]) -> dict:
     """What the template shows of one account: display texts and the ``data-v`` sort keys."""
     delta = None if _missing(r.probability_change) else r.probability_change
@@ -205,7 +210,7 @@ def _row(r, trend: list[float]) -> dict:
         "revenue_v": "" if _missing(r.revenue_at_risk) else f"{r.revenue_at_risk:.2f}",
         "change": _change(delta), "change_class": "" if not delta else ("up" if delta > 0 else "down"),
         "change_v": "" if delta is None else f"{delta:.6f}",
-        "trend": spark_geometry(trend), "reasons": _reasons(r.reasons),
+        "trend": spark_geometry(trend), "reasons": _reasons(r.reasons), "context": _context(r.reasons),
     }
 
 

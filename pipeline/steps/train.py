@@ -103,6 +103,7 @@ def fingerprint(panel: pd.DataFrame, columns: list[str]) -> str:
 def make_fitter(cfg, table: FeatureTable) -> evaluation.Fitter:
     """The training recipe: ``fit(rows, trees, calibrator=None, train_until=None)`` -> a fitted ChurnModel."""
     training = cfg.training
+    monotone = {f.name: f.sign for f in table.features} if training.monotone else None
 
     def fit(rows: pd.DataFrame, trees: int, calibrator=None, train_until: date | None = None) -> ChurnModel:
         model = ChurnModel(params=dict(training.lightgbm), seed=training.seed, calibration="none")
@@ -110,6 +111,7 @@ def make_fitter(cfg, table: FeatureTable) -> evaluation.Fitter:
             rows, rows["churned"], trees=trees, calibrator=calibrator,
             feature_names=table.feature_names, categorical=table.categorical,
             vocabulary=table.vocabulary.to_dict(), config_version=cfg.config_version, train_until=train_until,
+            monotone=monotone,
         )
 
     return fit

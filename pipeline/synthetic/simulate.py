@@ -208,7 +208,7 @@ class Simulation:
             survive = np.prod([1.0 - keep * daily_hazard(p, contrib, term, self.churn_shift(day + k))
                                for k in range(1, horizon + 1)], axis=0)
         prob = horizon_prob(p, decision, ahead, survive)
-        self._truth.append((idx, np.full(idx.size, day), prob, dominant_driver(contrib)))
+        self._truth.append((idx, np.full(idx.size, day), prob, dominant_driver(contrib), contrib))
 
     def snapshot_days(self) -> set:
         """Days on which the truth is recorded: month starts, or Mondays."""
@@ -259,7 +259,7 @@ class Simulation:
         rows = led.rows()
         ev_acc, ev_day = churn_events(rows["acc"], rows["start"], rows["end"], GRACE)
         truth = {k: np.concatenate([t[i] for t in self._truth])
-                 for i, k in enumerate(("acc", "day", "prob", "driver"))}
+                 for i, k in enumerate(("acc", "day", "prob", "driver", "push"))}
         truth["churned"] = horizon_labels(ev_acc, ev_day, truth["acc"], truth["day"], self.p.truth_horizon_days)
         return {"H": self.H, "active": self.active, "rows": rows, "tickets": sup.ticket_table(),
                 "nps": sup.nps_table(), "truth": truth, "churn": (ev_acc, ev_day)}

@@ -137,5 +137,7 @@ def truth_table(truth: dict, ids, cal: Calendar) -> pa.Table:
         "as_of_date": pa.array(cal.dates(t["day"]), pa.date32()),
         "true_churn_prob": pa.array(np.round(t["prob"], 6), pa.float64()),
         "dominant_driver": pa.array(np.array(DRIVERS)[t["driver"]], pa.string()),
+        # how much each driver pushes the account's monthly churn logit on that date (0 = not at all)
+        **{f"push_{name}": pa.array(np.round(t["push"][:, i], 6), pa.float64()) for i, name in enumerate(DRIVERS)},
         "churned_in_horizon": pa.array(t["churned"], pa.bool_()),
     })

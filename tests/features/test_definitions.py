@@ -139,3 +139,43 @@ def test_first_value_is_any_milestone_when_none_of_the_configured_ones_is_in_the
     with open_source(tmp_path) as source:
         frame = build_features(source, cfg, [T], end=END).frame.set_index("account_id")
     assert frame.loc["A1", "days_to_first_value"] == 6  # kickoff, completed 6 days after creation
+
+
+def test_every_definition_declares_how_risk_moves_with_its_value():
+    from features.base import DIRECTIONS, REGISTRY
+
+    by_name = {d.name: d.direction for d in REGISTRY}
+    assert set(by_name.values()) <= set(DIRECTIONS)
+    assert all(d.direction == "context" for d in REGISTRY if d.kind != "numeric")  # a category has no order
+    context = {"mrr", "tenure_days", "plan", "segment", "days_to_renewal", "billing_term_days",
+               "renewal_within_horizon"}
+    assert {n for n, d in by_name.items() if n in context} == context
+    assert all(by_name[n] == "context" for n in context)
+    assert by_name["open_urgent_tickets"] == "higher" and by_name["events_{window}d"] == "lower"
+
+
+@pytest.mark.parametrize("name, value, sentence", [
+    ("active_users_{window}d", 1, "Only 1 active user in the last 30 days"),
+    ("active_users_{window}d", 2, "Only 2 active users in the last 30 days"),
+    ("overdue_open_milestones", 1, "1 onboarding milestone is overdue and not done"),
+    ("overdue_open_milestones", 3, "3 onboarding milestones are overdue and not done"),
+    ("days_since_last_activity", 1.2, "No product activity for 1 day"),
+    ("open_tickets", float("nan"), "unknown support tickets still open"),
+])
+def test_sentences_agree_in_number_with_the_value_shown(name, value, sentence):
+    from features.base import REGISTRY, Feature
+
+    definition = next(d for d in REGISTRY if d.name == name)
+    assert Feature(name, definition, {"window": 30}).sentence(value) == sentence
+
+
+def test_onboarding_lateness_speaks_only_while_onboarding_is_recent_and_ticket_age_is_capped(tmp_path):
+    tiny_world.write(tmp_path)
+    cfg = load_config(None, {"features.milestones.relevance_days": 100,  # A1 is 122 days old at T
+                             "features.tickets.max_age_days": 5})
+    with open_source(tmp_path) as source:
+        a1 = build_features(source, cfg, [T], end=END).frame.set_index("account_id").loc["A1"]
+    assert math.isnan(a1["milestone_team_rollout_days_late"]) and math.isnan(a1["milestone_kickoff_days_late"])
+    assert a1["overdue_open_milestones"] == 0
+    assert a1["milestones_on_time_share"] == pytest.approx(1 / 3)  # the record stays; only lateness stops speaking
+    assert a1["oldest_open_urgent_ticket_days"] == 5  # 12 days open, capped

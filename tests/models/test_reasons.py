@@ -16,20 +16,26 @@ from models.reasons import NO_RISK, explain
 from pipeline.errors import ModelError
 
 
-def feature(name, group, kind="numeric", risk="{value:.0f} risk", protective="{value:.0f} fine", family="usage"):
+def feature(name, group, direction, kind="numeric", risk="{value:.0f} risk", protective="{value:.0f} fine",
+            family="usage"):
     definition = Definition(name=name, family=family, frame="usage", fn=None, doc=name, unit="", risk=risk,
-                            protective=protective, group=group, kind=kind)
+                            protective=protective, group=group, direction=direction, kind=kind)
     return Feature(name, definition, {})
 
 
 FEATURES = [
-    feature("events_7d", "usage", risk="Only {value:.0f} events in 7 days", protective="{value:.0f} events in 7 days"),
-    feature("events_30d", "usage", risk="Only {value:.0f} events in 30 days", protective="{value:.0f} events in 30 days"),
-    feature("events_90d", "usage", risk="Only {value:.0f} events in 90 days", protective="{value:.0f} events in 90 days"),
-    feature("open_urgent_tickets", "tickets", risk="{value:.0f} urgent tickets open", protective="No urgent tickets"),
-    feature("nps_last", "nps", risk="NPS {value:.0f}", protective="NPS {value:.0f}"),
-    feature("days_to_renewal", "renewal", risk="Renewal in {value:.0f} days", protective="Renewal in {value:.0f} days"),
-    feature("plan", "plan", kind="categorical", risk="On plan '{value}'", protective="On plan '{value}'"),
+    feature("events_7d", "usage", "lower", risk="Only {value:.0f} events in 7 days",
+            protective="{value:.0f} events in 7 days"),
+    feature("events_30d", "usage", "lower", risk="Only {value:.0f} events in 30 days",
+            protective="{value:.0f} events in 30 days"),
+    feature("events_90d", "usage", "lower", risk="Only {value:.0f} events in 90 days",
+            protective="{value:.0f} events in 90 days"),
+    feature("open_urgent_tickets", "tickets", "higher", risk="{value:.0f} urgent tickets open",
+            protective="No urgent tickets"),
+    feature("nps_last", "nps", "lower", risk="NPS {value:.0f}", protective="NPS {value:.0f}"),
+    feature("days_to_renewal", "renewal", "context", risk="Renewal in {value:.0f} days",
+            protective="Renewal in {value:.0f} days"),
+    feature("plan", "plan", "context", kind="categorical", risk="On plan '{value}'", protective="On plan '{value}'"),
 ]
 NAMES = [f.name for f in FEATURES]
 
@@ -55,8 +61,8 @@ def test_windows_of_one_signal_read_as_one_reason_ordered_by_contribution():
     usage = doc["risk"][1]
     assert usage["feature"] == "events_7d" and usage["value"] == 2.0 and usage["sentence"] == "Only 2 events in 7 days"
     assert [(r["group"], r["sentence"]) for r in doc["protective"]] == [("nps", "NPS 4")]
-    assert [(r["group"], r["contribution"]) for r in doc["context"]] == [("renewal", 2.0)]
-    assert doc["base_value"] == -3.0 and doc["other"] == pytest.approx(0.0)  # plan's 0.0 is in no list
+    assert [(r["group"], r["contribution"]) for r in doc["context"]] == [("renewal", 2.0), ("plan", 0.0)]
+    assert doc["base_value"] == -3.0 and doc["other"] == pytest.approx(0.0)
     assert result.summary[0] == "3 urgent tickets open; Only 2 events in 7 days"
     assert result.first[0] == "tickets"
     assert list(result.group_contributions.columns) == ["usage", "tickets", "nps", "renewal", "plan"]
@@ -73,16 +79,32 @@ def test_protective_reasons_use_the_protective_sentence_and_most_negative_first(
     contrib = frame([[-0.1, -0.1, 0, -0.5, -0.9, 0, 0.2, 0]])
     doc = reasons_of(explain(contrib, values([[50, 60, 70, 0, 10, 9, "Business"]]), FEATURES, top_k=2))
     assert [r["sentence"] for r in doc["protective"]] == ["NPS 10", "No urgent tickets"]
-    assert [r["sentence"] for r in doc["risk"]] == ["On plan 'Business'"]
+    assert doc["risk"] == []  # the plan raises the risk, but a plan is context, never a reason
+    assert [r["sentence"] for r in doc["context"]] == ["On plan 'Business'", "Renewal in 9 days"]
     assert doc["other"] == pytest.approx(-0.2)  # usage, not listed with top_k=2
 
 
-def test_missing_values_read_unknown_and_become_json_null():
+def test_a_missing_value_is_never_a_reason_and_reads_unknown_as_context():
     contrib = frame([[0, 0, 0, 0, 1.0, 0, 0.5, 0]])
     doc = reasons_of(explain(contrib, values([[1, 2, 3, 0, np.nan, 9, None]]), FEATURES))
-    nps, plan = doc["risk"]
-    assert nps["value"] is None and nps["sentence"] == "NPS unknown"
+    assert doc["risk"] == [] and doc["protective"] == []  # "NPS unknown" says nothing a CSM can act on
+    plan = doc["context"][0]
     assert plan["value"] is None and plan["sentence"] == "On plan 'unknown'"
+    assert doc["other"] == pytest.approx(1.0)
+
+
+def test_a_feature_is_a_risk_only_on_the_risky_side_of_its_training_median():
+    medians = {"events_7d": 10, "events_30d": 40, "events_90d": 120, "open_urgent_tickets": 0, "nps_last": 8}
+    contrib = frame([[0.4, 0.2, 0, 0.3, 0.2, 0, 0, -3.0], [0.4, 0.2, 0, 0.3, 0.2, 0, 0, -3.0]])
+    vals = values([[25, 50, 200, 0, 9, 9, "Team"],  # busy, nothing open, happy: every push is on the safe side
+                   [2, 50, 200, 2, 4, 9, "Team"]])  # few events this week, 2 urgent tickets, NPS 4
+    result = explain(contrib, vals, FEATURES, medians=medians)
+    calm, worried = reasons_of(result, 0), reasons_of(result, 1)
+    assert calm["risk"] == [] and result.summary[0] == NO_RISK
+    assert [(r["feature"], r["value"]) for r in worried["risk"]] == [
+        ("events_7d", 2.0), ("open_urgent_tickets", 2.0), ("nps_last", 4.0)]
+    # events_30d (50 > median 40) pushes up too but is on its safe side: the usage reason quotes events_7d
+    assert worried["risk"][0]["contribution"] == pytest.approx(0.6)
 
 
 def test_an_account_with_nothing_raising_its_risk():
@@ -107,7 +129,7 @@ def test_reasons_are_the_largest_groups_and_add_up_to_the_raw_score(data, top_k)
     contrib = frame(data)
     vals = values([[1, 2, 3, 4, 5, 6, "Team"]] * len(data))
     result = explain(contrib, vals, FEATURES, top_k=top_k, context_groups=["renewal"])
-    sums = result.group_contributions.drop(columns="renewal")
+    sums = result.group_contributions.drop(columns=["renewal", "plan"])
     for i, text in enumerate(result.reasons):
         doc = json.loads(text)
         listed = [r["contribution"] for part in ("risk", "protective", "context") for r in doc[part]]
