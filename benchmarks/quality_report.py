@@ -140,7 +140,27 @@ def details(res: dict) -> list[str]:
     return out + [""]
 
 
-def write_reports(results: list[dict], meta: dict, out_dir: Path) -> tuple[Path, Path]:
+def comparison(results: list[dict], other: dict) -> list[str]:
+    """Model ROC-AUC per world beside another run's (``other``: a quality.json, e.g. with an --overlay)."""
+    theirs = {r["world"]: _get(r, "model", "auc") for r in other.get("worlds", [])}
+    label = json.dumps(other.get("meta", {}).get("overlay")) or "another run"
+    lines = [f"## This run against `{other.get('meta', {}).get('command', '?')}` (overlay `{label}`)", "",
+             "Same worlds, seeds and split; only the overlay differs.", "",
+             "| world | model AUC, this run | model AUC, that run | this − that |", "|---|---|---|---|"]
+    diffs = []
+    for r in results:
+        mine, that = _get(r, "model", "auc"), theirs.get(r["world"])
+        diff = mine - that if mine is not None and that is not None else None
+        if diff is not None:
+            diffs.append(diff)
+        lines.append(f"| {r['world']} | {_f(mine)} | {_f(that)} | {'—' if diff is None else f'{diff:+.3f}'} |")
+    if diffs:
+        lines += ["", f"Mean difference {sum(diffs) / len(diffs):+.4f} over {len(diffs)} worlds; "
+                      f"range {min(diffs):+.3f} to {max(diffs):+.3f}."]
+    return lines
+
+
+def write_reports(results: list[dict], meta: dict, out_dir: Path, other: dict | None = None) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "quality.md"
@@ -174,6 +194,7 @@ def write_reports(results: list[dict], meta: dict, out_dir: Path) -> tuple[Path,
         "",
         *reason_table(results),
         "",
+        *((comparison(results, other) + [""]) if other else []),
         "## Per world",
         "",
     ]
@@ -183,3 +204,23 @@ def write_reports(results: list[dict], meta: dict, out_dir: Path) -> tuple[Path,
     js = out_dir / "quality.json"
     js.write_text(json.dumps({"meta": meta, "worlds": results}, indent=2, sort_keys=True, default=str) + "\n")
     return md, js
+
+
+def main(argv=None) -> int:
+    """Re-write the reports of a finished run, optionally beside another run: no world is re-run."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("results", type=Path, help="quality.json of the run to report")
+    ap.add_argument("--against", type=Path, help="quality.json of another run (e.g. with an --overlay)")
+    ap.add_argument("--out-dir", type=Path, default=Path(__file__).parent)
+    args = ap.parse_args(argv)
+    run = json.loads(args.results.read_text())
+    other = json.loads(args.against.read_text()) if args.against else None
+    md, _ = write_reports(run["worlds"], run["meta"], args.out_dir, other)
+    print(f"wrote {md}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

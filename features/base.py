@@ -94,7 +94,11 @@ class Feature:
 class P(dict):
     """Parameters of a definition, readable as attributes (``p.window``)."""
 
-    __getattr__ = dict.__getitem__
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def feature(

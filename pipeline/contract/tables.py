@@ -55,8 +55,11 @@ class Table:
     stamps: tuple[str, ...] = field(default=())
 
     def column(self, name: str) -> Column:
-        """Return the column called ``name``."""
-        return next(c for c in self.columns if c.name == name)
+        """Return the column called ``name`` (``KeyError`` naming the table when it has none)."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no contract column {name!r}")
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -108,7 +108,7 @@ def test_harness_runs_one_tiny_world_end_to_end(tmp_path):
     assert 0 <= res["model"]["ece"] < 0.5 and res["model"]["lift10"] > 1
     assert res["registry"]["promotion"] in ("champion", "challenger")
     md = (out / "quality.md").read_text()
-    assert md.count("| demo |") == 1 and "### demo" in md
+    assert md.count("| demo |") == 2 and "### demo" in md  # the zoo table and the reasons table
     assert (tmp_path / "keep" / "demo" / "train.log").exists()
 
 

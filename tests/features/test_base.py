@@ -1,0 +1,96 @@
+"""Tests of ``features/base.py``: sentence rendering, the ``feature`` decorator and ``Feature``."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import features.base as base
+from features.base import DIRECTIONS, FRAMES, Feature, feature, flag, render
+
+
+@pytest.mark.parametrize("value, text", [
+    (1, "1 user is active"), (2, "2 users are active"), (0, "0 users are active"),
+    (0.6, "1 user is active"), (1.5, "2 users are active"), (-1, "-1 user is active"),
+])
+def test_plural_agrees_with_the_value_as_shown(value, text):
+    assert render("{value:.0f} user{s} {are} active", value, {}) == text
+
+
+@pytest.mark.parametrize("value", [None, float("nan")])
+def test_a_missing_value_reads_unknown_and_drops_its_format_spec(value):
+    assert render("Only {value:,.0f} event{s} in {window} days", value, {"window": 30}) == \
+        "Only unknown events in 30 days"
+
+
+def test_a_format_spec_that_does_not_fit_a_text_value_falls_back_to_the_plain_value():
+    assert render("Plan is {value:.1f} ({value:+.0%})", "pro", {}) == "Plan is pro (pro)"
+
+
+def definition_args(**changes):
+    args = dict(family="usage", frame="usage", unit="events", risk="r {value}", protective="p {value}",
+                direction="lower")
+    return {**args, **changes}
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"frame": "payments"}, "unknown frame 'payments'"),
+    ({"direction": "up"}, "direction must be one of"),
+    ({"kind": "categorical", "direction": "higher"}, "its direction is 'context', not 'higher'"),
+])
+def test_feature_refuses_bad_declarations(changes, message):
+    with pytest.raises(ValueError, match=message):
+        feature(**definition_args(**changes))
+
+
+def test_feature_registers_a_definition_with_defaults(monkeypatch):
+    monkeypatch.setattr(base, "REGISTRY", [])
+
+    @feature(**definition_args(kind="categorical", direction="context"))
+    def favourite_colour(f, p):
+        """The colour
+        the account likes.
+
+        Details that are not part of the meaning.
+        """
+
+    (d,) = base.REGISTRY
+    assert (d.name, d.group, d.fn, d.kind) == ("favourite_colour", "favourite_colour", favourite_colour, "categorical")
+    assert d.doc == "The colour the account likes."
+    assert set(FRAMES) >= {d.frame} and d.requires == ()
+
+
+def test_feature_binds_parameters_and_picks_its_sentence(monkeypatch):
+    monkeypatch.setattr(base, "REGISTRY", [])
+    feature(name="events_{window}d", group="usage_{window}", at_most_zero="None in {window} days",
+            **definition_args(risk="Only {value:.0f} in {window} days", protective="{value:.0f} in {window} days"))(
+        lambda f, p: None)
+    bound = Feature("events_7d", base.REGISTRY[0], {"window": 7})
+    assert (bound.group, bound.family, bound.direction, bound.kind) == ("usage_7", "usage", "lower", "numeric")
+    assert bound.sentence(3.2) == "Only 3 in 7 days"
+    assert bound.sentence(3.2, toward_risk=False) == "3 in 7 days"
+    assert bound.sentence(0) == bound.sentence(-2, toward_risk=False) == "None in 7 days"
+    assert bound.sentence(None) == "Only unknown in 7 days"
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_sign_follows_the_direction(direction, monkeypatch):
+    monkeypatch.setattr(base, "REGISTRY", [])
+    feature(**definition_args(direction=direction))(lambda f, p: None)
+    assert Feature("x", base.REGISTRY[0]).sign == {"higher": 1, "lower": -1, "context": 0}[direction]
+
+
+def test_flag_is_one_zero_or_null():
+    import ibis
+
+    t = ibis.memtable({"x": [0.0, 2.0, None]})
+    got = ibis.duckdb.connect().execute(t.select(f=flag(t.x > 1)))["f"].tolist()
+    assert got[:2] == [0.0, 1.0] and math.isnan(got[2])
+
+
+def test_parameters_read_as_attributes_and_a_missing_one_is_an_attribute_error():
+    from features.base import P
+
+    p = P(window=30)
+    assert p.window == 30 and getattr(p, "trend", None) is None and not hasattr(p, "trend")

@@ -1,0 +1,58 @@
+"""Tests of ``features/usage.py`` on the tiny world at several as-of dates (beyond test_definitions.py)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+
+import tiny_world
+from pipeline.config import load_config
+from pipeline.engine.featurize import build_features
+from pipeline.io.sources import open_source
+
+DATES = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 15), date(2024, 4, 1), date(2024, 4, 3)]
+WINDOWS = (7, 30, 90)
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory):
+    folder = tiny_world.write(tmp_path_factory.mktemp("tiny"))
+    with open_source(folder) as source:
+        table = build_features(source, load_config(None, {}), DATES, end=date(2024, 9, 1))
+    return table.frame.set_index(["account_id", "as_of"])
+
+
+def at(frame, account, day):
+    return frame.loc[(account, day)]
+
+
+def test_windows_are_nested_for_every_row_and_event_type(frame):
+    for prefix in ("events_", "events_login_", "events_export_", "active_days_", "active_users_", "breadth_"):
+        short, middle, long = (frame[f"{prefix}{w}d"] for w in WINDOWS)
+        assert (short <= middle).all() and (middle <= long).all(), prefix
+    for w in WINDOWS:
+        assert (frame[f"active_days_{w}d"] <= w).all()
+        assert (frame[f"active_days_{w}d"] <= frame[f"events_{w}d"]).all()  # an active day has an event
+
+
+def test_events_per_user_is_events_over_active_users_and_null_without_users(frame):
+    for w in WINDOWS:
+        users, ratio = frame[f"active_users_{w}d"], frame[f"events_per_user_{w}d"]
+        assert ratio[users > 0].tolist() == pytest.approx((frame[f"events_{w}d"] / users)[users > 0].tolist())
+        assert ratio[users == 0].isna().all()
+
+
+def test_trend_is_null_when_the_earlier_period_had_no_events(frame):
+    new = at(frame, "A1", date(2024, 1, 1))  # the 2023-12-15 export in the last 30 days, nothing before
+    assert new["events_30d"] == 1 and math.isnan(new["events_trend"]) and math.isnan(new["active_users_trend"])
+    gone = at(frame, "A1", date(2024, 2, 1))  # nothing in the last 30 days, the export in the 30 before
+    assert gone["events_30d"] == 0 and gone["events_trend"] == -1 and gone["active_users_trend"] == -1
+
+
+def test_an_event_stamped_at_t_counts_from_the_next_day_on(frame):
+    before, after = at(frame, "A1", date(2024, 4, 1)), at(frame, "A1", date(2024, 4, 3))
+    assert after["events_login_7d"] == before["events_login_7d"] + 1  # u3's login at 2024-04-01 00:00
+    assert after["active_users_30d"] == before["active_users_30d"] + 1
+    assert after["days_since_last_activity"] == 2 and after["events_report_view_7d"] == 0  # 03-25 left the week

@@ -1,0 +1,76 @@
+"""Tests of ``pipeline/cli.py``: the command list and how user errors become one ``error:`` line."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pipeline.cli import app, handles_errors
+from pipeline.errors import ChurnError, SourceError
+
+COMMANDS = ("generate", "load", "validate", "features", "train", "score", "risk-list")
+
+
+def invoke(target, *args):
+    return CliRunner().invoke(target, [str(a) for a in args])
+
+
+def error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+
+
+def test_help_lists_every_command():
+    result = invoke(app, "--help")
+    assert result.exit_code == 0, result.output
+    for command in COMMANDS:
+        assert command in result.stdout, command
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_its_own_help(command):
+    result = invoke(app, command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.stdout and "--" in result.stdout
+
+
+@pytest.mark.parametrize("args, flag", [
+    (("features", "--as-of", "2024-13-45"), "--as-of"),
+    (("train", "--train-until", "yesterday"), "--train-until"),
+])
+def test_a_bad_date_flag_is_one_error_line_and_exit_2(tmp_path, args, flag):
+    result = invoke(app, *args, "--data", tmp_path)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    (line,) = error_lines(result)
+    assert line.startswith(f"error: {flag}: '{args[-1]}' is not a date (YYYY-MM-DD)")
+    assert "Traceback" not in result.output
+
+
+def demo_app(exc: Exception) -> typer.Typer:
+    """A one-command app whose command raises ``exc`` under :func:`handles_errors`."""
+    demo = typer.Typer()
+
+    @demo.command()
+    @handles_errors
+    def boom():
+        raise exc
+
+    return demo
+
+
+def test_handled_errors_are_masked_and_keep_their_exit_code():
+    class Custom(SourceError):
+        exit_code = 3
+
+    result = invoke(demo_app(Custom("cannot connect to postgresql://bob:hunter2@db/prod")))
+    assert result.exit_code == 3
+    assert error_lines(result) == ["error: cannot connect to postgresql://bob:***@db/prod"]
+    assert "hunter2" not in result.output
+
+
+def test_only_churn_errors_are_turned_into_messages():
+    assert ChurnError.exit_code == 2
+    result = invoke(demo_app(RuntimeError("a bug, not a user error")))
+    assert isinstance(result.exception, RuntimeError) and result.exit_code == 1
+    assert not error_lines(result)
