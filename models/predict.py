@@ -13,7 +13,7 @@ from models.reasons import Explanations, explain
 from models.treeshap import contributions
 
 #: Columns :func:`score_rows` adds to the feature rows.
-SCORE_COLUMNS = ["churn_probability", "reasons", "reason_summary"]
+SCORE_COLUMNS = ["churn_probability", "reasons", "reason_summary", "contributions"]
 
 
 def predict_and_explain(model, frame: pd.DataFrame, features, top_k: int,
@@ -43,4 +43,5 @@ def score_rows(model, frame: pd.DataFrame, features, top_k: int, context_groups)
     """``frame`` with :data:`SCORE_COLUMNS` added (reasons as JSON text, the form the warehouse stores)."""
     probability, explained = predict_and_explain(model, frame, features, top_k, context_groups)
     return frame.assign(churn_probability=probability, reasons=[str(r) for r in explained.reasons],
-                        reason_summary=[str(s) for s in explained.summary])
+                        reason_summary=[str(s) for s in explained.summary],
+                        contributions=[str(c) for c in explained.contributions])

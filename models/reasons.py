@@ -91,12 +91,16 @@ class Explanations:
         Summed contribution per reason group (rows x groups).
     first : numpy.ndarray
         Group of the first risk reason per row (``None`` when no group raises the risk).
+    contributions : numpy.ndarray of str, optional
+        One JSON object per row, every reason group's contribution (log-odds, 4 decimals): what the
+        next run compares against to say why the score moved (:func:`why_moved`).
     """
 
     reasons: np.ndarray
     summary: np.ndarray
     group_contributions: pd.DataFrame
     first: np.ndarray
+    contributions: np.ndarray | None = None
 
 
 def group_sums(contrib: np.ndarray, groups: Groups) -> np.ndarray:
@@ -221,7 +225,48 @@ def explain(
     reasons = _assemble(contributions[BASE].to_numpy(dtype="float64"), sums, slots, picked)
     summary = np.array([text or NO_RISK for text in _join([s for _, s, _ in picked["risk"]], "; ")], dtype=object)
     first = np.array(groups.names + [None], dtype=object)[slots["risk"][:, 0]]
-    return Explanations(reasons, summary, pd.DataFrame(sums, columns=groups.names, index=contributions.index), first)
+    return Explanations(reasons, summary, pd.DataFrame(sums, columns=groups.names, index=contributions.index), first,
+                        contributions_json(groups.names, sums))
+
+
+def contributions_json(names: Sequence[str], sums: np.ndarray) -> np.ndarray:
+    """Each row's group contributions as a JSON object (4 decimals; groups at 0.0 left out)."""
+    keys = [_json_text(n) + ": " for n in names]
+    rounded = np.round(sums, 4).tolist()
+    return np.array(["{" + ", ".join(k + repr(v) for k, v in zip(keys, row) if v) + "}" for row in rounded],
+                    dtype=object)
+
+
+#: A group moves the score when its contribution changes by at least this much (log-odds).
+MOVE_FLOOR = 0.05
+
+
+def why_moved(change: float | None, now: dict | None, before: dict | None, reasons: dict | None,
+              top: int = 2) -> str | None:
+    """Why an account's probability moved since its previous run, in one sentence.
+
+    The groups whose contributions moved the most in the direction of the change
+    (at least :data:`MOVE_FLOOR` log-odds), each told by its current sentence in
+    ``reasons`` (a risk sentence when the risk went up, a protective one when it went
+    down, or its group name when it is not listed that way)::
+
+        "risk up 12 points: 2 high/urgent support tickets still open; Active users changed -40% vs ..."
+
+    ``None`` when there is no previous run, no stored contributions, or the change is under half a point.
+    """
+    if change is None or not math.isfinite(change) or abs(change) < 0.005 or not now or before is None:
+        return None
+    sign = 1.0 if change > 0 else -1.0
+    moved = {g: sign * (now.get(g, 0.0) - before.get(g, 0.0)) for g in set(now) | set(before)}
+    movers = sorted((g for g, d in moved.items() if d >= MOVE_FLOOR), key=lambda g: -moved[g])[:top]
+    parts = ("context", "risk") if sign > 0 else ("context", "protective")  # a sentence that reads the same way
+    said = {r["group"]: r["sentence"] for part in parts for r in (reasons or {}).get(part, [])}
+    points = round(abs(change) * 100)
+    head = f"risk {'up' if sign > 0 else 'down'} {points} point{'' if points == 1 else 's'}"
+    if not movers:
+        return head
+    return head + ": " + "; ".join(said.get(g) or g.replace("_", " ") + (" worse" if sign > 0 else " better")
+                                   for g in movers)
 
 
 def _by_size(size: np.ndarray, eligible: np.ndarray, top_k: int) -> np.ndarray:

@@ -34,7 +34,7 @@ SMALL_TRAINING = {"training.folds": 1, "training.test_days": 31,
 #: Compared between runs: everything a row says except which run wrote it and when.
 ROW_COLUMNS = ["as_of_date", "account_id", "account_name", "csm", "segment", "churn_probability", "risk_rank",
                "risk_tier", "mrr", "revenue_at_risk", "health_score", "reasons", "reason_summary",
-               "probability_change", "model_name", "model_version"]
+               "probability_change", "change_reasons", "contributions", "model_name", "model_version"]
 
 
 def scoring_config(data, tmp: Path, **overrides):
@@ -153,6 +153,7 @@ def comparable(rows: pd.DataFrame) -> pd.DataFrame:
     import json
 
     out = rows[ROW_COLUMNS].sort_values(["as_of_date", "account_id"]).reset_index(drop=True)
-    out["reasons"] = [json.loads(r) if isinstance(r, str) else r for r in out["reasons"]]
+    for column in ("reasons", "contributions"):
+        out[column] = [json.loads(r) if isinstance(r, str) else r for r in out[column]]
     out["as_of_date"] = pd.to_datetime(out["as_of_date"]).dt.date
     return out

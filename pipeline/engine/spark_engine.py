@@ -46,8 +46,8 @@ class SparkEngine(Engine):
     def score(self, source, query, features, model, cfg, timings):
         """Features, probabilities and reasons computed on Spark; only the scored rows come back.
 
-        The explanations carry ``reasons`` and ``summary`` only (``group_contributions``
-        is empty, ``first`` is None).
+        The explanations carry ``reasons``, ``summary`` and ``contributions`` only
+        (``group_contributions`` is empty, ``first`` is None).
         """
         with timed(timings, "spark"):
             frame = spark_frame(source.backend, query)
@@ -56,7 +56,8 @@ class SparkEngine(Engine):
                             context_groups=list(cfg.scoring.context_groups))
             scored = tidy(frame.mapInPandas(score, output_schema(features)).toPandas(), features)
         explained = Explanations(scored["reasons"].to_numpy(dtype=object), scored["reason_summary"].to_numpy(dtype=object),
-                                 pd.DataFrame(index=scored.index), np.full(len(scored), None, dtype=object))
+                                 pd.DataFrame(index=scored.index), np.full(len(scored), None, dtype=object),
+                                 scored["contributions"].to_numpy(dtype=object))
         return scored.drop(columns=SCORE_COLUMNS), scored["churn_probability"].to_numpy(dtype="float64"), explained
 
 
@@ -73,7 +74,7 @@ def output_schema(features):
     fields = [StructField("account_id", StringType()), StructField("as_of", DateType())]
     fields += [StructField(f.name, StringType() if f.kind == "categorical" else DoubleType()) for f in features]
     fields += [StructField("churn_probability", DoubleType()), StructField("reasons", StringType()),
-               StructField("reason_summary", StringType())]
+               StructField("reason_summary", StringType()), StructField("contributions", StringType())]
     return StructType(fields)
 
 

@@ -36,6 +36,12 @@ SCORE_COLUMNS = [
     Column("reason_summary", "text", False, "The risk reasons' sentences in one line, for a CSM."),
     Column("probability_change", "double", False,
            "churn_probability minus the account's probability on its latest earlier as-of date (null: none)."),
+    Column("change_reasons", "text", False,
+           "Why the probability moved since that date: the reason groups whose contributions moved it most, "
+           "in sentences (null: no earlier run, or under half a point)."),
+    Column("contributions", "json", False,
+           "Every reason group's contribution to the log-odds, kept so that the next run can say why the score "
+           "moved."),
     Column("model_name", "text", False, "Registered model name."),
     Column("model_version", "text", False, "Registered model version that scored."),
     Column("run_id", "text", True, "The `score_runs` row of the run that wrote this row."),

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from pipeline.errors import ChurnError
+from models.reasons import why_moved
 from pipeline.io.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS, TYPES
 from pipeline.io.urls import duckdb_path, is_postgres, mask_secrets, mask_url, postgres_url
 
@@ -148,6 +149,10 @@ class Warehouse:
             name = self.names[kind]
             self.backend.execute(con, self.backend.ddl(name, columns, KEYS[kind]))
             present = set(self.backend.columns(con, name))
+            for c in columns:  # columns added by a later version are nullable: add them in place
+                if c.name not in present and not c.required:
+                    self.backend.execute(con, f"ALTER TABLE {name} ADD COLUMN {c.name} {TYPES[self.backend.dialect][c.type]}")
+                    present.add(c.name)
             missing = [c.name for c in columns if c.name not in present]
             if missing:
                 raise ChurnError(f"{self.label}: table {name} lacks the column(s) {', '.join(missing)}; "
@@ -156,11 +161,18 @@ class Warehouse:
     def _with_change(self, con, scores: pd.DataFrame, as_of: date) -> pd.DataFrame:
         table = self.names["scores"]
         previous = self.backend.fetch(con, (
-            f"SELECT s.account_id, s.churn_probability AS previous FROM {table} s JOIN ("
+            f"SELECT s.account_id, s.churn_probability AS previous, s.contributions AS before FROM {table} s JOIN ("
             f"SELECT account_id, MAX(as_of_date) AS d FROM {table} WHERE as_of_date < ? GROUP BY account_id"
             ") p ON s.account_id = p.account_id AND s.as_of_date = p.d"), [as_of])
-        out = scores.drop(columns="probability_change", errors="ignore").merge(previous, on="account_id", how="left")
+        out = scores.drop(columns=["probability_change", "change_reasons"], errors="ignore").merge(
+            previous, on="account_id", how="left")
+        if "contributions" not in out:  # rows from an older scorer
+            out["contributions"] = None
         out["probability_change"] = out["churn_probability"] - out.pop("previous").astype("float64")
+        out["change_reasons"] = [
+            why_moved(change, _parsed(now), _parsed(before), _parsed(reasons))
+            for change, now, before, reasons in zip(out["probability_change"], out["contributions"], out.pop("before"),
+                                                    out["reasons"])]
         return out
 
     # ------------------------------------------------------------------ reading
@@ -295,7 +307,7 @@ class _DuckDB(_Backend):
         select = ", ".join(f"CAST({c.name} AS {types[c.type]}) AS {c.name}" for c in columns)
         con.register("incoming_rows", frame)
         try:
-            con.execute(f"INSERT INTO {table} SELECT {select} FROM incoming_rows")
+            con.execute(f"INSERT INTO {table} ({', '.join(c.name for c in columns)}) SELECT {select} FROM incoming_rows")
         finally:
             con.unregister("incoming_rows")
 
@@ -352,3 +364,10 @@ class _Postgres(_Backend):
         with con.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows.itertuples(index=False, name=None):
                 copy.write_row(row)
+
+
+def _parsed(value) -> dict | None:
+    """A JSON column as a dict: DuckDB returns text, PostgreSQL's JSONB a dict; ``None`` when absent."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return json.loads(value) if isinstance(value, str) else value

@@ -32,7 +32,7 @@ TEMPLATE = "risk_list.html"
 TREND_POINTS = 12
 UNASSIGNED = "Unassigned"
 CSV_COLUMNS = ["risk_rank", "account_id", "account_name", "csm", "segment", "churn_probability", "risk_tier",
-               "revenue_at_risk", "mrr", "probability_change", "health_score", "reason_summary"]
+               "revenue_at_risk", "mrr", "probability_change", "change_reasons", "health_score", "reason_summary"]
 
 
 @dataclass
@@ -211,6 +211,7 @@ def _row(r, trend: list[float]) -> dict:
         "change": _change(delta), "change_class": "" if not delta else ("up" if delta > 0 else "down"),
         "change_v": "" if delta is None else f"{delta:.6f}",
         "trend": spark_geometry(trend), "reasons": _reasons(r.reasons), "context": _context(r.reasons),
+        "moved": r.change_reasons if isinstance(getattr(r, "change_reasons", None), str) else "",
     }
 
 

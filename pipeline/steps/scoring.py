@@ -77,7 +77,7 @@ def ranks(probability: np.ndarray, revenue: np.ndarray, account_id: np.ndarray) 
 
 def assemble(cfg, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
              explained, health: np.ndarray, record) -> pd.DataFrame:
-    """The ``churn_scores`` rows (without ``probability_change``, which the warehouse fills).
+    """The ``churn_scores`` rows (without ``probability_change`` and ``change_reasons``, which the warehouse fills).
 
     Parameters
     ----------
@@ -108,7 +108,9 @@ def assemble(cfg, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.n
         health_score=np.asarray(health, dtype="float64"),
         reasons=explained.reasons,
         reason_summary=explained.summary,
+        contributions=explained.contributions,
         probability_change=np.nan,
+        change_reasons=None,
         model_name=record.model_name,
         model_version=record.model_version,
         run_id=record.run_id,

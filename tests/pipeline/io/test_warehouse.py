@@ -42,6 +42,7 @@ def fake_scores(as_of: date, accounts: list[str], seed: int, run_id: str) -> pd.
         "mrr": 100.0, "revenue_at_risk": p * 300.0, "health_score": 50.0, "reasons": reasons,
         "reason_summary": "No notable risk signals", "model_name": "churn-model", "model_version": "1",
         "run_id": run_id, "scored_at": datetime(2025, 1, 1, 3, 0),
+        "contributions": [json.dumps({"usage": round(float(x), 4)}) for x in p],
     })
 
 
@@ -114,6 +115,42 @@ def test_probability_change_is_against_the_previous_as_of_date(store):
     latest = store.scores(D3).set_index("account_id")
     d2 = store.scores(D2).set_index("account_id")["churn_probability"]
     assert np.allclose(latest["probability_change"], latest["churn_probability"] - d2.loc[latest.index])
+
+
+def test_change_reasons_name_the_groups_that_moved_the_probability(store):
+    def planted(as_of, p, contributions, sentences, run_id):
+        rows = fake_scores(as_of, ["A1", "A2"], 1, run_id).assign(churn_probability=p)
+        rows["contributions"] = [json.dumps(c) for c in contributions]
+        rows["reasons"] = [json.dumps({"base_value": -2.0, "other": 0.0, "protective": [], "context": [],
+                                       "risk": [{"group": g, "feature": g, "value": 1.0, "sentence": t,
+                                                 "contribution": 0.5} for g, t in s.items()]}) for s in sentences]
+        return store.write(rows, run_for(as_of, run_id, 2))
+
+    calm = {"urgent_tickets": -0.1, "active_users": -0.2, "nps": 0.1}
+    planted(D1, [0.05, 0.30], [calm, {"active_users": 0.6, "nps": 0.2}], [{}, {}], "r1")
+    planted(D2, [0.17, 0.29], [{"urgent_tickets": 0.9, "active_users": 0.5, "nps": 0.1},  # a ticket, usage fell
+                               {"active_users": 0.58, "nps": 0.21}],
+            [{"urgent_tickets": "2 high/urgent support tickets still open",
+              "active_users": "Active users changed -40% vs the previous 30 days"}, {}], "r2")
+    moved = store.scores(D2).set_index("account_id")["change_reasons"]
+    assert moved["A1"] == ("risk up 12 points: 2 high/urgent support tickets still open; "
+                           "Active users changed -40% vs the previous 30 days")
+    assert moved["A2"] == "risk down 1 point"  # nothing moved by 0.05 log-odds or more
+    assert store.scores(D1)["change_reasons"].isna().all()  # no earlier run
+
+
+def test_columns_added_by_a_later_version_are_added_in_place(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    write(Warehouse(path), D1, ACCOUNTS, 1, "r1")
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE churn_scores DROP COLUMN change_reasons")
+        con.execute("ALTER TABLE churn_scores DROP COLUMN contributions")
+    write(Warehouse(path), D2, ACCOUNTS, 2, "r2")
+    assert Warehouse(path).scores(D2)["change_reasons"].isna().all()  # D1 kept no contributions to compare
+    write(Warehouse(path), D3, ACCOUNTS, 3, "r3")
+    moved = Warehouse(path).scores(D3)["change_reasons"].dropna()
+    assert len(moved) > 40 and moved.str.match(r"risk (up|down) \d+ points?").all()
+    assert len(Warehouse(path).scores(D1)) == 50
 
 
 def test_failed_run_is_recorded_separately(store):

@@ -238,3 +238,26 @@ def test_first_reason_names_the_true_driver_in_the_top_decile(medium_world, caps
     # 88-100 % and 71-100 % (benchmarks/quality.md); this small world is a regression guard, not the measurement.
     assert by_driver["open_urgent_tickets"] >= 0.75 and by_driver["onboarding_lag"] >= 0.6
     assert knowable["hit"].mean() >= 0.45 and names_real >= 0.7
+
+
+def test_change_reasons_name_a_planted_ticket_and_usage_drop(setup, world_copy):
+    cfg, end, tmp = setup
+    before, after = end - timedelta(days=28), end
+    cfg = cfg.model_copy(update={"data": str(world_copy), "warehouse": str(tmp / "planted.duckdb")})
+    first = score.run(cfg, as_of=before, model_uri=URI).scores.set_index("account_id")
+    # plant, between the two runs, for the account least at risk: three urgent tickets still open, and no usage
+    account = first.sort_values("churn_probability").index[0]
+    opened = [str(pd.Timestamp(before) + pd.Timedelta(days=d, hours=9)) for d in (3, 5, 8)]
+    tickets = pd.read_csv(world_copy / "support_tickets.csv", dtype=str)
+    planted = pd.DataFrame({"ticket_id": [f"PLANT{i}" for i in range(3)], "account_id": account,
+                            "created_at": opened, "resolved_at": None, "priority": "urgent", "csat": None})
+    pd.concat([tickets, planted]).to_csv(world_copy / "support_tickets.csv", index=False)
+    for part in (world_copy / "usage_events").glob("*.parquet"):
+        events = pd.read_parquet(part)
+        drop = (events["account_id"] == account) & (pd.to_datetime(events["occurred_at"]) >= pd.Timestamp(before))
+        events[~drop].to_parquet(part, index=False)
+    second = score.run(cfg, as_of=after, model_uri=URI).scores.set_index("account_id")
+    moved = second.loc[account, "change_reasons"]
+    assert second.loc[account, "probability_change"] > 0 and moved.startswith("risk up ")
+    named = moved.split(": ", 1)[1].lower()
+    assert "ticket" in named and any(word in named for word in ("usage", "event", "active", "activity")), moved

@@ -69,7 +69,7 @@ def test_assemble_builds_ranked_rows_with_revenue_over_the_horizon():
     accounts = pd.DataFrame({"account_id": ["A1", "A2"], "account_name": ["Acme", "Bolt"],
                              "csm": ["Ann", None], "segment": ["SMB", "Enterprise"]})
     probability = np.array([0.4, 0.05, 0.2])
-    explained = SimpleNamespace(reasons=["r1", "r2", "r3"], summary=["s1", "s2", "s3"])
+    explained = SimpleNamespace(reasons=["r1", "r2", "r3"], summary=["s1", "s2", "s3"], contributions=["{}"] * 3)
     record = SimpleNamespace(as_of=date(2024, 4, 1), model_name="churn", model_version="7", run_id="run-1",
                              started_at=datetime(2024, 4, 2, 3, 0))
     out = assemble(CFG, frame, accounts, probability, explained, np.array([80.0, 20.0, 50.0]), record)
