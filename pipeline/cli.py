@@ -218,7 +218,7 @@ def risk_list(
     segment: Optional[str] = typer.Option(None, "--segment", help="Only this segment (case-insensitive)."),
     top: Optional[int] = typer.Option(None, "--top", "-n", min=1, help="Only the N accounts most at risk."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or html."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here instead of stdout; html without --csm into a folder: one page per CSM."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here instead of stdout; html without --csm into a folder: one page per CSM. HTML also writes one page per listed account in accounts/ beside it."),
     config: Optional[Path] = ConfigOpt,
 ):
     """Ranked accounts at risk with their reasons, read from churn_scores (not the model)."""
@@ -231,8 +231,12 @@ def risk_list(
     )
     if text:
         typer.echo(text, nl=False)
+    pages = [p for p in written if p.parent.name == lists.ACCOUNTS_DIR]
     for path in written:
-        _say(f"wrote {path}")
+        if path not in pages:
+            _say(f"wrote {path}")
+    if pages:
+        _say(f"wrote {len(pages):,} account pages in {pages[0].parent}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -215,6 +215,23 @@ class Warehouse:
         """Every recorded run, latest first."""
         return self._read(f"SELECT * FROM {self.names['runs']} ORDER BY started_at DESC", [], "runs")
 
+    def account_history(self, as_of: date, accounts: list[str], points: int = 12) -> pd.DataFrame:
+        """Every stored row of ``accounts`` over the last ``points`` as-of dates up to ``as_of``, oldest first.
+
+        ``reasons`` and ``contributions`` come back parsed (a dict per row, ``None`` when absent).
+        """
+        table = self.names["scores"]
+        if not accounts:
+            return pd.DataFrame()
+        marks = ", ".join("?" for _ in accounts)
+        sql = (f"SELECT * FROM {table} WHERE account_id IN ({marks}) AND as_of_date IN ("
+               f"SELECT DISTINCT as_of_date FROM {table} WHERE as_of_date <= ? "
+               f"ORDER BY as_of_date DESC LIMIT {int(points)}) ORDER BY account_id, as_of_date")
+        frame = self._read(sql, [*accounts, as_of])
+        for column in ("reasons", "contributions"):
+            frame[column] = [_parsed(v) for v in frame[column]]
+        return frame
+
     @staticmethod
     def _filters(csm: str | None, segment: str | None) -> tuple[str, list]:
         clauses = [(f" AND lower({col}) = lower(?)", value) for col, value in (("csm", csm), ("segment", segment))

@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipeline.errors import ChurnError
 from pipeline.io.warehouse import Warehouse
+from pipeline.steps import account_page
 
 FORMATS = ("table", "csv", "html")
 #: The page template, in ``pipeline/templates``.
@@ -31,6 +32,8 @@ TEMPLATE = "risk_list.html"
 #: Score history points drawn in a sparkline.
 TREND_POINTS = 12
 UNASSIGNED = "Unassigned"
+#: Account pages are written in this folder beside the list.
+ACCOUNTS_DIR = "accounts"
 CSV_COLUMNS = ["risk_rank", "account_id", "account_name", "csm", "segment", "churn_probability", "risk_tier",
                "revenue_at_risk", "mrr", "probability_change", "change_reasons", "health_score", "reason_summary"]
 
@@ -198,7 +201,7 @@ def _context(doc: dict) -> str:
     return "; ".join(r["sentence"] for r in (doc or {}).get("context", []))
 
 
-def _row(r, trend: list[float]) -> dict:
+def _row(r, trend: list[float], link: bool = False) -> dict:
     """What the template shows of one account: display texts and the ``data-v`` sort keys."""
     delta = None if _missing(r.probability_change) else r.probability_change
     return {
@@ -212,16 +215,17 @@ def _row(r, trend: list[float]) -> dict:
         "change_v": "" if delta is None else f"{delta:.6f}",
         "trend": spark_geometry(trend), "reasons": _reasons(r.reasons), "context": _context(r.reasons),
         "moved": r.change_reasons if isinstance(getattr(r, "change_reasons", None), str) else "",
+        "link": f"{ACCOUNTS_DIR}/{account_page.file_name(r.account_id)}" if link else "",
     }
 
 
-def to_html(rl: RiskList) -> str:
-    """One self-contained page (inline CSS, JS and SVG; no network)."""
+def to_html(rl: RiskList, links: bool = False) -> str:
+    """One self-contained page (inline CSS, JS and SVG; no network); ``links``: names link to account pages."""
     trends: dict[str, list[float]] = {}
     if rl.history is not None:
         for account, part in rl.history.groupby("account_id", sort=False):
             trends[account] = part.sort_values("as_of_date")["churn_probability"].tolist()
-    rows = [_row(r, trends.get(r.account_id, [r.churn_probability])) for r in rl.rows.itertuples()]
+    rows = [_row(r, trends.get(r.account_id, [r.churn_probability]), links) for r in rl.rows.itertuples()]
     footer = ("Probability of churning within the label horizon (calibrated). Revenue at risk = probability × MRR × "
               "months of the horizon. Change = percentage points since the previous run. Trend: last "
               f"{TREND_POINTS} runs. Click a column header to sort.")
@@ -260,13 +264,33 @@ def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as
     rl = load(store, as_of, csm, segment, None if pages_per_csm else top, history=fmt == "html")
     if pages_per_csm:
         out.mkdir(parents=True, exist_ok=True)
-        pages = [(out / f"{slug(name)}.html", to_html(part)) for name, part in per_csm(rl, top).items()]
+        lists = per_csm(rl, top)
+        pages = [(out / f"{slug(name)}.html", to_html(part, links=True)) for name, part in lists.items()]
+        shown = pd.concat([part.rows for part in lists.values()])
         for path, text in pages:
             path.write_text(text, encoding="utf-8")
-        return "", [path for path, _ in pages]
+        return "", [path for path, _ in pages] + write_account_pages(store, rl.as_of, shown, out)
+    if fmt == "html" and out is not None:
+        text = to_html(rl, links=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        return "", [out, *write_account_pages(store, rl.as_of, rl.rows, out.parent)]
     text = {"table": to_table, "csv": to_csv, "html": to_html}[fmt](rl)
     if out is None:
         return text, []
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return "", [out]
+
+
+def write_account_pages(store: Warehouse, as_of: date, rows: pd.DataFrame, folder: Path) -> list[Path]:
+    """One page per listed account in ``folder/accounts`` (its history read from the warehouse)."""
+    history = store.account_history(as_of, rows["account_id"].astype(str).tolist(), TREND_POINTS)
+    target = folder / ACCOUNTS_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for account, part in history.groupby("account_id", sort=False):
+        path = target / account_page.file_name(account)
+        path.write_text(account_page.to_html(part), encoding="utf-8")
+        written.append(path)
+    return written

@@ -41,6 +41,8 @@ def rows_for(day: date, step: int) -> pd.DataFrame:
         "mrr": 1000.0, "revenue_at_risk": p * 1000 * 3, "health_score": 40.0, "reasons": reasons,
         "reason_summary": ["; ".join(r["sentence"] for r in json.loads(t)["risk"]) for t in reasons],
         "model_name": "churn-model", "model_version": "4", "run_id": f"r{step}", "scored_at": datetime(2025, 3, 1),
+        "contributions": [json.dumps({"urgent_tickets": 0.3 * step + 0.01 * i, "usage_trend": 0.4 - 0.1 * step,
+                                      "renewal": 0.2}) for i in range(n)],
     })
 
 
@@ -91,13 +93,43 @@ def test_csv_has_machine_readable_columns(store):
 
 def test_html_writes_one_self_contained_page_per_csm(store, tmp_path):
     _, written = publish(store, "html", tmp_path / "pages", top=4)  # the top 4 of each CSM
-    assert sorted(p.name for p in written) == ["alice-moreau.html", "ben-okafor.html", "unassigned.html"]
+    lists = [p for p in written if p.parent.name != "accounts"]
+    assert sorted(p.name for p in lists) == ["alice-moreau.html", "ben-okafor.html", "unassigned.html"]
+    assert len(written) == 3 + 12  # and one page per listed account
     page = (tmp_path / "pages" / "alice-moreau.html").read_text()
     assert "<script src" not in page and "<link" not in page and not re.search(r"(src|href)=\"?https?:", page)
     assert page.count('<tr class="') == 4 and "Accounts at risk for Alice Moreau" in page and "4 of 10 accounts" in page
     assert "Account &amp; Co 0" in page and "&lt;b&gt;" in page  # escaped, never raw HTML from data
     trend = re.search(r'<polyline[^>]*points="([^"]+)"', page).group(1)
     assert len(trend.split()) == 3  # three runs in the history
+
+
+def test_every_listed_account_links_to_its_page_with_history_reasons_and_signals(store, tmp_path):
+    _, written = publish(store, "html", tmp_path / "list.html", top=3)
+    pages = sorted(p for p in written if p.parent.name == "accounts")
+    assert [p.name for p in pages] == ["A000.html", "A001.html", "A002.html"]
+    listing = (tmp_path / "list.html").read_text()
+    assert listing.count('<a href="accounts/A00') == 3
+    page = (tmp_path / "accounts" / "A000.html").read_text()
+    assert "<script" not in page and not re.search(r"(src|href)=\"?https?:", page)
+    assert "Account &amp; Co 0" in page and "&lt;b&gt;" in page  # escaped
+    history = re.findall(r'<polyline class="series"[^>]*points="([^"]+)"', page)
+    assert len(history) == 1 + 3 and all(len(p.split()) == 3 for p in history)  # probability + 3 signals, 3 runs
+    assert page.count("<tr><td>2025-") == 3 and "urgent tickets" in page
+    assert "risk up" in page  # why it moved, from change_reasons: the urgent tickets' contribution rose
+
+
+def test_account_page_renders_in_headless_chromium_with_its_charts(store, tmp_path):
+    publish(store, "html", tmp_path / "list.html", top=1)
+    shot = tmp_path / "account.png"
+    done = headless(f"--screenshot={shot}", "--window-size=1000,1400", (tmp_path / "accounts" / "A000.html").as_uri())
+    assert shot.is_file(), done.stderr
+    import matplotlib.image
+
+    pixels = (matplotlib.image.imread(str(shot))[..., :3] * 255).round().astype(int).reshape(-1, 3)
+    colours = {tuple(p) for p in np.unique(pixels, axis=0)}
+    for colour in ((0xCF, 0x22, 0x2E), (0x00, 0x72, 0xB2), (0xD5, 0x5E, 0x00)):  # probability, two signal lines
+        assert colour in colours, f"line colour {colour} missing from the rendered page"
 
 
 def test_sparkline_scales_to_the_largest_value():
