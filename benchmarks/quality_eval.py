@@ -175,7 +175,8 @@ def first_reason_families(model, rows: pd.DataFrame, config_path) -> np.ndarray:
     cfg = load_config(config_path)
     features = [f for f in catalog(cfg, Vocabulary.from_dict(model.vocabulary_), set(TABLES))
                 if f.name in set(model.feature_names_)]
-    _, explained = predict_and_explain(model, rows, features, cfg.scoring.top_reasons, cfg.scoring.context_groups)
+    _, explained = predict_and_explain(model, rows, features, cfg.scoring.top_reasons, cfg.scoring.context_groups,
+                                       cfg.scoring.causes)
     family = {f.group: f.family for f in features}
     return np.array([family.get(g) if g else None for g in explained.first], dtype=object)
 

@@ -17,7 +17,7 @@ SCORE_COLUMNS = ["churn_probability", "reasons", "reason_summary", "contribution
 
 
 def predict_and_explain(model, frame: pd.DataFrame, features, top_k: int,
-                        context_groups) -> tuple[np.ndarray, Explanations]:
+                        context_groups, causes: dict | None = None) -> tuple[np.ndarray, Explanations]:
     """Calibrated P(churn) and the grouped TreeSHAP reasons of every row of ``frame``.
 
     Parameters
@@ -31,17 +31,20 @@ def predict_and_explain(model, frame: pd.DataFrame, features, top_k: int,
         Risk reasons (and protective factors) kept per row.
     context_groups : list of str
         Reason groups shown as context, never as risks.
+    causes : dict, optional
+        Effect group -> its cause groups: when both are risk reasons, the cause is read first.
     """
     prepared = model.prepare(frame)
     probability = np.asarray(model.predict_risk(prepared), dtype="float64")
     explained = explain(contributions(model, prepared), frame, features, top_k, list(context_groups),
-                        medians=getattr(model, "medians_", None))
+                        medians=getattr(model, "medians_", None), causes=causes)
     return probability, explained
 
 
-def score_rows(model, frame: pd.DataFrame, features, top_k: int, context_groups) -> pd.DataFrame:
+def score_rows(model, frame: pd.DataFrame, features, top_k: int, context_groups, causes: dict | None = None
+               ) -> pd.DataFrame:
     """``frame`` with :data:`SCORE_COLUMNS` added (reasons as JSON text, the form the warehouse stores)."""
-    probability, explained = predict_and_explain(model, frame, features, top_k, context_groups)
+    probability, explained = predict_and_explain(model, frame, features, top_k, context_groups, causes)
     return frame.assign(churn_probability=probability, reasons=[str(r) for r in explained.reasons],
                         reason_summary=[str(s) for s in explained.summary],
                         contributions=[str(c) for c in explained.contributions])

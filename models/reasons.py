@@ -180,6 +180,7 @@ def explain(
     top_k: int = 3,
     context_groups: Sequence[str] = (),
     medians: dict | None = None,
+    causes: dict | None = None,
 ) -> Explanations:
     """Turn per-row contributions into grouped, ordered reasons.
 
@@ -199,6 +200,9 @@ def explain(
     medians : dict, optional
         Training median per feature (``ChurnModel.medians_``): where the risky side of
         each directed feature begins (see :func:`sides`).
+    causes : dict, optional
+        Effect group -> the groups that cause it (disengagement -> more tickets). When a
+        row lists both among its risk reasons, the cause is read first (:func:`cause_first`).
 
     Returns
     -------
@@ -216,7 +220,7 @@ def explain(
     context_reps = representatives(contrib, sums, groups, *(np.ones_like(risky),) * 2)[0]
     reps = np.where(is_context[None, :], context_reps, reps)
     slots = {
-        "risk": ranked(sums, speaks & ~is_context, top_k, 1.0),
+        "risk": cause_first(ranked(sums, speaks & ~is_context, top_k, 1.0), groups.names, causes or {}),
         "protective": ranked(sums, speaks & ~is_context, top_k, -1.0),
         "context": _by_size(np.abs(sums), is_context, top_k),
     }
@@ -267,6 +271,27 @@ def why_moved(change: float | None, now: dict | None, before: dict | None, reaso
         return head
     return head + ": " + "; ".join(said.get(g) or g.replace("_", " ") + (" worse" if sign > 0 else " better")
                                    for g in movers)
+
+
+def cause_first(order: np.ndarray, names: Sequence[str], causes: dict) -> np.ndarray:
+    """Move a cause group in front of its effect in each row's reasons when both are listed.
+
+    ``order`` holds group positions per row (-1 = empty slot); the other groups keep their order.
+    """
+    index = {n: i for i, n in enumerate(names)}
+    out = order.copy()
+    for effect, its_causes in causes.items():
+        e, cs = index.get(effect), [index[c] for c in its_causes if c in index]
+        if e is None or not cs:
+            continue
+        for row in np.flatnonzero((out == e).any(axis=1) & np.isin(out, cs).any(axis=1)):
+            slots = out[row].tolist()
+            at = slots.index(e)
+            later = next((k for k in range(at + 1, len(slots)) if slots[k] in cs), None)
+            if later is not None:
+                slots.insert(at, slots.pop(later))
+                out[row] = slots
+    return out
 
 
 def _by_size(size: np.ndarray, eligible: np.ndarray, top_k: int) -> np.ndarray:

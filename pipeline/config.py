@@ -166,6 +166,8 @@ class Scoring(Section):
     psi_threshold: Annotated[float, Field(gt=0)] = 0.25
     #: Reason groups that say when an account can churn (contract timing), not why: shown as context.
     context_groups: list[str] = ["renewal", "attr_billing_term"]
+    #: Effect group -> the groups that cause it: when both are risk reasons, the cause is read first.
+    causes: dict[str, list[str]] = {}
     #: Registry alias scored when ``--model`` is not given: ``models:/<tracking.model_name>@<alias>``.
     model_alias: str = "champion"
     #: How long a run waits for another run (or reader) holding the warehouse.

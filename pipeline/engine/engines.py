@@ -77,7 +77,7 @@ class LocalEngine(Engine):
             frame = tidy(query.execute(), features)
         with timed(timings, "predict"):
             probability, explained = predict_and_explain(model, frame, features, cfg.scoring.top_reasons,
-                                                         cfg.scoring.context_groups)
+                                                         cfg.scoring.context_groups, cfg.scoring.causes)
         return frame, probability, explained
 
 

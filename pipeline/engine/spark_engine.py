@@ -53,7 +53,7 @@ class SparkEngine(Engine):
             frame = spark_frame(source.backend, query)
             ship_code(frame.sparkSession)
             score = partial(score_batches, model=model, features=features, top_k=cfg.scoring.top_reasons,
-                            context_groups=list(cfg.scoring.context_groups))
+                            context_groups=list(cfg.scoring.context_groups), causes=dict(cfg.scoring.causes))
             scored = tidy(frame.mapInPandas(score, output_schema(features)).toPandas(), features)
         explained = Explanations(scored["reasons"].to_numpy(dtype=object), scored["reason_summary"].to_numpy(dtype=object),
                                  pd.DataFrame(index=scored.index), np.full(len(scored), None, dtype=object),
@@ -78,12 +78,12 @@ def output_schema(features):
     return StructType(fields)
 
 
-def score_batches(batches, *, model, features, top_k: int, context_groups: list[str]):
+def score_batches(batches, *, model, features, top_k: int, context_groups: list[str], causes: dict | None = None):
     """``mapInPandas`` body: each pandas batch of feature rows -> the same rows with probability and reasons."""
     columns = [*KEYS, *(f.name for f in features)]
     for batch in batches:
         if not batch.empty:
-            yield score_rows(model, tidy(batch, features)[columns], features, top_k, context_groups)
+            yield score_rows(model, tidy(batch, features)[columns], features, top_k, context_groups, causes)
 
 
 def ship_code(session) -> None:

@@ -16,6 +16,8 @@ from datetime import date
 
 import pandas as pd
 
+from pipeline.steps.pages import environment
+
 #: Signals drawn: the reason groups with the largest contribution in the latest run.
 SIGNALS = 4
 #: Line colours of the signal chart, in order (colour-blind safe).
@@ -85,6 +87,4 @@ def page(history: pd.DataFrame) -> dict:
 
 def to_html(history: pd.DataFrame) -> str:
     """The account's page: one self-contained HTML document."""
-    from pipeline.steps.risk_list import environment
-
     return environment().get_template("account.html").render(**page(history))

@@ -16,15 +16,14 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
 from pipeline.errors import ChurnError
 from pipeline.io.warehouse import Warehouse
 from pipeline.steps import account_page
+from pipeline.steps.pages import environment
 
 FORMATS = ("table", "csv", "html")
 #: The page template, in ``pipeline/templates``.
@@ -149,14 +148,6 @@ def to_csv(rl: RiskList) -> str:
 
 
 # ------------------------------------------------------------------------ HTML
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    """The Jinja2 environment of the pages: templates from ``pipeline/templates``, HTML autoescaped."""
-    return jinja2.Environment(loader=jinja2.PackageLoader("pipeline", "templates"),
-                              autoescape=jinja2.select_autoescape(), trim_blocks=True, lstrip_blocks=True,
-                              undefined=jinja2.StrictUndefined)
-
-
 def spark_geometry(values: list[float], width: int = 96, height: int = 24) -> dict | None:
     """Where a sparkline of probabilities (0 at the bottom) draws its points; ``None`` without values.
 

@@ -159,3 +159,18 @@ def test_why_moved_names_the_groups_that_moved_toward_the_change():
     assert why_moved(0.001, now, before, said) is None  # under half a point
     assert why_moved(0.2, now, None, said) is None and why_moved(float("nan"), now, before, said) is None
     assert why_moved(0.05, before, before, said) == "risk up 5 points"  # the probability moved, no group did
+
+
+def test_a_cause_is_read_before_its_effect_when_both_are_risk_reasons():
+    from models.reasons import cause_first
+
+    contrib = frame([[0.2, 0.1, 0, 0.9, 0.4, 0, 0, -3.0]])  # tickets 0.9 > nps 0.4 > usage 0.3
+    vals = values([[2, 9, 40, 3, 4, 20, "Team"]])
+    plain = reasons_of(explain(contrib, vals, FEATURES))
+    assert [r["group"] for r in plain["risk"]] == ["tickets", "nps", "usage"]
+    caused = explain(contrib, vals, FEATURES, causes={"tickets": ["usage"]})
+    assert [r["group"] for r in reasons_of(caused)["risk"]] == ["usage", "tickets", "nps"]
+    assert caused.first[0] == "usage" and caused.summary[0].startswith("Only 2 events in 7 days; ")
+    order = np.array([[0, 1, -1], [2, 1, 0], [1, -1, -1]])
+    assert cause_first(order, ["tickets", "usage", "nps"], {"tickets": ["usage"]}).tolist() == [
+        [1, 0, -1], [2, 1, 0], [1, -1, -1]]  # only where both are listed and the effect comes first

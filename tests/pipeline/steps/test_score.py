@@ -102,7 +102,13 @@ def test_reasons_reproduce_the_raw_score_from_lightgbms_own_contributions(setup,
         for r in listed:
             assert r["contribution"] == pytest.approx(contrib.loc[account, members[r["group"]]].sum(), abs=2e-6)
         risk = [r["contribution"] for r in doc["risk"]]
-        assert risk == sorted(risk, reverse=True) and all(c > 0 for c in risk)
+        groups = [r["group"] for r in doc["risk"]]
+        causes = cfg.scoring.causes
+        moved = any(g in causes and set(causes[g]) & set(groups) for g in groups)
+        assert all(c > 0 for c in risk) and (moved or risk == sorted(risk, reverse=True))
+        for effect, its_causes in causes.items():  # a cause listed with its effect is read first
+            if effect in groups and set(its_causes) & set(groups):
+                assert min(groups.index(c) for c in its_causes if c in groups) < groups.index(effect)
         context = set(cfg.scoring.context_groups) | {f.group for f in table.features if f.direction == "context"}
         assert {r["group"] for r in doc["context"]} <= context
     assert (rows["reason_summary"].str.len() > 0).all()
