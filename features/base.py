@@ -44,6 +44,7 @@ class Definition:
     per: str | None = None  # "window", "event_type", "event_type_window", "milestone", "attribute"
     requires: tuple[str, ...] = ()  # optional contract tables it needs
     at_most_zero: str | None = None  # the sentence, either way, when the value is 0 or less
+    capped_by: str | None = None  # the parameter holding the value's cap: "{plus}" reads "+" at the cap
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,12 @@ class Feature:
     def sentence(self, value: Any, toward_risk: bool = True) -> str:
         """The plain-language reason for this feature at ``value``."""
         template = self.definition.risk if toward_risk else self.definition.protective
-        if self.definition.at_most_zero and _number(value) is not None and _number(value) <= 0:
+        number = _number(value)
+        if self.definition.at_most_zero and number is not None and number <= 0:
             template = self.definition.at_most_zero
-        return render(template, value, self.params)
+        cap = self.params.get(self.definition.capped_by) if self.definition.capped_by else None
+        at_cap = cap is not None and number is not None and number >= cap
+        return render(template, value, {**self.params, "plus": "+" if at_cap else ""})
 
     def expression(self, frame, cfg):
         """The ibis expression computing this feature on ``frame``."""
@@ -115,6 +119,7 @@ def feature(
     per: str | None = None,
     requires: tuple[str, ...] = (),
     at_most_zero: str | None = None,
+    capped_by: str | None = None,
 ):
     """Register a feature definition.
 
@@ -143,6 +148,9 @@ def feature(
         Optional contract tables the feature needs; it is dropped when they are absent.
     at_most_zero : str, optional
         The sentence when the value is 0 or less ("No product events in the last 30 days").
+    capped_by : str, optional
+        The parameter holding a cap on the value; ``{plus}`` in a sentence reads "+" at the cap
+        ("open for 180+ days"), nothing below it.
     """
     if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}")
@@ -169,6 +177,7 @@ def feature(
                 per=per,
                 requires=requires,
                 at_most_zero=at_most_zero,
+                capped_by=capped_by,
             )
         )
         return fn
@@ -206,11 +215,11 @@ def render(template: str, value: Any, params: dict[str, Any]) -> str:
         value = "unknown"
     number = _number(value)
     one = number is not None and round(abs(number)) == 1
-    words = {"s": "" if one else "s", "are": "is" if one else "are"}
+    words = {"s": "" if one else "s", "are": "is" if one else "are", "plus": "", **params}
     try:
-        return template.format(value=value, **words, **params)
+        return template.format(value=value, **words)
     except (ValueError, TypeError):
-        return _without_format_spec(template).format(value=value, **words, **params)
+        return _without_format_spec(template).format(value=value, **words)
 
 
 def _without_format_spec(template: str) -> str:

@@ -56,7 +56,7 @@ def open_urgent_tickets(f, p):
 @feature(
     name="oldest_open_urgent_ticket_days", family="tickets", frame="tickets", unit="days",
     group="urgent_tickets", requires=TICKETS, at_most_zero="No long-open high/urgent tickets",
-    risk="A high/urgent support ticket has been open for {value:.0f} day{s}",
+    risk="A high/urgent support ticket has been open for {value:.0f}{plus} day{s}", capped_by="max_age",
     protective="No long-open high/urgent tickets",
     direction="higher",
 )

@@ -94,3 +94,13 @@ def test_parameters_read_as_attributes_and_a_missing_one_is_an_attribute_error()
 
     p = P(window=30)
     assert p.window == 30 and getattr(p, "trend", None) is None and not hasattr(p, "trend")
+
+
+def test_a_capped_value_reads_as_at_least_the_cap():
+    from features.base import REGISTRY, Feature
+
+    definition = next(d for d in REGISTRY if d.name == "oldest_open_urgent_ticket_days")
+    ticket = Feature(definition.name, definition, {"max_age": 180})
+    assert ticket.sentence(180.0) == "A high/urgent support ticket has been open for 180+ days"
+    assert ticket.sentence(43.0) == "A high/urgent support ticket has been open for 43 days"
+    assert ticket.sentence(1.0) == "A high/urgent support ticket has been open for 1 day"
