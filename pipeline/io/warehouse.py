@@ -169,8 +169,8 @@ class Warehouse:
         if "contributions" not in out:  # rows from an older scorer
             out["contributions"] = None
         out["probability_change"] = out["churn_probability"] - out.pop("previous").astype("float64")
-        out["change_reasons"] = [
-            why_moved(change, _parsed(now), _parsed(before), _parsed(reasons))
+        out["change_reasons"] = [  # parse the JSON only where there is a move to explain
+            why_moved(change, _parsed(now), _parsed(before), _parsed(reasons)) if _moved(change, before) else None
             for change, now, before, reasons in zip(out["probability_change"], out["contributions"], out.pop("before"),
                                                     out["reasons"])]
         return out
@@ -388,3 +388,12 @@ def _parsed(value) -> dict | None:
     if value is None or (isinstance(value, float) and value != value):
         return None
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _moved(change, before) -> bool:
+    """Whether ``why_moved`` can say anything: a previous run with contributions and a change of half a point."""
+    return _parsed_present(before) and change == change and abs(change) >= 0.005
+
+
+def _parsed_present(value) -> bool:
+    return value is not None and not (isinstance(value, float) and value != value)
