@@ -94,3 +94,16 @@ def write(folder: Path, skip: tuple[str, ...] = (), fmt: str = "parquet") -> Pat
         else:
             df.to_parquet(folder / f"{table}.parquet", index=False)
     return folder
+
+
+def features(folder: Path, dates, end=None) -> pd.DataFrame:
+    """The tiny world written into ``folder``, its feature rows on ``dates`` (default config, data end 2024-09-01)."""
+    from datetime import date
+
+    from pipeline.config import load_config
+    from pipeline.engine.featurize import build_features
+    from pipeline.io.sources import open_source
+
+    write(folder)
+    with open_source(folder) as source:
+        return build_features(source, load_config(None, {}), list(dates), end=end or date(2024, 9, 1)).frame

@@ -8,9 +8,6 @@ from datetime import date
 import pytest
 
 import tiny_world
-from pipeline.config import load_config
-from pipeline.engine.featurize import build_features
-from pipeline.io.sources import open_source
 
 # A1 (created 2023-12-01): kickoff due 12-08 done 12-07; first_report due 01-15 done 03-31 12:00;
 # team_rollout due 03-01 done 2024-04-05 00:00; integration_live due 05-01, never done.
@@ -19,9 +16,7 @@ DATES = [date(2024, 2, 1), date(2024, 3, 15), date(2024, 4, 5), date(2024, 4, 6)
 
 @pytest.fixture(scope="module")
 def a1(tmp_path_factory):
-    folder = tiny_world.write(tmp_path_factory.mktemp("tiny"))
-    with open_source(folder) as source:
-        frame = build_features(source, load_config(None, {}), DATES, end=date(2024, 9, 1)).frame
+    frame = tiny_world.features(tmp_path_factory.mktemp("tiny"), DATES)
     return frame[frame["account_id"] == "A1"].set_index("as_of")
 
 

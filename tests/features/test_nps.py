@@ -8,9 +8,6 @@ from datetime import date
 import pytest
 
 import tiny_world
-from pipeline.config import load_config
-from pipeline.engine.featurize import build_features
-from pipeline.io.sources import open_source
 
 # A1 answers 9 on 2024-01-10, 4 on 2024-03-15 and 10 on 2024-04-01 00:00; A2 and A3 never answer.
 DATES = [date(2024, 1, 10), date(2024, 2, 1), date(2024, 3, 16), date(2024, 4, 1), date(2024, 4, 2)]
@@ -18,9 +15,7 @@ DATES = [date(2024, 1, 10), date(2024, 2, 1), date(2024, 3, 16), date(2024, 4, 1
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory):
-    folder = tiny_world.write(tmp_path_factory.mktemp("tiny"))
-    with open_source(folder) as source:
-        return build_features(source, load_config(None, {}), DATES, end=date(2024, 9, 1)).frame
+    return tiny_world.features(tmp_path_factory.mktemp("tiny"), DATES)
 
 
 def test_detractor_and_promoter_flags_agree_with_the_last_score(frame):

@@ -7,9 +7,6 @@ from datetime import date
 import pytest
 
 import tiny_world
-from pipeline.config import load_config
-from pipeline.engine.featurize import build_features
-from pipeline.io.sources import open_source
 
 # T2 (urgent) is created 2024-03-20 and resolved 2024-04-02 00:00; T4 (urgent, never resolved) at 2024-04-01 00:00.
 DATES = [date(2024, 3, 15), date(2024, 4, 2), date(2024, 4, 3), date(2024, 4, 6)]
@@ -17,9 +14,7 @@ DATES = [date(2024, 3, 15), date(2024, 4, 2), date(2024, 4, 3), date(2024, 4, 6)
 
 @pytest.fixture(scope="module")
 def a1(tmp_path_factory):
-    folder = tiny_world.write(tmp_path_factory.mktemp("tiny"))
-    with open_source(folder) as source:
-        frame = build_features(source, load_config(None, {}), DATES, end=date(2024, 9, 1)).frame
+    frame = tiny_world.features(tmp_path_factory.mktemp("tiny"), DATES)
     return frame[frame["account_id"] == "A1"].set_index("as_of")
 
 

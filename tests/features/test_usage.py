@@ -8,9 +8,6 @@ from datetime import date
 import pytest
 
 import tiny_world
-from pipeline.config import load_config
-from pipeline.engine.featurize import build_features
-from pipeline.io.sources import open_source
 
 DATES = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 15), date(2024, 4, 1), date(2024, 4, 3)]
 WINDOWS = (7, 30, 90)
@@ -18,10 +15,7 @@ WINDOWS = (7, 30, 90)
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory):
-    folder = tiny_world.write(tmp_path_factory.mktemp("tiny"))
-    with open_source(folder) as source:
-        table = build_features(source, load_config(None, {}), DATES, end=date(2024, 9, 1))
-    return table.frame.set_index(["account_id", "as_of"])
+    return tiny_world.features(tmp_path_factory.mktemp("tiny"), DATES).set_index(["account_id", "as_of"])
 
 
 def at(frame, account, day):
