@@ -216,9 +216,10 @@ def explain(
     declared = [all(getattr(groups.features[i], "sign", 1) == 0 for i in idx) for idx in groups.members]
     is_context = np.isin(groups.names, list(context_groups)) | np.array(declared, dtype=bool)
     risky, safe = sides(table_values.numbers, groups, medians)
-    reps, speaks = representatives(contrib, sums, groups, risky, safe)
-    context_reps = representatives(contrib, sums, groups, *(np.ones_like(risky),) * 2)[0]
-    reps = np.where(is_context[None, :], context_reps, reps)
+    in_context = np.zeros(len(columns), dtype=bool)  # members of context groups are quoted on either side
+    for idx, context in zip(groups.members, is_context):
+        in_context[idx] = context
+    reps, speaks = representatives(contrib, sums, groups, risky | in_context, safe | in_context)
     slots = {
         "risk": cause_first(ranked(sums, speaks & ~is_context, top_k, 1.0), groups.names, causes or {}),
         "protective": ranked(sums, speaks & ~is_context, top_k, -1.0),
@@ -247,6 +248,15 @@ def contributions_json(names: Sequence[str], sums: np.ndarray) -> np.ndarray:
 MOVE_FLOOR = 0.05
 
 
+#: A probability change below this (half a point) is no move to explain.
+MIN_CHANGE = 0.005
+
+
+def moves(change: float | None) -> bool:
+    """Whether a probability change is large enough for :func:`why_moved` to explain."""
+    return change is not None and math.isfinite(change) and abs(change) >= MIN_CHANGE
+
+
 def why_moved(change: float | None, now: dict | None, before: dict | None, reasons: dict | None,
               top: int = 2) -> str | None:
     """Why an account's probability moved since its previous run, in one sentence.
@@ -260,7 +270,7 @@ def why_moved(change: float | None, now: dict | None, before: dict | None, reaso
 
     ``None`` when there is no previous run, no stored contributions, or the change is under half a point.
     """
-    if change is None or not math.isfinite(change) or abs(change) < 0.005 or not now or before is None:
+    if not moves(change) or not now or before is None:
         return None
     sign = 1.0 if change > 0 else -1.0
     moved = {g: sign * (now.get(g, 0.0) - before.get(g, 0.0)) for g in set(now) | set(before)}

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from pipeline.errors import ChurnError
-from models.reasons import why_moved
+from models.reasons import moves, why_moved
 from pipeline.io.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS, TYPES
 from pipeline.io.urls import duckdb_path, is_postgres, mask_secrets, mask_url, postgres_url
 
@@ -169,9 +169,10 @@ class Warehouse:
         if "contributions" not in out:  # rows from an older scorer
             out["contributions"] = None
         out["probability_change"] = out["churn_probability"] - out.pop("previous").astype("float64")
-        out["change_reasons"] = [  # parse the JSON only where there is a move to explain
-            why_moved(change, _parsed(now), _parsed(before), _parsed(reasons)) if _moved(change, before) else None
-            for change, now, before, reasons in zip(out["probability_change"], out["contributions"], out.pop("before"),
+        befores = [_parsed(b) if moves(c) else None for c, b in zip(out["probability_change"], out.pop("before"))]
+        out["change_reasons"] = [  # the current rows' JSON is parsed only where there is a move to explain
+            None if before is None else why_moved(change, _parsed(now), before, _parsed(reasons))
+            for change, now, before, reasons in zip(out["probability_change"], out["contributions"], befores,
                                                     out["reasons"])]
         return out
 
@@ -388,12 +389,3 @@ def _parsed(value) -> dict | None:
     if value is None or (isinstance(value, float) and value != value):
         return None
     return json.loads(value) if isinstance(value, str) else value
-
-
-def _moved(change, before) -> bool:
-    """Whether ``why_moved`` can say anything: a previous run with contributions and a change of half a point."""
-    return _parsed_present(before) and change == change and abs(change) >= 0.005
-
-
-def _parsed_present(value) -> bool:
-    return value is not None and not (isinstance(value, float) and value != value)
