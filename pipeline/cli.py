@@ -120,6 +120,20 @@ def load(
 
 @app.command()
 @handles_errors
+def init(
+    data: str = typer.Option(..., "--data", "-d", help="Warehouse to inspect: DuckDB file, PostgreSQL URL or folder of CSV/Parquet."),
+    out: Path = typer.Option(Path("configs/sources.yaml"), "--out", "-o", help="Where the draft mapping goes."),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+):
+    """Draft a sources mapping (configs/sources.yaml) from a warehouse's own tables, every guess marked."""
+    from pipeline.steps.init import next_steps, write_draft
+
+    result = write_draft(data, out, force=force)
+    typer.echo(next_steps(data, out, result))
+
+
+@app.command()
+@handles_errors
 def validate(
     data: Optional[str] = DataOpt,
     sources: Optional[Path] = SourcesOpt,

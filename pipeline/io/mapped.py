@@ -54,7 +54,7 @@ def map_source(source: Source, mapping: SourceMapping, where: str = "sources map
     ConfigError
         For a select that would write (see :func:`pipeline.io.mapping.read_only_select`).
     """
-    resolver = _Resolver(source, where)
+    resolver = Resolver(source, where)
     parser = Parser(source)
     for table, spec in mapping.tables.items():
         key = f"tables.{table}"
@@ -69,7 +69,7 @@ def map_source(source: Source, mapping: SourceMapping, where: str = "sources map
     return source
 
 
-class _Resolver:
+class Resolver:
     """Warehouse objects by name: ``schema.table`` in a database, a file or folder name in a folder."""
 
     def __init__(self, source: Source, where: str):
