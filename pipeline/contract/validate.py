@@ -70,7 +70,7 @@ class Problem:
         """One line: severity, ``table.column`` (and its warehouse origin), ``[check]``, count, message, example."""
         where = self.table if self.column is None else f"{self.table}.{self.column}"
         if self.origin:
-            where += f" (from {self.origin})"
+            where += f" ({self.origin})"
         rows = f" {self.count} row{'s' if self.count != 1 else ''}" if self.count else ""
         line = f"{self.severity.upper()} {where} [{self.check}]{rows}: {self.message}"
         if self.example is not None:

@@ -21,7 +21,7 @@ import ibis
 from pipeline.contract.checks import Parser
 from pipeline.contract.tables import TABLES
 from pipeline.errors import SourceError, mask_secrets
-from pipeline.io.mapping import DIALECTS, SourceMapping, TableMap, read_only_select
+from pipeline.io.mapping import DIALECTS, SourceMapping, TableMap, read_only_select, referenced_tables
 from pipeline.io.sources import Source, folder_entry, folder_names, folder_reader
 
 CATALOG_PREFIX = "spark-catalog:"
@@ -61,7 +61,7 @@ def map_source(source: Source, mapping: SourceMapping, where: str = "sources map
         if spec.table is not None:
             base, label = resolver.table(spec.table, f"{key}.table", table), spec.table
         else:
-            base, label = resolver.select(spec.sql, f"{key}.sql", table), "the select of " + key + ".sql"
+            base, label = resolver.select(spec.sql, f"{key}.sql", table), f"{key}.sql"
         renamed, origins = _renamed(base, table, spec, label, f"{where}: {key}")
         source.mapped[table] = _converted(renamed, table, spec, parser, source.backend.name)
         source.names[table] = label
@@ -100,9 +100,8 @@ class Resolver:
     def select(self, sql: str, key: str, contract: str) -> ibis.Table:
         dialect = DIALECTS.get(self.backend.name)
         text = read_only_select(sql, f"{self.where}: {key}", dialect)
-        if self.folder is not None:
-            for name in folder_names(self.folder):
-                self._file(name)
+        for name in referenced_tables(text, dialect):
+            self.table(name, key, contract)  # a missing one is named; folder files become views
         try:
             return self.backend.sql(text, dialect=dialect)
         except Exception as exc:
@@ -158,14 +157,17 @@ def _renamed(base: ibis.Table, table: str, spec: TableMap, label: str, key: str)
         used.add(found)
     rest = [c for c in columns if c not in used and c not in picked]
     out = base.select(*rest, **picked) if picked else base
-    origins = {(table, ""): label}
+    def at(column: str) -> str:
+        return f"from {label}.{column}" if spec.table else f"from column {column} of {label}"
+
+    origins = {(table, ""): f"from {label}"}
     for col in TABLES[table].columns:
         if col.name in picked:
-            origins[(table, col.name)] = f"{label}.{_find(columns, spec.columns[col.name])}"
+            origins[(table, col.name)] = at(_find(columns, spec.columns[col.name]))
         elif col.name in columns:
-            origins[(table, col.name)] = f"{label}.{col.name}"
+            origins[(table, col.name)] = at(col.name)
         else:
-            origins[(table, col.name)] = f"not in {label}; map it in {key}.columns.{col.name}"
+            origins[(table, col.name)] = f"not in {label}: map it in {key}.columns.{col.name}"
     return out, origins
 
 

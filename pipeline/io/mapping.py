@@ -219,3 +219,17 @@ def read_only_select(sql: str, key: str, dialect: str | None = None) -> str:
         raise ConfigError(f"{key}: the select contains {writes[0].key.upper()}, which writes; only reads are "
                           "accepted")
     return text
+
+
+def referenced_tables(sql: str, dialect: str | None = None) -> list[str]:
+    """The warehouse tables a select reads (``schema.table`` as written), its own CTE names left out."""
+    tree = sqlglot.parse_one(sql, read=dialect)
+    ctes = {cte.alias_or_name for cte in tree.find_all(sge.CTE)}
+    out = []
+    for table in tree.find_all(sge.Table):
+        if not isinstance(table.this, sge.Identifier) or (not table.db and table.name in ctes):
+            continue
+        name = ".".join(part for part in (table.catalog, table.db, table.name) if part)
+        if name not in out:
+            out.append(name)
+    return out
