@@ -84,7 +84,7 @@ def render(guesses: list[TableGuess], columns: dict[str, dict[str, str]], label:
     lines = [
         f"# Sources mapping drafted by `churn init --data {label}`: the warehouse's tables and columns -> the",
         "# data contract (docs/data-contract.md). Lines marked '# guess' were guessed from names, types and",
-        "# values: check each one. Lines marked 'TODO' need a name only you know. Then run `churn validate`.",
+        "# values: check each one. Lines marked TODO need a name only you know. Then run `churn validate`.",
         "tables:",
     ]
     guessed = todo = mapped = 0
