@@ -2,7 +2,7 @@
 
 A generated world rewritten as (1) a PostgreSQL warehouse with other schema,
 table and column names and MRR in cents, (2) a folder of CSV exports with other
-names, severities for priorities, NPS on 0-100 and Berlin local time
+names, severities for priorities, NPS on 0-100 and New York local time
 (``benchmarks/worlds/foreign.py``). The draft ``churn init`` writes validates
 once its marked guesses are confirmed: as written for (1); for (2) after the
 one line no data can tell, the time zone, is uncommented.
@@ -63,7 +63,7 @@ def test_postgres_warehouse_draft_validates_as_written(world, pg_database, tmp_p
 
 
 def test_folder_of_exports_validates_once_the_time_zone_is_confirmed(world, tmp_path):
-    tables = foreign.convert(world, "exports", zone="Europe/Berlin", nps_100=True)
+    tables = foreign.convert(world, "exports", zone="America/New_York", nps_100=True)
     folder = foreign.write_folder(tables, "exports", tmp_path / "exports")
     out = tmp_path / "sources.yaml"
     text = init(folder, out)
@@ -74,7 +74,7 @@ def test_folder_of_exports_validates_once_the_time_zone_is_confirmed(world, tmp_
     assert mapping["support_tickets"]["values"]["priority"]["map"] == {
         "critical": "urgent", "major": "high", "medium": "normal", "minor": "low"}
     assert text.count("# timezone: Europe/Berlin") == 5 and not todos(text)
-    out.write_text(text.replace("# timezone: Europe/Berlin", "timezone: Europe/Berlin"))  # the confirmation
+    out.write_text(text.replace("# timezone: Europe/Berlin", "timezone: America/New_York"))  # the confirmation
     validates(folder, out)
 
 
