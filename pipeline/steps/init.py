@@ -115,8 +115,8 @@ def render(guesses: list[TableGuess], columns: dict[str, dict[str, str]], label:
             lines.append(f"      {col.contract}: {_q(col.column)}  {mark}")
         naive = guess.values.pop("_naive", [])
         if naive:
-            lines.append(f"    # timezone: Europe/Berlin  # {', '.join(naive)} have no time zone and are read as UTC; "
-                         "if they are local time, uncomment and name the zone")
+            lines.append(f"    # timezone: Europe/Berlin  # no time zone on {', '.join(naive)}: read as UTC; "
+                         "if local time, uncomment and name their zone")
         value_lines, n = _values(guess.values)
         lines += value_lines
         guessed += n
@@ -134,7 +134,7 @@ def _values(values: dict[str, dict]) -> tuple[list[str], int]:
     for column, hint in values.items():
         if "map" in hint:
             lines += [f"      {column}:", "        map:"]
-            for word, target in hint["map"].items():
+            for word, target in sorted(hint["map"].items()):
                 if target is None:
                     lines.append(f"          # TODO {_q(word)}: one of {', '.join(TICKET_PRIORITIES)}")
                 else:
@@ -163,7 +163,7 @@ def next_steps(spec: str, out: Path, result: Draft) -> str:
     data = f"--data {_shell(mask_url(spec))} --sources {_shell(str(out))}"
     return "\n".join([
         f"wrote {out}: {result.mapped} contract tables mapped, {result.guesses} guesses to confirm ('# guess'), "
-        f"{result.todos} to fill in ('TODO')",
+        f"{result.todos} to fill in ('# TODO')",
         "next:",
         f"  churn validate {data}",
         f"  churn train {data}",
