@@ -185,3 +185,14 @@ def test_validation_names_the_warehouse_column(duckdb_warehouse, tmp_path):
                               f"{tmp_path / 'sources.yaml'}: tables.usage_events.columns.occurred_at)")
     priority = next(line for line in lines if "[ticket_priority]" in line)
     assert priority.startswith("WARNING support_tickets.priority (from column priority of tables.support_tickets.sql)")
+
+
+def test_load_copies_the_mapped_tables_in_contract_form(duckdb_warehouse, tmp_path):
+    target = tmp_path / "copy.duckdb"
+    result = invoke("load", "--data", duckdb_warehouse, "--sources", mapping_file(tmp_path), "--to", target)
+    clean_exit(result, 0)
+    assert "usage_events: 7 rows" in result.stdout
+    with open_source(target) as source:
+        assert validate(source).ok
+        events = source.table("usage_events").execute()
+    assert events["occurred_at"].max() == pd.Timestamp("2024-04-01 00:00:00")
