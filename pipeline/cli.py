@@ -68,6 +68,16 @@ def _config(config: Optional[Path], **overrides):
     return load_config(config, overrides)
 
 
+def _data_config(config: Optional[Path], **overrides):
+    """The config of a command that reads data: a sources mapping, if any, is checked before any work."""
+    from pipeline.io.mapping import load_mapping
+
+    cfg = _config(config, **overrides)
+    if cfg.sources:
+        load_mapping(cfg.sources)
+    return cfg
+
+
 @app.command()
 @handles_errors
 def generate(
@@ -144,7 +154,7 @@ def validate(
     from pipeline.contract.validate import validate as run_checks
     from pipeline.engine.engines import get_engine
 
-    cfg = _config(config, data=data, engine=engine, sources=_text(sources))
+    cfg = _data_config(config, data=data, engine=engine, sources=_text(sources))
     with get_engine(cfg.engine).source(cfg) as source:
         report = run_checks(source)
     typer.echo(report.render())
@@ -180,7 +190,7 @@ def features(
     """Write the point-in-time feature table for one as-of date (or the whole snapshot panel)."""
     from pipeline.engine.snapshot import open_snapshot
 
-    cfg = _config(config, data=data, engine=engine, sources=_text(sources))
+    cfg = _data_config(config, data=data, engine=engine, sources=_text(sources))
     with open_snapshot(cfg, as_of=_parse_date(as_of, "--as-of"), panel=panel, validate=validate_first) as snap:
         table, dates = snap.build(with_labels=panel), snap.dates
     frame = table.frame
@@ -212,7 +222,7 @@ def train(
     """Backtest out of time against the health score, train, report, log to MLflow and promote if better."""
     from pipeline.steps import train as training
 
-    cfg = _config(
+    cfg = _data_config(
         config, data=data, engine=engine, sources=_text(sources), **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
                               "tracking.uri": tracking_uri},
     )
@@ -235,7 +245,7 @@ def score(
     """Score every active account with reasons and write churn_scores and score_runs in one transaction."""
     from pipeline.steps import score as scoring
 
-    cfg = _config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources), **{"tracking.uri": tracking_uri})
+    cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources), **{"tracking.uri": tracking_uri})
     result = scoring.run(cfg, as_of=_parse_date(as_of, "--as-of"), model_uri=model, progress=_say)
     typer.echo(scoring.summary(result))
 

@@ -13,6 +13,7 @@ from datetime import date
 import ibis
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import renamed_world
@@ -23,7 +24,7 @@ from pipeline.contract.validate import validate
 from pipeline.engine.engines import get_engine
 from pipeline.engine.featurize import build_features
 from pipeline.io.mapped import map_source
-from pipeline.io.mapping import load_mapping
+from pipeline.io.mapping import SourceMapping, load_mapping
 from pipeline.io.sources import open_frames, open_source
 
 DATES = [date(2024, 3, 1), date(2024, 4, 1)]
@@ -100,9 +101,6 @@ def test_nps_scales_and_cents_follow_the_documented_formula():
     text = "tables:\n  nps_responses:\n    table: five\n    values: {score: {scale: 1-5}}\n"
     with open_frames({}) as source:
         source.backend.create_table("five", frames["nps_responses"])
-        from pipeline.io.mapping import SourceMapping
-        import yaml
-
         map_source(source, SourceMapping.model_validate(yaml.safe_load(text)))
         scores = source.table("nps_responses").execute()["score"].tolist()
     assert scores == [0, 3, 5, 8, 10]  # floor((x - 1) * 10 / 4 + 0.5)
@@ -196,3 +194,16 @@ def test_load_copies_the_mapped_tables_in_contract_form(duckdb_warehouse, tmp_pa
         assert validate(source).ok
         events = source.table("usage_events").execute()
     assert events["occurred_at"].max() == pd.Timestamp("2024-04-01 00:00:00")
+
+
+@pytest.mark.parametrize("command", ["validate", "features", "train", "score"])
+@pytest.mark.parametrize("how", ["flag", "config"])
+def test_every_data_command_takes_the_mapping(duckdb_warehouse, tmp_path, command, how):
+    """--sources and sources: reach the command: a missing mapping file stops it, naming the file."""
+    missing = tmp_path / "missing.yaml"
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f"data: {duckdb_warehouse}\ntracking: {{uri: \"sqlite:///{tmp_path}/mlflow.db\"}}\n"
+                      + (f"sources: {missing}\n" if how == "config" else ""))
+    args = ["--sources", missing] if how == "flag" else []
+    message = clean_exit(invoke(command, "--config", config, *args))
+    assert f"sources mapping '{missing}' does not exist" in message
