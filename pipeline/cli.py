@@ -28,6 +28,8 @@ app = typer.Typer(
 ConfigOpt = typer.Option(None, "--config", "-c", help="Pipeline YAML config (default configs/pipeline.yaml).")
 DataOpt = typer.Option(None, "--data", "-d", help="Data source: folder of CSV/Parquet, DuckDB file or PostgreSQL URL.")
 EngineOpt = typer.Option(None, "--engine", help="Where features are computed: duckdb (default; PostgreSQL sources run on PostgreSQL) or spark.")
+SourcesOpt = typer.Option(None, "--sources", help="Sources mapping YAML: the warehouse's own tables and columns -> "
+                          "the contract (default: sources: in the config; draft one with `churn init`).")
 ValidateOpt = typer.Option(True, "--validate/--no-validate", help="Check the data contract first (default) and stop on errors.")
 
 
@@ -66,6 +68,16 @@ def _config(config: Optional[Path], **overrides):
     return load_config(config, overrides)
 
 
+def _data_config(config: Optional[Path], **overrides):
+    """The config of a command that reads data: a sources mapping, if any, is checked before any work."""
+    from pipeline.io.mapping import load_mapping
+
+    cfg = _config(config, **overrides)
+    if cfg.sources:
+        load_mapping(cfg.sources)
+    return cfg
+
+
 @app.command()
 @handles_errors
 def generate(
@@ -97,13 +109,20 @@ def generate(
 def load(
     data: str = typer.Option(..., "--data", "-d", help="Source to copy from (folder, DuckDB file or PostgreSQL URL)."),
     to: str = typer.Option(..., "--to", help="Target DuckDB file or PostgreSQL URL."),
+    sources: Optional[Path] = typer.Option(None, "--sources", help="Sources mapping YAML: copy the mapped tables, "
+                                           "in contract form."),
 ):
     """Copy the contract tables of a source into a DuckDB file or PostgreSQL (replacing them)."""
     from pipeline.io.load import load_tables
+    from pipeline.io.mapped import map_source
+    from pipeline.io.mapping import load_mapping
     from pipeline.io.sources import open_source
     from pipeline.io.urls import mask_url
 
+    mapping = load_mapping(sources) if sources else None
     with open_source(data) as source:
+        if mapping is not None:
+            map_source(source, mapping, str(sources))
         counts = load_tables(source, to)
     for table, rows in counts.items():
         typer.echo(f"{table}: {rows} rows -> {mask_url(to)}")
@@ -111,8 +130,23 @@ def load(
 
 @app.command()
 @handles_errors
+def init(
+    data: str = typer.Option(..., "--data", "-d", help="Warehouse to inspect: DuckDB file, PostgreSQL URL or folder of CSV/Parquet."),
+    out: Path = typer.Option(Path("configs/sources.yaml"), "--out", "-o", help="Where the draft mapping goes."),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+):
+    """Draft a sources mapping (configs/sources.yaml) from a warehouse's own tables, every guess marked."""
+    from pipeline.steps.init import next_steps, write_draft
+
+    result = write_draft(data, out, force=force)
+    typer.echo(next_steps(data, out, result))
+
+
+@app.command()
+@handles_errors
 def validate(
     data: Optional[str] = DataOpt,
+    sources: Optional[Path] = SourcesOpt,
     engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
 ):
@@ -120,12 +154,16 @@ def validate(
     from pipeline.contract.validate import validate as run_checks
     from pipeline.engine.engines import get_engine
 
-    cfg = _config(config, data=data, engine=engine)
-    with get_engine(cfg.engine).open(cfg) as source:
+    cfg = _data_config(config, data=data, engine=engine, sources=_text(sources))
+    with get_engine(cfg.engine).source(cfg) as source:
         report = run_checks(source)
     typer.echo(report.render())
     if not report.ok:
         raise typer.Exit(2)
+
+
+def _text(path: Optional[Path]) -> Optional[str]:
+    return None if path is None else str(path)
 
 
 def _parse_date(value: Optional[str], flag: str) -> Optional[date]:
@@ -145,13 +183,14 @@ def features(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write .parquet or .csv here (default: CSV to stdout)."),
     panel: bool = typer.Option(False, "--panel", help="All snapshot dates (monthly by default) with labels, not one date."),
     validate_first: bool = ValidateOpt,
+    sources: Optional[Path] = SourcesOpt,
     engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Write the point-in-time feature table for one as-of date (or the whole snapshot panel)."""
     from pipeline.engine.snapshot import open_snapshot
 
-    cfg = _config(config, data=data, engine=engine)
+    cfg = _data_config(config, data=data, engine=engine, sources=_text(sources))
     with open_snapshot(cfg, as_of=_parse_date(as_of, "--as-of"), panel=panel, validate=validate_first) as snap:
         table, dates = snap.build(with_labels=panel), snap.dates
     frame = table.frame
@@ -176,14 +215,15 @@ def train(
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Where the HTML report goes (default: training.report_dir)."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
     promote: bool = typer.Option(False, "--promote", help="Promote a model that no out-of-time test could validate (too short a history)."),
+    sources: Optional[Path] = SourcesOpt,
     engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Backtest out of time against the health score, train, report, log to MLflow and promote if better."""
     from pipeline.steps import train as training
 
-    cfg = _config(
-        config, data=data, engine=engine, **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
+    cfg = _data_config(
+        config, data=data, engine=engine, sources=_text(sources), **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
                               "tracking.uri": tracking_uri},
     )
     result = training.run(cfg, train_until=_parse_date(train_until, "--train-until"), progress=_say, promote=promote)
@@ -198,13 +238,14 @@ def score(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="MLflow model URI (default: models:/<tracking.model_name>@<scoring.model_alias>)."),
     warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL receiving churn_scores (default: warehouse)."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
+    sources: Optional[Path] = SourcesOpt,
     engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
 ):
     """Score every active account with reasons and write churn_scores and score_runs in one transaction."""
     from pipeline.steps import score as scoring
 
-    cfg = _config(config, data=data, warehouse=warehouse, engine=engine, **{"tracking.uri": tracking_uri})
+    cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources), **{"tracking.uri": tracking_uri})
     result = scoring.run(cfg, as_of=_parse_date(as_of, "--as-of"), model_uri=model, progress=_say)
     typer.echo(scoring.summary(result))
 

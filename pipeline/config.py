@@ -189,6 +189,8 @@ def _supported_version(value: int) -> int:
 class Config(Section):
     config_version: Annotated[int, AfterValidator(_supported_version)] = CONFIG_VERSION
     data: str = "data/warehouse.duckdb"
+    #: A sources mapping (configs/sources.yaml): the warehouse's own tables and columns -> the contract.
+    sources: str | None = None
     warehouse: str = "data/warehouse.duckdb"
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark: Spark = Spark()

@@ -53,6 +53,8 @@ class Problem:
         One offending row: its contract columns, raw values made JSON-friendly.
     message : str
         What is wrong, in words.
+    origin : str or None
+        With a sources mapping: the warehouse object or column it came from.
     """
 
     table: str
@@ -62,10 +64,13 @@ class Problem:
     count: int
     example: dict | None
     message: str
+    origin: str | None = None
 
     def render(self) -> str:
-        """One line: severity, ``table.column``, ``[check]``, count, message, example."""
+        """One line: severity, ``table.column`` (and its warehouse origin), ``[check]``, count, message, example."""
         where = self.table if self.column is None else f"{self.table}.{self.column}"
+        if self.origin:
+            where += f" ({self.origin})"
         rows = f" {self.count} row{'s' if self.count != 1 else ''}" if self.count else ""
         line = f"{self.severity.upper()} {where} [{self.check}]{rows}: {self.message}"
         if self.example is not None:
@@ -190,8 +195,12 @@ class _Validation:
 
     def _add(self, table, column, check, message, count=0, example=None) -> None:
         self.report.problems.append(
-            Problem(table, column, check, SEVERITY[check], count, example, message)
+            Problem(table, column, check, SEVERITY[check], count, example, message, self._origin(table, column))
         )
+
+    def _origin(self, table: str, column: str | None) -> str | None:
+        origin = getattr(self.source, "origin", None)
+        return origin(table, column) if origin is not None else None
 
     def _failed(self, table: str, column: str | None, exc: Exception, check: str = "") -> None:
         what = f"{check} check could not run" if check else "could not be checked"

@@ -22,6 +22,8 @@ from models.reasons import Explanations
 from models.predict import predict_and_explain
 from pipeline.errors import ConfigError
 from pipeline.engine.featurize import tidy
+from pipeline.io.mapped import map_source
+from pipeline.io.mapping import load_mapping
 from pipeline.io.sources import Source, open_source
 
 #: Engine name -> "module:class"; imported on first use.
@@ -50,6 +52,24 @@ class Engine:
     def open(self, cfg) -> Source:
         """The raw contract tables of ``cfg.data`` on this engine."""
         raise NotImplementedError
+
+    def source(self, cfg) -> Source:
+        """The contract tables of ``cfg.data`` on this engine, through the mapping ``cfg.sources`` if set.
+
+        Raises
+        ------
+        ConfigError, SourceError
+            For a mapping that does not read, or names what the warehouse does not hold.
+        """
+        mapping = load_mapping(cfg.sources) if cfg.sources else None
+        source = self.open(cfg)
+        if mapping is not None:
+            try:
+                map_source(source, mapping, str(cfg.sources))
+            except Exception:
+                source.close()
+                raise
+        return source
 
     def score(self, source: Source, query, features, model, cfg,
               timings: dict) -> tuple[pd.DataFrame, np.ndarray, Explanations]:

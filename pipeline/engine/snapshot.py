@@ -98,7 +98,7 @@ def open_snapshot(cfg, *, as_of: date | None = None, panel: bool = False, until:
         For an as-of date after the data end.
     """
     engine = get_engine(cfg.engine)
-    with engine.open(cfg) as source:
+    with engine.source(cfg) as source:
         if validate:
             ensure_valid(source)
         end = data_end(source)

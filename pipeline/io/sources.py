@@ -39,6 +39,10 @@ class Source:
     backend: object
     names: dict[str, str] = field(default_factory=dict)
     _parser: Parser | None = field(default=None, repr=False)
+    #: Contract tables built by a sources mapping (:mod:`pipeline.io.mapped`), as ibis expressions.
+    mapped: dict[str, ibis.Table] = field(default_factory=dict, repr=False)
+    #: (contract table, contract column) -> where it came from in the warehouse, for messages.
+    origins: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -53,7 +57,13 @@ class Source:
         """The table exactly as stored (types as the source declares them)."""
         if not self.has(table):
             raise SourceError(f"{self.label}: table '{table}' not found")
+        if table in self.mapped:
+            return self.mapped[table]
         return self.backend.table(self.names[table])
+
+    def origin(self, table: str, column: str | None) -> str | None:
+        """Where a contract column came from in the warehouse (``None`` without a mapping)."""
+        return self.origins.get((table, column)) if column is not None else self.origins.get((table, ""))
 
     def table(self, table: str) -> ibis.Table | None:
         """The table typed per the contract, or ``None`` if it is absent.
@@ -143,7 +153,7 @@ def _open_folder(path: Path) -> Source:
     con = _utc_duckdb()
     names = {}
     for table in TABLES:
-        reader = _folder_reader(con, path, table)
+        reader = folder_reader(con, path, table)
         if reader is None:
             continue
         con.raw_sql(f'CREATE VIEW "{table}" AS SELECT * FROM {reader}')
@@ -151,21 +161,40 @@ def _open_folder(path: Path) -> Source:
     return Source(str(path), "folder", con, names)
 
 
-def _folder_reader(con, path: Path, table: str) -> str | None:
-    """The DuckDB table function reading ``table`` from a folder, if present."""
-    single = path / f"{table}.parquet"
-    if single.is_file():
-        return f"read_parquet({_quote(single)})"
-    single = path / f"{table}.csv"
-    if single.is_file():
-        return _sniffed_csv(con, single)
+def folder_entry(path: Path, table: str) -> tuple[str, Path] | None:
+    """Format and location of ``table`` in a folder: ``("parquet" | "csv", file or glob)``, if present.
+
+    The first of ``<table>.parquet``, ``<table>.csv``, ``<table>/*.parquet``, ``<table>/*.csv``.
+    """
+    for fmt in ("parquet", "csv"):
+        if (path / f"{table}.{fmt}").is_file():
+            return fmt, path / f"{table}.{fmt}"
     folder = path / table
     if folder.is_dir():
-        if any(folder.glob("*.parquet")):
-            return f"read_parquet({_quote(folder / '*.parquet')})"
-        if any(folder.glob("*.csv")):
-            return f"read_csv({_quote(folder / '*.csv')}, header = true, auto_detect = true, sample_size = -1)"
+        for fmt in ("parquet", "csv"):
+            if any(folder.glob(f"*.{fmt}")):
+                return fmt, folder / f"*.{fmt}"
     return None
+
+
+def folder_names(path: Path) -> list[str]:
+    """Every table name a folder holds (file stems and folders of files), sorted."""
+    names = {f.stem for f in path.iterdir() if f.is_file() and f.suffix in (".csv", ".parquet")}
+    names |= {f.name for f in path.iterdir() if f.is_dir() and folder_entry(path, f.name) is not None}
+    return sorted(names)
+
+
+def folder_reader(con, path: Path, table: str) -> str | None:
+    """The DuckDB table function reading ``table`` from a folder, if present."""
+    entry = folder_entry(path, table)
+    if entry is None:
+        return None
+    fmt, location = entry
+    if fmt == "parquet":
+        return f"read_parquet({_quote(location)})"
+    if location.is_file():
+        return _sniffed_csv(con, location)
+    return f"read_csv({_quote(location)}, header = true, auto_detect = true, sample_size = -1)"
 
 
 def _quote(location) -> str:

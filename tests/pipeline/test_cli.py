@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app, handles_errors
 from pipeline.errors import ChurnError, SourceError
 
-COMMANDS = ("generate", "load", "validate", "features", "train", "score", "risk-list")
+COMMANDS = ("generate", "load", "init", "validate", "features", "train", "score", "risk-list")
 
 
 def invoke(target, *args):

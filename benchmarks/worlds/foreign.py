@@ -1,0 +1,145 @@
+"""A contract-form world rewritten as a warehouse that shares none of the contract's names.
+
+Test and documentation tooling (the pipeline never imports it): the README's
+"Your own data" examples and ``tests/renamed_world.py`` start from here.
+Two layouts:
+
+- ``warehouse``: one schema per system (``crm.organisations``,
+  ``billing.contracts``, ``analytics.product_events``, ``zendesk.tickets``,
+  ``cs.onboarding``, ``surveys.nps``), MRR in cents, priorities ``P1``..``P4``;
+- ``exports``: a folder of CSV exports (``companies.csv``, ``billing.csv``,
+  ``events.csv``, ``tickets.csv``, ``onboarding.csv``, ``survey.csv``),
+  severities ``critical``/``major``/``medium``/``minor``, NPS on 0-100 and
+  every timestamp as naive local time in a named zone.
+
+Usage::
+
+    python -m benchmarks.worlds.foreign WORLD --layout warehouse --to postgresql://.../db
+    python -m benchmarks.worlds.foreign WORLD --layout exports --to DIR [--zone Europe/Berlin]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+#: layout -> contract table -> (schema, table, {contract column: warehouse column})
+LAYOUTS = {
+    "warehouse": {
+        "accounts": ("crm", "organisations", {"account_id": "org_id", "name": "org_name", "segment": "tier",
+                                              "csm": "owner", "created_at": "signup_ts"}),
+        "subscriptions": ("billing", "contracts", {"account_id": "org_id", "start_date": "starts_on",
+                                                   "end_date": "ends_on", "mrr": "mrr_cents", "plan": "plan_name"}),
+        "usage_events": ("analytics", "product_events", {"account_id": "org_id", "occurred_at": "event_ts",
+                                                         "event_type": "event_name", "user_id": "member_id",
+                                                         "quantity": "qty"}),
+        "support_tickets": ("zendesk", "tickets", {"ticket_id": "id", "account_id": "org", "created_at": "opened",
+                                                   "resolved_at": "closed", "priority": "prio",
+                                                   "csat": "satisfaction"}),
+        "milestones": ("cs", "onboarding", {"account_id": "org_id", "milestone": "step", "due_date": "due_on",
+                                            "completed_at": "done_ts"}),
+        "nps_responses": ("surveys", "nps", {"account_id": "org_id", "responded_at": "answered_ts",
+                                             "score": "nps_score"}),
+    },
+    "exports": {
+        "accounts": (None, "companies", {"account_id": "company_id", "name": "company_name", "segment": "size_band",
+                                         "csm": "owner_email", "created_at": "created"}),
+        "subscriptions": (None, "billing", {"account_id": "company_id", "start_date": "period_start",
+                                            "end_date": "period_end", "mrr": "mrr_usd", "plan": "package"}),
+        "usage_events": (None, "events", {"account_id": "company_id", "occurred_at": "timestamp",
+                                          "event_type": "event", "user_id": "user_email", "quantity": "count"}),
+        "support_tickets": (None, "tickets", {"ticket_id": "ticket_number", "account_id": "company_id",
+                                              "created_at": "created", "resolved_at": "solved",
+                                              "priority": "severity", "csat": "satisfaction_score"}),
+        "milestones": (None, "onboarding", {"account_id": "company_id", "milestone": "task", "due_date": "deadline",
+                                            "completed_at": "finished_at"}),
+        "nps_responses": (None, "survey", {"account_id": "company_id", "responded_at": "submitted_at",
+                                           "score": "nps"}),
+    },
+}
+#: layout -> contract priority -> the warehouse's word for it
+PRIORITIES = {
+    "warehouse": {"urgent": "P1", "high": "P2", "normal": "P3", "low": "P4"},
+    "exports": {"urgent": "critical", "high": "major", "normal": "medium", "low": "minor"},
+}
+TABLES = tuple(LAYOUTS["warehouse"])
+
+
+def local(stamps: pd.Series, zone: str) -> pd.Series:
+    """Naive UTC -> naive local time in ``zone``."""
+    return pd.to_datetime(stamps).dt.tz_localize("UTC").dt.tz_convert(zone).dt.tz_localize(None)
+
+
+def convert(frames: dict[str, pd.DataFrame], layout: str, *, zone: str | None = None, cents: bool = False,
+            nps_100: bool = False) -> dict[str, pd.DataFrame]:
+    """Contract table -> its rows renamed to ``layout``, with values in the warehouse's own units."""
+    out = {}
+    for table, df in frames.items():
+        _, _, renames = LAYOUTS[layout][table]
+        df = df.copy()
+        if zone:
+            for col in df.columns:
+                if col.endswith("_at"):
+                    df[col] = local(df[col], zone)
+        if table == "subscriptions" and cents:
+            df["mrr"] = (df["mrr"] * 100).round().astype("int64")
+        if table == "support_tickets":
+            df["priority"] = df["priority"].map(PRIORITIES[layout]).fillna(df["priority"])
+        if table == "nps_responses" and nps_100:
+            df["score"] = df["score"] * 10
+        out[table] = df.rename(columns=renames)
+    return out
+
+
+def read_world(folder: Path) -> dict[str, pd.DataFrame]:
+    """The contract tables of a world folder written by ``churn generate`` (timestamps parsed)."""
+    from pipeline.io.sources import open_source
+
+    with open_source(folder) as source:
+        return {t: source.table(t).execute() for t in TABLES if source.has(t)}
+
+
+def write_folder(tables: dict[str, pd.DataFrame], layout: str, folder: Path, fmt: str = "csv") -> Path:
+    """Each table as ``<warehouse table>.csv`` (or ``.parquet``, microsecond timestamps) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, df in tables.items():
+        name = LAYOUTS[layout][table][1]
+        if fmt == "csv":
+            df.to_csv(folder / f"{name}.csv", index=False)
+        else:
+            df.to_parquet(folder / f"{name}.parquet", index=False, coerce_timestamps="us")
+    return folder
+
+
+def write_database(tables: dict[str, pd.DataFrame], layout: str, con) -> None:
+    """Each table into its schema of an ibis DuckDB or PostgreSQL connection."""
+    for table, df in tables.items():
+        schema, name, _ = LAYOUTS[layout][table]
+        con.raw_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.create_table(name, df, database=schema, overwrite=True)
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - documentation tooling
+    import ibis
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("world", type=Path, help="a world folder written by `churn generate`")
+    parser.add_argument("--layout", choices=tuple(LAYOUTS), required=True)
+    parser.add_argument("--to", required=True, help="PostgreSQL URL or DuckDB file (warehouse), folder (exports)")
+    parser.add_argument("--zone", default=None, help="write timestamps as naive local time in this zone")
+    args = parser.parse_args(argv)
+    warehouse = args.layout == "warehouse"
+    tables = convert(read_world(args.world), args.layout, zone=args.zone, cents=warehouse, nps_100=not warehouse)
+    if warehouse:
+        con = ibis.connect(args.to.replace("postgresql://", "postgres://", 1) if "://" in args.to else args.to)
+        write_database(tables, args.layout, con)
+        con.disconnect()
+    else:
+        write_folder(tables, args.layout, Path(args.to))
+    print(f"wrote {', '.join(LAYOUTS[args.layout][t][1] for t in tables)} to {args.to}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
