@@ -227,7 +227,8 @@ def risk_list(
 
     cfg = _config(config, warehouse=warehouse)
     text, written = lists.publish(
-        Warehouse.from_config(cfg), fmt, out, as_of=_parse_date(as_of, "--as-of"), csm=csm, segment=segment, top=top
+        Warehouse.from_config(cfg), fmt, out, as_of=_parse_date(as_of, "--as-of"), csm=csm, segment=segment, top=top,
+        experiments=cfg.experiments,
     )
     if text:
         typer.echo(text, nl=False)
@@ -237,6 +238,28 @@ def risk_list(
             _say(f"wrote {path}")
     if pages:
         _say(f"wrote {len(pages):,} account pages in {pages[0].parent}")
+
+
+@app.command()
+@handles_errors
+def impact(
+    experiment: str = typer.Option(..., "--experiment", "-e", help="A name from experiments: in the config."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Outcomes known on this date YYYY-MM-DD (default: the data end)."),
+    data: Optional[str] = DataOpt,
+    warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL holding churn_experiments (default: warehouse)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML page (default: <training.report_dir>/impact-NAME-DATE.html); its plot is written beside it as .png."),
+    engine: Optional[str] = EngineOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Compare churn between an experiment's outreach and holdout arms; write churn_experiment_results and a page."""
+    from pipeline.steps import impact as impacts
+    from pipeline.steps.impact_report import to_text
+
+    cfg = _config(config, data=data, warehouse=warehouse, engine=engine)
+    result = impacts.run(cfg, experiment, as_of=_parse_date(as_of, "--as-of"), out=out)
+    typer.echo(to_text(result), nl=False)
+    for path in result.files:
+        _say(f"wrote {path}")
 
 
 def main() -> None:  # pragma: no cover - console entry point
