@@ -15,9 +15,12 @@ A CSM reaches an outreach account with probability ``outreach_contact_share``,
 ``-outreach_effect`` (0.3 for an effect of −30 %) the account is *saved*: it does
 not leave from the call until the label horizon after its listing has passed.
 Every contacted account's chance of churning in that window is therefore
-exactly ``1 + outreach_effect`` times what it would have been; the draws come
-from a generator of their own, so the rest of the world is the same as without
-a CS team. Who was listed, called and saved is written to
+exactly ``1 + outreach_effect`` times what it would have been. The team's
+draws come from a generator of their own: with a zero effect the world is
+byte-identical to one without a team. With an effect it is not: a saved account
+stays active, and the world's later vectorised draws (over the active accounts)
+shift, so a world "without the calls" is no counterfactual of the same accounts;
+the holdout is. Who was listed, called and saved is written to
 ``_truth/outreach.parquet``.
 """
 from __future__ import annotations
