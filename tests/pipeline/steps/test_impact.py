@@ -110,6 +110,24 @@ def test_an_early_as_of_date_counts_only_closed_windows_and_unknown_names_fail(w
         impact.run(cfg, "nope")
 
 
+@pytest.mark.postgres
+def test_outcomes_and_compliance_are_the_same_on_a_postgresql_source(world, pg_database):
+    from pipeline.io.load import load_tables
+    from pipeline.io.sources import open_source
+
+    cfg, _, tmp, _ = world
+    with open_source(cfg.data) as source:
+        load_tables(source, pg_database)
+    local = impact.run(cfg, NAME, out=tmp / "local.html")
+    remote = impact.run(cfg.model_copy(update={"data": pg_database}), NAME, out=tmp / "pg.html")
+    key = ["account_id", "assigned_date"]
+    columns = [*key, "arm", "churned", "days_to_churn"]
+    pd.testing.assert_frame_equal(remote.outcomes.sort_values(key)[columns].reset_index(drop=True),
+                                  local.outcomes.sort_values(key)[columns].reset_index(drop=True))
+    assert remote.compliance == local.compliance and local.compliance["contacted_outreach"] > 0
+    assert remote.results["all"] == local.results["all"]
+
+
 @pytest.mark.slow
 def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world):
     """SIGKILL at random moments of `churn score` on a new date: never a half-written assignment."""
