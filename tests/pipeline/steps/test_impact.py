@@ -129,7 +129,7 @@ def test_outcomes_and_compliance_are_the_same_on_a_postgresql_source(world, pg_d
 
 
 @pytest.mark.slow
-def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world):
+def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world, capsys):
     """SIGKILL at random moments of `churn score` on a new date: never a half-written assignment."""
     cfg, config, tmp, _ = world
     base = tmp / "kill.duckdb"
@@ -139,24 +139,29 @@ def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world):
     try:
         shutil.copy(base, tmp / "target.duckdb")
         clean = zygote.start()
-        assert clean.finish() == 0, clean.text(".err")
-        took = time.monotonic() - clean.started
+        line, committed = clean.wait_line("scoring "), clean.wait_line("scored ", ".out")
+        assert clean.finish() == 0 and line and committed, clean.text(".err")
+        took = committed - line  # from the "scoring N accounts" line to the commit: scoring, then the write
         target = Warehouse(tmp / "target.duckdb")
         after = read_assignments(target, NAME).drop(columns=["run_id", "assigned_at"])
         before = read_assignments(Warehouse(base), NAME).drop(columns=["run_id", "assigned_at"])
         assert len(after) > len(before)
-        rng, seen = random.Random(13), set()
+        rng, seen = random.Random(13), []
         for _ in range(KILLS):
             shutil.copy(base, tmp / "target.duckdb")
             child = zygote.start()
-            time.sleep(rng.uniform(0.3, 1.0) * took)
+            child.wait_line("scoring ")
+            time.sleep(rng.uniform(0.5, 1.1) * took)
             child.kill()
             child.finish(120)
             got = read_assignments(target, NAME).drop(columns=["run_id", "assigned_at"])
             scored = target.count(new_day) > 0
             expected = after if scored else before
             pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
-            seen.add(scored)
+            seen.append("after" if scored else "before")
+        with capsys.disabled():
+            print(f"\nexperiment assignments after {KILLS} SIGKILLs in the {took:.1f} s from the scoring line to the "
+                  f"commit: {', '.join(seen)}")
         shutil.copy(base, tmp / "target.duckdb")  # and a re-run after a kill writes the same assignment
         assert zygote.start().finish() == 0
         pd.testing.assert_frame_equal(read_assignments(target, NAME).drop(columns=["run_id", "assigned_at"]), after)
