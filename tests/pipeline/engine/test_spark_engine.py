@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from pipeline.steps import score
-from pipeline.io.experiments import read_assignments
 from pipeline.io.warehouse import Warehouse
 from scoring_fixtures import feature_panel, fit_model, scoring_config
 

@@ -108,6 +108,10 @@ def test_an_early_as_of_date_counts_only_closed_windows_and_unknown_names_fail(w
     assert impact.window_closes(date(2024, 1, 1), 90, 30) == date(2024, 5, 1)
     with pytest.raises(ChurnError, match="no experiment 'nope'.*retention-2025"):
         impact.run(cfg, "nope")
+    for args, message in ((["--experiment", "nope"], "no experiment 'nope'"),
+                          (["--experiment", NAME, "--as-of", "2030-01-01"], "is after the data end")):
+        failed = world[3].invoke(app, ["impact", "--config", str(world[1]), *args])
+        assert failed.exit_code == 2 and message in failed.output and "Traceback" not in failed.output
 
 
 @pytest.mark.postgres
