@@ -83,7 +83,7 @@ def _data_config(config: Optional[Path], **overrides):
 def generate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the world into."),
     preset: str = typer.Option("demo", "--preset", help="A named world: demo, monthly, annual, short, growth, "
-                               "seasonal, anytime, minimal, vocab (pipeline/synthetic/presets.py says what each is)."),
+                               "seasonal, anytime, minimal, vocab, outreach (pipeline/synthetic/presets.py says what each is)."),
     accounts: Optional[int] = typer.Option(None, "--accounts", help="Number of accounts [default: the preset's, 2000]."),
     days: Optional[int] = typer.Option(None, "--days", help="Length of the simulated period in days "
                                        "[default: the preset's, 730]."),
@@ -268,7 +268,8 @@ def risk_list(
 
     cfg = _config(config, warehouse=warehouse)
     text, written = lists.publish(
-        Warehouse.from_config(cfg), fmt, out, as_of=_parse_date(as_of, "--as-of"), csm=csm, segment=segment, top=top
+        Warehouse.from_config(cfg), fmt, out, as_of=_parse_date(as_of, "--as-of"), csm=csm, segment=segment, top=top,
+        experiments=cfg.experiments,
     )
     if text:
         typer.echo(text, nl=False)
@@ -278,6 +279,29 @@ def risk_list(
             _say(f"wrote {path}")
     if pages:
         _say(f"wrote {len(pages):,} account pages in {pages[0].parent}")
+
+
+@app.command()
+@handles_errors
+def impact(
+    experiment: str = typer.Option(..., "--experiment", "-e", help="A name from experiments: in the config."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Outcomes known on this date YYYY-MM-DD (default: the data end)."),
+    data: Optional[str] = DataOpt,
+    warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL holding churn_experiments (default: warehouse)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML page (default: <training.report_dir>/impact-NAME-DATE.html); its plot is written beside it as .png."),
+    sources: Optional[Path] = SourcesOpt,
+    engine: Optional[str] = EngineOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Compare churn between an experiment's outreach and holdout arms; write churn_experiment_results and a page."""
+    from pipeline.steps import impact as impacts
+    from pipeline.steps.impact_report import to_text
+
+    cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources))
+    result = impacts.run(cfg, experiment, as_of=_parse_date(as_of, "--as-of"), out=out)
+    typer.echo(to_text(result), nl=False)
+    for path in result.files:
+        _say(f"wrote {path}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -174,6 +174,51 @@ class Scoring(Section):
     lock_timeout_seconds: Annotated[float, Field(gt=0)] = 600.0
 
 
+ExperimentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class Experiment(Section):
+    """An outreach holdout experiment (README "Outreach experiments").
+
+    An account scored in the population on or after ``start`` (and up to ``end``)
+    enters once, on its first such run, and keeps its arm for good.
+    """
+
+    name: ExperimentName
+    start: date
+    end: date | None = None
+    #: The population: these risk tiers, and/or accounts at or above this probability, optionally per segment.
+    tiers: Annotated[list[Literal["high", "medium", "low"]], Field(min_length=1), AfterValidator(_distinct)] | None = None
+    threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
+    segments: Annotated[list[str], Field(min_length=1)] | None = None
+    holdout_share: Annotated[float, Field(gt=0, lt=1)] = 0.10
+    #: Show holdout accounts in risk lists as "holdout – do not contact" instead of leaving them out.
+    show_holdout: bool = False
+    #: Level of the intervals and of the test in `churn impact` (1 - confidence).
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+
+    @model_validator(mode="after")
+    def _population_and_dates(self):
+        if self.tiers is None and self.threshold is None:
+            raise ValueError(f"experiment '{self.name}': give its population as tiers and/or a threshold")
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"experiment '{self.name}': end ({self.end}) is before start ({self.start})")
+        return self
+
+    def active_on(self, day: date) -> bool:
+        """Whether ``day`` falls in [start, end]."""
+        return self.start <= day and (self.end is None or day <= self.end)
+
+    def population(self) -> dict:
+        """The population keywords of :func:`models.experiments.in_population`."""
+        return {"tiers": self.tiers, "threshold": self.threshold, "segments": self.segments}
+
+
+def _distinct_experiments(values: list[Experiment]) -> list[Experiment]:
+    _distinct([e.name for e in values])
+    return values
+
+
 class Spark(Section):
     master: str = "local[2]"
     conf: dict[str, str] = {}
@@ -200,6 +245,7 @@ class Config(Section):
     training: Training = Training()
     tracking: Tracking = Tracking()
     scoring: Scoring = Scoring()
+    experiments: Annotated[list[Experiment], AfterValidator(_distinct_experiments)] = []
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

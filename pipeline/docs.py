@@ -68,7 +68,16 @@ def scores_section() -> str:
     return schema_markdown()
 
 
-SECTIONS = {"features": features_section, "checks": checks_section, "scores": scores_section}
+def experiments_section() -> str:
+    """The experiment tables' columns with their declared types (``pipeline.io.experiments``)."""
+    from pipeline.io.experiments import EXPERIMENT_COLUMNS, RESULT_COLUMNS, RESULTS_TABLE, TABLE
+    from pipeline.io.score_tables import schema_markdown
+
+    return schema_markdown(((TABLE, EXPERIMENT_COLUMNS), (RESULTS_TABLE, RESULT_COLUMNS)))
+
+
+SECTIONS = {"features": features_section, "checks": checks_section, "scores": scores_section,
+            "experiments": experiments_section}
 
 
 def render_readme(text: str) -> str:

@@ -50,6 +50,9 @@ NPS = [
     ("A1", "2024-03-15 10:00:00", 4),
     ("A1", "2024-04-01 00:00:00", 10),  # at T: unseen
 ]
+CS_ACTIVITIES = [
+    ("A1", "2024-03-28 10:00:00", "call"),  # read by `churn impact` only, never by a feature
+]
 
 COLUMNS = {
     "accounts": ["account_id", "name", "segment", "csm", "created_at", "industry", "seats"],
@@ -58,6 +61,7 @@ COLUMNS = {
     "support_tickets": ["ticket_id", "account_id", "created_at", "resolved_at", "priority", "csat"],
     "milestones": ["account_id", "milestone", "due_date", "completed_at"],
     "nps_responses": ["account_id", "responded_at", "score"],
+    "cs_activities": ["account_id", "occurred_at", "activity_type"],
 }
 ROWS = {
     "accounts": ACCOUNTS,
@@ -66,6 +70,7 @@ ROWS = {
     "support_tickets": TICKETS,
     "milestones": MILESTONES,
     "nps_responses": NPS,
+    "cs_activities": CS_ACTIVITIES,
 }
 
 

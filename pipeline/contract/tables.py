@@ -147,9 +147,21 @@ NPS_RESPONSES = Table(
     stamps=("responded_at",),
 )
 
+#: What customer success did, e.g. a CSM's call: read by `churn impact` to report an experiment's compliance.
+CS_ACTIVITIES = Table(
+    "cs_activities",
+    required=False,
+    columns=(
+        Column("account_id", "string"),
+        Column("occurred_at", "timestamp"),
+        Column("activity_type", "string"),
+    ),
+    stamps=("occurred_at",),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (ACCOUNTS, SUBSCRIPTIONS, USAGE_EVENTS, SUPPORT_TICKETS, MILESTONES, NPS_RESPONSES)
+    for t in (ACCOUNTS, SUBSCRIPTIONS, USAGE_EVENTS, SUPPORT_TICKETS, MILESTONES, NPS_RESPONSES, CS_ACTIVITIES)
 }
 
 #: Accepted ticket priorities, lowest first (contract: low / normal / high / urgent).

@@ -77,10 +77,13 @@ TYPES = {
 }
 
 
-def schema_markdown() -> str:
-    """Markdown tables of both score tables with their declared types (for the README)."""
+def schema_markdown(tables=None) -> str:
+    """Markdown tables of declared tables with their types (for the README); default: both score tables.
+
+    ``tables`` is a sequence of ``(title, columns)`` pairs.
+    """
     out = []
-    for title, columns in (("churn_scores", SCORE_COLUMNS), ("score_runs", RUN_COLUMNS)):
+    for title, columns in tables or (("churn_scores", SCORE_COLUMNS), ("score_runs", RUN_COLUMNS)):
         out += [f"`{title}`", "", "| column | DuckDB | PostgreSQL | meaning |", "|---|---|---|---|"]
         for c in columns:
             null = "" if c.required else ", null"

@@ -108,12 +108,14 @@ class Warehouse:
         return mask_url(self.url)
 
     # ------------------------------------------------------------------ writing
-    def write(self, scores: pd.DataFrame, run: Run) -> pd.DataFrame:
+    def write(self, scores: pd.DataFrame, run: Run, also=None) -> pd.DataFrame:
         """Replace the rows of ``run.as_of`` with ``scores`` and record ``run``, in one transaction.
 
         ``probability_change`` is filled here, inside the transaction, from each
         account's latest earlier as-of date; ``run`` gets its ``write`` timing
-        and ``finished_at`` just before its row is inserted. Returns the rows as written.
+        and ``finished_at`` just before its row is inserted. ``also(backend, con, scores)``,
+        when given, writes more tables in the same transaction (experiment assignments,
+        :mod:`pipeline.io.experiments`). Returns the rows as written.
         """
         started = time.perf_counter()
         with self.backend.transaction() as con:
@@ -121,6 +123,8 @@ class Warehouse:
             scores = self._with_change(con, scores, run.as_of)
             self.backend.execute(con, f"DELETE FROM {self.names['scores']} WHERE as_of_date = ?", [run.as_of])
             self.backend.insert(con, self.names["scores"], scores[[c.name for c in SCORE_COLUMNS]], SCORE_COLUMNS)
+            if also is not None:
+                also(self.backend, con, scores)
             run.timings["write"], run.finished_at = time.perf_counter() - started, utc_now()
             self.backend.insert(con, self.names["runs"], run.record(), RUN_COLUMNS)
         return scores

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import ChurnError
+from pipeline.io.experiments import holdout_accounts
 from pipeline.io.warehouse import Warehouse
 from pipeline.steps import account_page
 from pipeline.steps.pages import environment
@@ -31,6 +32,8 @@ TEMPLATE = "risk_list.html"
 #: Score history points drawn in a sparkline.
 TREND_POINTS = 12
 UNASSIGNED = "Unassigned"
+#: What a risk list shows for an experiment's holdout account when ``show_holdout`` is set.
+HOLDOUT_NOTE = "holdout – do not contact"
 #: Account pages are written in this folder beside the list.
 ACCOUNTS_DIR = "accounts"
 CSV_COLUMNS = ["risk_rank", "account_id", "account_name", "csm", "segment", "churn_probability", "risk_tier",
@@ -51,7 +54,9 @@ class RiskList:
     history : pandas.DataFrame or None
         ``account_id``, ``as_of_date``, ``churn_probability`` of recent runs (HTML only).
     total : int
-        Accounts matching the filters before ``--top``.
+        Accounts matching the filters before ``--top`` (held-out accounts not counted).
+    held : pandas.DataFrame or None
+        ``account_id``, ``csm`` of the matching accounts an experiment's holdout leaves out.
     """
 
     rows: pd.DataFrame
@@ -60,6 +65,7 @@ class RiskList:
     segment: str | None = None
     history: pd.DataFrame | None = None
     total: int = 0
+    held: pd.DataFrame | None = None
 
     @property
     def title(self) -> str:
@@ -72,12 +78,20 @@ class RiskList:
         if len(self.rows):
             first = self.rows.iloc[0]
             parts.append(f"model {first['model_name']} v{first['model_version'] or '?'}")
+        if self.held is not None and len(self.held):
+            parts.append(f"{len(self.held):,} held out by an experiment (not listed)")
+        marked = int(self.rows["holdout"].sum()) if "holdout" in self.rows else 0
+        if marked:
+            parts.append(f"{marked:,} listed as '{HOLDOUT_NOTE}'")
         return " · ".join(parts)
 
 
 def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, segment: str | None = None,
-         top: int | None = None, history: bool = False) -> RiskList:
+         top: int | None = None, history: bool = False, experiments=()) -> RiskList:
     """Read a risk list from the warehouse.
+
+    The holdout accounts of the ``experiments`` running on the date are left out
+    (and counted), or kept with ``holdout`` set when their experiment has ``show_holdout``.
 
     Raises
     ------
@@ -87,13 +101,21 @@ def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, se
     day = as_of or store.latest_as_of()
     if day is None:
         raise ChurnError(f"{store.label} holds no scores yet: run `churn score` first")
-    rows = store.scores(day, csm, segment, top)
+    held = holdout_accounts(store, experiments, day)
+    hidden = set(held.loc[~held["show"], "account_id"])
+    rows = store.scores(day, csm, segment, None if hidden else top)
     if rows.empty:
         raise ChurnError(_nothing(store, day, csm, segment))
+    out = rows["account_id"].isin(hidden)
+    left_out, rows = rows.loc[out, ["account_id", "csm"]].reset_index(drop=True), rows[~out].reset_index(drop=True)
+    total = store.count(day, csm, segment) - len(left_out)
+    rows = rows.head(top) if top else rows
+    if len(held):
+        rows["holdout"] = rows["account_id"].isin(set(held.loc[held["show"], "account_id"]))
     trend = store.history(day, csm, segment, TREND_POINTS) if history else None
-    if csm is not None:  # the stored spelling, not the (case-insensitive) filter's
+    if csm is not None and len(rows):  # the stored spelling, not the (case-insensitive) filter's
         csm = rows["csm"].iloc[0]
-    return RiskList(rows, day, csm, segment, trend, store.count(day, csm, segment))
+    return RiskList(rows, day, csm, segment, trend, total, left_out)
 
 
 def _nothing(store: Warehouse, day: date, csm: str | None, segment: str | None) -> str:
@@ -124,11 +146,16 @@ def _money(value) -> str:
     return "" if _missing(value) else f"{value:,.0f}"
 
 
+def _note(r) -> str:
+    """``holdout – do not contact`` for a shown holdout account, else nothing."""
+    return f"{HOLDOUT_NOTE.upper()}: " if getattr(r, "holdout", False) else ""
+
+
 def to_table(rl: RiskList) -> str:
     """A fixed-width text table, one account per line, reasons last."""
     cells = [
         [str(r.risk_rank), f"{r.account_name or ''} ({r.account_id})", r.csm or UNASSIGNED, _percent(r.churn_probability),
-         r.risk_tier, _money(r.revenue_at_risk), _change(r.probability_change), r.reason_summary or ""]
+         r.risk_tier, _money(r.revenue_at_risk), _change(r.probability_change), _note(r) + (r.reason_summary or "")]
         for r in rl.rows.itertuples()
     ]
     header = ["rank", "account", "csm", "prob", "tier", "rev. at risk", "change", "top reasons"]
@@ -144,7 +171,7 @@ def to_table(rl: RiskList) -> str:
 
 def to_csv(rl: RiskList) -> str:
     """Machine-readable columns of the list (reasons as the one-line summary)."""
-    return rl.rows[CSV_COLUMNS].to_csv(index=False)
+    return rl.rows[CSV_COLUMNS + (["holdout"] if "holdout" in rl.rows else [])].to_csv(index=False)
 
 
 # ------------------------------------------------------------------------ HTML
@@ -207,6 +234,7 @@ def _row(r, trend: list[float], link: bool = False) -> dict:
         "trend": spark_geometry(trend), "reasons": _reasons(r.reasons), "context": _context(r.reasons),
         "moved": r.change_reasons if isinstance(getattr(r, "change_reasons", None), str) else "",
         "link": f"{ACCOUNTS_DIR}/{account_page.file_name(r.account_id)}" if link else "",
+        "holdout": HOLDOUT_NOTE if getattr(r, "holdout", False) else "",
     }
 
 
@@ -232,7 +260,8 @@ def per_csm(rl: RiskList, top: int | None = None) -> dict[str, RiskList]:
         mine = rl.rows[owners == csm]
         rows = mine.head(top) if top else mine
         history = None if rl.history is None else rl.history[rl.history["account_id"].isin(rows["account_id"])]
-        out[csm] = RiskList(rows, rl.as_of, csm, rl.segment, history, len(mine))
+        held = None if rl.held is None else rl.held[rl.held["csm"].fillna(UNASSIGNED) == csm]
+        out[csm] = RiskList(rows, rl.as_of, csm, rl.segment, history, len(mine), held)
     return out
 
 
@@ -243,8 +272,11 @@ def slug(name: str) -> str:
 
 # ---------------------------------------------------------------------- output
 def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as_of: date | None = None,
-            csm: str | None = None, segment: str | None = None, top: int | None = None) -> tuple[str, list[Path]]:
+            csm: str | None = None, segment: str | None = None, top: int | None = None,
+            experiments=()) -> tuple[str, list[Path]]:
     """Render a risk list; return the text for stdout (if ``out`` is not given) and the files written.
+
+    ``experiments`` (``cfg.experiments``) decide which holdout accounts are left out or marked.
 
     HTML without ``csm`` and with ``out`` a folder (existing, or a path without
     a suffix) writes one stand-alone page per CSM there, each with its own ``top``.
@@ -252,7 +284,8 @@ def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as
     if fmt not in FORMATS:
         raise ChurnError(f"--format must be one of {', '.join(FORMATS)} (got '{fmt}')")
     pages_per_csm = fmt == "html" and csm is None and out is not None and (out.is_dir() or not out.suffix)
-    rl = load(store, as_of, csm, segment, None if pages_per_csm else top, history=fmt == "html")
+    rl = load(store, as_of, csm, segment, None if pages_per_csm else top, history=fmt == "html",
+              experiments=experiments)
     if pages_per_csm:
         out.mkdir(parents=True, exist_ok=True)
         lists = per_csm(rl, top)

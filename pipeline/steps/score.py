@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
@@ -25,6 +25,7 @@ from pipeline.engine.catalog import Vocabulary
 from pipeline.engine.engines import timed
 from pipeline.engine.snapshot import open_snapshot
 from pipeline.errors import ChurnError, ModelError
+from pipeline.io.experiments import assigner
 from pipeline.io.urls import mask_secrets, mask_url
 from pipeline.io.warehouse import Run, Warehouse, utc_now
 from pipeline.steps.scoring import ACCOUNT_COLUMNS, assemble, check_config_version, check_features, summary
@@ -47,12 +48,15 @@ class ScoreResult:
     drift : models.drift.DriftReport
     warehouse : str
         Where they went (password masked).
+    assigned : list of pandas.DataFrame
+        Per experiment running on the date, the ``churn_experiments`` rows this run wrote.
     """
 
     run: Run
     scores: pd.DataFrame
     drift: DriftReport
     warehouse: str
+    assigned: list = field(default_factory=list)
 
 
 def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=None,
@@ -100,8 +104,9 @@ def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=N
         accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
         scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record)
         record.status, record.rows = "succeeded", len(scores)
-        scores = store.write(scores, record)
-    return ScoreResult(record, scores, drift, store.label)
+        assigned: list = []
+        scores = store.write(scores, record, also=assigner(cfg.experiments, record.as_of, assigned))
+    return ScoreResult(record, scores, drift, store.label, assigned)
 
 
 @contextmanager

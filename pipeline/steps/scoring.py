@@ -132,5 +132,10 @@ def summary(result) -> str:
         f"tiers: {tiers_text}; revenue at risk over the horizon: {at_risk:,.0f}",
         f"timings: {timing}",
     ]
+    for rows in getattr(result, "assigned", []):
+        if len(rows):
+            held = int((rows["arm"] == "holdout").sum())
+            lines.append(f"experiment {rows['experiment'].iloc[0]}: {len(rows):,} accounts entered "
+                         f"({len(rows) - held:,} outreach, {held:,} holdout)")
     lines += [f"WARNING: {w}" for w in run_.warnings]
     return "\n".join(lines)

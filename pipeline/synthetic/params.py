@@ -113,6 +113,15 @@ class WorldParams:
     # --- the recorded truth: the oracle's churn probability per account and snapshot ---
     truth_frequency: str = "monthly"  # snapshot dates: first of each month, or "weekly" (Mondays)
     truth_horizon_days: int = 90  # churn within (T, T + horizon]
+    # --- the CS team (outreach.py): None = no team, no cs_activities table ---
+    outreach_experiment: str | None = None  # the experiment name its holdout hash is keyed by
+    outreach_start_day: int = 0  # first day (from the start) of listing and calling
+    outreach_threshold: float = 0.10  # oracle churn probability that puts an account on the list
+    outreach_holdout_share: float = 0.10  # listed accounts kept off the calls (same hash as the pipeline)
+    outreach_contact_share: float = 0.9  # listed outreach accounts a CSM reaches
+    outreach_holdout_leak: float = 0.0  # holdout accounts called against the rule
+    outreach_delay_days: tuple = (0, 7)  # days from listing to the call
+    outreach_effect: float = -0.3  # relative change of a called account's churn within the horizon
 
     def __post_init__(self):
         checks = [
@@ -126,6 +135,10 @@ class WorldParams:
             (self.truth_horizon_days > 0 and 0.0 <= self.anytime_share <= 1.0
              and 0.0 <= self.return_annual_share <= 1.0, "horizon > 0, shares in [0, 1]"),
             (self.new_share is None or 0.0 <= self.new_share < 1.0, "new_share in [0, 1)"),
+            (-1.0 <= self.outreach_effect <= 0.0 and 0.0 < self.outreach_holdout_share < 1.0
+             and 0.0 <= self.outreach_contact_share <= 1.0 and 0.0 <= self.outreach_holdout_leak <= 1.0
+             and 0 <= self.outreach_delay_days[0] <= self.outreach_delay_days[1],
+             "outreach_effect in [-1, 0] (a call saves), shares in [0, 1], delay days (low, high)"),
         ]
         for ok, message in checks:
             if not ok:

@@ -85,6 +85,15 @@ PRESETS: MappingProxyType = MappingProxyType({
                 "unattended_event": "calendar_sync", "milestones": VOCAB_MILESTONES,
                 "milestone_due": (5, 21, 60, 120)},
     ),
+    "outreach": Preset(
+        "the demo world over three years with a CS team: from 2025-01-01 it calls the accounts its risk list "
+        "shows (oracle churn probability >= 5 %), except the 'retention-2025' holdout (20 %); a call cuts churn "
+        "in the next 90 days by 30 %",
+        params={"outreach_experiment": "retention-2025", "outreach_start_day": 731, "outreach_threshold": 0.05,
+                "outreach_holdout_share": 0.20, "outreach_contact_share": 0.9, "outreach_holdout_leak": 0.02,
+                "outreach_effect": -0.3},
+        world={"days": 1096, "start_date": "2023-01-01"},
+    ),
 })
 
 _PARAM_NAMES = {f.name for f in fields(WorldParams)}

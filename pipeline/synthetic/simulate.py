@@ -9,6 +9,7 @@ from .accounts import NEVER, Accounts
 from .churn import (churn_events, contributions, daily_hazard, decision_prob, dominant_driver,
                     horizon_labels, horizon_prob, satisfaction)
 from .dates import Calendar
+from .outreach import Outreach
 from .params import WorldParams
 from .subscriptions import FAR, Ledger
 from .support import Support
@@ -55,9 +56,12 @@ class Simulation:
     churns are never completed.
     """
 
-    def __init__(self, p: WorldParams, acc: Accounts, cal: Calendar, days: int, rng, business_sec):
+    def __init__(self, p: WorldParams, acc: Accounts, cal: Calendar, days: int, rng, business_sec,
+                 outreach_rng=None):
         self.p, self.acc, self.cal, self.days, self.rng = p, acc, cal, days, rng
         n = acc.n
+        self.cs = (Outreach(p, acc.ids(), acc.region, outreach_rng or np.random.default_rng(0))
+                   if p.outreach_experiment else None)
         self.led = Ledger(n, cal)
         self.sup = Support(p, acc, rng, business_sec)
         h = acc.mu + rng.normal(0, p.sd_health, n)
@@ -111,6 +115,8 @@ class Simulation:
         contrib = contributions(p, self.acc, self.lat, self.sup.open_urgent, led.term, idx, day)
         hazard = daily_hazard(p, contrib, led.term[idx], self.churn_shift(day))
         gone = idx[self.rng.random(idx.size) < hazard]
+        if self.cs is not None:
+            gone = gone[~self.cs.protected(gone, day)]
         if gone.size:
             self._leave(gone, day)
 
@@ -121,6 +127,8 @@ class Simulation:
             return
         contrib = contributions(p, self.acc, self.lat, self.sup.open_urgent, led.term, due, day)
         leave = rng.random(due.size) < decision_prob(p, contrib, led.term[due], self.churn_shift(day))
+        if self.cs is not None:
+            leave &= ~self.cs.protected(due, day)
         gone, stay = due[leave], due[~leave]
         if gone.size:
             self._leave(gone, day)
@@ -208,6 +216,8 @@ class Simulation:
             survive = np.prod([1.0 - keep * daily_hazard(p, contrib, term, self.churn_shift(day + k))
                                for k in range(1, horizon + 1)], axis=0)
         prob = horizon_prob(p, decision, ahead, survive)
+        if self.cs is not None:
+            self.cs.list_accounts(idx, prob, day)
         self._truth.append((idx, np.full(idx.size, day), prob, dominant_driver(contrib), contrib))
 
     def snapshot_days(self) -> set:
@@ -262,4 +272,4 @@ class Simulation:
                  for i, k in enumerate(("acc", "day", "prob", "driver", "push"))}
         truth["churned"] = horizon_labels(ev_acc, ev_day, truth["acc"], truth["day"], self.p.truth_horizon_days)
         return {"H": self.H, "active": self.active, "rows": rows, "tickets": sup.ticket_table(),
-                "nps": sup.nps_table(), "truth": truth, "churn": (ev_acc, ev_day)}
+                "nps": sup.nps_table(), "truth": truth, "churn": (ev_acc, ev_day), "outreach": self.cs}

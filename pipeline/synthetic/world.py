@@ -80,7 +80,8 @@ def generate_world(out_dir, *, accounts: int | None = None, days: int | None = N
     (out / "usage_events").mkdir(parents=True, exist_ok=True)
     (out / "_truth").mkdir(exist_ok=True)
     for stale in [*(out / "usage_events").glob("part-*.parquet"),
-                  *(out / f"{name}.csv" for name in OPTIONAL_TABLES if name not in p.optional_tables)]:
+                  *(out / f"{name}.csv" for name in OPTIONAL_TABLES if name not in p.optional_tables),
+                  out / "cs_activities.csv", out / "_truth" / "outreach.parquet"]:
         stale.unlink(missing_ok=True)
 
     cal = Calendar(start_date)
@@ -90,7 +91,8 @@ def generate_world(out_dir, *, accounts: int | None = None, days: int | None = N
         return business_seconds(rng, region, REGION_UTC_OFFSET, HOUR_WEIGHTS)
 
     acc = make_accounts(rng, accounts, days, p, bsec)
-    sim = Simulation(p, acc, cal, days, rng, bsec).run(say)
+    sim = Simulation(p, acc, cal, days, rng, bsec,
+                     outreach_rng=np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))).run(say)
     ids = acc.ids()
     say("simulation done; writing tables")
     frames = {
@@ -101,6 +103,9 @@ def generate_world(out_dir, *, accounts: int | None = None, days: int | None = N
         "nps_responses": nps_frame(sim["nps"], ids, cal, days),
     }
     frames = {name: frame for name, frame in frames.items() if name in written_tables(p)}
+    if sim["outreach"] is not None:
+        frames["cs_activities"] = sim["outreach"].activities(ids, cal, days)
+        sim["outreach"].truth(ids, cal).to_parquet(out / "_truth" / "outreach.parquet", index=False)
     for name, frame in frames.items():
         write_csv(frame, out / f"{name}.csv")
     counts = {name: len(frame) for name, frame in frames.items()}

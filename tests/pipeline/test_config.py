@@ -6,6 +6,8 @@ The CLI path of bad files (unknown keys, out-of-range values, bad YAML) is in
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,24 @@ def test_errors_without_a_file_do_not_name_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match=r"^built-in defaults and overrides: .*horizon_days"):
         load_config(None, {"labels.horizon_days": -3})
+
+
+# ------------------------------------------------------------------ experiments
+def test_experiments_are_validated_and_bad_keys_named():
+    from pipeline.errors import ConfigError
+
+    good = {"name": "q1", "start": "2025-01-01", "tiers": ["high", "medium"], "holdout_share": 0.1}
+    (e,) = load_config(None, {"experiments": [good]}).experiments
+    assert (e.name, e.holdout_share, e.show_holdout, e.end) == ("q1", 0.1, False, None)
+    assert e.active_on(date(2025, 1, 1)) and not e.active_on(date(2024, 12, 31))
+    bad = [({"holdout": 0.1}, "unknown key 'experiments.0.holdout'"),
+           ({"holdout_share": 1.5}, "bad value for 'experiments.0.holdout_share'"),
+           ({"tiers": ["urgent"]}, "experiments.0.tiers.0"),
+           ({"tiers": None}, "give its population as tiers and/or a threshold"),
+           ({"end": "2024-06-01"}, "end (2024-06-01) is before start"),
+           ({"name": "has space"}, "experiments.0.name")]
+    for change, message in bad:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(None, {"experiments": [{**good, **change}]})
+    with pytest.raises(ConfigError, match="repeated: q1"):
+        load_config(None, {"experiments": [good, good]})

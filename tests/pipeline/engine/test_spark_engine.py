@@ -16,6 +16,8 @@ from pipeline.io.warehouse import Warehouse
 from scoring_fixtures import feature_panel, fit_model, scoring_config
 
 pytestmark = pytest.mark.spark
+#: An experiment running on the scored date: both engines assign its entrants.
+EXPERIMENT = {"name": "spark-check", "start": "2020-01-01", "tiers": ["high", "medium"], "holdout_share": 0.3}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def runs(small_world, spark, tmp_path_factory):
     model = fit_model(table, panel, rounds=40)
     out = {}
     for engine in ("duckdb", "spark"):
-        engine_cfg = scoring_config(small_world, tmp, engine=engine)
+        engine_cfg = scoring_config(small_world, tmp, engine=engine, experiments=[EXPERIMENT])
         result = score.run(engine_cfg, model=model, warehouse=str(tmp / f"{engine}.duckdb"))
         out[engine] = (result, Warehouse.from_config(engine_cfg, str(tmp / f"{engine}.duckdb")).scores(end))
     return out
@@ -49,3 +51,13 @@ def test_spark_writes_the_duckdb_scores(runs):
     assert (spark_run.run.status, spark_run.run.rows) == ("succeeded", len(spk))
     assert spark_run.run.drift == duck_run.run.drift  # drift checked on the collected features
     assert set(spark_run.run.timings) == {"model", "spark", "drift", "write"}
+
+
+def test_spark_assigns_the_experiment_exactly_as_duckdb(runs):
+    (duck_run, _), (spark_run, _) = runs["duckdb"], runs["spark"]
+    duck, spk = ([r.sort_values("account_id").reset_index(drop=True) for r in run_.assigned]
+                 for run_ in (duck_run, spark_run))
+    assert len(duck) == len(spk) == 1 and len(duck[0]) > 5 and (duck[0]["arm"] == "holdout").any()
+    columns = ["experiment", "account_id", "arm", "assigned_date", "tier", "segment"]
+    pd.testing.assert_frame_equal(spk[0][columns], duck[0][columns])
+    np.testing.assert_allclose(spk[0]["probability"], duck[0]["probability"], rtol=0, atol=1e-9)

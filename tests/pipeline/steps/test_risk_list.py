@@ -187,3 +187,54 @@ def test_cli_risk_list(store, tmp_path):
     assert made.exit_code == 0 and out.read_text().startswith("<!DOCTYPE html>")
     bad = CliRunner().invoke(app, ["risk-list", "-w", store.url, "--csm", "Nobody"])
     assert bad.exit_code == 2 and "known:" in bad.output
+
+
+# ------------------------------------------------------------ experiments' holdout
+def _experiment_store(tmp_path, **extra):
+    from pipeline.config import load_config
+    from pipeline.io.experiments import assigner, read_assignments
+
+    exps = load_config(None, {"experiments": [{"name": "q1", "start": "2025-01-01", "tiers": ["high", "medium"],
+                                               "holdout_share": 0.3, **extra}]}).experiments
+    wh = Warehouse(tmp_path / "wh.duckdb")
+    for step, day in enumerate(DATES):
+        wh.write(rows_for(day, step), Run(f"r{step}", day, datetime(2025, 3, 1), status="succeeded", rows=30),
+                 also=assigner(exps, day, []))
+    assigned = read_assignments(wh, "q1")
+    return wh, exps, set(assigned.loc[assigned["arm"] == "holdout", "account_id"])
+
+
+def test_holdout_accounts_never_appear_in_any_list_and_are_counted(tmp_path):
+    wh, exps, holdout = _experiment_store(tmp_path)
+    assert holdout  # 30 % of the medium and high accounts
+    text, _ = publish(wh, "table", experiments=exps)
+    assert f"{len(holdout)} held out by an experiment (not listed)" in text.splitlines()[1]
+    assert not any(f"({a})" in text for a in holdout)
+    assert f"{30 - len(holdout)} of {30 - len(holdout)} accounts" in text.splitlines()[1]
+    top = load(wh, top=5, experiments=exps)
+    assert len(top.rows) == 5 and not set(top.rows["account_id"]) & holdout
+    for csm in ("Alice Moreau", "Ben Okafor"):
+        assert not set(load(wh, csm=csm, experiments=exps).rows["account_id"]) & holdout
+    csv_text, _ = publish(wh, "csv", experiments=exps)
+    assert not set(pd.read_csv(io.StringIO(csv_text))["account_id"]) & holdout
+    pages, written = publish(wh, "html", tmp_path / "pages", experiments=exps)
+    html = "".join(p.read_text() for p in written if p.parent.name == "pages")
+    assert not any(f">{a} ·" in html for a in holdout)
+    assert len(load(wh).rows) == 30  # no experiment configured: everyone is listed
+
+
+def test_holdout_accounts_are_marked_do_not_contact_when_configured(tmp_path):
+    wh, exps, holdout = _experiment_store(tmp_path, show_holdout=True)
+    rl = load(wh, experiments=exps)
+    assert len(rl.rows) == 30 and set(rl.rows.loc[rl.rows["holdout"], "account_id"]) == holdout
+    text, _ = publish(wh, "table", experiments=exps)
+    marked = [line for line in text.splitlines() if "HOLDOUT – DO NOT CONTACT" in line]
+    assert len(marked) == len(holdout) and f"{len(holdout)} listed as 'holdout – do not contact'" in text
+    html, _ = publish(wh, "html", experiments=exps)
+    assert html.count("holdout – do not contact") >= len(holdout)
+
+
+def test_holdout_accounts_come_back_after_the_experiment_ends(tmp_path):
+    wh, exps, holdout = _experiment_store(tmp_path, end="2025-02-15")
+    assert len(load(wh, experiments=exps).rows) == 30
+    assert not set(load(wh, as_of=DATES[1], experiments=exps).rows["account_id"]) & holdout

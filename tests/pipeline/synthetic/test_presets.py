@@ -53,7 +53,7 @@ def _churns(subs: pd.DataFrame, grace: int = 30) -> pd.DataFrame:
 def test_catalogue_names_and_descriptions():
     assert preset_names()[0] == "demo"
     assert set(preset_names()) == {"demo", "monthly", "annual", "short", "growth", "seasonal", "anytime",
-                                   "minimal", "vocab"}
+                                   "minimal", "vocab", "outreach"}
     assert all(p.description for p in PRESETS.values())
     assert get_preset("demo").params == {} and world_params("demo") == world_params()
 

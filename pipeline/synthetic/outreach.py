@@ -1,0 +1,108 @@
+"""The CS team of a generated world: it calls the accounts on its risk list, except the holdout.
+
+With ``WorldParams.outreach_experiment`` set, every truth snapshot from
+``outreach_start_day`` on puts the active accounts whose oracle churn
+probability is at least ``outreach_threshold`` on the CS team's list, once
+(the first time). Each listed account falls in the experiment's ``holdout`` or
+``outreach`` arm by the same hash as the pipeline's assignment
+(:func:`models.experiments.arms`, keyed by experiment name and account id), so
+an account the pipeline holds out is never one the CS team called, unless the
+world is told to break the rule (``outreach_holdout_leak``).
+
+A CSM reaches an outreach account with probability ``outreach_contact_share``,
+``outreach_delay_days`` after it was listed, and records the call in
+``cs_activities``. The call's true effect: with probability
+``-outreach_effect`` (0.3 for an effect of −30 %) the account is *saved*: it does
+not leave from the call until the label horizon after its listing has passed.
+Every contacted account's chance of churning in that window is therefore
+exactly ``1 + outreach_effect`` times what it would have been. The team's
+draws come from a generator of their own: with a zero effect the world is
+byte-identical to one without a team. With an effect it is not: a saved account
+stays active, and the world's later vectorised draws (over the active accounts)
+shift, so a world "without the calls" is no counterfactual of the same accounts;
+the holdout is. Who was listed, called and saved is written to
+``_truth/outreach.parquet``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.experiments import HOLDOUT, OUTREACH, arms
+
+from .dates import SECONDS_PER_DAY, Calendar, business_seconds
+from .params import HOUR_WEIGHTS, REGION_UTC_OFFSET, WorldParams
+
+NOT = -1
+#: ``cs_activities.activity_type`` of a CSM's call.
+CALL = "call"
+
+
+class Outreach:
+    """The CS team's state: who is listed, in which arm, called when, and saved until when.
+
+    Parameters
+    ----------
+    p : WorldParams
+    ids : ndarray of str
+        Account ids (the hash of the assignment reads them).
+    region : ndarray of int
+        Each account's region (calls are made in its business hours).
+    rng : numpy.random.Generator
+        The team's own draws.
+    """
+
+    def __init__(self, p: WorldParams, ids: np.ndarray, region: np.ndarray, rng: np.random.Generator):
+        self.p, self.rng, self.region, n = p, rng, region, ids.size
+        self.holdout = arms(p.outreach_experiment, ids, p.outreach_holdout_share) == HOLDOUT
+        self.listed = np.full(n, NOT, np.int64)
+        self.called = np.full(n, NOT, np.int64)
+        self.saved = np.zeros(n, bool)
+        self.call_sec = np.zeros(n, np.int64)
+
+    def list_accounts(self, idx: np.ndarray, prob: np.ndarray, day: int) -> None:
+        """Put the active accounts ``idx`` at or above the threshold on the list, call the outreach arm."""
+        p, rng = self.p, self.rng
+        if day < p.outreach_start_day:
+            return
+        new = idx[(prob >= p.outreach_threshold) & (self.listed[idx] == NOT)]
+        if not new.size:
+            return
+        self.listed[new] = day
+        share = np.where(self.holdout[new], p.outreach_holdout_leak, p.outreach_contact_share)
+        reached = rng.random(new.size) < share
+        low, high = p.outreach_delay_days
+        delay = rng.integers(low, high + 1, new.size)
+        saved = rng.random(new.size) < -p.outreach_effect
+        called = new[reached]
+        self.called[called] = day + delay[reached]
+        self.saved[called] = saved[reached]
+        self.call_sec[called] = business_seconds(rng, self.region[called], REGION_UTC_OFFSET, HOUR_WEIGHTS)
+
+    def protected(self, idx: np.ndarray, day: int) -> np.ndarray:
+        """Which of ``idx`` a call keeps from leaving on ``day``: saved, called, within the horizon of listing."""
+        return (self.saved[idx] & (self.called[idx] != NOT) & (self.called[idx] <= day)
+                & (day <= self.listed[idx] + self.p.truth_horizon_days))
+
+    def truth(self, ids: np.ndarray, cal: Calendar) -> pd.DataFrame:
+        """``_truth/outreach.parquet``: every listed account, its arm, call and whether the call saved it."""
+        idx = np.flatnonzero(self.listed != NOT)
+        called = self.called[idx] != NOT
+        return pd.DataFrame({
+            "account_id": ids[idx], "experiment": self.p.outreach_experiment,
+            "listed_on": cal.dates(self.listed[idx]), "arm": np.where(self.holdout[idx], HOLDOUT, OUTREACH),
+            "contacted": called, "contacted_on": pd.Series(cal.dates(np.where(called, self.called[idx], 0))).where(called),
+            "saved": self.saved[idx] & called, "true_effect": self.p.outreach_effect,
+        })
+
+    def activities(self, ids: np.ndarray, cal: Calendar, days: int) -> pd.DataFrame:
+        """The ``cs_activities`` table: one call per contacted account, within the period."""
+        from .writer import fmt_ts
+
+        idx = np.flatnonzero((self.called != NOT) & (self.called < days))
+        idx = idx[np.lexsort((idx, self.called[idx]))]
+        return pd.DataFrame({
+            "account_id": ids[idx],
+            "occurred_at": fmt_ts(cal, self.called[idx] * SECONDS_PER_DAY + self.call_sec[idx]),
+            "activity_type": CALL,
+        })
