@@ -22,6 +22,8 @@ TABLE_WORDS = {
     "support_tickets": ("ticket", "tickets", "support", "case", "cases", "zendesk", "helpdesk", "freshdesk"),
     "milestones": ("milestone", "milestones", "onboarding", "success", "tasks", "steps", "adoption"),
     "nps_responses": ("nps", "survey", "surveys", "responses", "feedback"),
+    "cs_activities": ("cs", "csm", "outreach", "touchpoint", "touchpoints", "touches", "calls", "engagement",
+                      "engagements", "interactions", "playbook", "playbooks"),
 }
 
 _STAMPS = ("created_at", "created", "created_ts", "timestamp", "ts", "time")
@@ -61,6 +63,7 @@ COLUMN_WORDS = {
     "responded_at": ("responded_at", "answered_at", "answered_ts", "response_ts", "responded", "submitted_at",
                      "survey_date", *_STAMPS),
     "score": ("score", "nps", "nps_score", "rating", "answer", "value"),
+    "activity_type": ("activity_type", "touch_type", "channel", "kind", "type", "activity", "action"),
 }
 
 #: Warehouse priority words -> the contract's (lower-cased before lookup).
@@ -142,7 +145,7 @@ def _candidates(kind: str, columns: dict[str, str], used: set[str]) -> str:
 
 def _table_score(contract: str, table) -> tuple[int, int]:
     words = set(normal(table.ref.rsplit(".", 1)[-1]).split("_")) | {normal(table.ref.rsplit(".", 1)[-1])}
-    named = 10 if normal(table.ref.rsplit(".", 1)[-1]) == contract else 3 * len(words & set(TABLE_WORDS[contract]))
+    named = 10 if normal(table.ref.rsplit(".", 1)[-1]) == contract else 3 * len(words & set(TABLE_WORDS.get(contract, ())))
     matched = sum(1 for g in guess_columns(contract, table.columns) if g.column is not None
                   and not TABLES[contract].column(g.contract).optional)
     return named + matched, matched
