@@ -28,8 +28,8 @@ import uuid
 import weakref
 from dataclasses import dataclass, field
 
-from pipeline.engine.spark_errors import (describe, headline, is_spark_failure, log4j_options, quiet_py4j,
-                                          spark_log_file)
+from pipeline.engine.spark_errors import (describe, headline, is_spark_failure, log4j_options, missing_column,
+                                          quiet_py4j, spark_log_file)
 from pipeline.engine.spark_read import catalog_tables, folder_tables
 from pipeline.errors import SourceError
 from pipeline.io.sources import Source
@@ -172,8 +172,13 @@ class SparkSource(Source):
 
     def __exit__(self, kind, exc, tb) -> None:
         self.close()
-        if exc is not None and is_spark_failure(exc):
+        if exc is None:
+            return
+        if is_spark_failure(exc):
             raise SourceError(describe(exc, self.label, self.reads)) from None
+        missing = missing_column(exc, self.reads)  # a query on a table without a contract column (--no-validate)
+        if missing:
+            raise SourceError(missing) from None
 
 
 def open_spark_source(spec: str, *, master: str = "local[2]", session=None, conf: dict | None = None) -> Source:

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -56,7 +57,13 @@ def log4j_options() -> str:
 
 
 def quiet_py4j() -> None:
-    """Py4J logs a dead gateway with a traceback at ERROR: send its records to the DEBUG log instead."""
+    """Py4J logs a dead gateway with a traceback at ERROR: send its records to the DEBUG log instead.
+
+    PySpark also warns with the Java stack when an Arrow transfer fails in the
+    middle (the failure itself is raised and described): those warnings are dropped.
+    """
+    warnings.filterwarnings("ignore", message=r"(toPandas|createDataFrame) attempted Arrow optimization",
+                            category=UserWarning)
     py4j = logging.getLogger("py4j")
     if not any(isinstance(h, _ToDebug) for h in py4j.handlers):
         py4j.addHandler(_ToDebug())
@@ -176,6 +183,23 @@ def _culprit(text: str, reads: dict) -> tuple[str, str] | None:
     if view and view.group(1) in reads:
         return view.group(1), reads[view.group(1)].location
     return None
+
+
+def missing_column(exc: BaseException, reads: dict) -> str | None:
+    """The message for a query that used a contract column one table lacks (ibis: no such attribute), if it is one."""
+    from pipeline.contract.tables import TABLES
+
+    found = re.search(r"object has no attribute '(\w+)'", str(exc)) if isinstance(exc, AttributeError) else None
+    if not found:
+        return None
+    column = found.group(1)
+    lacking = [t for t, r in reads.items() if column in TABLES[t].column_names
+               and r.frame is not None and column not in r.frame.columns]
+    if len(lacking) != 1:
+        return None
+    table = lacking[0]
+    return (f"table {table} ({reads[table].location}) has no column {column}, which the data contract requires "
+            "(run `churn validate` for the full report)")
 
 
 def _path_of(file: str) -> str:
