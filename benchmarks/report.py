@@ -44,9 +44,24 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
 
 
 def _row(size: int, step: str, r: dict, floor: float) -> str:
-    ratio = f"{r['seconds'] / floor:.1f}x" if floor and step in ("floor", "panel", "pandas") else ""
+    ratio = f"{r['seconds'] / floor:.1f}x" if floor and step in ("floor", "panel", "pandas", "spark_panel") else ""
     runs = ", ".join(f"{s:.2f}" for s in r.get("all_seconds", []))
     return f"| {size:,} | {step} | {r['seconds']:.2f} | {ratio} | {r['peak_rss_mb']:.0f} | {runs} |"
+
+
+def _spark_lines(size: int, steps: dict) -> list[str]:
+    """Spark against DuckDB, from the same run: panel, panel + training, scoring 100k accounts."""
+    lines = []
+    pairs = [("spark_panel", ("panel",), "feature panel"),
+             ("spark_train", ("panel", "train"), "panel + training (Spark: `train --engine spark`; DuckDB: panel + train)"),
+             ("spark_score", ("score",), "scoring 100,000 accounts with reasons + write")]
+    for spark, duck, what in pairs:
+        if spark in steps and all(d in steps for d in duck):
+            s, d = steps[spark]["seconds"], sum(steps[x]["seconds"] for x in duck)
+            start = steps[spark].get("session_s")
+            lines.append(f"- {size:,} events, Spark local[2] vs DuckDB, {what}: {s:.2f} s vs {d:.2f} s = {s / d:.1f}x"
+                         + (f" (plus {start:.1f} s JVM start, not counted)" if start else ""))
+    return lines
 
 
 def write_results(path: Path, results: dict, machine: str, versions: str, repeats: int, when: str,
@@ -56,7 +71,9 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
         "# Benchmark results",
         "",
         f"Written {when} by `make bench` (`python -m benchmarks.run`): each step in its own process, the median "
-        "of the runs listed in its row (3 per step for 1 M and 10 M events; the opt-in 100 M size, `make bench-large`, once).",
+        f"of the runs listed in its row ({repeats} per step in the latest run; the opt-in 100 M size, "
+        "`make bench-large`, once). Steps `spark_*` run on a Spark `local[2]` session (`benchmarks/spark_steps.py`); "
+        "their peak RSS is the larger of the Python process and the JVM.",
         f"Machine: {machine}. Libraries: {versions}.",
         f"Load average (1 min) at start and end of the run: {load}." if load else "",
         "",
@@ -88,6 +105,7 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
         if size >= 100_000_000 and rss:
             summary.append(f"- {size:,} events end to end (features, train, score): largest peak RSS {rss / 1024:.2f} GiB "
                            f"(target < {TARGETS['peak_rss_gib']:.0f} GiB: {'met' if rss / 1024 < 4 else 'missed'})")
+        summary += _spark_lines(size, steps)
         for step in ("train", "score"):
             if step in steps:
                 line = f"- {size:,} events: {step} {steps[step]['seconds']:.2f} s"

@@ -24,6 +24,7 @@ same :class:`pipeline.contract.checks.Parser` rules as on DuckDB. See ``docs/spa
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 import weakref
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ from pipeline.io.sources import Source
 log = logging.getLogger("churn")
 
 CATALOG_PREFIX = "spark-catalog:"
+
+#: Set by spark-submit for the Python driver it starts (the JVM is already running with its settings).
+SUBMITTED = "PYSPARK_GATEWAY_PORT"
 
 #: JVM options of every session this module starts: timestamps are naive UTC on
 #: every engine, so the JVM runs in UTC as well as the SQL session.
@@ -112,8 +116,15 @@ def spark_session(master: str = "local[2]", conf: dict | None = None):
         _apply_runtime_conf(running, {k: v for k, v in (conf or {}).items()})
         running.conf.set("spark.sql.session.timeZone", "UTC")
         return running
-    builder = SparkSession.builder.master(master)
-    for key, value in session_conf(master, conf).items():
+    builder = SparkSession.builder
+    settings = session_conf(master, conf)
+    if SUBMITTED in os.environ:  # under spark-submit: its --master and --conf win over the config's
+        log.info("running under spark-submit: the master and settings given to spark-submit are used")
+        keep = ("spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled")
+        settings = {**{k: BASE_CONF[k] for k in keep}, **{k: str(v) for k, v in (conf or {}).items()}}
+    else:
+        builder = builder.master(master)
+    for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()

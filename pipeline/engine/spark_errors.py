@@ -39,6 +39,8 @@ logger.parquet.level = error
 
 _COLUMN = re.compile(r"with name `([^`]+)` cannot be resolved")
 _VIEW = re.compile(r"churn_[0-9a-f]{8}_([a-z_]+)")
+_ERROR_CLASS = re.compile(r"^\[[A-Z_.]+\] ")
+_CLASS_PREFIX = re.compile(r"^(Caused by: )?((org\.apache|java|scala|shaded|py4j)[\w.$]*\.)?([\w$]*Exception: )?")
 _JAVA_LINE = re.compile(r"^\s*at [\w$.<>/]+\(.*\)\s*$")
 
 
@@ -124,23 +126,18 @@ def _full_text(exc: BaseException) -> str:
 
 
 def headline(exc: BaseException, text: str | None = None) -> str:
-    """The failure's first meaningful line, without Py4J's call prefix or any stack frame."""
+    """The failure's telling line: its Spark error class (``[FAILED_READ_FILE...] ...``) when it has one,
+    else its first line, without Py4J's call prefix, exception class names or stack frames."""
     text = str(exc) if text is None else text
     lines = []
     for line in text.splitlines():
         line = line.strip()
         if not line or _JAVA_LINE.match(line) or line.startswith(("An error occurred while calling", "JVM stacktrace")):
             continue
-        lines.append(line.lstrip(": ").strip())
+        lines.append(_CLASS_PREFIX.sub("", line.lstrip(": ").strip()))
     if not lines:
         return type(exc).__name__
-    first = lines[0]
-    for prefix in ("org.apache.spark.SparkException: ", "java.lang.", "org.apache.spark.sql.AnalysisException: "):
-        first = first.replace(prefix, "")
-    if " Caused by: " not in first:
-        cause = next((line for line in lines[1:] if line.startswith("Caused by: ")), None)
-        if cause and len(first) < 200:
-            first = f"{first} Caused by: {cause[len('Caused by: '):]}"
+    first = next((line for line in lines if _ERROR_CLASS.match(line)), lines[0])
     return first if len(first) <= 400 else first[:397] + "..."
 
 
