@@ -40,6 +40,15 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
   keeps 1-2 cores busy; a load at the start above 0.5, or at the end above about 2, means other jobs shared the
   2 cores, which makes the times pessimistic and noisier (the panel, multi-threaded, suffers more than pandas).
   The 100 M run was at load 2-4 while other jobs ran, so its times are pessimistic.
+- Spark rows (`spark_*`, `benchmarks/spark_steps.py`, `make bench` or `--engines duckdb spark`): the same work on a
+  Spark `local[2]` session with a 4 GiB driver, each in its own process: `spark_panel` the full panel from the
+  same folder; `spark_train` is `train --engine spark` end to end (validation, panel on Spark, backtest, fit,
+  MLflow), compared with DuckDB's panel + train; `spark_score` scores the same 100,000 feature rows as `score` on
+  the executors (`mapInPandas`: prepare, probability, TreeSHAP, reasons) and collects them for the same DuckDB
+  write. The JVM start is measured apart (`session_s` in results.json) and left out. Spark and DuckDB were
+  measured in the same run, one after the other, so their ratio holds for that run's load; the 2026-12-02 run
+  (1 run per step) shared the 2 cores with other engineers' jobs (load 1.5 at the start, 5.5 at the end), which
+  made the DuckDB rows 2-4x slower than the quiet run of 2026-12-01 (10 M panel 7.35 s then, 27.6 s here).
 """
 
 
