@@ -109,6 +109,9 @@ def describe(exc: BaseException, label: str, reads: dict) -> str:
     text = _full_text(exc)
     log.debug("Spark failure on %s:\n%s", label, text)
     culprit = _culprit(text, reads)
+    if culprit is None and len(reads) == 1:  # failed while reading one table's files
+        table, read = next(iter(reads.items()))
+        culprit = table, read.location
     if culprit:
         where = f"table {culprit[0]} ({culprit[1]})"
     else:
@@ -142,6 +145,8 @@ def headline(exc: BaseException, text: str | None = None) -> str:
 
 
 def _hint(exc: BaseException, text: str) -> str:
+    if "spark.driver.maxResultSize" in text:
+        return "; raise spark.driver.maxResultSize (and spark.driver.memory) in spark.conf"
     if "OutOfMemoryError" in text or "exceeds memory limits" in text or "Container killed" in text:
         return ("; out of memory: raise spark.executor.memory (or spark.driver.memory when the driver ran out), "
                 "or spark.sql.shuffle.partitions")

@@ -88,6 +88,36 @@ def test_a_schema_mismatch_between_parts_names_the_file(world_copy, spark):
                            "PARQUET_COLUMN_DATA_TYPE_MISMATCH")
 
 
+@pytest.mark.spark
+def test_a_real_process_prints_one_line_and_no_java(small_world, tmp_path, spark):
+    """``churn`` in its own process and JVM (``local[1]``), a job failing in Spark: stderr holds one error line.
+
+    The driver refuses the task results (``spark.driver.maxResultSize`` of 1 kB), a
+    failure of the kind a too small driver gives; the JVM's log4j output goes
+    to the log file, not to the terminal.
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[3]
+    cfg = yaml.safe_load((root / "configs" / "pipeline.yaml").read_text())
+    cfg["spark"] = {"master": "local[1]", "conf": {"spark.driver.maxResultSize": "1k"}}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    done = subprocess.run([str(Path(sys.executable).parent / "churn"), "features", "-c", str(tmp_path / "cfg.yaml"),
+                           "--engine", "spark", "--data", str(small_world), "--as-of", AS_OF],
+                          capture_output=True, text=True, cwd=root, env={**__import__("os").environ,
+                                                                         "CHURN_SPARK_LOG": str(tmp_path / "spark.log")})
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "incubator modules" not in line]  # the JVM's own notice
+    assert len(lines) == 1 and lines[0].startswith("error: Spark failed on table usage_events"), done.stderr
+    assert "raise spark.driver.maxResultSize" in lines[0] and str(tmp_path / "spark.log") in lines[0]
+    assert "Traceback" not in done.stderr and "\tat " not in done.stderr
+    assert "maxResultSize" in (tmp_path / "spark.log").read_text()  # the JVM's side of it, in the log file
+
+
 class _JavaError(Exception):
     """What Py4J raises: the call, then the Java exception and its stack."""
 
