@@ -118,6 +118,42 @@ def test_a_real_process_prints_one_line_and_no_java(small_world, tmp_path, spark
     assert "maxResultSize" in (tmp_path / "spark.log").read_text()  # the JVM's side of it, in the log file
 
 
+LOSE_AN_EXECUTOR = """
+import os, sys
+from pipeline.engine.spark import open_spark_source, spark_session
+from pipeline.errors import SourceError
+
+def kill_my_executor(rows):  # runs in a Python worker: its daemon's parent is the executor JVM
+    daemon = os.getppid()
+    jvm = int(open(f"/proc/{daemon}/stat").read().rsplit(")", 1)[1].split()[1])
+    os.kill(jvm, 9)
+    yield from rows
+
+session = spark_session("local-cluster[1,1,1024]", {"spark.task.maxFailures": "1", "spark.executor.memory": "1g"})
+try:
+    with open_spark_source(sys.argv[1], session=session) as source:
+        session.table(source.names["usage_events"]).rdd.mapPartitions(kill_my_executor).count()
+except SourceError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.spark
+def test_a_lost_executor_is_one_message(small_world, spark):
+    """An executor JVM killed (SIGKILL) under its task, in a session of its own (one try per task)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", LOSE_AN_EXECUTOR, str(small_world)], capture_output=True,
+                          text=True, cwd=root, env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=300)
+    message = done.stdout.strip()
+    assert message.startswith(f"Spark failed on data source {small_world} (tables: accounts,"), done.stdout + done.stderr
+    assert "ExecutorLostFailure" in message and "an executor was lost" in message
+    assert "\tat " not in message and "Traceback" not in done.stderr
+
+
 class _JavaError(Exception):
     """What Py4J raises: the call, then the Java exception and its stack."""
 
