@@ -18,7 +18,10 @@ Two kinds of ``spec``:
 Each table becomes a temporary view private to the source; typing
 (:func:`pipeline.io.sources.typed`) happens inside the query, as on every other
 engine. CSV files are read as text, so every contract column goes through the
-same :class:`pipeline.contract.checks.Parser` rules as on DuckDB. See ``docs/spark.md``.
+same :class:`pipeline.contract.checks.Parser` rules as on DuckDB. Reading the
+files (and pandas' nanosecond Parquet timestamps) is :mod:`pipeline.engine.spark_read`;
+a Spark or JVM failure becomes one :class:`SourceError` (:mod:`pipeline.engine.spark_errors`).
+See ``docs/spark.md``.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def session_conf(master: str = "local[2]", conf: dict | None = None) -> dict[str
     master = str(master)
     local = master.startswith("local")
     merged = {**BASE_CONF, **(LOCAL_CONF if local else {})}
-    merged["spark.driver.extraJavaOptions"] += f" {log4j_options()}"
+    merged["spark.driver.extraJavaOptions"] = f"{merged['spark.driver.extraJavaOptions']} {log4j_options()}".strip()
     if master.startswith("local-cluster"):
         merged["spark.executor.extraJavaOptions"] += f" {LOCAL_JAVA_OPTIONS}"
     merged.update(conf or {})

@@ -53,8 +53,12 @@ def log4j_options() -> str:
     """JVM options sending the log4j output to :func:`spark_log_file` (the configuration written once)."""
     target = spark_log_file()
     config = Path(tempfile.gettempdir()) / "churn-spark-log4j2.properties"
-    if not config.exists() or config.read_text() != LOG4J_PROPERTIES:
-        config.write_text(LOG4J_PROPERTIES)
+    try:
+        if not config.exists() or config.read_text() != LOG4J_PROPERTIES:
+            config.write_text(LOG4J_PROPERTIES)
+    except OSError:  # a temp folder this user cannot write: Spark's own console logging stays
+        log.warning("cannot write %s: the JVM logs to the console", config)
+        return ""
     return f"-Dlog4j2.configurationFile={config.as_uri()} -Dchurn.spark.log={target}"
 
 
