@@ -37,8 +37,8 @@ $(DATA):
 test:  ## the test suite (what CI runs)
 	$(PY) -m pytest
 
-bench:  ## benchmarks: 1 M and 10 M events; results in benchmarks/results.md
-	$(PY) -m benchmarks.run --sizes 1000000 10000000
+bench:  ## benchmarks: 1 M and 10 M events, DuckDB and Spark local[2] rows; results in benchmarks/results.md
+	$(PY) -m benchmarks.run --sizes 1000000 10000000 --engines duckdb spark
 
 bench-large:  ## the 100 M-event world (long, once); kept beside the bench sizes in results.md
 	$(PY) -m benchmarks.run --sizes 100000000 --repeats 1

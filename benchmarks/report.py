@@ -40,13 +40,37 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
   keeps 1-2 cores busy; a load at the start above 0.5, or at the end above about 2, means other jobs shared the
   2 cores, which makes the times pessimistic and noisier (the panel, multi-threaded, suffers more than pandas).
   The 100 M run was at load 2-4 while other jobs ran, so its times are pessimistic.
+- Spark rows (`spark_*`, `benchmarks/spark_steps.py`, `make bench` or `--engines duckdb spark`): the same work on a
+  Spark `local[2]` session with a 4 GiB driver, each in its own process: `spark_panel` the full panel from the
+  same folder; `spark_train` is `train --engine spark` end to end (validation, panel on Spark, backtest, fit,
+  MLflow), compared with DuckDB's panel + train; `spark_score` scores the same 100,000 feature rows as `score` on
+  the executors (`mapInPandas`: prepare, probability, TreeSHAP, reasons) and collects them for the same DuckDB
+  write. The JVM start is measured apart (`session_s` in results.json) and left out. Spark and DuckDB were
+  measured in the same run, one after the other, so their ratio holds for that run's load; the 2026-12-02 run
+  (1 run per step) shared the 2 cores with other engineers' jobs (load 1.5 at the start, 5.5 at the end), which
+  made the DuckDB rows 2-4x slower than the quiet run of 2026-12-01 (10 M panel 7.35 s then, 27.6 s here).
 """
 
 
 def _row(size: int, step: str, r: dict, floor: float) -> str:
-    ratio = f"{r['seconds'] / floor:.1f}x" if floor and step in ("floor", "panel", "pandas") else ""
+    ratio = f"{r['seconds'] / floor:.1f}x" if floor and step in ("floor", "panel", "pandas", "spark_panel") else ""
     runs = ", ".join(f"{s:.2f}" for s in r.get("all_seconds", []))
     return f"| {size:,} | {step} | {r['seconds']:.2f} | {ratio} | {r['peak_rss_mb']:.0f} | {runs} |"
+
+
+def _spark_lines(size: int, steps: dict) -> list[str]:
+    """Spark against DuckDB, from the same run: panel, panel + training, scoring 100k accounts."""
+    lines = []
+    pairs = [("spark_panel", ("panel",), "feature panel"),
+             ("spark_train", ("panel", "train"), "panel + training (Spark: `train --engine spark`; DuckDB: panel + train)"),
+             ("spark_score", ("score",), "scoring 100,000 accounts with reasons + write")]
+    for spark, duck, what in pairs:
+        if spark in steps and all(d in steps for d in duck):
+            s, d = steps[spark]["seconds"], sum(steps[x]["seconds"] for x in duck)
+            start = steps[spark].get("session_s")
+            lines.append(f"- {size:,} events, Spark local[2] vs DuckDB, {what}: {s:.2f} s vs {d:.2f} s = {s / d:.1f}x"
+                         + (f" (plus {start:.1f} s JVM start, not counted)" if start else ""))
+    return lines
 
 
 def write_results(path: Path, results: dict, machine: str, versions: str, repeats: int, when: str,
@@ -56,7 +80,9 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
         "# Benchmark results",
         "",
         f"Written {when} by `make bench` (`python -m benchmarks.run`): each step in its own process, the median "
-        "of the runs listed in its row (3 per step for 1 M and 10 M events; the opt-in 100 M size, `make bench-large`, once).",
+        f"of the runs listed in its row ({repeats} per step in the latest run; the opt-in 100 M size, "
+        "`make bench-large`, once). Steps `spark_*` run on a Spark `local[2]` session (`benchmarks/spark_steps.py`); "
+        "their peak RSS is the larger of the Python process and the JVM.",
         f"Machine: {machine}. Libraries: {versions}.",
         f"Load average (1 min) at start and end of the run: {load}." if load else "",
         "",
@@ -88,6 +114,7 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
         if size >= 100_000_000 and rss:
             summary.append(f"- {size:,} events end to end (features, train, score): largest peak RSS {rss / 1024:.2f} GiB "
                            f"(target < {TARGETS['peak_rss_gib']:.0f} GiB: {'met' if rss / 1024 < 4 else 'missed'})")
+        summary += _spark_lines(size, steps)
         for step in ("train", "score"):
             if step in steps:
                 line = f"- {size:,} events: {step} {steps[step]['seconds']:.2f} s"

@@ -5,7 +5,11 @@ bounded memory), then runs every step in its own process ``--repeats`` times
 and keeps the median wall time and the largest peak RSS. Results are written to
 ``benchmarks/results.md`` with the machine and library versions.
 
-    python -m benchmarks.run --sizes 1000000 10000000 [--repeats 3]
+    python -m benchmarks.run --sizes 1000000 10000000 [--repeats 3] [--engines duckdb spark]
+
+``--engines spark`` adds the Spark rows (``benchmarks/spark_steps.py``: panel,
+training and scoring 100k accounts on a ``local[2]`` session) beside DuckDB's,
+measured in the same run.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def measure(step: str, world: Path, repeats: int) -> dict:
     report = dict(runs[-1])
     report["seconds"] = statistics.median(r["seconds"] for r in runs)
     report["all_seconds"] = [round(r["seconds"], 3) for r in runs]
-    report["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    report["peak_rss_mb"] = max(max(r["peak_rss_mb"], r.get("jvm_rss_mb", 0)) for r in runs)
     return report
 
 
@@ -81,7 +85,7 @@ def cli_startup(world: Path, repeats: int) -> dict:
 
 
 def versions() -> str:
-    names = ["duckdb", "ibis-framework", "pandas", "pyarrow", "lightgbm", "scikit-learn", "mlflow"]
+    names = ["duckdb", "ibis-framework", "pandas", "pyarrow", "lightgbm", "scikit-learn", "mlflow", "pyspark"]
     return ", ".join(f"{n} {metadata.version(n)}" for n in names)
 
 
@@ -107,18 +111,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--root", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
-    parser.add_argument("--steps", nargs="+", default=None, help="Subset of steps (default: all).")
+    parser.add_argument("--steps", nargs="+", default=None, help="Subset of steps (default: all of --engines).")
+    parser.add_argument("--engines", nargs="+", default=["duckdb"], choices=["duckdb", "spark"],
+                        help="Engines whose steps run (default: duckdb; spark adds the Spark rows).")
     args = parser.parse_args(argv)
     args.root.mkdir(parents=True, exist_ok=True)
-    from benchmarks.steps import STEPS
+    from benchmarks.steps import ENGINE_STEPS
+
+    chosen = [step for engine in args.engines for step in ENGINE_STEPS[engine]]
 
     load_start = os.getloadavg()[0]
     results = {}
     for size in args.sizes:
         world = world_for(size, args.root)
-        steps = [s for s in (args.steps or STEPS) if s != "pandas" or size <= PANDAS_LIMIT]
+        steps = [s for s in (args.steps or chosen) if s != "pandas" or size <= PANDAS_LIMIT]
         results[size] = {step: measure(step, world, args.repeats) for step in steps}
-        results[size]["cli"] = cli_startup(world, args.repeats)
+        if "duckdb" in args.engines:
+            results[size]["cli"] = cli_startup(world, args.repeats)
         print(json.dumps({str(size): results[size]}, default=str), flush=True)
     from benchmarks.report import write_results
 

@@ -56,12 +56,13 @@ def pandas(world: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": len(frame)}
 
 
-def _bench_config(world: Path):
+def _bench_config(world: Path, engine: str = "duckdb"):
     from pipeline.config import load_config
 
     work = world.parent / f"{world.name}.work"
     work.mkdir(exist_ok=True)
     return load_config(None, {
+        "engine": engine,
         "data": str(world),
         "warehouse": str(work / "scores.duckdb"),
         "tracking.uri": f"sqlite:///{work}/mlflow.db",
@@ -94,23 +95,14 @@ def score(world: Path) -> dict:
     import pandas as pd
 
     from models.predict import predict_and_explain
-    from pipeline.engine.featurize import build_features
     from pipeline.steps import score as scoring
     from pipeline.steps.scoring import assemble
-    from pipeline.engine.labels import data_end
-    from pipeline.io.sources import open_source
     from pipeline.io.warehouse import Run, Warehouse, utc_now
 
     cfg = _bench_config(world)
     model, health, name, version, uri = scoring.load_model(cfg, None)
-    from pipeline.engine.catalog import Vocabulary
-
-    with open_source(world) as source:
-        end = data_end(source)
-        table = build_features(source, cfg, [end], vocab=Vocabulary.from_dict(model.vocabulary_), with_labels=False)
-    frame = table.frame.sample(n=100_000, replace=True, random_state=0).reset_index(drop=True)
-    frame["account_id"] = [f"B{i:06d}" for i in range(len(frame))]
-    table.frame = frame
+    table, end = _score_frame(cfg, world, model)
+    frame = table.frame
     accounts = pd.DataFrame({"account_id": frame["account_id"], "account_name": frame["account_id"],
                              "csm": "bench", "segment": frame.get("segment")})
     Path(cfg.warehouse).unlink(missing_ok=True)
@@ -125,12 +117,36 @@ def score(world: Path) -> dict:
             "note": f"{model.booster_.num_trees()} trees, 100,000 accounts, reasons + DuckDB write"}
 
 
-STEPS = {"floor": floor, "panel": panel, "pandas": pandas, "train": train, "score": score}
+def _score_frame(cfg, world: Path, model):
+    """The last day's feature rows repeated (with new account ids) to 100,000 accounts, and the data end."""
+    from pipeline.engine.catalog import Vocabulary
+    from pipeline.engine.featurize import build_features
+    from pipeline.engine.labels import data_end
+    from pipeline.io.sources import open_source
+
+    with open_source(world) as source:
+        end = data_end(source)
+        table = build_features(source, cfg, [end], vocab=Vocabulary.from_dict(model.vocabulary_), with_labels=False)
+    frame = table.frame.sample(n=100_000, replace=True, random_state=0).reset_index(drop=True)
+    frame["account_id"] = [f"B{i:06d}" for i in range(len(frame))]
+    table.frame = frame
+    return table, end
+
+
+def _steps() -> dict:
+    from benchmarks.spark_steps import SPARK_STEPS
+
+    return {"floor": floor, "panel": panel, "pandas": pandas, "train": train, "score": score, **SPARK_STEPS}
+
+
+#: DuckDB steps (the default of ``make bench``); :data:`ENGINE_STEPS` adds the Spark ones.
+STEPS = ["floor", "panel", "pandas", "train", "score"]
+ENGINE_STEPS = {"duckdb": STEPS, "spark": ["spark_panel", "spark_train", "spark_score"]}
 
 
 def main(argv: list[str]) -> None:
     step, world = argv[0], Path(argv[1])
-    result = STEPS[step](world)
+    result = _steps()[step](world)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 

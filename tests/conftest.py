@@ -58,10 +58,28 @@ def pg_database(pg_url):
         con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+#: Master of the Spark tests: two executor JVMs of one core and 1 GiB each beside the driver, so
+#: closures, the model shipped to mapInPandas and the Python workers cross real process boundaries.
+SPARK_TEST_MASTER = os.environ.get("CHURN_TEST_SPARK_MASTER", "local-cluster[2,1,1024]")
+
+
+def spark_executors(session) -> list[str]:
+    """The executor ids registered with the session's driver (the driver itself left out)."""
+    infos = session.sparkContext._jsc.sc().statusTracker().getExecutorInfos()
+    driver = session.sparkContext.getConf().get("spark.driver.host")
+    hosts = [f"{info.host()}:{info.port()}" for info in infos]
+    return [h for h in hosts if h != f"{driver}:{session.sparkContext.getConf().get('spark.driver.port')}"]
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
-    """One Spark local[2] session for every Spark test; skipped without pyspark or Java, except under CI."""
+    """One Spark session for every Spark test, on :data:`SPARK_TEST_MASTER` (two executor JVMs).
+
+    Skipped without pyspark or Java, except under CI. Waits until the executors
+    have registered, so every test runs on them.
+    """
     import shutil
+    import time
 
     try:
         import pyspark  # noqa: F401
@@ -76,7 +94,12 @@ def spark(tmp_path_factory):
     from pipeline.engine.spark import spark_session
 
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    session = spark_session("local[2]", conf={"spark.sql.warehouse.dir": str(warehouse)})
+    session = spark_session(SPARK_TEST_MASTER, conf={"spark.sql.warehouse.dir": str(warehouse),
+                                                     "spark.executor.memory": "1g"})
+    wanted = 2 if SPARK_TEST_MASTER.startswith("local-cluster") else 0
+    deadline = time.monotonic() + 120
+    while len(spark_executors(session)) < wanted and time.monotonic() < deadline:
+        time.sleep(0.5)
     yield session
     session.stop()
 

@@ -18,26 +18,32 @@ Two kinds of ``spec``:
 Each table becomes a temporary view private to the source; typing
 (:func:`pipeline.io.sources.typed`) happens inside the query, as on every other
 engine. CSV files are read as text, so every contract column goes through the
-same :class:`pipeline.contract.checks.Parser` rules as on DuckDB. See ``docs/spark.md``.
+same :class:`pipeline.contract.checks.Parser` rules as on DuckDB. Reading the
+files (and pandas' nanosecond Parquet timestamps) is :mod:`pipeline.engine.spark_read`;
+a Spark or JVM failure becomes one :class:`SourceError` (:mod:`pipeline.engine.spark_errors`).
+See ``docs/spark.md``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
+import os
 import uuid
 import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from pipeline.contract.tables import TABLES
+from pipeline.engine.spark_errors import (describe, headline, is_spark_failure, log4j_options, missing_column,
+                                          quiet_py4j, spark_log_file)
+from pipeline.engine.spark_read import catalog_tables, folder_tables
 from pipeline.errors import SourceError
 from pipeline.io.sources import Source
 
 log = logging.getLogger("churn")
 
 CATALOG_PREFIX = "spark-catalog:"
+
+#: Set by spark-submit for the Python driver it starts (the JVM is already running with its settings).
+SUBMITTED = "PYSPARK_GATEWAY_PORT"
 
 #: JVM options of every session this module starts: timestamps are naive UTC on
 #: every engine, so the JVM runs in UTC as well as the SQL session.
@@ -74,9 +80,20 @@ def is_spark_catalog(spec) -> bool:
 
 
 def session_conf(master: str = "local[2]", conf: dict | None = None) -> dict[str, str]:
-    """The settings :func:`spark_session` starts a session with."""
-    local = str(master).startswith("local")
-    merged = {**BASE_CONF, **(LOCAL_CONF if local else {}), **(conf or {})}
+    """The settings :func:`spark_session` starts a session with.
+
+    The driver's log4j output goes to a file (:mod:`pipeline.engine.spark_errors`),
+    never to the console. ``local-cluster[n,cores,mb]`` masters (n executor
+    JVMs on this machine, as the tests run) also get the local JVM options on
+    their executors.
+    """
+    master = str(master)
+    local = master.startswith("local")
+    merged = {**BASE_CONF, **(LOCAL_CONF if local else {})}
+    merged["spark.driver.extraJavaOptions"] = f"{merged['spark.driver.extraJavaOptions']} {log4j_options()}".strip()
+    if master.startswith("local-cluster"):
+        merged["spark.executor.extraJavaOptions"] += f" {LOCAL_JAVA_OPTIONS}"
+    merged.update(conf or {})
     return {key: str(value) for key, value in merged.items()}
 
 
@@ -88,19 +105,38 @@ def spark_session(master: str = "local[2]", conf: dict | None = None):
     is returned as it is: JVM and static settings (``spark.master``,
     ``spark.driver.memory``, ``spark.sql.warehouse.dir``...) cannot change any
     more; runtime SQL settings of ``conf`` are applied to it.
+
+    Raises
+    ------
+    SourceError
+        When no session can be started (no Java 17, a master that cannot be reached).
     """
     from pyspark.sql import SparkSession
 
-    settings = session_conf(master, conf)
+    quiet_py4j()
     running = SparkSession.getActiveSession()
     if running is not None:
         _apply_runtime_conf(running, {k: v for k, v in (conf or {}).items()})
         running.conf.set("spark.sql.session.timeZone", "UTC")
         return running
-    builder = SparkSession.builder.master(master)
+    builder = SparkSession.builder
+    settings = session_conf(master, conf)
+    if SUBMITTED in os.environ:  # under spark-submit: its --master and --conf win over the config's
+        log.info("running under spark-submit: the master and settings given to spark-submit are used")
+        keep = ("spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled")
+        settings = {**{k: BASE_CONF[k] for k in keep}, **{k: str(v) for k, v in (conf or {}).items()}}
+    else:
+        builder = builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        if not is_spark_failure(exc):
+            raise
+        log.debug("Spark session failed to start", exc_info=True)
+        raise SourceError(f"no Spark session could start on master {master} (Spark needs Java 17): "
+                          f"{headline(exc)} (Spark log: {spark_log_file()})") from None
     session.sparkContext.setLogLevel("WARN")
     return session
 
@@ -118,10 +154,16 @@ def _apply_runtime_conf(session, conf: dict) -> None:
 
 @dataclass
 class SparkSource(Source):
-    """A :class:`Source` on Spark; closing it drops its views and stops a session it started."""
+    """A :class:`Source` on Spark; closing it drops its views and stops a session it started.
+
+    A Spark or JVM failure inside its ``with`` block leaves it as one
+    :class:`SourceError` naming the table and file (or catalog object) it
+    comes from (:func:`pipeline.engine.spark_errors.describe`).
+    """
 
     owns_session: bool = False
     views: list[str] = field(default_factory=list, repr=False)
+    reads: dict = field(default_factory=dict, repr=False)
 
     def materialise(self, expr):
         """No temporary tables on Spark: a cached temporary view (:func:`cached_view`)."""
@@ -137,7 +179,20 @@ class SparkSource(Source):
         self.views = []
         if self.owns_session:
             self.owns_session = False
-            session.stop()
+            try:
+                session.stop()
+            except Exception:  # the JVM is already gone
+                log.debug("Spark session did not stop cleanly", exc_info=True)
+
+    def __exit__(self, kind, exc, tb) -> None:
+        self.close()
+        if exc is None:
+            return
+        if is_spark_failure(exc):
+            raise SourceError(describe(exc, self.label, self.reads)) from None
+        missing = missing_column(exc, self.reads)  # a query on a table without a contract column (--no-validate)
+        if missing:
+            raise SourceError(missing) from None
 
 
 def open_spark_source(spec: str, *, master: str = "local[2]", session=None, conf: dict | None = None) -> Source:
@@ -184,20 +239,22 @@ def open_spark_source(spec: str, *, master: str = "local[2]", session=None, conf
         backend = ibis.pyspark.connect(session)  # also sets spark.sql.session.timeZone=UTC
         backend.compiler = _compiler()
         if is_spark_catalog(text):
-            frames = _catalog_tables(session, text[len(CATALOG_PREFIX):])
+            reads = catalog_tables(session, text[len(CATALOG_PREFIX):])
         else:
-            frames = _folder_tables(session, text)
+            reads = folder_tables(session, text)
         token = uuid.uuid4().hex[:8]
         names = {}
-        for table, frame in frames.items():
+        for table, read in reads.items():
             view = f"churn_{token}_{table}"
-            frame.createOrReplaceTempView(view)
+            read.frame.createOrReplaceTempView(view)
             names[table] = view
-    except Exception:
+    except Exception as exc:
         if owns:
             session.stop()
+        if is_spark_failure(exc):
+            raise SourceError(describe(exc, text, {})) from None
         raise
-    return SparkSource(text, "spark", backend, names, owns_session=owns, views=list(names.values()))
+    return SparkSource(text, "spark", backend, names, owns_session=owns, views=list(names.values()), reads=reads)
 
 
 # --------------------------------------------------------------------------- compiler
@@ -228,148 +285,6 @@ def _compiler():
 
         _COMPILER = ChurnPySparkCompiler()
     return _COMPILER
-
-
-# --------------------------------------------------------------------------- catalog
-
-
-def _catalog_tables(session, database: str) -> dict:
-    database = database.strip()
-    if not database:
-        raise SourceError("spark-catalog: needs a database name, e.g. spark-catalog:crm")
-    quoted = ".".join(f"`{part}`" for part in database.split("."))
-    if not session.catalog.databaseExists(database):
-        raise SourceError(f"the Spark catalog has no database '{database}'")
-    frames = {}
-    for table in TABLES:
-        if session.catalog.tableExists(f"{database}.{table}"):
-            frames[table] = session.table(f"{quoted}.`{table}`")
-    if not frames:
-        raise SourceError(f"Spark catalog database '{database}' holds none of the contract's tables")
-    return frames
-
-
-# --------------------------------------------------------------------------- folders
-
-
-def _folder_tables(session, location: str) -> dict:
-    """Spark DataFrames of the contract tables in a folder (layout of a folder source)."""
-    fs = _FileSystem(session, location)
-    root = location.rstrip("/")
-    if not fs.is_dir(root):
-        raise SourceError(f"data source '{location}' does not exist or is not a folder")
-    frames = {}
-    for table in TABLES:
-        frame = _folder_table(session, fs, root, table)
-        if frame is not None:
-            frames[table] = frame
-    return frames
-
-
-def _folder_table(session, fs, root: str, table: str):
-    """The first of ``<table>.parquet``, ``<table>.csv``, ``<table>/*.parquet``, ``<table>/*.csv``."""
-    single = f"{root}/{table}.parquet"
-    if fs.is_file(single):
-        return session.read.parquet(single)
-    single = f"{root}/{table}.csv"
-    if fs.is_file(single):
-        return _read_csv(session, fs, [single])
-    folder = f"{root}/{table}"
-    if fs.is_dir(folder):
-        files = fs.list(folder, ".parquet")
-        if files:
-            return session.read.parquet(*files)
-        files = fs.list(folder, ".csv")
-        if files:
-            return _read_csv(session, fs, files)
-    return None
-
-
-def _read_csv(session, fs, files: list[str]):
-    """CSV files with a header, every column as text; the Parser types the contract columns.
-
-    The delimiter is sniffed from the first file and the header gives the
-    (all-string) schema, so opening a source runs no Spark job. Quoting is
-    RFC 4180 (a quote inside a quoted field is doubled), as DuckDB reads it.
-    """
-    from pyspark.sql.types import StringType, StructField, StructType
-
-    sample = fs.head(files[0])
-    sep = _sniff_delimiter(sample)
-    header = next(csv.reader(io.StringIO(sample), delimiter=sep, quotechar='"'), [])
-    header = [name.lstrip("\ufeff") for name in header]
-    if not header:
-        raise SourceError(f"{files[0]}: no header line")
-    schema = StructType([StructField(name, StringType(), True) for name in header])
-    return session.read.csv(
-        files, schema=schema, header=True, sep=sep, quote='"', escape='"',
-        multiLine=True, encoding="UTF-8", mode="PERMISSIVE",
-    )
-
-
-def _sniff_delimiter(sample: str) -> str:
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
-
-
-class _FileSystem:
-    """Existence checks and listings: pathlib for local paths, Hadoop for URIs (hdfs://, s3a://...)."""
-
-    def __init__(self, session, location: str):
-        self.local = "://" not in location and not location.startswith("file:")
-        self.session = session
-
-    def _hadoop(self, path: str):
-        try:
-            sc = self.session.sparkContext
-            jvm = sc._jvm
-        except Exception as exc:  # Spark Connect: no JVM on this side
-            raise SourceError(
-                "this Spark session cannot list files (Spark Connect?): "
-                "register the tables in the catalog and use spark-catalog:<database>"
-            ) from exc
-        hpath = jvm.org.apache.hadoop.fs.Path(path)
-        return hpath.getFileSystem(sc._jsc.hadoopConfiguration()), hpath
-
-    def _status(self, path: str):
-        fs, hpath = self._hadoop(path)
-        return fs.getFileStatus(hpath) if fs.exists(hpath) else None
-
-    def is_dir(self, path: str) -> bool:
-        if self.local:
-            return Path(path).is_dir()
-        status = self._status(path)
-        return status is not None and status.isDirectory()
-
-    def is_file(self, path: str) -> bool:
-        if self.local:
-            return Path(path).is_file()
-        status = self._status(path)
-        return status is not None and status.isFile()
-
-    def list(self, folder: str, suffix: str) -> list[str]:
-        """Files of ``folder`` (not its subfolders) whose names end with ``suffix``, sorted."""
-        if self.local:
-            return sorted(str(f) for f in Path(folder).glob(f"*{suffix}") if f.is_file())
-        fs, hpath = self._hadoop(folder)
-        return sorted(
-            s.getPath().toString() for s in fs.listStatus(hpath)
-            if s.isFile() and s.getPath().getName().endswith(suffix)
-        )
-
-    def head(self, path: str, size: int = 65536) -> str:
-        """The first complete lines of a text file (about ``size`` bytes)."""
-        if not self.local:
-            rows = self.session.read.text(path).limit(50).collect()
-            return "\n".join(row.value for row in rows)
-        with open(path, "rb") as fh:
-            data = fh.read(size)
-        text = data.decode("utf-8", errors="ignore")
-        if len(data) == size and "\n" in text:
-            text = text.rsplit("\n", 1)[0]
-        return text
 
 
 # --------------------------------------------------------------------------- temporary tables

@@ -50,15 +50,26 @@ class SparkEngine(Engine):
         (``group_contributions`` is empty, ``first`` is None).
         """
         with timed(timings, "spark"):
-            frame = spark_frame(source.backend, query)
-            ship_code(frame.sparkSession)
-            score = partial(score_batches, model=model, features=features, top_k=cfg.scoring.top_reasons,
-                            context_groups=list(cfg.scoring.context_groups), causes=dict(cfg.scoring.causes))
-            scored = tidy(frame.mapInPandas(score, output_schema(features)).toPandas(), features)
-        explained = Explanations(scored["reasons"].to_numpy(dtype=object), scored["reason_summary"].to_numpy(dtype=object),
-                                 pd.DataFrame(index=scored.index), np.full(len(scored), None, dtype=object),
-                                 scored["contributions"].to_numpy(dtype=object))
-        return scored.drop(columns=SCORE_COLUMNS), scored["churn_probability"].to_numpy(dtype="float64"), explained
+            scored, probability, explained = apply_model(spark_frame(source.backend, query), features, model, cfg)
+        return scored, probability, explained
+
+
+def apply_model(frame, features, model, cfg):
+    """Score the rows of a Spark DataFrame of features on the executors (``mapInPandas``); collect the result.
+
+    Returns
+    -------
+    (frame, probability, explanations)
+        As :meth:`pipeline.engine.engines.Engine.score`.
+    """
+    ship_code(frame.sparkSession)
+    score = partial(score_batches, model=model, features=features, top_k=cfg.scoring.top_reasons,
+                    context_groups=list(cfg.scoring.context_groups), causes=dict(cfg.scoring.causes))
+    scored = tidy(frame.mapInPandas(score, output_schema(features)).toPandas(), features)
+    explained = Explanations(scored["reasons"].to_numpy(dtype=object), scored["reason_summary"].to_numpy(dtype=object),
+                             pd.DataFrame(index=scored.index), np.full(len(scored), None, dtype=object),
+                             scored["contributions"].to_numpy(dtype=object))
+    return scored.drop(columns=SCORE_COLUMNS), scored["churn_probability"].to_numpy(dtype="float64"), explained
 
 
 def spark_frame(backend, expr):

@@ -1,6 +1,6 @@
-"""The Spark engine gives the DuckDB feature table, to the last digit (Spark local[2]).
+"""The Spark engine gives the DuckDB feature table, to the last digit (two executor JVMs).
 
-Uses the session-wide ``spark`` fixture of ``conftest.py`` (local[2]). Needs
+Uses the session-wide ``spark`` fixture of ``conftest.py`` (local-cluster[2,1,1024]). Needs
 pyspark and Java 17; skipped without them, except under CI.
 """
 
@@ -107,3 +107,24 @@ def test_hadoop_uri_finds_the_same_tables(small_world, spark):
     with open_spark_source(f"file://{small_world}", session=spark) as source, open_source(small_world) as duck:
         assert sorted(source.names) == sorted(duck.names)
         assert source.table("usage_events").count().execute() == duck.table("usage_events").count().execute()
+
+
+def test_the_suite_runs_on_two_executor_jvms(spark):
+    """The session of every Spark test has two executor JVMs; tasks run in both, in other processes."""
+    import os
+
+    from conftest import SPARK_TEST_MASTER, spark_executors
+
+    if not SPARK_TEST_MASTER.startswith("local-cluster"):
+        pytest.skip(f"CHURN_TEST_SPARK_MASTER={SPARK_TEST_MASTER}")
+    assert len(spark_executors(spark)) >= 2
+    def parent(_):
+        import os
+        import time
+
+        time.sleep(0.3)  # long enough that both executors take tasks
+        return os.getppid()
+
+    parents = set(spark.sparkContext.parallelize(range(8), 8).map(parent).collect())
+    # each executor JVM starts its own Python worker daemon: two executors, two parents
+    assert len(parents) >= 2 and os.getpid() not in parents
