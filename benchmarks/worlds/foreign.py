@@ -6,9 +6,9 @@ Two layouts:
 
 - ``warehouse``: one schema per system (``crm.organisations``,
   ``billing.contracts``, ``analytics.product_events``, ``zendesk.tickets``,
-  ``cs.onboarding``, ``surveys.nps``), MRR in cents, priorities ``P1``..``P4``;
+  ``cs.onboarding``, ``surveys.nps``, ``cs.touchpoints``), MRR in cents, priorities ``P1``..``P4``;
 - ``exports``: a folder of CSV exports (``companies.csv``, ``billing.csv``,
-  ``events.csv``, ``tickets.csv``, ``onboarding.csv``, ``survey.csv``),
+  ``events.csv``, ``tickets.csv``, ``onboarding.csv``, ``survey.csv``, ``csm_calls.csv``),
   severities ``critical``/``major``/``medium``/``minor``, NPS on 0-100 and
   every timestamp as naive local time in a named zone.
 
@@ -42,6 +42,8 @@ LAYOUTS = {
                                             "completed_at": "done_ts"}),
         "nps_responses": ("surveys", "nps", {"account_id": "org_id", "responded_at": "answered_ts",
                                              "score": "nps_score"}),
+        "cs_activities": ("cs", "touchpoints", {"account_id": "org_id", "occurred_at": "touched_ts",
+                                                "activity_type": "channel"}),
     },
     "exports": {
         "accounts": (None, "companies", {"account_id": "company_id", "name": "company_name", "segment": "size_band",
@@ -57,6 +59,8 @@ LAYOUTS = {
                                             "completed_at": "finished_at"}),
         "nps_responses": (None, "survey", {"account_id": "company_id", "responded_at": "submitted_at",
                                            "score": "nps"}),
+        "cs_activities": (None, "csm_calls", {"account_id": "company_id", "occurred_at": "call_time",
+                                              "activity_type": "kind"}),
     },
 }
 #: layout -> contract priority -> the warehouse's word for it

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from pipeline.engine.spark_errors import (describe, headline, is_spark_failure, log4j_options, missing_column,
                                           quiet_py4j, spark_log_file)
-from pipeline.engine.spark_read import catalog_tables, folder_tables
+from pipeline.engine.spark_read import catalog_tables, folder_table, folder_tables
 from pipeline.errors import SourceError
 from pipeline.io.sources import Source
 
@@ -169,6 +169,20 @@ class SparkSource(Source):
         """No temporary tables on Spark: a cached temporary view (:func:`cached_view`)."""
         return cached_view(self.backend, expr)
 
+    def read_file(self, name: str):
+        """The folder's table ``name`` (a file or folder of files) as an ibis table, or None if absent.
+
+        A sources mapping reads warehouse-named files through this, so they get the same
+        Parquet type handling and error messages as contract-named ones.
+        """
+        read = folder_table(self.backend._session, str(self.spec), name)
+        if read is None:
+            return None
+        read.frame.createOrReplaceTempView(name)  # under its own name: a mapping's `sql:` reads it so
+        self.views.append(name)
+        self.reads[name] = read
+        return self.backend.table(name)
+
     def close(self) -> None:
         session = self.backend._session
         for view in self.views:
@@ -195,7 +209,8 @@ class SparkSource(Source):
             raise SourceError(missing) from None
 
 
-def open_spark_source(spec: str, *, master: str = "local[2]", session=None, conf: dict | None = None) -> Source:
+def open_spark_source(spec: str, *, master: str = "local[2]", session=None, conf: dict | None = None,
+                      mapped: bool = False) -> Source:
     """Open the contract's tables on Spark.
 
     Parameters
@@ -210,6 +225,8 @@ def open_spark_source(spec: str, *, master: str = "local[2]", session=None, conf
         An existing session; it is left running when the source closes.
     conf : dict, optional
         Spark settings of the session started here, overriding the defaults.
+    mapped : bool
+        A sources mapping names the tables: a catalog database without contract names opens.
 
     Returns
     -------
@@ -239,7 +256,7 @@ def open_spark_source(spec: str, *, master: str = "local[2]", session=None, conf
         backend = ibis.pyspark.connect(session)  # also sets spark.sql.session.timeZone=UTC
         backend.compiler = _compiler()
         if is_spark_catalog(text):
-            reads = catalog_tables(session, text[len(CATALOG_PREFIX):])
+            reads = catalog_tables(session, text[len(CATALOG_PREFIX):], required=not mapped)
         else:
             reads = folder_tables(session, text)
         token = uuid.uuid4().hex[:8]

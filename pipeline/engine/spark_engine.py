@@ -41,7 +41,8 @@ class SparkEngine(Engine):
     def open(self, cfg) -> Source:
         from pipeline.engine.spark import open_spark_source
 
-        return open_spark_source(str(cfg.data), master=cfg.spark.master, conf=dict(cfg.spark.conf))
+        return open_spark_source(str(cfg.data), master=cfg.spark.master, conf=dict(cfg.spark.conf),
+                                 mapped=bool(cfg.sources))
 
     def score(self, source, query, features, model, cfg, timings):
         """Features, probabilities and reasons computed on Spark; only the scored rows come back.

@@ -56,8 +56,12 @@ class TableRead:
 # --------------------------------------------------------------------------- catalog
 
 
-def catalog_tables(session, database: str) -> dict[str, TableRead]:
-    """The contract tables of a catalog database (``spark-catalog:<database>``)."""
+def catalog_tables(session, database: str, *, required: bool = True) -> dict[str, TableRead]:
+    """The contract tables of a catalog database (``spark-catalog:<database>``).
+
+    ``required=False`` (a sources mapping names the tables): a database holding
+    none of the contract's names is fine.
+    """
     database = database.strip()
     if not database:
         raise SourceError("spark-catalog: needs a database name, e.g. spark-catalog:crm")
@@ -68,7 +72,7 @@ def catalog_tables(session, database: str) -> dict[str, TableRead]:
     for table in TABLES:
         if session.catalog.tableExists(f"{database}.{table}"):
             tables[table] = TableRead(session.table(f"{quoted}.`{table}`"), f"{database}.{table}", [])
-    if not tables:
+    if not tables and required:
         raise SourceError(f"Spark catalog database '{database}' holds none of the contract's tables")
     return tables
 
@@ -87,18 +91,29 @@ def folder_tables(session, location: str) -> dict[str, TableRead]:
         found = _table_files(fs, root, table)
         if found is None:
             continue
-        where, files = found
-        try:
-            if files[0].endswith(".parquet"):
-                frame = read_parquet(session, fs, table, files)
-            else:
-                frame = _read_csv(session, fs, table, files)
-        except Exception as exc:  # Spark cannot read the files' schema
-            if not is_spark_failure(exc):
-                raise
-            raise SourceError(describe(exc, location, {table: TableRead(None, where, files)})) from None
-        tables[table] = TableRead(frame, where, files)
+        tables[table] = read_files(session, fs, location, table, *found)
     return tables
+
+
+def folder_table(session, location: str, name: str) -> TableRead | None:
+    """One table of a folder by its file or folder name (a sources mapping's warehouse name); None if absent."""
+    fs = FileSystem(session, location)
+    found = _table_files(fs, location.rstrip("/"), name)
+    return None if found is None else read_files(session, fs, location, name, *found)
+
+
+def read_files(session, fs, location: str, table: str, where: str, files: list[str]) -> TableRead:
+    """A table's Parquet or CSV files (nanosecond timestamps converted); a Spark failure named by table and file."""
+    try:
+        if files[0].endswith(".parquet"):
+            frame = read_parquet(session, fs, table, files)
+        else:
+            frame = _read_csv(session, fs, table, files)
+    except Exception as exc:  # Spark cannot read the files' schema
+        if not is_spark_failure(exc):
+            raise
+        raise SourceError(describe(exc, location, {table: TableRead(None, where, files)})) from None
+    return TableRead(frame, where, files)
 
 
 def _table_files(fs, root: str, table: str) -> tuple[str, list[str]] | None:

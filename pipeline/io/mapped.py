@@ -120,12 +120,8 @@ class Resolver:
             self.backend.raw_sql(f'CREATE OR REPLACE VIEW "{quoted}" AS SELECT * FROM '
                                  f"{folder_reader(self.backend, self.folder, name)}")
             found = self.backend.table(name)
-        else:  # Spark: a temporary view under the table's own name, dropped with the source
-            fmt, location = entry
-            read = self.backend.read_parquet if fmt == "parquet" else self.backend.read_csv
-            options = {} if fmt == "parquet" else {"inferSchema": False, "header": True}
-            found = read(str(location), table_name=name, **options)
-            getattr(self.source, "views", []).append(name)
+        else:  # Spark: the engine's reader (Parquet timestamp units, errors naming table and file)
+            found = self.source.read_file(name)
         self.registered[name] = found
         return found
 
