@@ -271,12 +271,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         where = str(source)
         if not source.is_file():
             raise ConfigError(f"config file '{source}' does not exist")
-        try:
-            data = yaml.safe_load(source.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+        data = read_yaml_mapping(source, "a mapping of settings")
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, dotted, value)
@@ -297,6 +292,23 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
                               f"got {node[key]!r}")
         node = node[key]
     node[leaf] = value
+
+
+def read_yaml_mapping(source: Path, expected: str) -> dict[str, Any]:
+    """The top-level mapping of the YAML file ``source`` (empty file: ``{}``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file when it is not YAML, or not ``expected`` at the top level.
+    """
+    try:
+        data = yaml.safe_load(source.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected {expected} at the top level")
+    return data
 
 
 def _explain(exc: ValidationError) -> str:

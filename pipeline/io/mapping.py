@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import sqlglot
 import sqlglot.expressions as sge
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.config import read_yaml_mapping
 from pipeline.contract.tables import TABLES
 from pipeline.errors import ConfigError
 
@@ -161,12 +161,7 @@ def load_mapping(path: str | Path) -> SourceMapping:
     source = Path(path)
     if not source.is_file():
         raise ConfigError(f"sources mapping '{source}' does not exist (write a draft with `churn init --data SRC`)")
-    try:
-        data = yaml.safe_load(source.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping with a 'tables' key at the top level")
+    data = read_yaml_mapping(source, "a mapping with a 'tables' key")
     try:
         return SourceMapping.model_validate(data)
     except ValidationError as exc:
