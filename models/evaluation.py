@@ -203,10 +203,9 @@ def choose_recipe(raw: list[dict], labels: list[np.ndarray], aucs: list[dict], d
     trees = choose_trees(aucs, default_trees)
     if not raw:
         return Recipe(trees, calibration.Calibrator("none"), "no earlier out-of-time fold: defaults")
-    pooled = np.concatenate([r[trees] for r in raw])
-    y = np.concatenate(labels)
-    calibrator = calibration.choose(pooled, y, method, seed)
-    return Recipe(trees, calibrator, f"{len(raw)} out-of-time fold(s), {len(y):,} test snapshots")
+    calibrator = calibration.choose_forward([r[trees] for r in raw], labels, method, seed)
+    rows = sum(len(y) for y in labels)
+    return Recipe(trees, calibrator, f"{len(raw)} out-of-time fold(s), {rows:,} test snapshots")
 
 
 def backtest(panel: pd.DataFrame, folds: list[Fold], fit: Fitter, health, top_k: int, *, grid: list[int],
