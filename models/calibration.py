@@ -2,7 +2,10 @@
 
 Fitted on a held-out period the booster never trained on. ``auto`` keeps the
 booster's own probabilities unless Platt scaling (sigmoid) or isotonic regression
-lowers the cross-validated Brier score on that period.
+lowers the cross-validated Brier score on that period (:func:`choose`) or, over
+several periods, the Brier score of a map fitted on the earlier periods applied
+to each later one (:func:`choose_forward`): a churn rate that drifts between
+periods (seasons, cohorts) then counts against a map, as it will when scoring.
 """
 
 from __future__ import annotations
