@@ -24,7 +24,7 @@ checks it against ``build_features``:
   more than 0 to T; the lookback + 1 (91) when there is none in the lookback.
 
 Not computed (the panel does compute them): ``active_users_trend``,
-``usage_slope`` and ``events_per_user_{w}d``.
+``usage_slope``, ``events_per_user_{w}d`` and ``events_{w}d_vs_baseline``.
 """
 
 from __future__ import annotations

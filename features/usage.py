@@ -156,3 +156,20 @@ def events_per_user(t, p):
     """Events per distinct active user in the {window} days before the as-of date."""
     users = t[f"active_users_{p.window}d"]
     return t[f"events_{p.window}d"] / ibis.ifelse(users == 0, ibis.null(), users)
+
+
+@feature(
+    name="events_{window}d_vs_baseline", family="usage", frame="derived", per="short_window",
+    unit="ratio", group="usage_trend",
+    risk="Daily usage in the last {window} days is {value:+.0%} vs the account's {baseline}-day average",
+    protective="Daily usage in the last {window} days is {value:+.0%} vs the account's {baseline}-day average",
+    direction="lower",
+)
+def events_vs_baseline(t, p):
+    """Events per day in the last {window} days relative to events per day over the last {baseline} days, minus 1;
+    both rates over the account's tenure when it is shorter, so a young account is not read as declining (null
+    without events in the {baseline} days)."""
+    span = t.tenure_days.clip(lower=1, upper=p.baseline).fill_null(p.baseline)
+    recent = t[f"events_{p.window}d"] / ibis.least(span, p.window)
+    base = t[f"events_{p.baseline}d"] / span
+    return recent / ibis.ifelse(base == 0, ibis.null(), base) - 1

@@ -2,7 +2,10 @@
 
 Fitted on a held-out period the booster never trained on. ``auto`` keeps the
 booster's own probabilities unless Platt scaling (sigmoid) or isotonic regression
-lowers the cross-validated Brier score on that period.
+lowers the cross-validated Brier score on that period (:func:`choose`) or, over
+several periods, the Brier score of a map fitted on the earlier periods applied
+to each later one (:func:`choose_forward`): a churn rate that drifts between
+periods (seasons, cohorts) then counts against a map, as it will when scoring.
 """
 
 from __future__ import annotations
@@ -102,6 +105,52 @@ def choose(raw, y, method: str = "auto", seed: int = 0) -> Calibrator:
     if not _enough(y):
         return Calibrator("none")
     scores = {m: cross_validated_brier(m, raw, y, seed) for m in METHODS}
+    best = min(METHODS, key=lambda m: (round(scores[m], 6), METHODS.index(m)))
+    chosen = fit(best, raw, y)
+    chosen.scores = scores
+    return chosen
+
+
+def forward_brier(method: str, raws: list, labels: list) -> float:
+    """Brier score of ``method`` fitted on the periods before each period and applied to it.
+
+    Period k (k >= 2) is scored with the map fitted on the pooled periods 1..k-1: what a
+    calibrator fitted on the past does in the next period, base-rate drift included.
+    The score is the mean over the scored periods, each weighted by its rows.
+    """
+    errors, rows = 0.0, 0
+    for k in range(1, len(raws)):
+        past_raw = np.concatenate([np.asarray(r, dtype="float64") for r in raws[:k]])
+        past_y = np.concatenate([np.asarray(y, dtype="int64") for y in labels[:k]])
+        y = np.asarray(labels[k], dtype="float64")
+        errors += float(np.sum((fit(method, past_raw, past_y).predict(raws[k]) - y) ** 2))
+        rows += len(y)
+    return errors / rows if rows else float("nan")
+
+
+def choose_forward(raws: list, labels: list, method: str = "auto", seed: int = 0) -> Calibrator:
+    """Fit ``method`` on the pooled periods; for ``auto`` choose it out of time, forward in time.
+
+    With two periods or more, ``auto`` takes the candidate with the lowest :func:`forward_brier`
+    (``none`` first on ties): a map fitted on one period's base rate and applied to a later
+    one is judged as it will be used. With one period it falls back to :func:`choose`
+    (cross-validated within the period).
+
+    Parameters
+    ----------
+    raws, labels : list of array-like
+        Per period, oldest first: raw log-odds and 0/1 outcomes of the same rows.
+    method : {"auto", "none", "sigmoid", "isotonic"}
+    seed : int
+        Seed of the cross-validation split (one period only).
+    """
+    raw = np.concatenate([np.asarray(r, dtype="float64") for r in raws])
+    y = np.concatenate([np.asarray(v, dtype="int64") for v in labels])
+    if method != "auto" or len(raws) < 2:
+        return choose(raw, y, method, seed)
+    if not _enough(y):
+        return Calibrator("none")
+    scores = {m: forward_brier(m, raws, labels) for m in METHODS}
     best = min(METHODS, key=lambda m: (round(scores[m], 6), METHODS.index(m)))
     chosen = fit(best, raw, y)
     chosen.scores = scores

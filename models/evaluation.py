@@ -10,7 +10,10 @@ out-of-time scores, never from the test block they are reported on:
   latest months (early stopping) does: young, growing worlds stop after a
   handful of trees;
 * the calibration map from raw score to probability, fitted on the pooled
-  out-of-time scores of earlier folds.
+  out-of-time scores of earlier folds; ``auto`` picks the method forward in
+  time (fitted on the folds before each fold, judged by Brier score on it:
+  :func:`models.calibration.choose_forward`), so a map fitted on one season's
+  churn rate is judged as it will be used, on a later period.
 
 Fold k is reported with the choices the earlier folds make (the first fold with
 the default tree count and the booster's own probabilities), so its metrics are
@@ -198,15 +201,15 @@ def choose_recipe(raw: list[dict], labels: list[np.ndarray], aucs: list[dict], d
     aucs : list of dict
         Per fold, the test ROC-AUC at each candidate tree count.
     method : {"auto", "none", "sigmoid", "isotonic"}
-        ``training.calibration``; ``auto`` picks by cross-validated Brier score.
+        ``training.calibration``; ``auto`` picks by forward Brier score over the folds
+        (cross-validated within the fold when there is only one).
     """
     trees = choose_trees(aucs, default_trees)
     if not raw:
         return Recipe(trees, calibration.Calibrator("none"), "no earlier out-of-time fold: defaults")
-    pooled = np.concatenate([r[trees] for r in raw])
-    y = np.concatenate(labels)
-    calibrator = calibration.choose(pooled, y, method, seed)
-    return Recipe(trees, calibrator, f"{len(raw)} out-of-time fold(s), {len(y):,} test snapshots")
+    calibrator = calibration.choose_forward([r[trees] for r in raw], labels, method, seed)
+    rows = sum(len(y) for y in labels)
+    return Recipe(trees, calibrator, f"{len(raw)} out-of-time fold(s), {rows:,} test snapshots")
 
 
 def backtest(panel: pd.DataFrame, folds: list[Fold], fit: Fitter, health, top_k: int, *, grid: list[int],

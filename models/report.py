@@ -76,13 +76,22 @@ def importance_plot(importance: pd.Series, top: int = 20) -> Figure:
     return fig
 
 
+def edge_labels(rights: list[float]) -> list[str]:
+    """``≤x`` per bin's upper edge, with as few significant digits (3 at least) as keep them distinct."""
+    for digits in range(3, 18):
+        labels = [f"≤{r:.{digits}g}" for r in rights]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"≤{r!r}" for r in rights]
+
+
 def cohorts(panel: pd.DataFrame, feature: str, bins: int = 10) -> pd.DataFrame:
     """Churn rate per decile (numeric) or level (categorical) of ``feature``; missing is its own cohort."""
     values = panel[feature]
     if pd.api.types.is_numeric_dtype(values):
         groups = pd.qcut(values, bins, duplicates="drop")
-        labels = groups.cat.categories.map(lambda iv: f"≤{iv.right:.3g}")
-        groups = groups.cat.rename_categories(list(labels)).astype(object)
+        labels = edge_labels([iv.right for iv in groups.cat.categories])
+        groups = groups.cat.rename_categories(labels).astype(object)
     else:
         groups = values.astype(object)
     groups = groups.where(values.notna(), "missing")

@@ -23,7 +23,7 @@ def features_section() -> str:
     cfg = Config.model_validate(
         {
             "features": {
-                "usage": {"windows": [7]},
+                "usage": {"windows": [7, 30]},
                 "tickets": {"windows": [30]},
                 "attributes": {"categorical": ["ATTRIBUTE"], "numeric": ["NUMERIC_ATTRIBUTE"]},
             }
@@ -36,7 +36,7 @@ def features_section() -> str:
         if d in seen:
             continue
         seen.add(d)
-        params = {**f.params, "window": "W", "event": "EVENT_TYPE", "milestone": "MILESTONE"}
+        params = {**f.params, "window": "W", "baseline": "B", "event": "EVENT_TYPE", "milestone": "MILESTONE"}
         name = d.name.replace("{window}", "{W}").format(**{**params, "W": "{W}"})
         meaning = d.doc.format(**params)
         sentence = render(d.risk, "X", params)
@@ -44,7 +44,8 @@ def features_section() -> str:
         direction = {"higher": "higher is riskier", "lower": "lower is riskier"}.get(d.direction, "context")
         rows.append(f"| `{name}` | {d.family}{optional} | {d.unit} | {direction} | {meaning} | {sentence} |")
     note = (
-        "`W` runs over `features.usage.windows` (tickets: `features.tickets.windows`); "
+        "`W` runs over `features.usage.windows` (tickets: `features.tickets.windows`; against a baseline: the "
+        "windows shorter than the longest one, `B`); "
         "`EVENT_TYPE` over the event types found in the data (or listed in config), "
         "`MILESTONE` over the milestone names, `ATTRIBUTE` over `features.attributes`."
     )

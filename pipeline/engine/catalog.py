@@ -127,6 +127,8 @@ def _expansions(per: str | None, cfg, vocab: Vocabulary, attributes: set[str] | 
         return [{}]
     if per == "window":
         return [{"window": w} for w in windows]
+    if per == "short_window":  # a ratio of a window to the longest one (the baseline)
+        return [{"window": w, "baseline": max(windows)} for w in windows if w < max(windows)]
     if per == "ticket_window":
         return [{"window": w} for w in cfg.features.tickets.windows]
     if per == "event_type_window":

@@ -56,6 +56,7 @@ EXPECTED_A1 = {
     "usage_slope": 1.04,  # weekly events oldest..newest 0,0,1,4: slope 1.3 / mean 1.25
     "days_since_last_activity": 1, "breadth_7d": 2, "breadth_90d": 2,
     "events_per_user_30d": 2.5,
+    "events_7d_vs_baseline": (4 / 7) / (6 / 90) - 1, "events_30d_vs_baseline": (5 / 30) / (6 / 90) - 1,
     # tickets: T1 24 h (high), T2 open at T (urgent, resolved after T), T3 12 h, T4 at T unseen
     "tickets_30d": 2, "tickets_90d": 2, "open_tickets": 1, "open_urgent_tickets": 1,
     "oldest_open_urgent_ticket_days": 12, "median_resolution_hours": 18.0,
@@ -76,6 +77,7 @@ EXPECTED_A1 = {
 EXPECTED_A2 = {  # a subscription and nothing else
     "events_30d": 0, "active_days_30d": 0, "active_users_30d": 0, "events_trend": NAN,
     "usage_slope": NAN, "days_since_last_activity": 91, "breadth_30d": 0, "events_per_user_30d": NAN,
+    "events_7d_vs_baseline": NAN,
     "tickets_90d": 0, "open_tickets": 0, "open_urgent_tickets": 0, "oldest_open_urgent_ticket_days": 0,
     "median_resolution_hours": NAN, "unresolved_share": NAN, "recent_csat": NAN,
     "milestone_kickoff_days_late": NAN, "overdue_open_milestones": 0, "milestones_on_time_share": NAN,

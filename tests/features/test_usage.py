@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import ibis
 import pytest
 
 import tiny_world
+from pipeline.config import Config
+from pipeline.engine.catalog import Vocabulary, catalog
 
 DATES = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 15), date(2024, 4, 1), date(2024, 4, 3)]
 WINDOWS = (7, 30, 90)
@@ -50,3 +53,25 @@ def test_an_event_stamped_at_t_counts_from_the_next_day_on(frame):
     assert after["events_login_7d"] == before["events_login_7d"] + 1  # u3's login at 2024-04-01 00:00
     assert after["active_users_30d"] == before["active_users_30d"] + 1
     assert after["days_since_last_activity"] == 2 and after["events_report_view_7d"] == 0  # 03-25 left the week
+
+
+def test_usage_vs_baseline_is_the_daily_rate_over_the_daily_rate_of_the_longest_window(frame):
+    span = frame["tenure_days"].clip(lower=1, upper=90)
+    for w in WINDOWS[:-1]:
+        ratio = frame[f"events_{w}d_vs_baseline"]
+        base = frame["events_90d"] / span
+        expected = (frame[f"events_{w}d"] / span.clip(upper=w)) / base - 1
+        assert ratio[base > 0].tolist() == pytest.approx(expected[base > 0].tolist())
+        assert ratio[frame["events_90d"] == 0].isna().all()
+    assert "events_90d_vs_baseline" not in frame  # the longest window is the baseline itself
+
+
+def test_usage_vs_baseline_reads_a_young_account_over_its_own_tenure():
+    cfg = Config.model_validate({"features": {"usage": {"windows": [7, 30, 90]}}})
+    feature = next(f for f in catalog(cfg, Vocabulary.of([], []), {"accounts", "subscriptions", "usage_events"})
+                   if f.name == "events_30d_vs_baseline")
+    rows = ibis.memtable({"tenure_days": [20.0, 200.0, None], "events_30d": [40.0, 10.0, 30.0],
+                          "events_90d": [40.0, 90.0, 90.0]})
+    got = rows.select(v=feature.expression(rows, cfg)).execute()["v"].tolist()
+    # 20 days old, every event in them: steady (0), not a 2/3 drop; 10 vs 30 per month: -2/3; no tenure: 90 days
+    assert got == pytest.approx([0.0, -2 / 3, 0.0])

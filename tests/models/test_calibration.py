@@ -91,3 +91,55 @@ def test_auto_scores_every_candidate_and_keeps_the_best():
 def test_an_unknown_method_is_refused_by_name(method):
     with pytest.raises(ValueError, match=repr(method)):
         calibration.choose([0.0, 1.0], [0, 1], method)
+
+
+def drifting(periods: list[float], n: int = 3000, seed: int = 0):
+    """Per period: honest raw log-odds, and outcomes whose churn rate shifts by ``shift`` on the logit scale."""
+    rng = np.random.default_rng(seed)
+    raws, labels = [], []
+    for shift in periods:
+        true = rng.normal(-2.5, 1.0, n)
+        raws.append(true)
+        labels.append((rng.random(n) < calibration.sigmoid(true + shift)).astype(int))
+    return raws, labels
+
+
+def test_forward_brier_scores_each_period_with_the_map_fitted_on_the_periods_before_it():
+    raws, labels = drifting([1.0, 0.0, 0.0])
+    by_hand = []
+    for k in (1, 2):
+        past = calibration.fit("sigmoid", np.concatenate(raws[:k]), np.concatenate(labels[:k]))
+        by_hand.append(np.sum((past.predict(raws[k]) - labels[k]) ** 2))
+    assert calibration.forward_brier("sigmoid", raws, labels) == pytest.approx(sum(by_hand) / 6000)
+    assert np.isnan(calibration.forward_brier("sigmoid", raws[:1], labels[:1]))  # nothing before the first
+
+
+def test_auto_forward_keeps_the_boosters_probabilities_when_a_past_base_rate_would_mislead():
+    # a first period with a churn rate far above the later ones (a season, a cohort): a map fitted on the
+    # pooled periods looks best within them, but fitted on the past it overshoots the next period
+    raws, labels = drifting([1.5, 0.0, 0.0], seed=4)
+    within = calibration.choose(np.concatenate(raws), np.concatenate(labels), "auto", seed=0)
+    forward = calibration.choose_forward(raws, labels, "auto", seed=0)
+    assert within.method != "none"
+    assert forward.method == "none"
+    assert forward.scores["none"] == min(forward.scores.values())
+
+
+def test_auto_forward_calibrates_when_the_scores_are_off_in_every_period():
+    raws, labels = drifting([0.0, 0.0, 0.0], seed=5)
+    steep = [3 * r + 4 for r in raws]  # consistently overconfident: every period agrees
+    forward = calibration.choose_forward(steep, labels, "auto", seed=0)
+    assert forward.method in ("sigmoid", "isotonic")
+    assert forward.scores[forward.method] < forward.scores["none"]
+    pooled = np.concatenate(steep)
+    assert forward.predict(pooled).mean() == pytest.approx(np.concatenate(labels).mean(), abs=2e-3)  # refitted on all
+
+
+def test_choose_forward_with_one_period_or_a_fixed_method_is_choose_on_the_pooled_rows():
+    raw, y = overconfident(2000, seed=6)
+    one = calibration.choose_forward([raw], [y], "auto", seed=3)
+    assert one.method == calibration.choose(raw, y, "auto", seed=3).method
+    assert one.scores == calibration.choose(raw, y, "auto", seed=3).scores
+    fixed = calibration.choose_forward([raw[:1000], raw[1000:]], [y[:1000], y[1000:]], "isotonic")
+    assert fixed.method == "isotonic"
+    np.testing.assert_allclose(fixed.predict(raw), calibration.fit("isotonic", raw, y).predict(raw))

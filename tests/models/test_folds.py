@@ -47,3 +47,18 @@ def test_no_fold_when_nothing_can_train_before_a_test_block():
 def test_closed_before_counts_the_whole_window():
     assert closed_before([date(2025, 1, 1)], date(2025, 5, 2), WINDOW).tolist() == [True]
     assert closed_before([date(2025, 1, 1)], date(2025, 5, 1), WINDOW).tolist() == [False]
+
+
+def test_the_configured_folds_give_a_year_of_usable_monthly_snapshots_several_purged_folds():
+    from pipeline.config import load_config
+
+    training = load_config("configs/pipeline.yaml").training
+    dates = monthly("2024-04-01", 12)  # the zoo's worlds at their cutoff: 12 usable dates, 90-day horizon + 30 grace
+    folds = make_folds(dates, folds=training.folds, test_days=training.test_days, window_days=120,
+                       min_train_dates=training.min_train_dates)
+    quarters = make_folds(dates, folds=3, test_days=91, window_days=120, min_train_dates=training.min_train_dates)
+    assert len(quarters) == 1  # three quarterly blocks: one fold, one season chooses trees and calibration
+    assert len(folds) >= 3
+    for fold in folds:
+        assert all(d + timedelta(days=120) < fold.test_start for d in fold.train_dates)
+        assert len(fold.train_dates) >= training.min_train_dates

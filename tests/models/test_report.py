@@ -172,3 +172,11 @@ def test_risk_list_template_keeps_tiers_sort_keys_and_sparklines(hostile_store):
     assert page.count("svg") == len(rl.rows) and page.count("circle") == len(rl.rows)
     sortable = [attrs.get("data-type") for tag, attrs in page.tags if tag == "th"]
     assert sortable == ["num", None, "num", None, "num", "num", None, None]
+
+
+def test_cohort_labels_stay_distinct_when_decile_edges_are_close():
+    assert report.edge_labels([0.5, 1.4, 1.4004, 2.0]) == ["≤0.5", "≤1.4", "≤1.4004", "≤2"]
+    values = np.r_[np.linspace(-1, 1.4, 90), np.linspace(1.40001, 1.40009, 110)]  # edges that agree to 3 digits
+    panel = pd.DataFrame({"x": values, "churned": np.arange(len(values)) % 2})
+    table = report.cohorts(panel, "x")
+    assert table["rows"].sum() == len(values) and len(table) >= 5
