@@ -19,7 +19,7 @@ def test_duckdb_schemas_are_listed_qualified(tmp_path):
         found = resolver(source)
         tables = {t.ref: t.columns for t in warehouse_tables(found)}
         assert set(tables) == {"analytics.product_events", "billing.contracts", "crm.organisations", "cs.onboarding",
-                               "surveys.nps", "zendesk.tickets", "plain"}
+                               "cs.touchpoints", "surveys.nps", "zendesk.tickets", "plain"}
         assert tables["analytics.product_events"]["event_ts"] == "timestamp(6)"
         assert distinct_values(found, "zendesk.tickets", "prio") == ["P1", "P2", "P4"]
         assert value_range(found, "surveys.nps", "nps_score") == (40.0, 100.0)
@@ -33,4 +33,5 @@ def test_a_folder_lists_its_files_and_folders(tmp_path):
     (folder / "readme.txt").write_text("not a table")
     with open_source(folder) as source:
         refs = [t.ref for t in warehouse_tables(resolver(source))]
-    assert refs == ["contracts", "nps", "onboarding", "organisations", "parts", "product_events", "tickets"]
+    assert refs == ["contracts", "nps", "onboarding", "organisations", "parts", "product_events", "tickets",
+                    "touchpoints"]
