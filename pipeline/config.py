@@ -118,9 +118,9 @@ class Features(Section):
 class Training(Section):
     seed: int = 42
     #: Out-of-time test blocks (the latest one gates promotion).
-    folds: PositiveInt = 3
+    folds: PositiveInt = 6
     #: Days of snapshot dates per test block; shrunk for short histories (see models.folds).
-    test_days: PositiveInt = 91
+    test_days: PositiveInt = 31
     #: Snapshot dates a fold needs to train on (before its purge gap).
     min_train_dates: PositiveInt = 3
     #: Candidate numbers of trees; the mean out-of-time ROC-AUC over folds chooses.
