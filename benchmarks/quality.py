@@ -254,6 +254,10 @@ def evaluate(panel: pd.DataFrame, train_dates, test_dates, model, res: dict, cfg
         res["oracle"] = {**qe.scores(covered, "oracle", probability=True), "coverage": len(covered) / max(len(test), 1)}
         if "model" in test and len(covered):
             res["model_on_oracle_rows_auc"] = qe.scores(covered, "model", probability=True)["auc"]
+        ceiling = qe.driver_ceiling(known, test, res["truth"], seed)
+        if ceiling is not None:
+            test["drivers"] = ceiling
+            res["drivers"] = qe.scores(test, "drivers", probability=True)
         if "model" in test and model is not None:
             try:
                 families = qe.first_reason_families(model.model, test, cfg_path)

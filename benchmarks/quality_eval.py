@@ -123,6 +123,44 @@ def attach_oracle(rows: pd.DataFrame, truth_path) -> pd.Series:
     return pd.Series(merged["true_churn_prob"].to_numpy(), index=rows.index)
 
 
+#: Panel columns of contract timing the driver ceiling may use beside the true pushes: when the renewals fall
+#: is data any model sees, and the oracle's probability depends on it.
+TIMING = ("days_to_renewal", "billing_term_days", "renewal_within_horizon", "tenure_days")
+#: The truth's pushes an observer could in principle estimate: every driver but the unpredictable part.
+OBSERVABLE_PUSHES = ("push_usage_decline", "push_onboarding_lag", "push_open_urgent_tickets",
+                     "push_detractor_nps", "push_segment")
+
+
+def driver_ceiling(known: pd.DataFrame, test: pd.DataFrame, truth_path, seed: int = 42) -> np.ndarray | None:
+    """Probabilities of the plain LightGBM fitted on the world's *true* observable driver pushes.
+
+    The same learner as :func:`plain_lightgbm`, on the same training rows, but its inputs are the
+    generator's recorded pushes of every driver except the unpredictable one (the latent state the features
+    estimate from noisy events, survey answers and tickets) plus the panel's contract timing. It bounds what
+    a model learnt from these labels can reach if its features measured the drivers exactly; the gap between
+    it and the oracle is the unpredictable part and the finite training set. ``None`` when the truth has no
+    pushes.
+    """
+    import lightgbm as lgb
+
+    truth = pd.read_parquet(truth_path)
+    pushes = [c for c in OBSERVABLE_PUSHES if c in truth.columns]
+    if not pushes:
+        return None
+    truth = truth.assign(as_of=pd.to_datetime(truth["as_of_date"]), account_id=truth["account_id"].astype(str))
+    cols = pushes + [c for c in TIMING if c in known.columns]
+
+    def inputs(rows: pd.DataFrame) -> pd.DataFrame:
+        keyed = rows[["account_id", "as_of", *[c for c in TIMING if c in rows.columns]]]
+        keyed = keyed.assign(account_id=keyed["account_id"].astype(str))
+        merged = keyed.merge(truth[["account_id", "as_of", *pushes]], on=["account_id", "as_of"], how="left")
+        return merged[cols].apply(pd.to_numeric, errors="coerce").astype("float64")
+
+    model = lgb.LGBMClassifier(random_state=seed, **PLAIN_PARAMS)
+    model.fit(inputs(known), known["churned"].to_numpy())
+    return model.predict_proba(inputs(test))[:, 1]
+
+
 # ------------------------------------------------------------------ the project's internals (isolated)
 @dataclass
 class TrainedModel:

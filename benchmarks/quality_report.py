@@ -72,19 +72,21 @@ def _model_cell(res: dict) -> str:
 
 
 def table(results: list[dict]) -> list[str]:
-    head = ("| world | test rows / accounts | model AUC | oracle AUC | model / oracle | health AUC | plain LGBM AUC "
-            "| lift@10% | ECE | promoted | targets missed |")
-    lines = [head, "|" + "---|" * 11]
+    head = ("| world | test rows / accounts | model AUC | oracle AUC | model / oracle | driver ceiling AUC "
+            "| model / ceiling | health AUC | plain LGBM AUC | lift@10% | ECE | promoted | targets missed |")
+    lines = [head, "|" + "---|" * 13]
     for r in results:
         data = r.get("data") or {}
         model, oracle = _get(r, "model", "auc"), _get(r, "oracle", "auc")
         oracle_rows = r.get("model_on_oracle_rows_auc", model)
         ratio = _f(oracle_rows / oracle) if model is not None and oracle else "—"
         rows = f"{data['test_rows']:,} / {data['test_accounts']:,}" if data else "—"
+        ceiling = _get(r, "drivers", "auc")
+        vs_ceiling = _f(model / ceiling) if model is not None and ceiling else "—"
         miss = misses(r)
         lines.append(
             f"| {r['world']} | {rows} | {_model_cell(r)} | {_f(oracle) if r.get('truth') else 'unknown'} | {ratio} "
-            f"| {_f(_get(r, 'health', 'auc'))} | {_f(_get(r, 'plain', 'auc'))} | {_f(_get(r, 'model', 'lift10'), 2)} "
+            f"| {_f(ceiling)} | {vs_ceiling} | {_f(_get(r, 'health', 'auc'))} | {_f(_get(r, 'plain', 'auc'))} | {_f(_get(r, 'model', 'lift10'), 2)} "
             f"| {_f(_get(r, 'model', 'ece'))} | {promoted(r)} | {'; '.join(miss) if miss else '—'} |")
     return lines
 
@@ -121,7 +123,7 @@ def details(res: dict) -> list[str]:
                    f"AUC {reg.get('backtest_latest_auc')}; gate: {reg.get('promotion_reason')}")
     if res.get("error"):
         out.append(f"- {res.get('status')}: {res['error']}")
-    for scorer in ("model", "plain", "oracle"):
+    for scorer in ("model", "plain", "oracle", "drivers"):
         block = res.get(scorer) or {}
         if block.get("mean_p") is not None:
             out.append(f"- {scorer}: PR-AUC {_f(block.get('pr_auc'))}, lift@10% {_f(block.get('lift10'), 2)}, "
@@ -177,7 +179,11 @@ def write_reports(results: list[dict], meta: dict, out_dir: Path, other: dict | 
         "closed before the data end). Beside the model, on the same rows: the world's **oracle** (the "
         "generator's recorded churn probability; unknown for fight-churn), the hand-tuned **health score**, and a "
         "**plain LightGBM** (200 trees x 7 leaves, learning rate 0.05, no early stopping, no calibration) fitted "
-        "on the `churn features --panel` rows known at the cutoff. Lift@10% and ECE are the model's "
+        "on the `churn features --panel` rows known at the cutoff. The **driver ceiling** is that same plain "
+        "LightGBM on the same rows, fed the generator's *true* pushes of every observable driver (usage decline, "
+        "onboarding lag, open urgent tickets, NPS detractor, segment: all but the unpredictable part) and the "
+        "panel's contract timing: what a model learnt from these labels reaches if its features measured the "
+        "drivers exactly. Lift@10% and ECE are the model's "
         "(top decile per snapshot date; 10 equal-count bins). *promoted*: whether the project's gate made the "
         "model champion. *targets missed*: the issue's bar (model ≥ 0.97 x oracle, ≥ plain, ECE ≤ 0.02, promoted "
         "when it beats the health score by the gate's margin; fight-churn AUC ≥ 0.76 and lift ≥ 4.3).",

@@ -68,6 +68,25 @@ def test_misses_name_the_targets():
     assert quality_report.misses(good) == []
 
 
+def test_driver_ceiling_learns_from_the_true_pushes_not_the_features(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 4000
+    rows = pd.DataFrame({"account_id": [f"A{i}" for i in range(n)], "as_of": pd.Timestamp("2024-01-01"),
+                         "events_30d": rng.random(n), "days_to_renewal": rng.integers(0, 365, n)})
+    push = rng.exponential(1.0, n)
+    rows["churned"] = rng.random(n) < 1 / (1 + np.exp(-(3 * push - 4)))  # the features say nothing of it
+    truth = pd.DataFrame({"account_id": rows["account_id"], "as_of_date": rows["as_of"].dt.date,
+                          "push_usage_decline": push, "push_unpredictable": rng.random(n)})
+    truth.to_parquet(tmp_path / "truth.parquet")
+    known, test = rows.iloc[:3000], rows.iloc[3000:]
+    ceiling = qe.driver_ceiling(known, test, tmp_path / "truth.parquet")
+    plain = qe.plain_lightgbm(known, test)
+    auc = lambda p: qe.roc_auc_score(test["churned"], p)  # noqa: E731
+    assert auc(ceiling) > 0.75 and auc(plain) < 0.6
+    truth.drop(columns="push_usage_decline").assign(push_unpredictable=0.0).to_parquet(tmp_path / "old.parquet")
+    assert qe.driver_ceiling(known, test, tmp_path / "old.parquet") is None  # only the unpredictable part
+
+
 # ------------------------------------------------------------------ end to end
 FAKE_CLI = """
     import subprocess, sys
@@ -103,7 +122,7 @@ def test_harness_runs_one_tiny_world_end_to_end(tmp_path):
     assert res["status"] == "ok", res.get("error")
     assert res["split"]["train_snapshots"] >= 6 and len(res["split"]["test_dates"]) == 3
     assert res["data"]["test_rows"] > 300 and res["oracle"]["coverage"] == 1.0
-    for scorer in ("model", "oracle", "plain", "health"):
+    for scorer in ("model", "oracle", "plain", "health", "drivers"):
         assert 0.5 < res[scorer]["auc"] <= 1.0, scorer
     assert 0 <= res["model"]["ece"] < 0.5 and res["model"]["lift10"] > 1
     assert res["registry"]["promotion"] in ("champion", "challenger")
