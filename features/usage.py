@@ -158,6 +158,18 @@ def events_per_user(t, p):
     return t[f"events_{p.window}d"] / ibis.ifelse(users == 0, ibis.null(), users)
 
 
+def rate_vs_baseline(t, recent, baseline, p):
+    """Daily rate of column ``recent`` ({window} days) over the daily rate of ``baseline`` ({baseline} days), minus 1.
+
+    Both rates are over the account's tenure when it is shorter than the window, so a young account is not
+    read as declining; null when the baseline is 0.
+    """
+    span = t.tenure_days.clip(lower=1, upper=p.baseline).fill_null(p.baseline)
+    rate = t[recent] / ibis.least(span, p.window)
+    base = t[baseline] / span
+    return rate / ibis.ifelse(base == 0, ibis.null(), base) - 1
+
+
 @feature(
     name="events_{window}d_vs_baseline", family="usage", frame="derived", per="short_window",
     unit="ratio", group="usage_trend",
@@ -169,7 +181,20 @@ def events_vs_baseline(t, p):
     """Events per day in the last {window} days relative to events per day over the last {baseline} days, minus 1;
     both rates over the account's tenure when it is shorter, so a young account is not read as declining (null
     without events in the {baseline} days)."""
-    span = t.tenure_days.clip(lower=1, upper=p.baseline).fill_null(p.baseline)
-    recent = t[f"events_{p.window}d"] / ibis.least(span, p.window)
-    base = t[f"events_{p.baseline}d"] / span
-    return recent / ibis.ifelse(base == 0, ibis.null(), base) - 1
+    return rate_vs_baseline(t, f"events_{p.window}d", f"events_{p.baseline}d", p)
+
+
+@feature(
+    name="events_{event}_{window}d_vs_baseline", family="usage", frame="derived", per="event_type_short_window",
+    unit="ratio", group="usage_{event}",
+    risk="Daily '{event_type}' events in the last {window} days are {value:+.0%} vs the account's {baseline}-day "
+         "average",
+    protective="Daily '{event_type}' events in the last {window} days are {value:+.0%} vs the account's "
+               "{baseline}-day average",
+    direction="lower",
+)
+def events_of_type_vs_baseline(t, p):
+    """'{event_type}' events per day in the last {window} days relative to the same over the last {baseline} days,
+    minus 1; over the account's tenure when it is shorter (null without such events in the {baseline} days).
+    A drop in one part of the product can hide in the total."""
+    return rate_vs_baseline(t, f"events_{p.event}_{p.window}d", f"events_{p.event}_{p.baseline}d", p)

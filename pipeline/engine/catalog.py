@@ -137,6 +137,13 @@ def _expansions(per: str | None, cfg, vocab: Vocabulary, attributes: set[str] | 
             for raw, col in vocab.event_types.items()
             for w in windows
         ]
+    if per == "event_type_short_window":
+        return [
+            {"event_type": raw, "event": col, "window": w, "baseline": max(windows)}
+            for raw, col in vocab.event_types.items()
+            for w in windows
+            if w < max(windows)
+        ]
     if per == "milestone":
         return [{"milestone_name": raw, "milestone": col} for raw, col in vocab.milestones.items()]
     if per in ("categorical_attribute", "numeric_attribute"):

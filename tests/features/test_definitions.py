@@ -57,6 +57,8 @@ EXPECTED_A1 = {
     "days_since_last_activity": 1, "breadth_7d": 2, "breadth_90d": 2,
     "events_per_user_30d": 2.5,
     "events_7d_vs_baseline": (4 / 7) / (6 / 90) - 1, "events_30d_vs_baseline": (5 / 30) / (6 / 90) - 1,
+    "events_login_7d_vs_baseline": (1 / 7) / (3 / 90) - 1, "events_login_30d_vs_baseline": (2 / 30) / (3 / 90) - 1,
+    "events_report_view_7d_vs_baseline": (3 / 7) / (3 / 90) - 1, "events_export_30d_vs_baseline": NAN,
     # tickets: T1 24 h (high), T2 open at T (urgent, resolved after T), T3 12 h, T4 at T unseen
     "tickets_30d": 2, "tickets_90d": 2, "open_tickets": 1, "open_urgent_tickets": 1,
     "oldest_open_urgent_ticket_days": 12, "median_resolution_hours": 18.0,

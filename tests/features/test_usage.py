@@ -66,6 +66,21 @@ def test_usage_vs_baseline_is_the_daily_rate_over_the_daily_rate_of_the_longest_
     assert "events_90d_vs_baseline" not in frame  # the longest window is the baseline itself
 
 
+def test_usage_of_a_type_vs_baseline_is_the_same_ratio_on_that_type(frame):
+    span = frame["tenure_days"].clip(lower=1, upper=90)
+    types = [c.removeprefix("events_").removesuffix("_90d") for c in frame
+             if c.startswith("events_") and c.endswith("_90d") and not c.startswith(("events_90d", "events_per_user"))]
+    assert types
+    for event in types:
+        for w in WINDOWS[:-1]:
+            base = frame[f"events_{event}_90d"] / span
+            expected = (frame[f"events_{event}_{w}d"] / span.clip(upper=w)) / base - 1
+            ratio = frame[f"events_{event}_{w}d_vs_baseline"]
+            assert ratio[base > 0].tolist() == pytest.approx(expected[base > 0].tolist())
+            assert ratio[base == 0].isna().all()
+        assert f"events_{event}_90d_vs_baseline" not in frame
+
+
 def test_usage_vs_baseline_reads_a_young_account_over_its_own_tenure():
     cfg = Config.model_validate({"features": {"usage": {"windows": [7, 30, 90]}}})
     feature = next(f for f in catalog(cfg, Vocabulary.of([], []), {"accounts", "subscriptions", "usage_events"})
