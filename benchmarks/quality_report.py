@@ -142,12 +142,15 @@ def details(res: dict) -> list[str]:
     return out + [""]
 
 
-def comparison(results: list[dict], other: dict) -> list[str]:
-    """Model ROC-AUC per world beside another run's (``other``: a quality.json, e.g. with an --overlay)."""
+def comparison(results: list[dict], other: dict, note: str | None = None) -> list[str]:
+    """Model ROC-AUC per world beside another run's (``other``: a quality.json, e.g. with an --overlay).
+
+    ``note`` says what differs between the runs (default: only the overlay).
+    """
     theirs = {r["world"]: _get(r, "model", "auc") for r in other.get("worlds", [])}
     label = json.dumps(other.get("meta", {}).get("overlay")) or "another run"
     lines = [f"## This run against `{other.get('meta', {}).get('command', '?')}` (overlay `{label}`)", "",
-             "Same worlds, seeds and split; only the overlay differs.", "",
+             note or "Same worlds, seeds and split; only the overlay differs.", "",
              "| world | model AUC, this run | model AUC, that run | this − that |", "|---|---|---|---|"]
     diffs = []
     for r in results:
@@ -162,7 +165,8 @@ def comparison(results: list[dict], other: dict) -> list[str]:
     return lines
 
 
-def write_reports(results: list[dict], meta: dict, out_dir: Path, other: dict | None = None) -> tuple[Path, Path]:
+def write_reports(results: list[dict], meta: dict, out_dir: Path, other: dict | None = None,
+                  note: str | None = None) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "quality.md"
@@ -200,7 +204,7 @@ def write_reports(results: list[dict], meta: dict, out_dir: Path, other: dict | 
         "",
         *reason_table(results),
         "",
-        *((comparison(results, other) + [""]) if other else []),
+        *((comparison(results, other, note) + [""]) if other else []),
         "## Per world",
         "",
     ]
@@ -219,11 +223,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("results", type=Path, help="quality.json of the run to report")
     ap.add_argument("--against", type=Path, help="quality.json of another run (e.g. with an --overlay)")
+    ap.add_argument("--note", help="what differs between the two runs (printed above the comparison)")
     ap.add_argument("--out-dir", type=Path, default=Path(__file__).parent)
     args = ap.parse_args(argv)
     run = json.loads(args.results.read_text())
     other = json.loads(args.against.read_text()) if args.against else None
-    md, _ = write_reports(run["worlds"], run["meta"], args.out_dir, other)
+    md, _ = write_reports(run["worlds"], run["meta"], args.out_dir, other, args.note)
     print(f"wrote {md}")
     return 0
 
