@@ -9,6 +9,48 @@ import pytest
 
 PG_URL = os.environ.get("CHURN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
+#: The test modules with a test on the :func:`spark` fixture (each test checked as it starts, below). Under
+#: pytest-xdist they form one unit of work: a single worker starts the local-cluster (a driver and two
+#: executor JVMs) instead of one cluster per worker competing for the machine's two cores.
+SPARK_MODULES = (
+    "tests/pipeline/engine/test_spark.py",
+    "tests/pipeline/engine/test_spark_engine.py",
+    "tests/pipeline/engine/test_spark_errors.py",
+    "tests/pipeline/engine/test_spark_read.py",
+    "tests/pipeline/io/test_mapped.py",
+)
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_runtest_setup(item):
+    """A test on the Spark fixture or marked ``spark`` outside :data:`SPARK_MODULES` errors, naming the list."""
+    uses_spark = "spark" in getattr(item, "fixturenames", ()) or item.get_closest_marker("spark")
+    if uses_spark and _module(item.nodeid) not in SPARK_MODULES:
+        pytest.fail(f"{_module(item.nodeid)} uses Spark: add it to SPARK_MODULES in tests/conftest.py", pytrace=False)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (`-n 2 --dist loadfile` in pyproject.toml)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with :data:`SPARK_MODULES` as one file: one test module per unit of work, so its
+    module-scoped fixtures are built once, and every Spark test on the same worker.
+
+    (xdist's own ``--dist loadgroup`` with ``xdist_group`` marks does not group under pytest 9.2: it
+    renames node ids through ``item._nodeid``, which pytest no longer reads; pytest-xdist issue 1386.)
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SparkModulesAsOneFile(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = _module(nodeid)
+            return "spark" if module in SPARK_MODULES else module
+
+    return SparkModulesAsOneFile(config, log)
+
 
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory):
