@@ -148,11 +148,11 @@ def driver_ceiling(known: pd.DataFrame, test: pd.DataFrame, truth_path, seed: in
     if not pushes:
         return None
     truth = truth.assign(as_of=pd.to_datetime(truth["as_of_date"]), account_id=truth["account_id"].astype(str))
-    cols = pushes + [c for c in TIMING if c in known.columns]
+    timing = [c for c in TIMING if c in known.columns]
+    cols = pushes + timing
 
     def inputs(rows: pd.DataFrame) -> pd.DataFrame:
-        keyed = rows[["account_id", "as_of", *[c for c in TIMING if c in rows.columns]]]
-        keyed = keyed.assign(account_id=keyed["account_id"].astype(str))
+        keyed = rows[["account_id", "as_of", *timing]].assign(account_id=rows["account_id"].astype(str))
         merged = keyed.merge(truth[["account_id", "as_of", *pushes]], on=["account_id", "as_of"], how="left")
         return merged[cols].apply(pd.to_numeric, errors="coerce").astype("float64")
 

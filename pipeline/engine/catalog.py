@@ -123,27 +123,21 @@ def context_params(cfg, vocab: Vocabulary) -> dict:
 
 def _expansions(per: str | None, cfg, vocab: Vocabulary, attributes: set[str] | None) -> list[dict]:
     windows = cfg.features.usage.windows
+    longest = max(windows, default=0)
+    short = [{"window": w, "baseline": longest} for w in windows if w < longest]  # ratios to the longest window
+    types = [{"event_type": raw, "event": col} for raw, col in vocab.event_types.items()]
     if per is None:
         return [{}]
     if per == "window":
         return [{"window": w} for w in windows]
-    if per == "short_window":  # a ratio of a window to the longest one (the baseline)
-        return [{"window": w, "baseline": max(windows)} for w in windows if w < max(windows)]
+    if per == "short_window":
+        return short
     if per == "ticket_window":
         return [{"window": w} for w in cfg.features.tickets.windows]
     if per == "event_type_window":
-        return [
-            {"event_type": raw, "event": col, "window": w}
-            for raw, col in vocab.event_types.items()
-            for w in windows
-        ]
+        return [{**t, "window": w} for t in types for w in windows]
     if per == "event_type_short_window":
-        return [
-            {"event_type": raw, "event": col, "window": w, "baseline": max(windows)}
-            for raw, col in vocab.event_types.items()
-            for w in windows
-            if w < max(windows)
-        ]
+        return [{**t, **s} for t in types for s in short]
     if per == "milestone":
         return [{"milestone_name": raw, "milestone": col} for raw, col in vocab.milestones.items()]
     if per in ("categorical_attribute", "numeric_attribute"):
