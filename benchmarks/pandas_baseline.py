@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+from pipeline.config import Config
 
 
 def load_events(folder) -> pd.DataFrame:
@@ -63,7 +64,7 @@ def active_accounts(subs: pd.DataFrame, as_of: date) -> pd.Index:
     return pd.Index(subs.loc[covers, "account_id"].unique(), name="account_id")
 
 
-def event_type_columns(events: pd.DataFrame, cfg) -> dict[str, str]:
+def event_type_columns(events: pd.DataFrame, cfg: Config) -> dict[str, str]:
     """Event type -> column fragment, as the project resolves its vocabulary."""
     from pipeline.engine.catalog import Vocabulary
 
@@ -109,7 +110,7 @@ def usage_features(events: pd.DataFrame, as_of: date, accounts: pd.Index, types:
     return out.reset_index().assign(as_of=as_of)
 
 
-def panel(folder, dates: list[date], cfg=None) -> pd.DataFrame:
+def panel(folder, dates: list[date], cfg: Config | None = None) -> pd.DataFrame:
     """The usage features for every snapshot date, the straightforward way."""
     from pipeline.config import load_config
     from pipeline.engine.catalog import usage_lookback

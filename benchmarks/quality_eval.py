@@ -176,7 +176,7 @@ def load_trained_model(tracking_uri: str, model_name: str, version: str) -> Trai
     """The model ``churn train`` registered, as a :class:`TrainedModel`."""
     import mlflow
 
-    from models.pyfunc import load_churn_model
+    from pipeline.publish.pyfunc import load_churn_model
 
     mlflow.set_tracking_uri(tracking_uri)
     model = load_churn_model(f"models:/{model_name}/{version}")

@@ -12,13 +12,15 @@ import resource
 import time
 from pathlib import Path
 
+from benchmarks.bench_data import bench_config, panel_table, score_frame
+
 #: Session of the Spark steps: this machine's 2 cores; 4 GiB for the driver JVM at 10 M events.
 MASTER = "local[2]"
 CONF = {"spark.driver.memory": "4g"}
 
 
 def _session():
-    from pipeline.engine.spark import spark_session
+    from pipeline.engine.spark.session import spark_session
 
     started = time.perf_counter()
     session = spark_session(MASTER, CONF)
@@ -38,16 +40,10 @@ def _stop(session) -> float:
 
 def spark_panel(world: Path) -> dict:
     """The full feature panel (every monthly snapshot, with labels) on Spark."""
-    from pipeline.config import load_config
-    from pipeline.engine.featurize import build_features
-    from pipeline.engine.labels import snapshot_dates
-    from pipeline.engine.spark import open_spark_source
-
-    cfg = load_config(None, {})
-    session, start = _session()
+    cfg = bench_config(world, engine="spark")
+    session, start = _session()  # open_snapshot's Spark source reuses this running session
     started = time.perf_counter()
-    with open_spark_source(str(world), session=session) as source:
-        table = build_features(source, cfg, snapshot_dates(source, cfg))
+    table = panel_table(cfg)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "session_s": start, "rows": len(table.frame), "features": len(table.features),
             "jvm_rss_mb": _stop(session)}
@@ -55,10 +51,9 @@ def spark_panel(world: Path) -> dict:
 
 def spark_train(world: Path) -> dict:
     """``churn train --engine spark``: the panel built on Spark, then the same backtest, fit and registration."""
-    from benchmarks.steps import _bench_config
     from pipeline.steps import train as training
 
-    cfg = _bench_config(world, engine="spark")
+    cfg = bench_config(world, engine="spark")
     session, start = _session()
     started = time.perf_counter()
     result = training.run(cfg)
@@ -77,15 +72,14 @@ def spark_score(world: Path) -> dict:
     """
     import pandas as pd
 
-    from benchmarks.steps import _bench_config, _score_frame
-    from pipeline.engine.spark_engine import apply_model
+    from pipeline.engine.spark.engine import apply_model
     from pipeline.io.warehouse import Run, Warehouse, utc_now
     from pipeline.steps import score as scoring
-    from pipeline.steps.scoring import assemble
+    from pipeline.steps.score_table import assemble
 
-    cfg = _bench_config(world)
+    cfg = bench_config(world)
     model, health, name, version, _ = scoring.load_model(cfg, None)
-    table, end = _score_frame(cfg, world, model)
+    table, end = score_frame(cfg, model.vocabulary_)
     frame = table.frame
     accounts = pd.DataFrame({"account_id": frame["account_id"], "account_name": frame["account_id"],
                              "csm": "bench", "segment": frame.get("segment")})

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.bench_data import bench_config, panel_dates, panel_table, score_frame
+
 
 def floor(world: Path) -> dict:
     """The least work any day-windowed feature needs: one pass rolling events up by account and day."""
@@ -28,16 +30,10 @@ def floor(world: Path) -> dict:
 
 
 def panel(world: Path) -> dict:
-    """The full feature panel (every monthly snapshot, with labels) on DuckDB."""
-    from pipeline.config import load_config
-    from pipeline.engine.featurize import build_features
-    from pipeline.engine.labels import snapshot_dates
-    from pipeline.io.sources import open_source
-
-    cfg = load_config(None, {})
+    """The full feature panel (every monthly snapshot, with labels) on DuckDB, contract checks included."""
+    cfg = bench_config(world)
     started = time.perf_counter()
-    with open_source(world) as source:
-        table = build_features(source, cfg, snapshot_dates(source, cfg))
+    table = panel_table(cfg)
     table.frame.to_parquet(world.parent / f"{world.name}.panel.parquet", index=False)
     return {"seconds": time.perf_counter() - started, "rows": len(table.frame), "features": len(table.features)}
 
@@ -45,41 +41,19 @@ def panel(world: Path) -> dict:
 def pandas(world: Path) -> dict:
     """The usage features of ``benchmarks/pandas_baseline.py`` the straightforward pandas way (load events, group by per window)."""
     from benchmarks.pandas_baseline import panel as pandas_panel
-    from pipeline.config import load_config
-    from pipeline.engine.labels import snapshot_dates
-    from pipeline.io.sources import open_source
 
-    with open_source(world) as source:
-        dates = snapshot_dates(source, load_config(None, {}))
+    dates = panel_dates(bench_config(world))
     started = time.perf_counter()
     frame = pandas_panel(world, dates)
     return {"seconds": time.perf_counter() - started, "rows": len(frame)}
 
 
-def _bench_config(world: Path, engine: str = "duckdb"):
-    from pipeline.config import load_config
-
-    work = world.parent / f"{world.name}.work"
-    work.mkdir(exist_ok=True)
-    return load_config(None, {
-        "engine": engine,
-        "data": str(world),
-        "warehouse": str(work / "scores.duckdb"),
-        "tracking.uri": f"sqlite:///{work}/mlflow.db",
-        "training.report_dir": str(work / "reports"),
-    })
-
-
 def train(world: Path) -> dict:
     """Backtest + final model + MLflow registration on the prebuilt panel (feature build not timed)."""
     from pipeline.steps import train as training
-    from pipeline.engine.featurize import build_features
-    from pipeline.engine.labels import snapshot_dates
-    from pipeline.io.sources import open_source
 
-    cfg = _bench_config(world)
-    with open_source(world) as source:
-        table = build_features(source, cfg, snapshot_dates(source, cfg))
+    cfg = bench_config(world)
+    table = panel_table(cfg)
     started = time.perf_counter()
     result = training.run(cfg, table=table)
     return {"seconds": time.perf_counter() - started, "rows": len(result.panel),
@@ -95,13 +69,13 @@ def score(world: Path) -> dict:
     import pandas as pd
 
     from models.predict import predict_and_explain
-    from pipeline.steps import score as scoring
-    from pipeline.steps.scoring import assemble
     from pipeline.io.warehouse import Run, Warehouse, utc_now
+    from pipeline.steps import score as scoring
+    from pipeline.steps.score_table import assemble
 
-    cfg = _bench_config(world)
+    cfg = bench_config(world)
     model, health, name, version, uri = scoring.load_model(cfg, None)
-    table, end = _score_frame(cfg, world, model)
+    table, end = score_frame(cfg, model.vocabulary_)
     frame = table.frame
     accounts = pd.DataFrame({"account_id": frame["account_id"], "account_name": frame["account_id"],
                              "csm": "bench", "segment": frame.get("segment")})
@@ -115,22 +89,6 @@ def score(world: Path) -> dict:
     Warehouse.from_config(cfg).write(rows, record)
     return {"seconds": time.perf_counter() - started, "rows": len(rows),
             "note": f"{model.booster_.num_trees()} trees, 100,000 accounts, reasons + DuckDB write"}
-
-
-def _score_frame(cfg, world: Path, model):
-    """The last day's feature rows repeated (with new account ids) to 100,000 accounts, and the data end."""
-    from pipeline.engine.catalog import Vocabulary
-    from pipeline.engine.featurize import build_features
-    from pipeline.engine.labels import data_end
-    from pipeline.io.sources import open_source
-
-    with open_source(world) as source:
-        end = data_end(source)
-        table = build_features(source, cfg, [end], vocab=Vocabulary.from_dict(model.vocabulary_), with_labels=False)
-    frame = table.frame.sample(n=100_000, replace=True, random_state=0).reset_index(drop=True)
-    frame["account_id"] = [f"B{i:06d}" for i in range(len(frame))]
-    table.frame = frame
-    return table, end
 
 
 def _steps() -> dict:

@@ -15,6 +15,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from features.settings import FeatureSettings
+
 #: Every definition, in the order the modules declare them.
 REGISTRY: list["Definition"] = []
 
@@ -90,13 +92,13 @@ class Feature:
         at_cap = cap is not None and number is not None and number >= cap
         return render(template, value, {**self.params, "plus": "+" if at_cap else ""})
 
-    def expression(self, frame, cfg):
-        """The ibis expression computing this feature on ``frame``."""
-        return self.definition.fn(frame, P(cfg=cfg, **self.params))
+    def expression(self, frame: Any, settings: FeatureSettings) -> Any:
+        """The ibis expression computing this feature on ``frame``, under the ``features:`` ``settings``."""
+        return self.definition.fn(frame, P(settings=settings, **self.params))
 
 
 class P(dict):
-    """Parameters of a definition, readable as attributes (``p.window``)."""
+    """Parameters of a definition, readable as attributes (``p.window``; ``p.settings``: the ``features:`` section)."""
 
     def __getattr__(self, name: str):
         try:

@@ -63,7 +63,7 @@ def open_urgent_tickets(f, p):
 def oldest_open_urgent_ticket_days(f, p):
     """Age in days of the oldest high-priority ticket open at the as-of date (0 if none), capped at
     {max_age} days."""
-    return ibis.least(f.d.max(where=f.open & f.urgent).fill_null(0), p.cfg.features.tickets.max_age_days)
+    return ibis.least(f.d.max(where=f.open & f.urgent).fill_null(0), p.settings.tickets.max_age_days)
 
 
 @feature(

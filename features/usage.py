@@ -82,7 +82,7 @@ def active_users(f, p):
 )
 def events_trend(f, p):
     """Events in the last {trend} days relative to the {trend} days before, minus 1."""
-    t = p.cfg.features.usage.trend_days
+    t = p.settings.usage.trend_days
     return change(total(f.n, f.d <= t), total(f.n, (f.d > t) & (f.d <= 2 * t)))
 
 
@@ -94,7 +94,7 @@ def events_trend(f, p):
 )
 def active_users_trend(f, p):
     """Distinct active users in the last {trend} days relative to the {trend} days before, minus 1."""
-    t = p.cfg.features.usage.trend_days
+    t = p.settings.usage.trend_days
     recent = total(flag(f.d <= t), f.user_id.notnull())
     before = total(flag(f.d_prior <= 2 * t), f.user_id.notnull())
     return change(recent, before)
@@ -109,7 +109,7 @@ def active_users_trend(f, p):
 )
 def usage_slope(f, p):
     """Least-squares slope of weekly events over the last {weeks} weeks, relative to the mean week."""
-    weeks = p.cfg.features.usage.slope_weeks
+    weeks = p.settings.usage.slope_weeks
     week = ((f.d - 1) // 7).cast("int64")  # 0 = the most recent week
     x = (weeks - 1 - week).cast("float64")  # oldest week = 0
     x_mean = (weeks - 1) / 2

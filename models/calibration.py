@@ -11,6 +11,7 @@ periods (seasons, cohorts) then counts against a map, as it will when scoring.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
@@ -41,7 +42,7 @@ class Calibrator:
 
     method: str = "none"
     scores: dict[str, float] = field(default_factory=dict)
-    _mapping: object = None
+    _mapping: Any = None
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probability for each raw score."""

@@ -13,6 +13,8 @@ Choices that matter for a churn panel:
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -163,7 +165,8 @@ class ChurnModel(BaseEstimator):
         extra = self.params or {}
         rounds = int(trees or extra.get("num_boost_round", DEFAULT_ROUNDS))
         data = lgb.Dataset(X, label=np.asarray(y), categorical_feature=self.categorical_, free_raw_data=False)
-        valid_sets, callbacks = [], []
+        valid_sets: list[lgb.Dataset] = []
+        callbacks: list[Callable[..., Any]] = []
         if X_valid is not None:
             valid_sets = [data.create_valid(self.prepare(X_valid), label=np.asarray(y_valid))]
             patience = int(extra.get("early_stopping_rounds", DEFAULT_PATIENCE))
@@ -201,7 +204,7 @@ class ChurnModel(BaseEstimator):
 
     def raw_score(self, X, trees: int | None = None) -> np.ndarray:
         """LightGBM log-odds of churn (of the first ``trees`` trees when given)."""
-        return self.booster_.predict(self.prepare(X), raw_score=True, num_iteration=trees)
+        return np.asarray(self.booster_.predict(self.prepare(X), raw_score=True, num_iteration=trees))
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): column 1 is P(churn within the horizon)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from models import calibration
+from models.classifier import ChurnModel
 from models.folds import Fold
 
 ECE_BINS = 10
@@ -156,8 +157,14 @@ class FoldResult:
     auc_by_trees: dict = field(default_factory=dict)
 
 
-#: The training recipe: ``fit(rows, trees)`` returns a fitted, uncalibrated ``ChurnModel`` of ``trees`` trees.
-Fitter = Callable[[pd.DataFrame, int], object]
+class Fitter(Protocol):
+    """The training recipe: ``fit(rows, trees)`` returns a fitted ``ChurnModel`` of ``trees`` trees.
+
+    Uncalibrated unless a ``calibrator`` is given (the final model); ``train_until`` is recorded with it.
+    """
+
+    def __call__(self, rows: pd.DataFrame, trees: int, calibrator: calibration.Calibrator | None = None,
+                 train_until: date | None = None) -> ChurnModel: ...
 
 
 @dataclass(frozen=True)
@@ -217,7 +224,10 @@ def backtest(panel: pd.DataFrame, folds: list[Fold], fit: Fitter, health, top_k:
              progress: Callable[[str], None] = lambda msg: None) -> tuple[Backtest, Recipe]:
     """Run every fold; return the backtest and the recipe all folds choose for the final model."""
     grid = sorted(set(grid) | {default_trees})  # the default is scored too: the first fold reports with it
-    raws, labels, aucs, results = [], [], [], []
+    raws: list[dict[int, np.ndarray]] = []
+    labels: list[np.ndarray] = []
+    aucs: list[dict[int, float]] = []
+    results: list[FoldResult] = []
     for fold in folds:
         progress(f"{fold.describe()} ...")
         started = time.perf_counter()
@@ -234,7 +244,10 @@ def backtest(panel: pd.DataFrame, folds: list[Fold], fit: Fitter, health, top_k:
         progress(f"  fold {fold.number}/{len(folds)}: ROC-AUC model {res.model['roc_auc']:.3f} vs health "
                  f"{res.health['roc_auc']:.3f}, {res.trees} trees, {res.calibration} calibration "
                  f"({res.seconds:.1f} s)")
-        raws.append(raw), labels.append(y), aucs.append(auc), results.append(res)
+        raws.append(raw)
+        labels.append(y)
+        aucs.append(auc)
+        results.append(res)
     return Backtest(results, top_k), choose_recipe(raws, labels, aucs, default_trees, calibration_method, seed)
 
 

@@ -20,6 +20,7 @@ of the design live here as pure functions:
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 import math
 import warnings
 from dataclasses import asdict, dataclass
@@ -148,7 +149,7 @@ def compare(outreach: pd.DataFrame, holdout: pd.DataFrame, alpha: float = 0.05) 
     """
     n_o, n_h = len(outreach), len(holdout)
     c_o, c_h = int(outreach["churned"].sum()), int(holdout["churned"].sum())
-    empty = dict(rate_outreach=None, rate_holdout=None, difference=None, difference_ci=None, reduction=None,
+    empty: dict[str, Any] = dict(rate_outreach=None, rate_holdout=None, difference=None, difference_ci=None, reduction=None,
                  reduction_ci=None, p_value=None, mde_points=None, mde_reduction=None, mrr_retained_per_100=None,
                  mrr_retained_ci=None, significant=False)
     if n_o == 0 or n_h == 0:
@@ -231,7 +232,9 @@ def _pct(value: float | None) -> str:
 def verdict(c: Comparison) -> str:
     """One sentence a CS leader can repeat: the effect if the evidence is there, else that it is not there yet."""
     level = f"{100 * (1 - c.alpha):.0f}%"
-    if not c.significant:
+    if c.difference is None or c.p_value is None:
+        return "not enough evidence yet: no difference could be measured"
+    if not c.significant or c.difference_ci is None:
         detect = (f"; with these group sizes only a reduction of at least {_pct(c.mde_reduction)} "
                   f"({100 * c.mde_points:.1f} points) would be detected with {POWER:.0%} power"
                   if c.mde_points is not None else "")

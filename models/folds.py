@@ -17,10 +17,12 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from models.settings import Labels
 
-def label_window_days(labels_cfg) -> int:
+
+def label_window_days(labels: Labels) -> int:
     """Days from a snapshot until its label is final: horizon plus grace."""
-    return labels_cfg.horizon_days + labels_cfg.grace_days
+    return labels.horizon_days + labels.grace_days
 
 
 def closed_before(as_of, cutoff: date, window_days: int) -> np.ndarray:

@@ -24,7 +24,6 @@ training median, and a protective factor only on the safe side. ``other`` sums t
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -33,10 +32,9 @@ import numpy as np
 import pandas as pd
 
 from models.errors import ModelError
+from models.reason_documents import Fragments, Values, assemble, contributions_json, join
 
 BASE = "base_value"
-#: Decimals kept for contributions in the JSON (1e-6 log-odds is far below anything visible).
-DECIMALS = 6
 NO_RISK = "No notable risk signals"
 
 
@@ -93,7 +91,7 @@ class Explanations:
         Group of the first risk reason per row (``None`` when no group raises the risk).
     contributions : numpy.ndarray of str, optional
         One JSON object per row, every reason group's contribution (log-odds, 4 decimals): what the
-        next run compares against to say why the score moved (:func:`why_moved`).
+        next run compares against to say why the score moved (:func:`models.score_moves.why_moved`).
     """
 
     reasons: np.ndarray
@@ -212,7 +210,7 @@ def explain(
     groups = Groups.of(columns, features)
     contrib = contributions[columns].to_numpy(dtype="float64")
     sums = group_sums(contrib, groups)
-    table_values = _Values(values, columns)
+    table_values = Values(values, columns)
     declared = [all(getattr(groups.features[i], "sign", 1) == 0 for i in idx) for idx in groups.members]
     is_context = np.isin(groups.names, list(context_groups)) | np.array(declared, dtype=bool)
     risky, safe = sides(table_values.numbers, groups, medians)
@@ -225,64 +223,13 @@ def explain(
         "protective": ranked(sums, speaks & ~is_context, top_k, -1.0),
         "context": _by_size(np.abs(sums), is_context, top_k),
     }
-    table = _Fragments(groups, sums, reps, table_values)
+    table = Fragments(groups.features, sums, reps, table_values)
     picked = {name: [table.pick(column) for column in picks.T] for name, picks in slots.items()}
-    reasons = _assemble(contributions[BASE].to_numpy(dtype="float64"), sums, slots, picked)
-    summary = np.array([text or NO_RISK for text in _join([s for _, s, _ in picked["risk"]], "; ")], dtype=object)
+    reasons = assemble(contributions[BASE].to_numpy(dtype="float64"), sums, slots, picked)
+    summary = np.array([text or NO_RISK for text in join([s for _, s, _ in picked["risk"]], "; ")], dtype=object)
     first = np.array(groups.names + [None], dtype=object)[slots["risk"][:, 0]]
     return Explanations(reasons, summary, pd.DataFrame(sums, columns=groups.names, index=contributions.index), first,
                         contributions_json(groups.names, sums))
-
-
-def contributions_json(names: Sequence[str], sums: np.ndarray) -> np.ndarray:
-    """Each row's group contributions as a JSON object (4 decimals; groups at 0.0 left out)."""
-    rounded = np.round(sums, 4)
-    body = np.full(len(sums), "", dtype=object)
-    for j, name in enumerate(names):  # column-wise: one vectorised concatenation per group, not per cell
-        column = rounded[:, j]
-        body = body + np.where(column != 0, (_json_text(name) + ": ") + column.astype(str).astype(object) + ", ", "")
-    return np.array(["{" + text[:-2] + "}" for text in body], dtype=object)
-
-
-#: A group moves the score when its contribution changes by at least this much (log-odds).
-MOVE_FLOOR = 0.05
-
-
-#: A probability change below this (half a point) is no move to explain.
-MIN_CHANGE = 0.005
-
-
-def moves(change: float | None) -> bool:
-    """Whether a probability change is large enough for :func:`why_moved` to explain."""
-    return change is not None and math.isfinite(change) and abs(change) >= MIN_CHANGE
-
-
-def why_moved(change: float | None, now: dict | None, before: dict | None, reasons: dict | None,
-              top: int = 2) -> str | None:
-    """Why an account's probability moved since its previous run, in one sentence.
-
-    The groups whose contributions moved the most in the direction of the change
-    (at least :data:`MOVE_FLOOR` log-odds), each told by its current sentence in
-    ``reasons`` (a risk sentence when the risk went up, a protective one when it went
-    down, or its group name when it is not listed that way)::
-
-        "risk up 12 points: 2 high/urgent support tickets still open; Active users changed -40% vs ..."
-
-    ``None`` when there is no previous run, no stored contributions, or the change is under half a point.
-    """
-    if not moves(change) or not now or before is None:
-        return None
-    sign = 1.0 if change > 0 else -1.0
-    moved = {g: sign * (now.get(g, 0.0) - before.get(g, 0.0)) for g in set(now) | set(before)}
-    movers = sorted((g for g, d in moved.items() if d >= MOVE_FLOOR), key=lambda g: -moved[g])[:top]
-    parts = ("context", "risk") if sign > 0 else ("context", "protective")  # a sentence that reads the same way
-    said = {r["group"]: r["sentence"] for part in parts for r in (reasons or {}).get(part, [])}
-    points = round(abs(change) * 100)
-    head = f"risk {'up' if sign > 0 else 'down'} {points} point{'' if points == 1 else 's'}"
-    if not movers:
-        return head
-    return head + ": " + "; ".join(said.get(g) or g.replace("_", " ") + (" worse" if sign > 0 else " better")
-                                   for g in movers)
 
 
 def cause_first(order: np.ndarray, names: Sequence[str], causes: dict) -> np.ndarray:
@@ -313,98 +260,3 @@ def _by_size(size: np.ndarray, eligible: np.ndarray, top_k: int) -> np.ndarray:
     return order
 
 
-class _Values:
-    """Feature values by (row, column position): numbers as floats, categories as codes."""
-
-    def __init__(self, values: pd.DataFrame, columns: Sequence[str]):
-        self.numbers = np.full((len(values), len(columns)), np.nan)
-        self.codes = np.full((len(values), len(columns)), -1, dtype=np.int64)
-        self.levels: dict[int, list] = {}
-        for j, col in enumerate(columns):
-            series = values[col]
-            if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-                self.numbers[:, j] = series.to_numpy(dtype="float64", na_value=np.nan)
-            else:
-                codes, levels = pd.factorize(series.astype(object), use_na_sentinel=True)
-                self.codes[:, j] = codes
-                self.levels[j] = [str(level) for level in levels]
-
-    def plain(self, feature: int, number: float, code: int) -> Any:
-        """A value as JSON sees it: a float, a category string or ``None``."""
-        if feature in self.levels:
-            return self.levels[feature][code] if code >= 0 else None
-        return number if math.isfinite(number) else None
-
-
-_json_text = json.encoder.encode_basestring  # the C encoder behind json.dumps(ensure_ascii=False)
-
-
-def _json_value(value: Any) -> str:
-    return "null" if value is None else _json_text(value) if isinstance(value, str) else repr(value)
-
-
-class _Fragments:
-    """JSON fragments and sentences of (row, group) picks, rendered once per distinct value."""
-
-    def __init__(self, groups: Groups, sums: np.ndarray, reps: np.ndarray, values: _Values):
-        self.groups, self.sums, self.reps, self.values = groups, sums, reps, values
-        self.heads = [f'{{"group": {_json_text(f.group)}, "feature": {_json_text(f.name)}, "value": '
-                      for f in groups.features]
-        self._cache: dict[tuple, tuple[str, str]] = {}
-
-    def pick(self, groups_of_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fragments (without contribution), sentences and a validity mask for one slot column."""
-        valid = groups_of_rows >= 0
-        rows = np.flatnonzero(valid)
-        cols = groups_of_rows[valid]
-        feature = self.reps[rows, cols]
-        toward = self.sums[rows, cols] >= 0
-        number = self.values.numbers[rows, feature]
-        code = self.values.codes[rows, feature]
-        keys = pd.DataFrame({"f": feature, "v": np.where(np.isnan(number), np.nan, number).view(np.int64),
-                             "c": code, "t": toward})
-        groups = keys.groupby(["f", "v", "c", "t"], sort=False).ngroup().to_numpy()
-        first = np.zeros(groups.max() + 1 if len(groups) else 0, dtype=np.int64)
-        first[groups[::-1]] = np.arange(len(groups))[::-1]
-        picks = zip(feature[first].tolist(), number[first].tolist(), code[first].tolist(), toward[first].tolist())
-        rendered = [self._render(*pick) for pick in picks]
-        frags = np.full(len(valid), "", dtype=object)
-        sentences = np.full(len(valid), "", dtype=object)
-        if rendered:
-            frags[valid] = np.array([r[0] for r in rendered], dtype=object)[groups]
-            sentences[valid] = np.array([r[1] for r in rendered], dtype=object)[groups]
-        return frags, sentences, valid
-
-    def _render(self, feature: int, number: float, code: int, toward_risk: bool) -> tuple[str, str]:
-        value = self.values.plain(feature, number, code)
-        key = (feature, value, toward_risk)
-        if key not in self._cache:
-            sentence = self.groups.features[feature].sentence(value, toward_risk=toward_risk)
-            head = self.heads[feature] + _json_value(value) + ', "sentence": ' + _json_text(sentence)
-            self._cache[key] = (head, sentence)
-        return self._cache[key]
-
-
-def _join(columns: list, sep: str) -> list[str]:
-    """Join per-row strings across columns, skipping empty ones."""
-    return [sep.join(part for part in row if part) for row in zip(*columns)]
-
-
-def _assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], picked: dict) -> np.ndarray:
-    """The JSON document of every row (``repr`` of a float is valid JSON)."""
-    rows = np.arange(len(base))
-    listed = np.zeros(len(base))
-    parts: dict[str, list[str]] = {}
-    for name, picks in slots.items():
-        pieces = []
-        for column, (frags, _, valid) in zip(picks.T, picked[name]):
-            contribution = np.where(valid, sums[rows, np.maximum(column, 0)], 0.0)
-            listed += contribution
-            numbers = np.round(contribution, DECIMALS).tolist()
-            pieces.append([f'{f}, "contribution": {c!r}}}' if ok else ""
-                           for f, c, ok in zip(frags, numbers, valid.tolist())])
-        parts[name] = _join(pieces, ", ") if pieces else [""] * len(base)
-    head = zip(np.round(base, DECIMALS).tolist(), np.round(sums.sum(axis=1) - listed, DECIMALS).tolist())
-    docs = [f'{{"base_value": {b!r}, "other": {o!r}, "risk": [{r}], "protective": [{p}], "context": [{c}]}}'
-            for (b, o), r, p, c in zip(head, parts["risk"], parts["protective"], parts["context"])]
-    return np.array(docs, dtype=object)

@@ -39,7 +39,7 @@ from sklearn.metrics import roc_auc_score
 if not Path("configs").is_dir() and Path("../configs").is_dir():
     os.chdir("..")  # opened from notebooks/: run from the repository root
 
-from models import evaluation, folds, report
+from models import evaluation, folds, plots
 from models.health_score import HealthScore
 from pipeline.steps import train
 from pipeline.config import load_config
@@ -73,10 +73,10 @@ panel.groupby("segment")["churned"].agg(churn_rate="mean", snapshots="size") if 
 # %%
 signals = [c for c in ["days_since_last_activity", "active_users_trend", "events_trend", "open_urgent_tickets",
                        "overdue_open_milestones", "nps_last", "days_to_renewal", "mrr"] if c in panel]
-report.cohort_plot(panel, signals)
+plots.cohort_plot(panel, signals)
 
 # %%
-report.cohorts(panel, signals[0])
+plots.cohorts(panel, signals[0])
 
 # %% [markdown]
 # ## The health score
@@ -104,10 +104,10 @@ pred = result.predictions
 pd.DataFrame({"model": result.latest.model, "health score": result.latest.health})
 
 # %%
-report.gain_chart(pred)
+plots.gain_chart(pred)
 
 # %%
-report.calibration_plot(pred)
+plots.calibration_plot(pred)
 
 # %% [markdown]
 # ## Where the two disagree

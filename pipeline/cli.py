@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.errors import ChurnError, ConfigError
+from models.errors import ChurnError, ConfigError
 
 app = typer.Typer(
     help="Churn prediction for B2B SaaS: validate raw tables, build point-in-time features, "
@@ -70,7 +70,7 @@ def _config(config: Optional[Path], **overrides):
 
 def _data_config(config: Optional[Path], **overrides):
     """The config of a command that reads data: a sources mapping, if any, is checked before any work."""
-    from pipeline.io.mapping import load_mapping
+    from pipeline.io.mapping_file import load_mapping
 
     cfg = _config(config, **overrides)
     if cfg.sources:
@@ -114,8 +114,8 @@ def load(
 ):
     """Copy the contract tables of a source into a DuckDB file or PostgreSQL (replacing them)."""
     from pipeline.io.load import load_tables
-    from pipeline.io.mapped import map_source
-    from pipeline.io.mapping import load_mapping
+    from pipeline.io.apply_mapping import map_source
+    from pipeline.io.mapping_file import load_mapping
     from pipeline.io.sources import open_source
     from pipeline.io.urls import mask_url
 
@@ -295,7 +295,7 @@ def impact(
 ):
     """Compare churn between an experiment's outreach and holdout arms; write churn_experiment_results and a page."""
     from pipeline.steps import impact as impacts
-    from pipeline.steps.impact_report import to_text
+    from pipeline.render.impact_page import to_text
 
     cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources))
     result = impacts.run(cfg, experiment, as_of=_parse_date(as_of, "--as-of"), out=out)
@@ -309,4 +309,4 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

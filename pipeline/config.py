@@ -6,50 +6,20 @@ line flags override the file through :func:`load_config`'s ``overrides``.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PositiveInt,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, PositiveInt, ValidationError, model_validator
 
-from pipeline.errors import ConfigError
+from features.settings import FeatureSettings, Section, SqlName, distinct
+from models.errors import ConfigError
+from models.settings import Labels
 
 #: Bumped when a change makes models trained under an older config unusable.
 CONFIG_VERSION = 1
 DEFAULT_CONFIG = Path("configs/pipeline.yaml")
-SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-
-
-def _sql_name(value: str) -> str:
-    if not SQL_NAME.match(value):
-        raise ValueError(
-            f"'{value}' is not a plain SQL name (letters, digits and _, not starting with a digit)"
-        )
-    return value
-
-
-SqlName = Annotated[str, AfterValidator(_sql_name)]
-
-
-class Section(BaseModel):
-    """A config section: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Labels(Section):
-    horizon_days: PositiveInt = 90
-    grace_days: Annotated[int, Field(ge=0)] = 30
 
 
 class Snapshots(Section):
@@ -58,61 +28,6 @@ class Snapshots(Section):
     last: date | None = None
     #: Skip snapshot dates closer than this to the first event (features would be truncated).
     warmup_days: Annotated[int, Field(ge=0)] = 90
-
-
-def _distinct(values: list) -> list:
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        raise ValueError(f"each value may appear once; repeated: {', '.join(map(str, repeated))}")
-    return values
-
-
-Windows = Annotated[list[PositiveInt], Field(min_length=1), AfterValidator(_distinct)]
-
-
-class UsageFeatures(Section):
-    windows: Windows = [7, 30, 90]
-    trend_days: PositiveInt = 30
-    slope_weeks: Annotated[int, Field(ge=2)] = 4
-    event_types: Literal["auto"] | list[str] = "auto"
-    max_event_types: Annotated[int, Field(ge=0)] = 12
-
-
-class TicketFeatures(Section):
-    windows: Windows = [30, 90]
-    urgent_priorities: list[str] = ["high", "urgent"]
-    resolution_days: PositiveInt = 180
-    #: An open ticket's age is capped here: past it, "open for N days" is no longer something to act on.
-    max_age_days: PositiveInt = 180
-    csat_days: PositiveInt = 90
-
-
-class MilestoneFeatures(Section):
-    milestones: Literal["auto"] | list[str] = "auto"
-    #: Onboarding lateness speaks while the account is at most this many days old (then it is history).
-    relevance_days: PositiveInt = 365
-    #: Milestones that mark first value; empty, or none of them in the data, = the first milestone completed.
-    value_milestones: list[str] = []
-
-
-class Attributes(Section):
-    categorical: Annotated[list[SqlName], AfterValidator(_distinct)] = []
-    numeric: Annotated[list[SqlName], AfterValidator(_distinct)] = []
-
-    @model_validator(mode="after")
-    def _one_kind(self):
-        both = sorted(set(self.categorical) & set(self.numeric))
-        if both:
-            raise ValueError(f"an attribute is either categorical or numeric, not both: {', '.join(both)}")
-        return self
-
-
-class Features(Section):
-    usage: UsageFeatures = UsageFeatures()
-    tickets: TicketFeatures = TicketFeatures()
-    milestones: MilestoneFeatures = MilestoneFeatures()
-    mrr_change_days: PositiveInt = 90
-    attributes: Attributes = Attributes()
 
 
 class Training(Section):
@@ -124,7 +39,7 @@ class Training(Section):
     #: Snapshot dates a fold needs to train on (before its purge gap).
     min_train_dates: PositiveInt = 3
     #: Candidate numbers of trees; the mean out-of-time ROC-AUC over folds chooses.
-    trees: Annotated[list[PositiveInt], Field(min_length=1), AfterValidator(_distinct)] = [50, 100, 200, 400]
+    trees: Annotated[list[PositiveInt], Field(min_length=1), AfterValidator(distinct)] = [50, 100, 200, 400]
     #: Trees when no earlier fold can choose (the first fold, an unvalidated model).
     default_trees: PositiveInt = 200
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
@@ -152,7 +67,7 @@ class Tiers(Section):
     medium: Annotated[float, Field(gt=0, lt=1)] = 0.10
 
     @model_validator(mode="after")
-    def _ordered(self):
+    def _ordered(self) -> Tiers:
         if self.medium >= self.high:
             raise ValueError(f"medium ({self.medium}) must be below high ({self.high})")
         return self
@@ -188,7 +103,7 @@ class Experiment(Section):
     start: date
     end: date | None = None
     #: The population: these risk tiers, and/or accounts at or above this probability, optionally per segment.
-    tiers: Annotated[list[Literal["high", "medium", "low"]], Field(min_length=1), AfterValidator(_distinct)] | None = None
+    tiers: Annotated[list[Literal["high", "medium", "low"]], Field(min_length=1), AfterValidator(distinct)] | None = None
     threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
     segments: Annotated[list[str], Field(min_length=1)] | None = None
     holdout_share: Annotated[float, Field(gt=0, lt=1)] = 0.10
@@ -198,7 +113,7 @@ class Experiment(Section):
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
 
     @model_validator(mode="after")
-    def _population_and_dates(self):
+    def _population_and_dates(self) -> Experiment:
         if self.tiers is None and self.threshold is None:
             raise ValueError(f"experiment '{self.name}': give its population as tiers and/or a threshold")
         if self.end is not None and self.end < self.start:
@@ -215,7 +130,7 @@ class Experiment(Section):
 
 
 def _distinct_experiments(values: list[Experiment]) -> list[Experiment]:
-    _distinct([e.name for e in values])
+    distinct([e.name for e in values])
     return values
 
 
@@ -241,7 +156,7 @@ class Config(Section):
     spark: Spark = Spark()
     labels: Labels = Labels()
     snapshots: Snapshots = Snapshots()
-    features: Features = Features()
+    features: FeatureSettings = FeatureSettings()
     training: Training = Training()
     tracking: Tracking = Tracking()
     scoring: Scoring = Scoring()

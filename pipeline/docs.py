@@ -70,8 +70,8 @@ def scores_section() -> str:
 
 
 def experiments_section() -> str:
-    """The experiment tables' columns with their declared types (``pipeline.io.experiments``)."""
-    from pipeline.io.experiments import EXPERIMENT_COLUMNS, RESULT_COLUMNS, RESULTS_TABLE, TABLE
+    """The experiment tables' columns with their declared types (``pipeline.io.experiment_tables``)."""
+    from pipeline.io.experiment_tables import EXPERIMENT_COLUMNS, RESULT_COLUMNS, RESULTS_TABLE, TABLE
     from pipeline.io.score_tables import schema_markdown
 
     return schema_markdown(((TABLE, EXPERIMENT_COLUMNS), (RESULTS_TABLE, RESULT_COLUMNS)))

@@ -13,11 +13,11 @@ PG_URL = os.environ.get("CHURN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/t
 #: pytest-xdist they form one unit of work: a single worker starts the local-cluster (a driver and two
 #: executor JVMs) instead of one cluster per worker competing for the machine's two cores.
 SPARK_MODULES = (
-    "tests/pipeline/engine/test_spark.py",
-    "tests/pipeline/engine/test_spark_engine.py",
-    "tests/pipeline/engine/test_spark_errors.py",
-    "tests/pipeline/engine/test_spark_read.py",
-    "tests/pipeline/io/test_mapped.py",
+    "tests/pipeline/engine/spark/test_spark_session.py",
+    "tests/pipeline/engine/spark/test_spark_engine.py",
+    "tests/pipeline/engine/spark/test_spark_errors.py",
+    "tests/pipeline/engine/spark/test_spark_read.py",
+    "tests/pipeline/io/test_apply_mapping.py",
 )
 
 
@@ -133,7 +133,7 @@ def spark(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(f"Spark tests cannot run: {missing}")
         pytest.skip(missing)
-    from pipeline.engine.spark import spark_session
+    from pipeline.engine.spark.session import spark_session
 
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
     session = spark_session(SPARK_TEST_MASTER, conf={"spark.sql.warehouse.dir": str(warehouse),

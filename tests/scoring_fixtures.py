@@ -19,8 +19,8 @@ import pandas as pd
 import yaml
 
 from models.classifier import ChurnModel
-from models.pyfunc import log_model
-from models.registry import configure
+from pipeline.publish.pyfunc import log_model
+from pipeline.publish.registry import configure
 from pipeline.config import CONFIG_VERSION, load_config
 from pipeline.engine.featurize import build_features
 from pipeline.engine.labels import data_end, snapshot_dates

@@ -169,7 +169,7 @@ class _Validation:
         self.source = source
         self.now = now
         self.report = Report()
-        self.parser = None
+        self.parser: Parser | None = None
 
     def run(self) -> Report:
         try:
@@ -232,12 +232,17 @@ class _Validation:
                 self._report_rows(rule, count, total)
         return parsed
 
+    def _ready_parser(self) -> Parser:
+        if self.parser is None:
+            raise RuntimeError("the source could not be opened for parsing: run() reports why")
+        return self.parser
+
     def _parse(self, spec: Table, raw: ibis.Table) -> tuple[Parsed, dict[str, str]]:
         columns, mistyped = {}, {}
         for col in spec.columns:
             if col.name not in raw.columns:
                 continue
-            value = self.parser.parse(raw[col.name], col.kind)
+            value = self._ready_parser().parse(raw[col.name], col.kind)
             if value is None:
                 mistyped[col.name] = str(raw[col.name].type())
             else:
@@ -306,7 +311,7 @@ class _Validation:
         names = [c.name for c in TABLES[rule.table].columns if c.name in rows.columns]
         try:
             plain = rows.select(**{n: _plain(rows[n]) for n in names})
-            order = [self.parser.sort_key(plain[n]) for n in names]
+            order = [self._ready_parser().sort_key(plain[n]) for n in names]
             found = plain.order_by(order).limit(1).to_pyarrow().to_pylist()
         except Exception:
             return None

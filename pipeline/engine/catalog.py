@@ -16,23 +16,24 @@ import ibis
 
 import features  # noqa: F401  (registers the definitions)
 from features.base import REGISTRY, Feature
-from pipeline.errors import ConfigError
+from models.errors import ConfigError
+from pipeline.config import Config
 
 log = logging.getLogger("churn")
 
-def usage_lookback(cfg) -> int:
+def usage_lookback(cfg: Config) -> int:
     """Days of usage history joined to each snapshot: the longest window any usage feature reads."""
     return max(usage_window_offsets(cfg))
 
 
-def usage_window_offsets(cfg) -> list[int]:
+def usage_window_offsets(cfg: Config) -> list[int]:
     """Every window boundary (days before the as-of date) any usage feature reads."""
     usage = cfg.features.usage
     weeks = [7 * k for k in range(1, usage.slope_weeks + 1)]
     return sorted({*usage.windows, usage.trend_days, 2 * usage.trend_days, *weeks})
 
 
-def user_window_offsets(cfg) -> list[int]:
+def user_window_offsets(cfg: Config) -> list[int]:
     """Window boundaries (days before the as-of date) the distinct-user features read."""
     usage = cfg.features.usage
     return sorted({*usage.windows, usage.trend_days, 2 * usage.trend_days})
@@ -78,7 +79,7 @@ class Vocabulary:
         return cls.of(data.get("event_types", []), data.get("milestones", []))
 
 
-def resolve_vocabulary(source, cfg, before: date | None = None) -> Vocabulary:
+def resolve_vocabulary(source, cfg: Config, before: date | None = None) -> Vocabulary:
     """Event types and milestones from config, or the most frequent ones in the data.
 
     With ``before``, event types are counted on the events stamped before that
@@ -105,7 +106,7 @@ def resolve_vocabulary(source, cfg, before: date | None = None) -> Vocabulary:
     return Vocabulary.of(types, names)
 
 
-def context_params(cfg, vocab: Vocabulary) -> dict:
+def context_params(cfg: Config, vocab: Vocabulary) -> dict:
     """Parameters every definition may use in its docstring and sentences."""
     return {
         "trend": cfg.features.usage.trend_days,
@@ -121,7 +122,7 @@ def context_params(cfg, vocab: Vocabulary) -> dict:
     }
 
 
-def _expansions(per: str | None, cfg, vocab: Vocabulary, attributes: set[str] | None) -> list[dict]:
+def _expansions(per: str | None, cfg: Config, vocab: Vocabulary, attributes: set[str] | None) -> list[dict]:
     windows = cfg.features.usage.windows
     longest = max(windows, default=0)
     short = [{"window": w, "baseline": longest} for w in windows if w < longest]  # ratios to the longest window
@@ -150,7 +151,7 @@ def _expansions(per: str | None, cfg, vocab: Vocabulary, attributes: set[str] | 
 
 
 def catalog(
-    cfg, vocab: Vocabulary, tables: set[str], account_columns: set[str] | None = None
+    cfg: Config, vocab: Vocabulary, tables: set[str], account_columns: set[str] | None = None
 ) -> list[Feature]:
     """Every feature column of a build, in a stable order.
 

@@ -3,7 +3,7 @@
 * ``duckdb`` (the default; DuckDB files, folders and PostgreSQL): ibis runs the
   feature query where the data lives, the model runs in this process.
 * ``spark``: the same feature query compiled for Spark, the model applied to
-  each partition (:mod:`pipeline.engine.spark_engine`).
+  each partition (:mod:`pipeline.engine.spark.engine`).
 
 Steps reach an engine only through :func:`get_engine`, so none of them imports
 Spark modules, and PySpark is imported only when the Spark engine is asked for.
@@ -20,14 +20,15 @@ import pandas as pd
 
 from models.reasons import Explanations
 from models.predict import predict_and_explain
-from pipeline.errors import ConfigError
+from models.errors import ConfigError
 from pipeline.engine.featurize import tidy
-from pipeline.io.mapped import map_source
-from pipeline.io.mapping import load_mapping
+from pipeline.io.apply_mapping import map_source
+from pipeline.io.mapping_file import load_mapping
 from pipeline.io.sources import Source, open_source
+from pipeline.config import Config
 
 #: Engine name -> "module:class"; imported on first use.
-ENGINES = {"duckdb": "pipeline.engine.engines:LocalEngine", "spark": "pipeline.engine.spark_engine:SparkEngine"}
+ENGINES = {"duckdb": "pipeline.engine.engines:LocalEngine", "spark": "pipeline.engine.spark.engine:SparkEngine"}
 
 
 @contextmanager
@@ -49,11 +50,11 @@ class Engine:
 
     name = ""
 
-    def open(self, cfg) -> Source:
+    def open(self, cfg: Config) -> Source:
         """The raw contract tables of ``cfg.data`` on this engine."""
         raise NotImplementedError
 
-    def source(self, cfg) -> Source:
+    def source(self, cfg: Config) -> Source:
         """The contract tables of ``cfg.data`` on this engine, through the mapping ``cfg.sources`` if set.
 
         Raises
@@ -71,7 +72,7 @@ class Engine:
                 raise
         return source
 
-    def score(self, source: Source, query, features, model, cfg,
+    def score(self, source: Source, query, features, model, cfg: Config,
               timings: dict) -> tuple[pd.DataFrame, np.ndarray, Explanations]:
         """Run the feature ``query`` and apply ``model`` to its rows.
 
@@ -89,10 +90,10 @@ class LocalEngine(Engine):
 
     name = "duckdb"
 
-    def open(self, cfg) -> Source:
+    def open(self, cfg: Config) -> Source:
         return open_source(cfg.data)
 
-    def score(self, source, query, features, model, cfg, timings):
+    def score(self, source, query, features, model, cfg: Config, timings):
         with timed(timings, "features"):
             frame = tidy(query.execute(), features)
         with timed(timings, "predict"):

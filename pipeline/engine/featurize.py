@@ -18,6 +18,7 @@ from features.base import Feature
 from pipeline.engine import labels as labelling
 from pipeline.engine.catalog import Vocabulary, catalog, resolve_vocabulary
 from pipeline.engine.frames import Frames
+from pipeline.config import Config
 
 KEYS = ["account_id", "as_of"]
 LABEL_COLUMNS = ["churned", "churn_date", "label_observed"]
@@ -55,7 +56,7 @@ class FeatureTable:
         return [f.name for f in self.features if f.kind == "categorical"]
 
 
-def feature_query(source, spine, dates, cfg, vocab: Vocabulary, features: list[Feature]):
+def feature_query(source, spine, dates, cfg: Config, vocab: Vocabulary, features: list[Feature]):
     """The ibis expression of the feature table for ``spine`` (not executed)."""
     frames = Frames(source, spine, dates, cfg, vocab)
     by_frame: dict[str, list[Feature]] = {}
@@ -66,11 +67,11 @@ def feature_query(source, spine, dates, cfg, vocab: Vocabulary, features: list[F
         if name == "derived":
             continue
         frame = frames.frame(name)
-        agg = frame.group_by(KEYS).aggregate(**{f.name: f.expression(frame, cfg) for f in members})
+        agg = frame.group_by(KEYS).aggregate(**{f.name: f.expression(frame, cfg.features) for f in members})
         result = attach(result, agg)
     derived = by_frame.get("derived", [])
     if derived:
-        result = result.mutate(**{f.name: f.expression(result, cfg) for f in derived})
+        result = result.mutate(**{f.name: f.expression(result, cfg.features) for f in derived})
     return result.select(*KEYS, *[f.name for f in features])
 
 
@@ -83,7 +84,7 @@ def attach(left, right):
 
 def build_features(
     source,
-    cfg,
+    cfg: Config,
     dates: list[date],
     *,
     vocab: Vocabulary | None = None,

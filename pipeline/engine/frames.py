@@ -25,6 +25,7 @@ import pandas as pd
 
 from features.base import flag
 from pipeline.engine.catalog import Vocabulary, usage_lookback, usage_window_offsets, user_window_offsets
+from pipeline.config import Config
 
 
 def days_between(later, earlier):
@@ -46,7 +47,7 @@ class Frames:
     vocab : pipeline.engine.catalog.Vocabulary
     """
 
-    def __init__(self, source, spine, dates, cfg, vocab: Vocabulary):
+    def __init__(self, source, spine, dates, cfg: Config, vocab: Vocabulary):
         self.source = source
         self.spine = spine.mutate(as_of_ts=spine.as_of.cast("timestamp"))
         self.dates = sorted(set(dates))

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 import ibis
 import pandas as pd
+from pipeline.config import Config
 
 
 def data_end(source) -> date:
@@ -31,7 +32,7 @@ def data_start(source) -> date:
     return pd.Timestamp(first).date()
 
 
-def snapshot_dates(source, cfg, end: date | None = None) -> list[date]:
+def snapshot_dates(source, cfg: Config, end: date | None = None) -> list[date]:
     """Snapshot dates for a panel: month (or week) starts after the warm-up, up to the data end."""
     snap = cfg.snapshots
     end = end or data_end(source)
@@ -74,7 +75,7 @@ def churn_events(source, grace_days: int) -> ibis.Table:
     return ends.anti_join(continues, ["account_id", "churn_date"])
 
 
-def labels(source, snapshots: ibis.Table, cfg, end: date) -> ibis.Table:
+def labels(source, snapshots: ibis.Table, cfg: Config, end: date) -> ibis.Table:
     """Label and observability for each (account_id, as_of) of ``snapshots``.
 
     Returns columns ``account_id``, ``as_of``, ``churned`` (1/0), ``churn_date``

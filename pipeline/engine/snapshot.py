@@ -18,8 +18,9 @@ from pipeline.engine.catalog import Vocabulary, catalog, resolve_vocabulary
 from pipeline.engine.engines import Engine, get_engine
 from pipeline.engine.featurize import FeatureTable, build_features, feature_query
 from pipeline.engine.labels import data_end, snapshot_dates, spine
-from pipeline.errors import ChurnError
+from models.errors import ChurnError
 from pipeline.io.sources import Source
+from pipeline.config import Config
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Snapshot:
         Event types and milestones to expand over (a model's own when scoring).
     """
 
-    cfg: object
+    cfg: Config
     engine: Engine
     source: Source
     data_end: date
@@ -71,7 +72,7 @@ class Snapshot:
 
 
 @contextmanager
-def open_snapshot(cfg, *, as_of: date | None = None, panel: bool = False, until: date | None = None,
+def open_snapshot(cfg: Config, *, as_of: date | None = None, panel: bool = False, until: date | None = None,
                   vocabulary: Vocabulary | None = None, validate: bool = True,
                   progress: Callable[[str], None] = lambda msg: None) -> Iterator[Snapshot]:
     """Open ``cfg.data`` on ``cfg.engine``, validate it and settle the dates.

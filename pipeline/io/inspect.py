@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.io.mapped import Resolver
+from pipeline.io.apply_mapping import Resolver
 from pipeline.io.sources import Source, folder_names
 
 #: Schemas of the database itself, never a customer's data.

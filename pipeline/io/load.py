@@ -105,7 +105,7 @@ def _load_duckdb(tables: dict[str, ibis.Table], target: str) -> dict[str, int]:
             con.register("_churn_batches", _batches(table))
             con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _churn_batches')
             con.unregister("_churn_batches")
-            counts[name] = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+            counts[name] = con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(Exception):

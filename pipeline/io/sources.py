@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import ibis
@@ -36,10 +37,10 @@ class Source:
 
     spec: str
     kind: str
-    backend: object
+    backend: Any
     names: dict[str, str] = field(default_factory=dict)
     _parser: Parser | None = field(default=None, repr=False)
-    #: Contract tables built by a sources mapping (:mod:`pipeline.io.mapped`), as ibis expressions.
+    #: Contract tables built by a sources mapping (:mod:`pipeline.io.apply_mapping`), as ibis expressions.
     mapped: dict[str, ibis.Table] = field(default_factory=dict, repr=False)
     #: (contract table, contract column) -> where it came from in the warehouse, for messages.
     origins: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
@@ -78,6 +79,23 @@ class Source:
         if self._parser is None:
             self._parser = Parser(self)
         return typed(self.raw(table), table, self._parser)
+
+    def required(self, table: str) -> ibis.Table:
+        """:meth:`table` for a table the step cannot do without.
+
+        Raises
+        ------
+        SourceError
+            Naming the table when the source lacks it.
+        """
+        found = self.table(table)
+        if found is None:
+            raise SourceError(f"{self.label}: table '{table}' not found")
+        return found
+
+    def read_file(self, name: str) -> ibis.Table | None:
+        """A folder file read by the engine itself; only engines that read files themselves (Spark) can."""
+        raise SourceError(f"{self.label}: this engine reads folder files through its backend, not one by one")
 
     def materialise(self, expr) -> ibis.Table:
         """Compute ``expr`` once into a temporary table that later queries read."""

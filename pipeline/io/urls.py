@@ -12,7 +12,7 @@ from pipeline.errors import mask_secrets
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "postgresql+psycopg://")
 DUCKDB_SCHEME = "duckdb://"
 
-__all__ = ["mask_secrets", "mask_url", "is_postgres", "postgres_url", "duckdb_path"]
+__all__ = ["mask_url", "is_postgres", "postgres_url", "duckdb_path"]
 
 
 def mask_url(url: str) -> str:

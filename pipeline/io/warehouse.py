@@ -24,10 +24,11 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from pipeline.errors import ChurnError
-from models.reasons import moves, why_moved
+from models.errors import ChurnError
+from models.score_moves import moves, why_moved
 from pipeline.io.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS, TYPES
 from pipeline.io.urls import duckdb_path, is_postgres, mask_secrets, mask_url, postgres_url
+from pipeline.config import Config
 
 #: ``application_name`` of the warehouse's PostgreSQL connections (writing runs, readers).
 WRITER_NAME, READER_NAME = "churn-score", "churn-read"
@@ -97,7 +98,7 @@ class Warehouse:
         self.backend = (_Postgres if postgres else _DuckDB)(self.url if postgres else duckdb_path(self.url), lock_timeout)
 
     @classmethod
-    def from_config(cls, cfg, url: str | None = None) -> Warehouse:
+    def from_config(cls, cfg: Config, url: str | None = None) -> Warehouse:
         """The warehouse of ``cfg`` (``warehouse`` and the ``scoring`` section), or at ``url``."""
         s = cfg.scoring
         return cls(url or cfg.warehouse, s.table, s.runs_table, s.lock_timeout_seconds)
@@ -115,8 +116,10 @@ class Warehouse:
         account's latest earlier as-of date; ``run`` gets its ``write`` timing
         and ``finished_at`` just before its row is inserted. ``also(backend, con, scores)``,
         when given, writes more tables in the same transaction (experiment assignments,
-        :mod:`pipeline.io.experiments`). Returns the rows as written.
+        :mod:`pipeline.io.experiment_tables`). Returns the rows as written.
         """
+        if run.as_of is None:
+            raise ValueError("a run writes scores of one as-of date: run.as_of is not set")
         started = time.perf_counter()
         with self.backend.transaction() as con:
             self._prepare(con)
@@ -257,6 +260,10 @@ class _Backend:
     """What differs between DuckDB and PostgreSQL: connecting, locking, bulk insert, SQL dialect."""
 
     dialect = ""
+
+    def fetch(self, con, sql: str, params: list) -> pd.DataFrame:
+        """The rows of ``sql`` with ``params`` (``?`` placeholders) as a frame."""
+        raise NotImplementedError
 
     def __init__(self, url: str, lock_timeout: float):
         self.url, self.lock_timeout = url, lock_timeout

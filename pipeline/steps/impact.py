@@ -8,63 +8,29 @@ over the accounts whose outcome window has closed by the as-of date, compares
 the arms (:mod:`models.experiments`), overall and per tier at assignment,
 reads compliance from the optional ``cs_activities`` table, and writes the
 results to ``churn_experiment_results`` and an HTML page with its plot
-(:mod:`pipeline.steps.impact_report`).
+(:mod:`pipeline.render.impact_page`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import io
 from datetime import date, timedelta
 from pathlib import Path
 
 import ibis
 import pandas as pd
 
-from models.experiments import HOLDOUT, OUTREACH, Comparison, by_tier, cumulative_churn
+from models.experiments import HOLDOUT, OUTREACH, by_tier, cumulative_churn
 from pipeline.engine.engines import get_engine
 from pipeline.engine.labels import data_end, labels
-from pipeline.errors import ChurnError, ConfigError
-from pipeline.io.experiments import read_assignments, write_results
+from models.errors import ChurnError, ConfigError
+from pipeline.config import Config, Experiment
+from pipeline.io.experiment_tables import read_assignments, result_rows, write_results
 from pipeline.io.warehouse import Warehouse, utc_now
+from pipeline.render.impact_page import Impact, page, plot
 
 
-@dataclass
-class Impact:
-    """What ``churn impact`` found for one experiment on one date.
-
-    Attributes
-    ----------
-    experiment : pipeline.config.Experiment
-    as_of : date
-        Outcomes known on this date (windows that closed before it count).
-    assigned : pandas.DataFrame
-        Every assignment made before ``as_of``.
-    outcomes : pandas.DataFrame
-        The assignments whose window closed: ``churned``, ``days_to_churn`` added.
-    results : dict of str to models.experiments.Comparison
-        ``all``, then one per tier.
-    curve : pandas.DataFrame
-        Cumulative churn per arm by day since assignment.
-    compliance : dict or None
-        Contacts read from ``cs_activities`` (``None`` when the source has no such table).
-    horizon, grace : int
-    files : list of Path
-        What was written (HTML page, PNG plot).
-    """
-
-    experiment: object
-    as_of: date
-    assigned: pd.DataFrame
-    outcomes: pd.DataFrame
-    results: dict[str, Comparison]
-    curve: pd.DataFrame
-    compliance: dict | None
-    horizon: int
-    grace: int
-    files: list[Path] = field(default_factory=list)
-
-
-def find_experiment(cfg, name: str):
+def find_experiment(cfg: Config, name: str) -> Experiment:
     """The configured experiment called ``name``.
 
     Raises
@@ -79,7 +45,7 @@ def find_experiment(cfg, name: str):
     raise ConfigError(f"--experiment: no experiment '{name}' in experiments: (configured: {known})")
 
 
-def outcomes(source, assigned: pd.DataFrame, cfg, end: date) -> pd.DataFrame:
+def outcomes(source, assigned: pd.DataFrame, cfg: Config, end: date) -> pd.DataFrame:
     """Each assignment's outcome by the pipeline's labels, as known on ``end``.
 
     Returns the rows of ``assigned`` with ``churned`` (0/1), ``churn_date``, ``days_to_churn``
@@ -123,7 +89,7 @@ def compliance(source, rows: pd.DataFrame, horizon: int) -> dict | None:
     return out
 
 
-def run(cfg, experiment: str, *, as_of: date | None = None, warehouse: str | None = None,
+def run(cfg: Config, experiment: str, *, as_of: date | None = None, warehouse: str | None = None,
         out: Path | None = None) -> Impact:
     """Compare the arms of ``experiment`` on ``as_of`` (default: the data end); write results, page and plot.
 
@@ -145,8 +111,6 @@ def run(cfg, experiment: str, *, as_of: date | None = None, warehouse: str | Non
     ChurnError
         Unknown experiment, no assignment yet, or an as-of date after the data.
     """
-    from pipeline.steps import impact_report
-
     spec = find_experiment(cfg, experiment)
     store = Warehouse.from_config(cfg, warehouse)
     assigned = read_assignments(store, spec.name)
@@ -165,10 +129,22 @@ def run(cfg, experiment: str, *, as_of: date | None = None, warehouse: str | Non
     result = Impact(spec, day, assigned, closed, by_tier(closed, spec.alpha),
                     cumulative_churn(closed, cfg.labels.horizon_days), contacts, cfg.labels.horizon_days,
                     cfg.labels.grace_days)
-    write_results(store, impact_report.result_rows(result, utc_now()))
+    write_results(store, result_rows(spec.name, day, result.results, utc_now()))
     target = out or Path(cfg.training.report_dir) / f"impact-{spec.name}-{day}.html"
-    result.files = impact_report.write_page(result, target)
+    result.files = write_page(result, target)
     return result
+
+
+def write_page(result: Impact, target: Path) -> list[Path]:
+    """The HTML page at ``target`` and its plot beside it (same name, ``.png``); both paths."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    png = target.with_suffix(".png")
+    buffer = io.BytesIO()
+    plot(result).savefig(buffer, format="png")
+    png.write_bytes(buffer.getvalue())
+    target.write_text(page(result, buffer.getvalue()), encoding="utf-8")
+    return [target, png]
 
 
 def window_closes(assigned_date: date, horizon: int, grace: int) -> date:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from pipeline.contract.tables import TABLES, TICKET_PRIORITIES
-from pipeline.errors import ConfigError
+from models.errors import ConfigError
 from pipeline.io.inspect import distinct_values, resolver, value_range, warehouse_tables
 from pipeline.io.sources import open_source
 from pipeline.io.urls import mask_url
@@ -50,9 +51,11 @@ def draft(spec: str) -> Draft:
         return render(guesses, columns, source.label)
 
 
-def _value_hints(found, guess: TableGuess, columns: dict[str, str]) -> dict[str, dict]:
-    hints = {}
+def _value_hints(found, guess: TableGuess, columns: dict[str, str]) -> dict[str, Any]:
+    hints: dict[str, Any] = {}
     priority = guess.column("priority") if guess.contract == "support_tickets" else None
+    if guess.ref is None:
+        return hints
     if priority is not None:
         words = priority_map(distinct_values(found, guess.ref, priority))
         if words:
@@ -113,7 +116,7 @@ def render(guesses: list[TableGuess], columns: dict[str, dict[str, str]], label:
             mark = "# same name" if col.why == "same name" else f"# guess: {col.why}"
             guessed += col.why != "same name"
             lines.append(f"      {col.contract}: {_q(col.column)}  {mark}")
-        naive = guess.values.pop("_naive", [])
+        naive = [str(c) for c in guess.values.pop("_naive", [])]
         if naive:
             lines.append(f"    # timezone: Europe/Berlin  # no time zone on {', '.join(naive)}: read as UTC; "
                          "if local time, uncomment and name their zone")

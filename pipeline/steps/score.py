@@ -24,11 +24,13 @@ from models.health_score import HealthScore
 from pipeline.engine.catalog import Vocabulary
 from pipeline.engine.engines import timed
 from pipeline.engine.snapshot import open_snapshot
-from pipeline.errors import ChurnError, ModelError
-from pipeline.io.experiments import assigner
-from pipeline.io.urls import mask_secrets, mask_url
+from models.errors import ChurnError, ModelError
+from pipeline.io.experiment_tables import assigner
+from pipeline.errors import mask_secrets
+from pipeline.io.urls import mask_url
 from pipeline.io.warehouse import Run, Warehouse, utc_now
-from pipeline.steps.scoring import ACCOUNT_COLUMNS, assemble, check_config_version, check_features, summary
+from pipeline.steps.score_table import ACCOUNT_COLUMNS, assemble, check_config_version, check_features, summary
+from pipeline.config import Config
 
 __all__ = ["ScoreResult", "run", "load_model", "registry_version", "check_drift", "summary"]
 
@@ -59,7 +61,7 @@ class ScoreResult:
     assigned: list = field(default_factory=list)
 
 
-def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=None,
+def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None, model=None,
         warehouse: str | None = None, progress: Progress = lambda msg: None) -> ScoreResult:
     """Score every account active on ``as_of`` and write the rows and the run record.
 
@@ -96,7 +98,7 @@ def run(cfg, *, as_of: date | None = None, model_uri: str | None = None, model=N
                      f"{record.model_name} v{record.model_version or '?'} ...")
             frame, probability, explained = snap.engine.score(snap.source, snap.query(), features, model, cfg,
                                                               record.timings)
-            accounts = snap.source.table("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()
+            accounts = snap.source.required("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()
             if frame.empty:
                 raise ChurnError(f"no account is active on {record.as_of} in {snap.source.label}: nothing to score")
         with timed(record.timings, "drift"):
@@ -121,7 +123,7 @@ def _recorded(store: Warehouse, record: Run):
         raise
 
 
-def load_model(cfg, uri: str | None, model=None):
+def load_model(cfg: Config, uri: str | None, model=None):
     """The model, its health-score baseline, registry name, version and URI.
 
     An alias (``models:/name@champion``) is resolved to its version first and
@@ -135,7 +137,7 @@ def load_model(cfg, uri: str | None, model=None):
     if model is None:
         import mlflow
 
-        from models.pyfunc import load_churn_model_and_scorecard
+        from pipeline.publish.pyfunc import load_churn_model_and_scorecard
 
         mlflow.set_tracking_uri(cfg.tracking.uri)
         name, version = registry_version(uri)
@@ -162,7 +164,7 @@ def registry_version(uri: str) -> tuple[str, str | None]:
     return name, version
 
 
-def check_drift(cfg, model, frame: pd.DataFrame, record: Run) -> DriftReport:
+def check_drift(cfg: Config, model, frame: pd.DataFrame, record: Run) -> DriftReport:
     """PSI of every model feature vs training; a warning is recorded (and :func:`summary` prints it), never fatal."""
     drift = check(getattr(model, "reference_", None) or {}, model.prepare(frame), cfg.scoring.psi_threshold)
     record.drift = drift.to_dict()

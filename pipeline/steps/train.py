@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -18,66 +17,21 @@ import pandas as pd
 
 from models import evaluation
 from models import folds as folds_
-from models.errors import ModelError
 from models.classifier import ChurnModel
+from models.errors import ModelError
 from models.health_score import HealthScore
+from pipeline.config import Config, Training
 from pipeline.engine.featurize import FeatureTable
+from pipeline.engine.snapshot import open_snapshot
 from pipeline.io.urls import mask_url
+from pipeline.publish import registry, report
+from pipeline.publish.result import TrainResult
 
 Progress = Callable[[str], None]
 
 
-@dataclass
-class TrainResult:
-    """Everything a training run produced (the CLI prints it, MLflow stores it).
-
-    Attributes
-    ----------
-    model : ChurnModel
-        The final model: trained on every usable snapshot with the recipe chosen out of time.
-    backtest : models.evaluation.Backtest
-        Empty (no fold) when the history is too short for an out-of-time test: the model is unvalidated.
-    recipe : models.evaluation.Recipe
-        The number of trees and the calibration the folds chose.
-    panel : pandas.DataFrame
-        The usable (labelled, label window closed) snapshots.
-    table : FeatureTable
-        The feature build (feature definitions, vocabulary).
-    train_until : date
-        Nothing known after this date was used.
-    fingerprint : str
-        SHA-256 of the usable panel (keys, features, labels).
-    importance : pandas.Series
-        Mean absolute contribution per feature of the final model on its validation period.
-    """
-
-    cfg: object
-    model: ChurnModel
-    backtest: evaluation.Backtest
-    panel: pd.DataFrame
-    table: FeatureTable
-    train_until: date
-    fingerprint: str
-    importance: pd.Series
-    seconds: dict[str, float] = field(default_factory=dict)
-    decision: object = None
-    run_id: str | None = None
-    version: str | None = None
-    report: Path | None = None
-    health: HealthScore | None = None
-    data_label: str = ""
-    recipe: evaluation.Recipe | None = None
-
-    @property
-    def validated(self) -> bool:
-        """Whether an out-of-time fold tested the recipe (otherwise promotion needs ``--promote``)."""
-        return bool(self.backtest.folds)
-
-
-def build_panel(cfg, train_until: date | None, progress: Progress) -> tuple[FeatureTable, date]:
+def build_panel(cfg: Config, train_until: date | None, progress: Progress) -> tuple[FeatureTable, date]:
     """Build the labelled snapshot panel from ``cfg.data`` as known on ``train_until``."""
-    from pipeline.engine.snapshot import open_snapshot
-
     with open_snapshot(cfg, panel=True, until=train_until, progress=progress) as snap:
         until = snap.known_until
         progress(f"building the snapshot panel: {len(snap.dates)} snapshot dates up to {until} "
@@ -100,7 +54,7 @@ def fingerprint(panel: pd.DataFrame, columns: list[str]) -> str:
     return hashlib.sha256(hashes.tobytes() + ",".join(ordered.columns).encode()).hexdigest()
 
 
-def make_fitter(cfg, table: FeatureTable) -> evaluation.Fitter:
+def make_fitter(cfg: Config, table: FeatureTable) -> evaluation.Fitter:
     """The training recipe: ``fit(rows, trees, calibrator=None, train_until=None)`` -> a fitted ChurnModel."""
     training = cfg.training
     monotone = {f.name: f.sign for f in table.features} if training.monotone else None
@@ -117,13 +71,13 @@ def make_fitter(cfg, table: FeatureTable) -> evaluation.Fitter:
     return fit
 
 
-def tree_grid(training) -> tuple[list[int], int]:
+def tree_grid(training: Training) -> tuple[list[int], int]:
     """Candidate tree counts and the default; a fixed ``lightgbm.num_boost_round`` leaves no choice."""
     fixed = training.lightgbm.get("num_boost_round")
     return ([int(fixed)], int(fixed)) if fixed else (list(training.trees), training.default_trees)
 
 
-def run(cfg, *, train_until: date | None = None, table: FeatureTable | None = None,
+def run(cfg: Config, *, train_until: date | None = None, table: FeatureTable | None = None,
         health: HealthScore | None = None, fit: evaluation.Fitter | None = None,
         progress: Progress = lambda msg: None, track: bool = True, promote: bool = False) -> TrainResult:
     """Backtest, train the final model, write the report and (with ``track``) log and register it.
@@ -138,7 +92,7 @@ def run(cfg, *, train_until: date | None = None, table: FeatureTable | None = No
     health : HealthScore, optional
         Baseline scorecard; default from ``training.health_score``.
     fit : callable, optional
-        Training recipe ``(fit_rows, valid_rows) -> ChurnModel``; default :func:`make_fitter`.
+        Training recipe ``(rows, trees, calibrator=None, train_until=None) -> ChurnModel``; default :func:`make_fitter`.
     progress : callable
         Receives one line per step.
     track : bool
@@ -160,7 +114,7 @@ def run(cfg, *, train_until: date | None = None, table: FeatureTable | None = No
     return result
 
 
-def train_models(cfg, table: FeatureTable, panel: pd.DataFrame, until: date, fit: evaluation.Fitter,
+def train_models(cfg: Config, table: FeatureTable, panel: pd.DataFrame, until: date, fit: evaluation.Fitter,
                  health: HealthScore, progress: Progress) -> TrainResult:
     """The purged out-of-time backtest, which chooses the recipe, then the final model on every usable snapshot."""
     started = time.perf_counter()
@@ -196,8 +150,6 @@ def train_models(cfg, table: FeatureTable, panel: pd.DataFrame, until: date, fit
 
 def finish(result: TrainResult, track: bool, progress: Progress, promote: bool = False) -> None:
     """Write the HTML report and, with ``track``, log, register and gate the model in MLflow."""
-    from models import registry, report
-
     out_dir = Path(result.cfg.training.report_dir)
 
     def write_report() -> Path:

@@ -54,7 +54,7 @@ class Outreach:
 
     def __init__(self, p: WorldParams, ids: np.ndarray, region: np.ndarray, rng: np.random.Generator):
         self.p, self.rng, self.region, n = p, rng, region, ids.size
-        self.holdout = arms(p.outreach_experiment, ids, p.outreach_holdout_share) == HOLDOUT
+        self.holdout = arms(str(p.outreach_experiment), ids, p.outreach_holdout_share) == HOLDOUT
         self.listed = np.full(n, NOT, np.int64)
         self.called = np.full(n, NOT, np.int64)
         self.saved = np.zeros(n, bool)

@@ -199,10 +199,9 @@ class Simulation:
         contrib = contributions(p, self.acc, self.lat, self.sup.open_urgent, led.term, idx, day)
         term = led.term[idx]
         # renewal points: the next one, then every month anniversary of a monthly row
-        points = [led.next_renew[idx]] + [
+        points = np.stack([led.next_renew[idx]] + [
             np.where(term == 0, self.cal.add_months(led.start[idx], led.months[idx] + j), FAR)
-            for j in range(1, horizon // 28 + 2)]
-        points = np.stack(points, axis=1)
+            for j in range(1, horizon // 28 + 2)], axis=1)
         ahead = points <= day + horizon
         if p.churn_season_amplitude:
             shift = self.churn_shift(np.minimum(points, day + horizon))

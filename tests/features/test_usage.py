@@ -87,6 +87,6 @@ def test_usage_vs_baseline_reads_a_young_account_over_its_own_tenure():
                    if f.name == "events_30d_vs_baseline")
     rows = ibis.memtable({"tenure_days": [20.0, 200.0, None], "events_30d": [40.0, 10.0, 30.0],
                           "events_90d": [40.0, 90.0, 90.0]})
-    got = rows.select(v=feature.expression(rows, cfg)).execute()["v"].tolist()
+    got = rows.select(v=feature.expression(rows, cfg.features)).execute()["v"].tolist()
     # 20 days old, every event in them: steady (0), not a 2/3 drop; 10 vs 30 per month: -2/3; no tenure: 90 days
     assert got == pytest.approx([0.0, -2 / 3, 0.0])

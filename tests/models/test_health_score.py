@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from features.base import REGISTRY
 from models.health_score import HealthScore
-from pipeline.errors import ConfigError
+from models.errors import ConfigError
 
 NAN = float("nan")
 

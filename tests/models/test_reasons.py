@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from features.base import Definition, Feature
 from models.reasons import NO_RISK, explain
-from pipeline.errors import ModelError
+from models.errors import ModelError
 
 
 def feature(name, group, direction, kind="numeric", risk="{value:.0f} risk", protective="{value:.0f} fine",
@@ -146,19 +146,6 @@ def test_every_group_contribution_is_kept_as_json():
     result = explain(contrib, values([[2, 9, 40, 3, 4, 20, "Team"]]), FEATURES)
     assert json.loads(result.contributions[0]) == pytest.approx(
         {"usage": 0.7, "tickets": 0.9, "nps": -0.4, "renewal": 2.0})  # plan's 0.0 is left out
-
-
-def test_why_moved_names_the_groups_that_moved_toward_the_change():
-    from models.reasons import why_moved
-
-    before = {"tickets": 0.1, "usage": 0.2, "nps": 0.3}
-    now = {"tickets": 1.0, "usage": 0.5, "nps": 0.0, "renewal": 0.04}
-    said = {"risk": [{"group": "tickets", "sentence": "2 urgent tickets open"}], "protective": [], "context": []}
-    assert why_moved(0.12, now, before, said) == "risk up 12 points: 2 urgent tickets open; usage worse"
-    assert why_moved(-0.01, before, now, said) == "risk down 1 point: tickets better; usage better"
-    assert why_moved(0.001, now, before, said) is None  # under half a point
-    assert why_moved(0.2, now, None, said) is None and why_moved(float("nan"), now, before, said) is None
-    assert why_moved(0.05, before, before, said) == "risk up 5 points"  # the probability moved, no group did
 
 
 def test_a_cause_is_read_before_its_effect_when_both_are_risk_reasons():

@@ -7,7 +7,8 @@ import typer
 from typer.testing import CliRunner
 
 from pipeline.cli import app, handles_errors
-from pipeline.errors import ChurnError, SourceError
+from models.errors import ChurnError
+from pipeline.errors import SourceError
 
 COMMANDS = ("generate", "load", "init", "validate", "features", "train", "score", "risk-list")
 

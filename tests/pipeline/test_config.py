@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline.config import DEFAULT_CONFIG, Config, load_config
-from pipeline.errors import ConfigError
+from models.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,7 +112,7 @@ def test_errors_without_a_file_do_not_name_one(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ experiments
 def test_experiments_are_validated_and_bad_keys_named():
-    from pipeline.errors import ConfigError
+    from models.errors import ConfigError
 
     good = {"name": "q1", "start": "2025-01-01", "tiers": ["high", "medium"], "holdout_share": 0.1}
     (e,) = load_config(None, {"experiments": [good]}).experiments

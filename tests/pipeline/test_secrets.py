@@ -16,7 +16,8 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.io.urls import mask_secrets, mask_url
+from pipeline.errors import mask_secrets
+from pipeline.io.urls import mask_url
 from scoring_fixtures import NAME, SMALL_TRAINING, churn, scoring_config, write_config
 
 PASSWORD = "s3cr3t-pw"

@@ -9,8 +9,9 @@ from datetime import date
 import pytest
 
 import tiny_world
-from pipeline.errors import ConfigError
-from pipeline.config import SQL_NAME, Config
+from models.errors import ConfigError
+from features.settings import SQL_NAME
+from pipeline.config import Config
 from pipeline.contract.tables import TABLES
 from pipeline.engine.catalog import Vocabulary, catalog, column_name, resolve_vocabulary, usage_lookback
 from pipeline.io.sources import open_frames

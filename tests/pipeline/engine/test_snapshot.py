@@ -9,7 +9,8 @@ import pytest
 import tiny_world
 from pipeline.config import Config
 from pipeline.engine.snapshot import open_snapshot
-from pipeline.errors import ChurnError, DataContractError
+from models.errors import ChurnError
+from pipeline.errors import DataContractError
 
 
 def config(folder, **snapshots) -> Config:

@@ -18,7 +18,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from pipeline.errors import ChurnError
+from models.errors import ChurnError
 from pipeline.io.score_tables import RUN_COLUMNS, SCORE_COLUMNS
 from pipeline.io.warehouse import Run, Warehouse
 

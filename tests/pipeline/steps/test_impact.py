@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from models.experiments import HOLDOUT, arms
 from pipeline.cli import app
-from pipeline.errors import ChurnError
-from pipeline.io.experiments import read_assignments, read_results
+from models.errors import ChurnError
+from pipeline.io.experiment_tables import read_assignments, read_results
 from pipeline.io.warehouse import Warehouse
 from pipeline.steps import impact
 from pipeline.synthetic import generate_world

@@ -20,7 +20,7 @@ import pytest
 from pipeline.steps import score
 from pipeline.engine.catalog import Vocabulary
 from pipeline.config import CONFIG_VERSION, load_config
-from pipeline.errors import ConfigError, ModelError
+from models.errors import ConfigError, ModelError
 from pipeline.engine.featurize import build_features
 from pipeline.io.sources import open_source
 from pipeline.io.warehouse import Warehouse

@@ -8,7 +8,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from models.pyfunc import load_churn_model
+from pipeline.publish.pyfunc import load_churn_model
 from pipeline.config import load_config
 from pipeline.engine.featurize import build_features
 from pipeline.engine.labels import snapshot_dates

@@ -16,8 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.errors import ChurnError
-from pipeline.steps.risk_list import load, publish, sparkline
+from models.errors import ChurnError
+from pipeline.render.risk_list_page import sparkline
+from pipeline.steps.risk_list import load, publish
 from pipeline.io.warehouse import Run, Warehouse
 
 DATES = [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]
@@ -192,7 +193,7 @@ def test_cli_risk_list(store, tmp_path):
 # ------------------------------------------------------------ experiments' holdout
 def _experiment_store(tmp_path, **extra):
     from pipeline.config import load_config
-    from pipeline.io.experiments import assigner, read_assignments
+    from pipeline.io.experiment_tables import assigner, read_assignments
 
     exps = load_config(None, {"experiments": [{"name": "q1", "start": "2025-01-01", "tiers": ["high", "medium"],
                                                "holdout_share": 0.3, **extra}]}).experiments

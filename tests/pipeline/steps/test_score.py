@@ -12,13 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from models.classifier import ChurnModel
-from models.pyfunc import load_churn_model
+from pipeline.publish.pyfunc import load_churn_model
 from pipeline.config import CONFIG_VERSION
 from pipeline.steps import score
 from pipeline.engine.catalog import Vocabulary
 from pipeline.cli import app
 from pipeline.config import load_config
-from pipeline.errors import ModelError
+from models.errors import ModelError
 from pipeline.engine.featurize import build_features
 from pipeline.engine.labels import data_end, snapshot_dates, spine
 from pipeline.io.sources import open_source

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from models import registry
+from pipeline.publish import registry
 from pipeline.cli import app
 from pipeline.steps import train
 from training_fixtures import WINDOW, train_config

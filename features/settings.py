@@ -1,0 +1,89 @@
+"""The settings of the feature definitions (``features:`` in ``configs/pipeline.yaml``), typed and immutable.
+
+The pipeline's :class:`pipeline.config.Config` holds them as its ``features``
+section; a definition reads them as ``p.settings`` (e.g. ``p.settings.usage.trend_days``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _sql_name(value: str) -> str:
+    if not SQL_NAME.match(value):
+        raise ValueError(
+            f"'{value}' is not a plain SQL name (letters, digits and _, not starting with a digit)"
+        )
+    return value
+
+
+SqlName = Annotated[str, AfterValidator(_sql_name)]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def distinct(values: list) -> list:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"each value may appear once; repeated: {', '.join(map(str, repeated))}")
+    return values
+
+
+Windows = Annotated[list[PositiveInt], Field(min_length=1), AfterValidator(distinct)]
+
+
+class UsageFeatures(Section):
+    windows: Windows = [7, 30, 90]
+    trend_days: PositiveInt = 30
+    slope_weeks: Annotated[int, Field(ge=2)] = 4
+    event_types: Literal["auto"] | list[str] = "auto"
+    max_event_types: Annotated[int, Field(ge=0)] = 12
+
+
+class TicketFeatures(Section):
+    windows: Windows = [30, 90]
+    urgent_priorities: list[str] = ["high", "urgent"]
+    resolution_days: PositiveInt = 180
+    #: An open ticket's age is capped here: past it, "open for N days" is no longer something to act on.
+    max_age_days: PositiveInt = 180
+    csat_days: PositiveInt = 90
+
+
+class MilestoneFeatures(Section):
+    milestones: Literal["auto"] | list[str] = "auto"
+    #: Onboarding lateness speaks while the account is at most this many days old (then it is history).
+    relevance_days: PositiveInt = 365
+    #: Milestones that mark first value; empty, or none of them in the data, = the first milestone completed.
+    value_milestones: list[str] = []
+
+
+class Attributes(Section):
+    categorical: Annotated[list[SqlName], AfterValidator(distinct)] = []
+    numeric: Annotated[list[SqlName], AfterValidator(distinct)] = []
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Attributes:
+        both = sorted(set(self.categorical) & set(self.numeric))
+        if both:
+            raise ValueError(f"an attribute is either categorical or numeric, not both: {', '.join(both)}")
+        return self
+
+
+class FeatureSettings(Section):
+    """``features:``: windows, vocabularies and attributes of the feature definitions."""
+
+
+    usage: UsageFeatures = UsageFeatures()
+    tickets: TicketFeatures = TicketFeatures()
+    milestones: MilestoneFeatures = MilestoneFeatures()
+    mrr_change_days: PositiveInt = 90
+    attributes: Attributes = Attributes()

@@ -1,0 +1,90 @@
+"""One page per account: its probability over time, why, and how its main signals moved.
+
+Linked from every row of the HTML risk list (``accounts/<account>.html`` beside
+the list). Everything is read from ``churn_scores`` (never the model): the
+probability of each run, its tier, the reasons and ``change_reasons`` a CSM read
+that day, and the contribution of each reason group, which is what the signal
+chart draws (how much each signal pushed the account's churn log-odds up or
+down, run after run). Self-contained like the list: inline CSS and SVG, the
+autoescaped template ``pipeline/render/templates/account.html``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pandas as pd
+
+from pipeline.render.jinja import environment
+
+#: Signals drawn: the reason groups with the largest contribution in the latest run.
+SIGNALS = 4
+#: Line colours of the signal chart, in order (colour-blind safe).
+COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7")
+WIDTH, HEIGHT, PAD = 640, 180, 28
+
+
+def file_name(account_id: str) -> str:
+    """The page's file name: the account id with anything but letters, digits, ``-`` and ``_`` replaced."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(account_id)) + ".html"
+
+
+def chart(series: dict[str, list[float]], dates: list[date], *, percent: bool) -> dict:
+    """Where an SVG line chart draws ``series`` (one value per date, ``nan`` = no point) and its axes.
+
+    Returns ``width``, ``height``, ``lines`` (name, colour, SVG points, the latest value as text), the
+    y-axis ``ticks`` (y, label), a ``zero`` line position (or ``None``) and the first and last date labels.
+    """
+    values = [v for vs in series.values() for v in vs if v == v]
+    low, high = (min(values + [0.0]), max(values + [0.0])) if values else (0.0, 1.0)
+    if high - low < 1e-9:
+        high = low + 1.0
+    step = (WIDTH - 2 * PAD) / max(len(dates) - 1, 1)
+
+    def y(v: float) -> float:
+        return HEIGHT - PAD - (HEIGHT - 2 * PAD) * (v - low) / (high - low)
+
+    def label(v: float) -> str:
+        return f"{100 * v:.0f}%" if percent else f"{v:+.2f}"
+
+    lines = []
+    for (name, vs), colour in zip(series.items(), COLOURS if len(series) > 1 else ("#cf222e",)):
+        points = [f"{PAD + i * step:.1f},{y(v):.1f}" for i, v in enumerate(vs) if v == v]
+        last = next((v for v in reversed(vs) if v == v), None)
+        lines.append({"name": name, "colour": colour, "points": " ".join(points),
+                      "last": "" if last is None else label(last)})
+    ticks = [(f"{y(v):.1f}", label(v)) for v in (low, (low + high) / 2, high)]
+    return {"width": WIDTH, "height": HEIGHT, "pad": PAD, "lines": lines, "ticks": ticks,
+            "zero": f"{y(0.0):.1f}" if low < 0 < high else None,
+            "first": str(dates[0]) if dates else "", "last": str(dates[-1]) if dates else "",
+            "right": WIDTH - PAD, "bottom": HEIGHT - PAD}
+
+
+def page(history: pd.DataFrame) -> dict:
+    """What the template shows of one account, from its ``churn_scores`` rows (oldest first)."""
+    rows = history.sort_values("as_of_date")
+    latest = rows.iloc[-1]
+    dates = rows["as_of_date"].tolist()
+    contributions = [c or {} for c in rows["contributions"]]
+    shown = sorted(contributions[-1], key=lambda g: -abs(contributions[-1][g]))[:SIGNALS]
+    signals = {g.replace("_", " "): [c.get(g, float("nan")) for c in contributions] for g in shown}
+    runs = [{"date": str(r.as_of_date), "probability": f"{100 * r.churn_probability:.1f}%", "tier": r.risk_tier,
+             "moved": r.change_reasons if isinstance(r.change_reasons, str) else "",
+             "reasons": [x["sentence"] for x in (r.reasons or {}).get("risk", [])]}
+            for r in rows.iloc[::-1].itertuples()]
+    return {
+        "title": f"{latest['account_name'] or latest['account_id']}",
+        "facts": {"account": str(latest["account_id"]), "CSM": latest["csm"] or "unassigned",
+                  "segment": latest["segment"] or "", "as of": str(latest["as_of_date"]),
+                  "churn probability": f"{100 * latest['churn_probability']:.1f}% ({latest['risk_tier']})"},
+        "context": [x["sentence"] for x in (latest["reasons"] or {}).get("context", [])],
+        "probability": chart({"churn probability": rows["churn_probability"].tolist()}, dates, percent=True),
+        "signals": chart(signals, dates, percent=False) if signals else None,
+        "runs": runs,
+    }
+
+
+def to_html(history: pd.DataFrame) -> str:
+    """The account's page: one self-contained HTML document."""
+    return environment().get_template("account.html").render(**page(history))

@@ -1,0 +1,141 @@
+"""Scoring without I/O: check the model against the features, rank, tier and assemble the rows.
+
+Everything here is a pure function of its arguments, tested without MLflow or
+a database; :mod:`pipeline.steps.score` does the reading and writing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config, CONFIG_VERSION
+from models.errors import ModelError
+
+#: Average month length in days: revenue at risk counts the months of the label horizon.
+MONTH_DAYS = 365.25 / 12
+#: ``accounts`` columns copied into ``churn_scores`` (source name -> score table name).
+ACCOUNT_COLUMNS = {"name": "account_name", "csm": "csm", "segment": "segment"}
+
+
+def check_config_version(model, cfg: Config, uri: str) -> None:
+    """Refuse a model trained under another config version than this code's and this config's.
+
+    Raises
+    ------
+    ModelError
+        Naming both versions (a model that records none is refused too).
+    """
+    trained = getattr(model, "config_version_", None)
+    if trained != CONFIG_VERSION or trained != cfg.config_version:
+        this = (f"version {CONFIG_VERSION}" if cfg.config_version == CONFIG_VERSION else
+                f"version {CONFIG_VERSION} (the config file says {cfg.config_version})")
+        raise ModelError(f"model {uri} was trained under config_version {trained}, this pipeline is "
+                         f"{this}: retrain it (`churn train`)")
+
+
+def check_features(model, features, uri: str) -> None:
+    """Refuse to score when the model's features differ from the ones this config and data produce.
+
+    Raises
+    ------
+    ModelError
+        Naming the missing and the extra features, and those whose kind (numeric or
+        categorical) differs. Unseen levels of a categorical feature are not an error:
+        they score as missing (see :meth:`models.classifier.ChurnModel.prepare`).
+    """
+    produced, expected = [f.name for f in features], list(model.feature_names_)
+    produced_categorical = {f.name for f in features if f.kind == "categorical"}
+    missing = [f for f in expected if f not in produced]
+    extra = [f for f in produced if f not in expected]
+    categorical = set(getattr(model, "categorical_", []))
+    changed = [f"{f} ({'categorical' if f in categorical else 'numeric'} in the model)"
+               for f in expected if f in produced and (f in categorical) != (f in produced_categorical)]
+    if not (missing or extra or changed):
+        return
+    problems = [f"the data lacks {len(missing)} feature(s) the model was trained on: {', '.join(missing)}"] if missing else []
+    problems += [f"it has {len(extra)} feature(s) the model does not know: {', '.join(extra)}"] if extra else []
+    problems += [f"{len(changed)} feature(s) changed kind: {', '.join(changed)}"] if changed else []
+    raise ModelError(f"model {uri} does not fit the features this config and data produce: {'; '.join(problems)}. "
+                     "Score with the config (windows, attributes) and tables the model was trained with, "
+                     "or retrain it (`churn train`).")
+
+
+def tiers(probability: np.ndarray, cfg: Config) -> np.ndarray:
+    """``high`` / ``medium`` / ``low`` by the configured probability thresholds."""
+    t = cfg.scoring.tiers
+    return np.where(probability >= t.high, "high", np.where(probability >= t.medium, "medium", "low"))
+
+
+def ranks(probability: np.ndarray, revenue: np.ndarray, account_id: np.ndarray) -> np.ndarray:
+    """1 = most at risk: by probability, then revenue at risk, then account id (stable)."""
+    order = np.lexsort((account_id, -np.nan_to_num(revenue), -probability))
+    out = np.empty(len(order), dtype=np.int64)
+    out[order] = np.arange(1, len(order) + 1)
+    return out
+
+
+def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
+             explained, health: np.ndarray, record) -> pd.DataFrame:
+    """The ``churn_scores`` rows (without ``probability_change`` and ``change_reasons``, which the warehouse fills).
+
+    Parameters
+    ----------
+    cfg : pipeline.config.Config
+        Tiers and the label horizon (revenue at risk counts its months).
+    frame : pandas.DataFrame
+        The scored feature rows (``account_id``, ``mrr``...).
+    accounts : pandas.DataFrame
+        ``account_id`` with the account columns (name, CSM, segment).
+    probability : numpy.ndarray
+        P(churn) of each row of ``frame``.
+    explained : models.reasons.Explanations
+    health : numpy.ndarray
+        The health score of each row (the model's baseline).
+    record : pipeline.io.warehouse.Run
+        The run: as-of date, model name and version, run id, start time.
+    """
+    mrr = frame["mrr"].to_numpy(dtype="float64") if "mrr" in frame else np.full(len(frame), np.nan)
+    revenue = probability * mrr * cfg.labels.horizon_days / MONTH_DAYS
+    out = pd.DataFrame({"account_id": frame["account_id"].astype(str).to_numpy(), "as_of_date": record.as_of})
+    out = out.merge(accounts, on="account_id", how="left")
+    out = out.assign(
+        churn_probability=probability,
+        risk_rank=ranks(probability, revenue, out["account_id"].to_numpy()),
+        risk_tier=tiers(probability, cfg),
+        mrr=mrr,
+        revenue_at_risk=revenue,
+        health_score=np.asarray(health, dtype="float64"),
+        reasons=explained.reasons,
+        reason_summary=explained.summary,
+        contributions=explained.contributions,
+        probability_change=np.nan,
+        change_reasons=None,
+        model_name=record.model_name,
+        model_version=record.model_version,
+        run_id=record.run_id,
+        scored_at=record.started_at,
+    )
+    return out.sort_values("risk_rank", kind="stable").reset_index(drop=True)
+
+
+def summary(result) -> str:
+    """Plain-text summary of a run for the command line."""
+    run_ = result.run
+    counts = result.scores["risk_tier"].value_counts()
+    tiers_text = ", ".join(f"{t}: {int(counts.get(t, 0)):,}" for t in ("high", "medium", "low"))
+    at_risk = result.scores["revenue_at_risk"].sum()
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in run_.timings.items())
+    lines = [
+        f"scored {run_.rows:,} accounts as of {run_.as_of} with {run_.model_name} v{run_.model_version or '?'} "
+        f"-> {result.warehouse} (run {run_.run_id})",
+        f"tiers: {tiers_text}; revenue at risk over the horizon: {at_risk:,.0f}",
+        f"timings: {timing}",
+    ]
+    for rows in getattr(result, "assigned", []):
+        if len(rows):
+            held = int((rows["arm"] == "holdout").sum())
+            lines.append(f"experiment {rows['experiment'].iloc[0]}: {len(rows):,} accounts entered "
+                         f"({len(rows) - held:,} outreach, {held:,} holdout)")
+    lines += [f"WARNING: {w}" for w in run_.warnings]
+    return "\n".join(lines)

@@ -1,0 +1,249 @@
+"""Tests of ``pipeline/io/apply_mapping.py``: a warehouse with none of the contract's names, mapped back.
+
+The tiny world rewritten with other table and column names, MRR in cents, NPS
+on 0-100, priorities P1..P4 and New York local time (``tests/renamed_world.py``)
+gives, through its sources.yaml, the very features of the tiny world itself, on
+DuckDB, PostgreSQL and Spark. Mapping mistakes stop with exit 2 and name the key.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import renamed_world
+import tiny_world
+from pipeline.cli import app
+from pipeline.config import load_config
+from pipeline.contract.validate import validate
+from pipeline.engine.engines import get_engine
+from pipeline.engine.featurize import build_features
+from pipeline.io.apply_mapping import map_source
+from pipeline.io.mapping_file import SourceMapping, load_mapping
+from pipeline.io.sources import open_frames, open_source
+
+DATES = [date(2024, 3, 1), date(2024, 4, 1)]
+END = date(2024, 9, 1)
+CFG = load_config(None, {})
+
+
+@pytest.fixture(scope="module")
+def contract_features():
+    with open_frames(tiny_world.frames()) as source:
+        return build_features(source, CFG, DATES, end=END).frame
+
+
+@pytest.fixture
+def duckdb_warehouse(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    con = ibis.duckdb.connect(str(path))
+    renamed_world.write_database(con)
+    con.disconnect()
+    return path
+
+
+def mapping_file(tmp_path, text=None, schemas=True):
+    path = tmp_path / "sources.yaml"
+    path.write_text(text if text is not None else renamed_world.mapping(schemas))
+    return path
+
+
+def mapped_features(source, path):
+    map_source(source, load_mapping(path), str(path))
+    report = validate(source)
+    assert report.ok and not report.warnings(), report.render()
+    return build_features(source, CFG, DATES, end=END).frame
+
+
+def test_duckdb_warehouse_gives_the_contract_features(duckdb_warehouse, tmp_path, contract_features):
+    with open_source(duckdb_warehouse) as source:
+        got = mapped_features(source, mapping_file(tmp_path))
+        assert source.origin("usage_events", "occurred_at") == "from analytics.product_events.event_ts"
+        events = source.table("usage_events").execute()
+    pd.testing.assert_frame_equal(got, contract_features)
+    # New York local time came back as UTC (the last event before T was 23:59:59 UTC)
+    assert events["occurred_at"].max() == pd.Timestamp("2024-04-01 00:00:00")
+
+
+@pytest.mark.postgres
+def test_postgres_warehouse_gives_the_contract_features(pg_database, tmp_path, contract_features):
+    con = ibis.connect(pg_database.replace("postgresql://", "postgres://", 1))
+    renamed_world.write_database(con)
+    con.disconnect()
+    with open_source(pg_database) as source:
+        got = mapped_features(source, mapping_file(tmp_path))
+    pd.testing.assert_frame_equal(got, contract_features)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_spark_folder_gives_the_contract_features(spark, tmp_path, contract_features, fmt):
+    folder = renamed_world.write_folder(tmp_path / "exports", fmt)
+    cfg = load_config(None, {"data": str(folder), "engine": "spark",
+                             "sources": str(mapping_file(tmp_path, schemas=False))})
+    with get_engine("spark").source(cfg) as source:
+        assert source.kind == "spark"
+        report = validate(source)
+        assert report.ok and not report.warnings(), report.render()
+        got = build_features(source, CFG, DATES, end=END).frame
+    pd.testing.assert_frame_equal(got, contract_features, check_exact=False, rtol=1e-9)
+    assert "exports" not in [t.name for t in spark.catalog.listTables()]
+
+
+@pytest.mark.spark
+def test_spark_folder_of_pandas_parquet_gives_the_contract_features(spark, tmp_path, contract_features):
+    """Warehouse-named files written by pandas (nanosecond timestamps) go through the Spark engine's reader."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for table, df in renamed_world.frames().items():
+        df.to_parquet(folder / f"{renamed_world.LAYOUT[table][1]}.parquet", index=False)  # pandas: timestamp[ns]
+    cfg = load_config(None, {"data": str(folder), "engine": "spark",
+                             "sources": str(mapping_file(tmp_path, schemas=False))})
+    with get_engine("spark").source(cfg) as source:
+        got = build_features(source, CFG, DATES, end=END).frame
+    pd.testing.assert_frame_equal(got, contract_features, check_exact=False, rtol=1e-9)
+
+
+@pytest.mark.spark
+def test_spark_catalog_without_contract_names_opens_through_a_mapping(spark, tmp_path, contract_features):
+    """A catalog database that holds only the warehouse's own names is fine once a mapping names them."""
+    import uuid
+
+    database = f"churn_test_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"CREATE DATABASE {database}")
+    try:
+        for table, df in renamed_world.frames().items():
+            spark.createDataFrame(df).write.saveAsTable(f"{database}.{renamed_world.LAYOUT[table][1]}")
+        tables = yaml.safe_load(renamed_world.mapping(schemas=False))["tables"]
+        for spec in tables.values():  # a select names its tables in full; a `table:` may leave the database out
+            if "sql" in spec:
+                spec["sql"] = spec["sql"].replace(" FROM ", f" FROM {database}.")
+        text = yaml.safe_dump({"tables": tables})
+        cfg = load_config(None, {"data": f"spark-catalog:{database}", "engine": "spark",
+                                 "sources": str(mapping_file(tmp_path, text))})
+        with get_engine("spark").source(cfg) as source:
+            report = validate(source)
+            assert report.ok, report.render()
+            got = build_features(source, CFG, DATES, end=END).frame
+    finally:
+        spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
+    pd.testing.assert_frame_equal(got, contract_features, check_exact=False, rtol=1e-9)
+
+
+def test_nps_scales_and_cents_follow_the_documented_formula():
+    frames = {"nps_responses": pd.DataFrame({"account_id": ["A"] * 5, "responded_at": pd.to_datetime(["2024-01-01"] * 5),
+                                              "score": [1, 2, 3, 4, 5]})}
+    text = "tables:\n  nps_responses:\n    table: five\n    values: {score: {scale: 1-5}}\n"
+    with open_frames({}) as source:
+        source.backend.create_table("five", frames["nps_responses"])
+        map_source(source, SourceMapping.model_validate(yaml.safe_load(text)))
+        scores = source.table("nps_responses").execute()["score"].tolist()
+    assert scores == [0, 3, 5, 8, 10]  # floor((x - 1) * 10 / 4 + 0.5)
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def clean_exit(result, code=2):
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit) if code else result.exception is None
+    assert "Traceback" not in result.output
+    return result.stderr
+
+
+def test_cli_validate_reads_through_the_mapping(duckdb_warehouse, tmp_path):
+    result = invoke("validate", "--data", duckdb_warehouse, "--sources", mapping_file(tmp_path))
+    clean_exit(result, 0)
+    assert "validation passed: 0 errors, 0 warnings" in result.stdout
+
+
+def test_the_sources_config_key_does_the_same(duckdb_warehouse, tmp_path):
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f"data: {duckdb_warehouse}\nsources: {mapping_file(tmp_path)}\n")
+    result = invoke("features", "--config", config, "--as-of", "2024-04-01")
+    clean_exit(result, 0)
+    frame = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    assert sorted(frame["account_id"]) == ["A1", "A2"]
+
+
+@pytest.mark.parametrize("old, new, names", [
+    ("table: analytics.product_events", "table: analytics.clicks",
+     ["tables.usage_events.table", "analytics.clicks", "usage_events"]),
+    ("occurred_at: event_ts", "occurred_at: event_time",
+     ["tables.usage_events.columns.occurred_at", "analytics.product_events", "'event_time'",
+      "usage_events.occurred_at", "event_ts"]),
+    ("FROM zendesk.tickets", "FROM zendesk.issues",
+     ["tables.support_tickets.sql", "zendesk", "issues", "support_tickets"]),
+])
+def test_a_missing_object_fails_with_exit_2_naming_it(duckdb_warehouse, tmp_path, old, new, names):
+    text = renamed_world.mapping()
+    assert old in text
+    result = invoke("validate", "--data", duckdb_warehouse, "--sources", mapping_file(tmp_path, text.replace(old, new)))
+    message = clean_exit(result)
+    assert message.startswith("error: ") and str(tmp_path / "sources.yaml") in message
+    for name in names:
+        assert name in message, message
+
+
+@pytest.mark.postgres
+def test_a_missing_postgres_table_fails_the_same_way(pg_database, tmp_path):
+    text = renamed_world.mapping().replace("table: crm.organisations", "table: crm.orgs")
+    message = clean_exit(invoke("validate", "--data", pg_database, "--sources", mapping_file(tmp_path, text)))
+    assert "tables.accounts.table" in message and "crm.orgs" in message and "accounts" in message
+
+
+@pytest.mark.parametrize("sql", ["SELECT 1 AS ticket_id; DROP TABLE crm.organisations",
+                                 "DROP TABLE crm.organisations",
+                                 "INSERT INTO crm.organisations SELECT * FROM crm.organisations"])
+def test_a_select_that_writes_is_refused_and_nothing_changes(duckdb_warehouse, tmp_path, sql):
+    text = renamed_world.mapping()
+    start = text.index("    sql: ")
+    end = text.index("\n    timezone", start)
+    text = text[:start] + f"    sql: \"{sql}\"" + text[end:]
+    message = clean_exit(invoke("validate", "--data", duckdb_warehouse, "--sources", mapping_file(tmp_path, text)))
+    assert "tables.support_tickets.sql" in message
+    con = ibis.duckdb.connect(str(duckdb_warehouse), read_only=True)
+    assert con.table("organisations", database="crm").count().execute() == 3
+
+
+def test_validation_names_the_warehouse_column(duckdb_warehouse, tmp_path):
+    text = renamed_world.mapping().replace("      occurred_at: event_ts\n", "")
+    text = text.replace("P4: low", "P9: low")  # P4 now passes through: not a contract priority
+    result = invoke("validate", "--data", duckdb_warehouse, "--sources", mapping_file(tmp_path, text))
+    clean_exit(result)
+    lines = result.stdout.splitlines()
+    missing = next(line for line in lines if "[missing_column]" in line)
+    assert missing.startswith("ERROR usage_events.occurred_at (not in analytics.product_events: map it in "
+                              f"{tmp_path / 'sources.yaml'}: tables.usage_events.columns.occurred_at)")
+    priority = next(line for line in lines if "[ticket_priority]" in line)
+    assert priority.startswith("WARNING support_tickets.priority (from column priority of tables.support_tickets.sql)")
+
+
+def test_load_copies_the_mapped_tables_in_contract_form(duckdb_warehouse, tmp_path):
+    target = tmp_path / "copy.duckdb"
+    result = invoke("load", "--data", duckdb_warehouse, "--sources", mapping_file(tmp_path), "--to", target)
+    clean_exit(result, 0)
+    assert "usage_events: 7 rows" in result.stdout
+    with open_source(target) as source:
+        assert validate(source).ok
+        events = source.table("usage_events").execute()
+    assert events["occurred_at"].max() == pd.Timestamp("2024-04-01 00:00:00")
+
+
+@pytest.mark.parametrize("command", ["validate", "features", "train", "score"])
+@pytest.mark.parametrize("how", ["flag", "config"])
+def test_every_data_command_takes_the_mapping(duckdb_warehouse, tmp_path, command, how):
+    """--sources and sources: reach the command: a missing mapping file stops it, naming the file."""
+    missing = tmp_path / "missing.yaml"
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f"data: {duckdb_warehouse}\ntracking: {{uri: \"sqlite:///{tmp_path}/mlflow.db\"}}\n"
+                      + (f"sources: {missing}\n" if how == "config" else ""))
+    args = ["--sources", missing] if how == "flag" else []
+    message = clean_exit(invoke(command, "--config", config, *args))
+    assert f"sources mapping '{missing}' does not exist" in message

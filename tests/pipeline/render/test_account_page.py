@@ -1,0 +1,46 @@
+"""Tests mirroring ``pipeline/render/account_page.py``: file names, chart geometry and the page's content."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from pipeline.render.account_page import SIGNALS, chart, file_name, page, to_html
+
+DATES = [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)]
+
+
+def history() -> pd.DataFrame:
+    reasons = {"risk": [{"group": "urgent_tickets", "sentence": "2 high/urgent support tickets still open"}],
+               "protective": [], "context": [{"group": "renewal", "sentence": "Renewal is 40 days away"}]}
+    groups = ["urgent_tickets", "usage_trend", "nps", "renewal", "recency", "csat"]
+    return pd.DataFrame({
+        "as_of_date": DATES, "account_id": "A/1", "account_name": "Acme <b>", "csm": None, "segment": "SMB",
+        "churn_probability": [0.1, 0.2, 0.4], "risk_tier": ["low", "medium", "high"],
+        "change_reasons": [None, "risk up 10 points: usage trend worse", "risk up 20 points: 2 urgent tickets"],
+        "reasons": [reasons] * 3,
+        "contributions": [{g: (k + 1) * 0.1 * (i + 1) for k, g in enumerate(groups)} for i in range(3)],
+    })
+
+
+def test_file_names_are_safe():
+    assert file_name("A/1 ../x") == "A_1_x.html" and file_name("A00042") == "A00042.html"
+
+
+def test_chart_scales_every_series_into_the_plot_and_marks_zero():
+    c = chart({"a": [-0.5, 0.0, 1.0], "b": [0.2, float("nan"), 0.4]}, DATES, percent=False)
+    ys = [float(p.split(",")[1]) for line in c["lines"] for p in line["points"].split()]
+    assert all(c["pad"] <= y <= c["height"] - c["pad"] for y in ys)
+    assert len(c["lines"][1]["points"].split()) == 2  # no point where there is no value
+    assert c["zero"] is not None and c["lines"][0]["last"] == "+1.00" and c["first"] == "2025-01-01"
+
+
+def test_page_shows_the_latest_run_first_and_the_largest_signals():
+    shown = page(history())
+    assert shown["facts"]["churn probability"] == "40.0% (high)" and shown["facts"]["CSM"] == "unassigned"
+    assert [r["date"] for r in shown["runs"]] == ["2025-03-01", "2025-02-01", "2025-01-01"]
+    assert [line["name"] for line in shown["signals"]["lines"]] == ["csat", "recency", "renewal", "nps"][:SIGNALS]
+    assert shown["context"] == ["Renewal is 40 days away"]
+    html = to_html(history())
+    assert "Acme &lt;b&gt;" in html and "<script" not in html and html.count('class="series"') == 1 + SIGNALS

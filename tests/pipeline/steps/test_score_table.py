@@ -1,0 +1,94 @@
+"""Tests of ``pipeline/steps/score_table.py``: the pure scoring functions, without MLflow or a database."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.base import REGISTRY, Feature
+from pipeline.config import CONFIG_VERSION, load_config
+from models.errors import ModelError
+from pipeline.steps.score_table import (MONTH_DAYS, assemble, check_config_version, check_features, ranks, summary,
+                                    tiers)
+
+CFG = load_config(None, {"scoring.tiers": {"high": 0.3, "medium": 0.1}})
+
+
+def feature(name: str) -> Feature:
+    definition = next(d for d in REGISTRY if d.name == name)
+    return Feature(name, definition, {})
+
+
+def model(names, categorical=(), version=CONFIG_VERSION):
+    return SimpleNamespace(feature_names_=list(names), categorical_=list(categorical), config_version_=version)
+
+
+def test_config_version_must_match_the_code_and_the_config():
+    check_config_version(model([]), CFG, "m")
+    for version in (None, CONFIG_VERSION + 1):
+        with pytest.raises(ModelError, match=f"model m was trained under config_version {version}, "
+                                             f"this pipeline is version {CONFIG_VERSION}: retrain"):
+            check_config_version(model([], version=version), CFG, "m")
+
+
+def test_matching_features_pass_and_order_does_not_matter():
+    produced = [feature("open_tickets"), feature("plan"), feature("nps_last")]
+    check_features(model(["nps_last", "open_tickets", "plan"], categorical=["plan"]), produced, "m")
+
+
+def test_feature_mismatch_names_missing_extra_and_changed_kind():
+    produced = [feature("open_tickets"), feature("plan"), feature("nps_last")]
+    with pytest.raises(ModelError) as info:
+        check_features(model(["open_tickets", "plan", "tenure_days"], categorical=[]), produced, "m")
+    message = str(info.value)
+    assert "lacks 1 feature(s) the model was trained on: tenure_days" in message
+    assert "has 1 feature(s) the model does not know: nps_last" in message
+    assert "1 feature(s) changed kind: plan (numeric in the model)" in message
+
+
+def test_tiers_are_inclusive_at_their_lower_threshold():
+    p = np.array([0.0, 0.0999, 0.1, 0.2999, 0.3, 1.0])
+    assert tiers(p, CFG).tolist() == ["low", "low", "medium", "medium", "high", "high"]
+
+
+def test_ranks_break_ties_by_revenue_then_account_id_and_ignore_missing_revenue():
+    probability = np.array([0.2, 0.5, 0.2, 0.2, 0.2])
+    revenue = np.array([10.0, 1.0, 30.0, np.nan, 10.0])
+    ids = np.array(["b", "z", "c", "a", "a2"])
+    got = ranks(probability, revenue, ids)
+    assert got.tolist() == [4, 1, 2, 5, 3]  # z; then c (30); a2 and b (10) by id; a (no revenue) last
+    assert sorted(got) == list(range(1, 6))
+
+
+def test_assemble_builds_ranked_rows_with_revenue_over_the_horizon():
+    frame = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "mrr": [100.0, 1000.0, np.nan]})
+    accounts = pd.DataFrame({"account_id": ["A1", "A2"], "account_name": ["Acme", "Bolt"],
+                             "csm": ["Ann", None], "segment": ["SMB", "Enterprise"]})
+    probability = np.array([0.4, 0.05, 0.2])
+    explained = SimpleNamespace(reasons=["r1", "r2", "r3"], summary=["s1", "s2", "s3"], contributions=["{}"] * 3)
+    record = SimpleNamespace(as_of=date(2024, 4, 1), model_name="churn", model_version="7", run_id="run-1",
+                             started_at=datetime(2024, 4, 2, 3, 0))
+    out = assemble(CFG, frame, accounts, probability, explained, np.array([80.0, 20.0, 50.0]), record)
+    assert out["account_id"].tolist() == ["A1", "A3", "A2"] and out["risk_rank"].tolist() == [1, 2, 3]
+    assert out["risk_tier"].tolist() == ["high", "medium", "low"]
+    months = CFG.labels.horizon_days / MONTH_DAYS
+    assert out["revenue_at_risk"].tolist()[::2] == pytest.approx([0.4 * 100 * months, 0.05 * 1000 * months])
+    assert np.isnan(out.loc[1, "revenue_at_risk"]) and pd.isna(out.loc[1, "account_name"])  # unknown account
+    assert out["reasons"].tolist() == ["r1", "r3", "r2"] and out["health_score"].tolist() == [80.0, 50.0, 20.0]
+    assert out["probability_change"].isna().all()
+    assert set(out["run_id"]) == {"run-1"} and set(out["as_of_date"]) == {date(2024, 4, 1)}
+
+
+def test_summary_counts_tiers_and_revenue_and_repeats_warnings():
+    scores = pd.DataFrame({"risk_tier": ["high", "low", "low"], "revenue_at_risk": [1200.0, 30.4, np.nan]})
+    run = SimpleNamespace(rows=3, as_of=date(2024, 4, 1), model_name="churn", model_version=None, run_id="r9",
+                          timings={"model": 1.0, "write": 0.5}, warnings=["feature drift: events_30d"])
+    lines = summary(SimpleNamespace(run=run, scores=scores, warehouse="wh.duckdb")).splitlines()
+    assert lines == ["scored 3 accounts as of 2024-04-01 with churn v? -> wh.duckdb (run r9)",
+                     "tiers: high: 1, medium: 0, low: 2; revenue at risk over the horizon: 1,230",
+                     "timings: model 1.0 s, write 0.5 s",
+                     "WARNING: feature drift: events_30d"]
