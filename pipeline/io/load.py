@@ -19,7 +19,8 @@ import pyarrow.csv as pacsv
 
 from pipeline.contract.tables import TABLES
 from pipeline.errors import SourceError
-from pipeline.io.urls import duckdb_path, is_postgres, mask_secrets, mask_url, postgres_url
+from pipeline.errors import mask_secrets
+from pipeline.io.urls import duckdb_path, is_postgres, mask_url, postgres_url
 
 #: Rows per Arrow batch streamed from the source.
 CHUNK_ROWS = 250_000

@@ -179,10 +179,10 @@ def test_reading_before_any_run_says_what_to_do(tmp_path):
 WRITER = """
 import pickle, sys, time
 from pathlib import Path
-from pipeline.io import warehouse as wh
+from pipeline.io import sql_backends, warehouse as wh
 
 url, rows, run, pause, go = pickle.loads(Path(sys.argv[1]).read_bytes())
-backend = wh._Postgres if wh.is_postgres(url) else wh._DuckDB
+backend = sql_backends.PostgresBackend if wh.is_postgres(url) else sql_backends.DuckDBBackend
 insert = backend.insert
 
 def insert_then_wait(self, con, table, frame, columns):

@@ -20,22 +20,6 @@ from training_fixtures import TRAINING, train_config
 NAME = "churn-model"
 
 
-# ----------------------------------------------------------------- pure gate logic
-def champ(auc, new=0.80, version="1", how="same rows"):
-    return registry.ChampionScore(version, auc, new, how)
-
-
-def test_gate_needs_both_margins():
-    ok = registry.decide(0.80, 0.70, champ(0.78), min_gain_vs_health=0.05, min_gain_vs_champion=0.0)
-    assert ok.promote and ok.alias == "champion" and "champion v1" in ok.reason
-    weak = registry.decide(0.73, 0.70, None, min_gain_vs_health=0.05, min_gain_vs_champion=0.0)
-    assert not weak.promote and weak.alias == "challenger" and "health score" in weak.reason
-    tie = registry.decide(0.80, 0.70, champ(0.80), min_gain_vs_health=0.05, min_gain_vs_champion=0.0)
-    assert not tie.promote and "champion v1" in tie.reason and "health" not in tie.reason
-    unusable = registry.decide(0.80, 0.70, champ(None, how="cannot score"), 0.05, 0.0)
-    assert unusable.promote and "no comparable champion: cannot score" in unusable.reason
-
-
 def test_sqlite_store_keeps_artifacts_beside_it(tmp_path):
     cfg = load_config(None, {"tracking.uri": f"sqlite:///{tmp_path}/x/mlflow.db"})
     assert registry.artifact_location(cfg.tracking) == (tmp_path / "x" / "mlruns").as_uri()

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from models.errors import ChurnError
-from pipeline.render.risk_list_page import sparkline
 from pipeline.steps.risk_list import load, publish
 from pipeline.io.warehouse import Run, Warehouse
 
@@ -131,13 +130,6 @@ def test_account_page_renders_in_headless_chromium_with_its_charts(store, tmp_pa
     colours = {tuple(p) for p in np.unique(pixels, axis=0)}
     for colour in ((0xCF, 0x22, 0x2E), (0x00, 0x72, 0xB2), (0xD5, 0x5E, 0x00)):  # probability, two signal lines
         assert colour in colours, f"line colour {colour} missing from the rendered page"
-
-
-def test_sparkline_scales_to_the_largest_value():
-    svg = sparkline([0.1, 0.2, 0.4])
-    points = [tuple(map(float, p.split(","))) for p in re.search(r'points="([^"]+)"', svg).group(1).split()]
-    assert points[-1][1] == pytest.approx(2.0) and points[0][1] > points[1][1] > points[2][1]
-    assert sparkline([]) == ""
 
 
 def chromium() -> str:

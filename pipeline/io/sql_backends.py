@@ -1,0 +1,168 @@
+"""What differs between the warehouses the scores are written to: DuckDB files and PostgreSQL.
+
+Connecting (and waiting for a lock), transactions, bulk inserts, reading rows
+back and the SQL dialect of the tables' DDL. :class:`pipeline.io.warehouse.Warehouse`
+holds one of these and writes through it.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from contextlib import closing, contextmanager, suppress
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from models.errors import ChurnError
+from pipeline.errors import mask_secrets
+from pipeline.io.score_tables import TYPES
+from pipeline.io.urls import mask_url, postgres_url
+
+#: ``application_name`` of the scorer's PostgreSQL sessions (shown in pg_stat_activity).
+WRITER_NAME, READER_NAME = "churn-score", "churn-read"
+
+
+def _one_line(exc: BaseException) -> str:
+    """A driver's error message on one line (psycopg's span several, with hints)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class SqlBackend:
+    """What differs between DuckDB and PostgreSQL: connecting, locking, bulk insert, SQL dialect."""
+
+    dialect = ""
+
+    def fetch(self, con, sql: str, params: list) -> pd.DataFrame:
+        """The rows of ``sql`` with ``params`` (``?`` placeholders) as a frame."""
+        raise NotImplementedError
+
+    def __init__(self, url: str, lock_timeout: float):
+        self.url, self.lock_timeout = url, lock_timeout
+
+    def columns(self, con, table: str) -> list[str]:
+        """Column names of ``table`` in the current schema (empty if there is no such table)."""
+        sql = "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = current_schema()"
+        return self.fetch(con, sql, [table])["column_name"].tolist()
+
+    def has_table(self, con, table: str) -> bool:
+        return bool(self.columns(con, table))
+
+    def ddl(self, table: str, columns: list, key: str) -> str:
+        types = TYPES[self.dialect]
+        cols = ", ".join(f"{c.name} {types[c.type]}{' NOT NULL' if c.required else ''}" for c in columns)
+        return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key}))"
+
+
+class DuckDBBackend(SqlBackend):
+    dialect = "duckdb"
+
+    def _connect(self, read_only: bool):
+        import duckdb
+
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                return duckdb.connect(self.url, read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise ChurnError(f"cannot open the DuckDB warehouse '{self.url}': {exc}") from None
+                time.sleep(0.2)  # another process holds the file: wait for it, like a lock would
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        import duckdb
+
+        Path(self.url).parent.mkdir(parents=True, exist_ok=True)
+        con = self._connect(read_only=False)
+        try:
+            con.begin()
+            yield con
+            con.commit()
+        except BaseException as exc:
+            with suppress(duckdb.Error):  # a connection the error invalidated cannot roll back: closing does
+                con.rollback()
+            if isinstance(exc, duckdb.Error):
+                raise ChurnError(f"cannot write to the DuckDB warehouse '{self.url}': {_one_line(exc)} "
+                                 "(the run's transaction was rolled back)") from exc
+            raise
+        finally:
+            con.close()
+
+    def reading(self):
+        if not Path(self.url).is_file():
+            raise ChurnError(f"warehouse '{self.url}' does not exist: run `churn score` first")
+        return closing(self._connect(read_only=True))
+
+    def lock(self, con, table: str) -> None:
+        """Nothing to do: the open file is already exclusive to this process."""
+
+    def execute(self, con, sql: str, params: list | None = None) -> None:
+        con.execute(sql, params or [])
+
+    def fetch(self, con, sql: str, params: list) -> pd.DataFrame:
+        return con.execute(sql, params).df()
+
+    def insert(self, con, table: str, frame: pd.DataFrame, columns: list) -> None:
+        types = TYPES[self.dialect]
+        select = ", ".join(f"CAST({c.name} AS {types[c.type]}) AS {c.name}" for c in columns)
+        con.register("incoming_rows", frame)
+        try:
+            con.execute(f"INSERT INTO {table} ({', '.join(c.name for c in columns)}) SELECT {select} FROM incoming_rows")
+        finally:
+            con.unregister("incoming_rows")
+
+
+class PostgresBackend(SqlBackend):
+    dialect = "postgres"
+
+    def _connect(self, application_name: str):
+        import psycopg
+
+        try:  # the name shows in pg_stat_activity unless the URL sets application_name itself
+            con = psycopg.connect(postgres_url(self.url), autocommit=True,
+                                  fallback_application_name=application_name)
+        except psycopg.Error as exc:
+            raise ChurnError(f"cannot connect to {mask_url(self.url)}: {mask_secrets(exc)}") from None
+        con.execute("SET TIME ZONE 'UTC'")
+        return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        import psycopg
+
+        con = self._connect(WRITER_NAME)
+        try:
+            with con.transaction():
+                yield con
+        except psycopg.errors.LockNotAvailable:
+            raise ChurnError(f"{mask_url(self.url)}: another scoring run or session held the score tables for more "
+                             f"than {self.lock_timeout:g} s (scoring.lock_timeout_seconds); nothing was written") from None
+        except psycopg.Error as exc:  # e.g. the connection was lost or terminated mid-write
+            raise ChurnError(f"cannot write to {mask_url(self.url)}: {mask_secrets(_one_line(exc))} "
+                             "(the run's transaction did not commit; re-run `churn score`)") from exc
+        finally:
+            con.close()
+
+    def reading(self):
+        return closing(self._connect(READER_NAME))
+
+    def lock(self, con, table: str) -> None:
+        """Wait (up to the lock timeout) for other runs on ``table``; released at commit or rollback."""
+        con.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
+        con.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"churn:{table}".encode()) - 2**31])
+
+    def execute(self, con, sql: str, params: list | None = None) -> None:
+        con.execute(sql.replace("?", "%s"), params or None)
+
+    def fetch(self, con, sql: str, params: list) -> pd.DataFrame:
+        cur = con.execute(sql.replace("?", "%s"), params or None)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+    def insert(self, con, table: str, frame: pd.DataFrame, columns: list) -> None:
+        names = [c.name for c in columns]
+        rows = frame[names].astype(object).where(frame[names].notna(), None)
+        with con.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows.itertuples(index=False, name=None):
+                copy.write_row(row)
