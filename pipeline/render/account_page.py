@@ -16,6 +16,7 @@ from datetime import date
 
 import pandas as pd
 
+from pipeline.render.formats import percent
 from pipeline.render.jinja import environment
 
 #: Signals drawn: the reason groups with the largest contribution in the latest run.
@@ -69,7 +70,7 @@ def page(history: pd.DataFrame) -> dict:
     contributions = [c or {} for c in rows["contributions"]]
     shown = sorted(contributions[-1], key=lambda g: -abs(contributions[-1][g]))[:SIGNALS]
     signals = {g.replace("_", " "): [c.get(g, float("nan")) for c in contributions] for g in shown}
-    runs = [{"date": str(r.as_of_date), "probability": f"{100 * r.churn_probability:.1f}%", "tier": r.risk_tier,
+    runs = [{"date": str(r.as_of_date), "probability": percent(r.churn_probability), "tier": r.risk_tier,
              "moved": r.change_reasons if isinstance(r.change_reasons, str) else "",
              "reasons": [x["sentence"] for x in (r.reasons or {}).get("risk", [])]}
             for r in rows.iloc[::-1].itertuples()]
@@ -77,7 +78,7 @@ def page(history: pd.DataFrame) -> dict:
         "title": f"{latest['account_name'] or latest['account_id']}",
         "facts": {"account": str(latest["account_id"]), "CSM": latest["csm"] or "unassigned",
                   "segment": latest["segment"] or "", "as of": str(latest["as_of_date"]),
-                  "churn probability": f"{100 * latest['churn_probability']:.1f}% ({latest['risk_tier']})"},
+                  "churn probability": f"{percent(latest['churn_probability'])} ({latest['risk_tier']})"},
         "context": [x["sentence"] for x in (latest["reasons"] or {}).get("context", [])],
         "probability": chart({"churn probability": rows["churn_probability"].tolist()}, dates, percent=True),
         "signals": chart(signals, dates, percent=False) if signals else None,

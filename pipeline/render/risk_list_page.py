@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.render import account_page
+from pipeline.render.formats import percent
 from pipeline.render.jinja import environment
 
 #: The page template, in ``pipeline/render/templates``.
@@ -82,7 +83,7 @@ class RiskList:
 
 # ------------------------------------------------------------------ plain text
 def _percent(p: float) -> str:
-    return f"{100 * p:.1f}%"
+    return percent(p)
 
 
 def _missing(value) -> bool:

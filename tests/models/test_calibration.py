@@ -74,7 +74,7 @@ def test_isotonic_helper_fits_whatever_the_sample_size():
     iso = calibration.isotonic(score, y)
     assert iso.method == "isotonic"
     p = iso.predict(np.array([-1.0, 0.1, 0.35, 0.4, 0.8, 2.0]))
-    assert np.all(np.diff(p) >= 0) and p[0] == 0 and p[-1] == 1  # clipped outside the fitted range
+    assert np.all(np.diff(p) > 0) and 0 < p[0] < p[-1] < 1  # flat beyond the outer blocks but for the tie-break
 
 
 def test_auto_scores_every_candidate_and_keeps_the_best():
@@ -143,3 +143,46 @@ def test_choose_forward_with_one_period_or_a_fixed_method_is_choose_on_the_poole
     fixed = calibration.choose_forward([raw[:1000], raw[1000:]], [y[:1000], y[1000:]], "isotonic")
     assert fixed.method == "isotonic"
     np.testing.assert_allclose(fixed.predict(raw), calibration.fit("isotonic", raw, y).predict(raw))
+
+
+# ----------------------------------------------------------- centred isotonic regression
+def _world(n=20_000, seed=0):
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(-2, 1.5, n)
+    return raw, (rng.random(n) < 1 / (1 + np.exp(-raw))).astype(int)
+
+
+def test_isotonic_never_reads_0_or_1_and_keeps_the_booster_order():
+    from models.calibration import fit
+
+    raw, y = _world()
+    raw = np.r_[raw, [8.0] * 15, [-9.0] * 500]  # a block of certain churners and one of certain stayers
+    y = np.r_[y, [1] * 15, [0] * 500]
+    p = fit("isotonic", raw, y).predict(raw)
+    assert 0 < p.min() and p.max() < 1
+    assert p[raw == 8.0].max() < 0.999  # 15 of 15 is evidence, not certainty
+    order = np.argsort(raw, kind="stable")
+    distinct = np.diff(raw[order]) > 0
+    assert (np.diff(p[order])[distinct] > 0).all()  # strictly increasing: no ties, the booster's order
+
+
+def test_isotonic_calibrates_as_well_as_the_step_function():
+    from sklearn.isotonic import IsotonicRegression
+
+    from models.calibration import fit
+
+    raw, y = _world(seed=1)
+    test_raw, test_y = _world(seed=2)
+    step = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw, y).predict(test_raw)
+    centred = fit("isotonic", raw, y).predict(test_raw)
+    assert np.mean((centred - test_y) ** 2) <= np.mean((step - test_y) ** 2) + 1e-4
+
+
+def test_a_model_saved_with_the_step_function_still_predicts():
+    from sklearn.isotonic import IsotonicRegression
+
+    from models.calibration import Calibrator
+
+    raw, y = _world(n=2000)
+    old = Calibrator("isotonic", {}, IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw, y))
+    assert old.predict(raw).shape == raw.shape
