@@ -25,8 +25,8 @@ features:  ## feature table as of the data's last day
 train: $(DATA)  ## train on the demo world, track in MLflow, promote if better
 	$(CHURN) train --data $(DATA)
 
-score: $(DATA)  ## score the demo world as of its last day into churn_scores
-	$(CHURN) score --data $(DATA)
+score: $(DATA)  ## score the demo world as of its last day, after its four previous month starts (a history to show)
+	$(CHURN) score --data $(DATA) --history 4
 
 risk-list:
 	$(CHURN) risk-list --top 20

@@ -238,6 +238,7 @@ def score(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="MLflow model URI (default: models:/<tracking.model_name>@<scoring.model_alias>)."),
     warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL receiving churn_scores (default: warehouse)."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
+    history: int = typer.Option(0, "--history", min=0, help="First score the N snapshot dates (month starts, or weeks) before the as-of date, oldest first: a first deployment's history."),
     sources: Optional[Path] = SourcesOpt,
     engine: Optional[str] = EngineOpt,
     config: Optional[Path] = ConfigOpt,
@@ -246,8 +247,10 @@ def score(
     from pipeline.steps import score as scoring
 
     cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources), **{"tracking.uri": tracking_uri})
-    result = scoring.run(cfg, as_of=_parse_date(as_of, "--as-of"), model_uri=model, progress=_say)
-    typer.echo(scoring.summary(result))
+    results = scoring.run_with_history(cfg, as_of=_parse_date(as_of, "--as-of"), history=history, model_uri=model,
+                                       progress=_say)
+    for result in results:
+        typer.echo(scoring.summary(result))
 
 
 @app.command("risk-list")

@@ -34,7 +34,8 @@ def file_name(account_id: str) -> str:
 def chart(series: dict[str, list[float]], dates: list[date], *, percent: bool) -> dict:
     """Where an SVG line chart draws ``series`` (one value per date, ``nan`` = no point) and its axes.
 
-    Returns ``width``, ``height``, ``lines`` (name, colour, SVG points, the latest value as text), the
+    Returns ``width``, ``height``, ``lines`` (name, colour, SVG points and each as a dot: one run draws a point,
+    the latest value as text), the
     y-axis ``ticks`` (y, label), a ``zero`` line position (or ``None``) and the first and last date labels.
     """
     values = [v for vs in series.values() for v in vs if v == v]
@@ -42,6 +43,7 @@ def chart(series: dict[str, list[float]], dates: list[date], *, percent: bool) -
     if high - low < 1e-9:
         high = low + 1.0
     step = (WIDTH - 2 * PAD) / max(len(dates) - 1, 1)
+    start = PAD if len(dates) > 1 else WIDTH / 2  # one run: one point, in the middle
 
     def y(v: float) -> float:
         return HEIGHT - PAD - (HEIGHT - 2 * PAD) * (v - low) / (high - low)
@@ -51,10 +53,10 @@ def chart(series: dict[str, list[float]], dates: list[date], *, percent: bool) -
 
     lines = []
     for (name, vs), colour in zip(series.items(), COLOURS if len(series) > 1 else ("#cf222e",)):
-        points = [f"{PAD + i * step:.1f},{y(v):.1f}" for i, v in enumerate(vs) if v == v]
+        dots = [(f"{start + i * step:.1f}", f"{y(v):.1f}") for i, v in enumerate(vs) if v == v]
         last = next((v for v in reversed(vs) if v == v), None)
-        lines.append({"name": name, "colour": colour, "points": " ".join(points),
-                      "last": "" if last is None else label(last)})
+        lines.append({"name": name, "colour": colour, "points": " ".join(f"{x},{y_}" for x, y_ in dots),
+                      "dots": dots, "last": "" if last is None else label(last)})
     ticks = [(f"{y(v):.1f}", label(v)) for v in (low, (low + high) / 2, high)]
     return {"width": WIDTH, "height": HEIGHT, "pad": PAD, "lines": lines, "ticks": ticks,
             "zero": f"{y(0.0):.1f}" if low < 0 < high else None,

@@ -22,7 +22,8 @@ import pandas as pd
 from models.drift import DriftReport, check
 from models.health_score import HealthScore
 from pipeline.engine.catalog import Vocabulary
-from pipeline.engine.engines import timed
+from pipeline.engine.engines import get_engine, timed
+from pipeline.engine.labels import data_end
 from pipeline.engine.snapshot import open_snapshot
 from models.errors import ChurnError, ModelError
 from pipeline.io.experiment_tables import assigner
@@ -109,6 +110,35 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
         assigned: list = []
         scores = store.write(scores, record, also=assigner(cfg.experiments, record.as_of, assigned))
     return ScoreResult(record, scores, drift, store.label, assigned)
+
+
+def earlier_dates(as_of: date, count: int, frequency: str) -> list[date]:
+    """The ``count`` snapshot dates (month or week starts, as ``snapshots.frequency``) before ``as_of``, oldest first."""
+    if count <= 0:
+        return []
+    step = "MS" if frequency == "monthly" else "W-MON"
+    starts = pd.date_range(end=pd.Timestamp(as_of) - pd.Timedelta(days=1), periods=count, freq=step)
+    return [d.date() for d in starts]
+
+
+def run_with_history(cfg: Config, *, as_of: date | None = None, history: int = 0, model_uri: str | None = None,
+                     warehouse: str | None = None, progress: Progress = lambda msg: None) -> list[ScoreResult]:
+    """Score the ``history`` snapshot dates before ``as_of`` (default: the data end), oldest first, then ``as_of``.
+
+    What a new deployment does once (``make score`` does it on the demo world), so that risk lists
+    and account pages show each account's history from the first day.
+    """
+    if history <= 0:
+        return [run(cfg, as_of=as_of, model_uri=model_uri, warehouse=warehouse, progress=progress)]
+    if as_of is None:
+        with get_engine(cfg.engine).source(cfg) as source:
+            as_of = data_end(source)
+    dates = [*earlier_dates(as_of, history, cfg.snapshots.frequency), as_of]
+    results = []
+    for day in dates:
+        progress(f"-- as of {day} ({len(results) + 1} of {len(dates)})")
+        results.append(run(cfg, as_of=day, model_uri=model_uri, warehouse=warehouse, progress=progress))
+    return results
 
 
 @contextmanager

@@ -44,3 +44,11 @@ def test_page_shows_the_latest_run_first_and_the_largest_signals():
     assert shown["context"] == ["Renewal is 40 days away"]
     html = to_html(history())
     assert "Acme &lt;b&gt;" in html and "<script" not in html and html.count('class="series"') == 1 + SIGNALS
+
+
+def test_one_run_draws_a_point_on_each_chart():
+    one = history().tail(1)
+    html = to_html(one)
+    assert html.count('class="point"') == 1 + SIGNALS  # the probability and each signal: one dot each
+    dots = page(one)["probability"]["lines"][0]["dots"]
+    assert len(dots) == 1 and float(dots[0][0]) == 640 / 2

@@ -41,6 +41,20 @@ def setup(small_world, tmp_path_factory):
     return cfg, end, tmp
 
 
+def test_cli_history_scores_the_earlier_dates_first_so_pages_have_a_history(setup):
+    cfg, end, tmp = setup
+    warehouse = str(tmp / "history.duckdb")
+    args = ["score", "--data", cfg.data, "--warehouse", warehouse, "--tracking-uri", cfg.tracking.uri,
+            "--model", URI, "--history", "2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    store = Warehouse(warehouse)
+    runs = store.runs().iloc[::-1]  # oldest first: the order they ran in
+    assert list(runs["as_of_date"].astype(str)) == [str(d) for d in score.earlier_dates(end, 2, "monthly")] + [str(end)]
+    latest = store.scores(end)
+    assert latest["probability_change"].notna().any()  # compared with the run before it
+
+
 @pytest.fixture(scope="module")
 def scored(setup):
     cfg, end, _ = setup
