@@ -6,10 +6,16 @@ WORLD   ?= data/world
 
 .PHONY: setup data validate features train score risk-list test bench bench-large docs clean
 
-setup:  ## create .venv and install the project with its pinned dependencies
+UV_VERSION ?= 0.13.9
+
+setup:  ## create .venv and install the project with its pinned dependencies (uv when it can be had, else pip)
 	python3 -m venv .venv
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	@if $(PY) -m pip install --quiet "uv==$(UV_VERSION)" 2>/dev/null && .venv/bin/uv --version >/dev/null 2>&1; then \
+		UV_NATIVE_TLS=1 .venv/bin/uv pip install --quiet --python $(PY) -e ".[dev]"; \
+	else \
+		echo "uv not available: installing with pip (slower)"; \
+		$(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e ".[dev]"; \
+	fi
 
 data:  ## generate the demo world into data/world and load it into the DuckDB warehouse
 	$(CHURN) generate --out $(WORLD)
