@@ -134,7 +134,7 @@ def run_with_history(cfg: Config, *, as_of: date | None = None, history: int = 0
         with get_engine(cfg.engine).source(cfg) as source:
             as_of = data_end(source)
     dates = [*earlier_dates(as_of, history, cfg.snapshots.frequency), as_of]
-    results = []
+    results: list[ScoreResult] = []
     for day in dates:
         progress(f"-- as of {day} ({len(results) + 1} of {len(dates)})")
         results.append(run(cfg, as_of=day, model_uri=model_uri, warehouse=warehouse, progress=progress))
