@@ -43,7 +43,7 @@ def setup(small_world, tmp_path_factory):
 
 def test_cli_history_scores_the_earlier_dates_first_so_pages_have_a_history(setup):
     cfg, end, tmp = setup
-    warehouse = str(tmp / "history.duckdb")
+    warehouse = str(tmp / "cli_history.duckdb")
     args = ["score", "--data", cfg.data, "--warehouse", warehouse, "--tracking-uri", cfg.tracking.uri,
             "--model", URI, "--history", "2"]
     result = CliRunner().invoke(app, args)
