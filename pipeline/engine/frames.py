@@ -148,13 +148,14 @@ class Frames:
         j = s.left_join(t, [s.account_id == t.account_id, t.created_at < s.as_of_ts])
         is_open = j.resolved_at.isnull() | (j.resolved_at >= j.as_of_ts)
         urgent = j.priority.lower().isin([p.lower() for p in self.cfg.features.tickets.urgent_priorities])
-        seconds = j.resolved_at.epoch_seconds() - j.created_at.epoch_seconds()
+        # microseconds apart, on every engine (Spark's unix_timestamp drops the fractions of a second)
+        seconds = j.resolved_at.delta(j.created_at, unit="microsecond").cast("float64") / 1e6
         return j.mutate(
             one=ibis.ifelse(j.ticket_id.isnull(), ibis.null("int64"), 1),
             d=days_between(j.as_of, j.created_at.date()),
             open=is_open,
             urgent=urgent,
-            hours=ibis.ifelse(is_open, ibis.null("float64"), seconds.cast("float64") / 3600.0),
+            hours=ibis.ifelse(is_open, ibis.null("float64"), seconds / 3600.0),
             resolved_d=ibis.ifelse(is_open, ibis.null("int64"), days_between(j.as_of, j.resolved_at.date())),
             csat=ibis.ifelse(is_open, ibis.null("float64"), j.csat),
         )

@@ -59,6 +59,23 @@ def test_spark_gives_the_duckdb_features(small_world, spark, dates, duckdb_panel
     assert spark.sql("SELECT 1 AS one").collect()[0].one == 1
 
 
+def test_resolution_times_keep_fractions_of_a_second(world_copy, spark, dates):
+    """Tickets stamped to the microsecond: both engines give the exact hours, not whole seconds."""
+    path = world_copy / "support_tickets.csv"
+    tickets = pd.read_csv(path, parse_dates=["created_at", "resolved_at"])
+    tickets["created_at"] += pd.Timedelta(microseconds=250_001)
+    tickets["resolved_at"] += pd.Timedelta(microseconds=999_999)
+    tickets.to_csv(path, index=False, date_format="%Y-%m-%d %H:%M:%S.%f")
+    with open_source(world_copy) as source:
+        duck = build_features(source, CFG, dates).frame
+    from_spark = spark_panel(world_copy, spark, dates)
+    columns = ["median_resolution_hours", "p90_resolution_hours"]
+    pd.testing.assert_frame_equal(from_spark[columns], duck[columns], check_exact=False, rtol=1e-12)
+    # every ticket took whole seconds plus 0.749998 s: medians over them keep that fraction
+    fraction = (duck["median_resolution_hours"] * 3600 % 1).dropna()
+    assert len(fraction) and (abs(fraction - 0.749998) < 1e-6).mean() > 0.5
+
+
 def test_typed_tables_equal_duckdb(small_world, spark):
     """CSV text typed by the Parser on Spark equals DuckDB's sniffed-and-typed columns."""
     from pipeline.engine.spark.session import open_spark_source
