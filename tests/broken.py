@@ -125,6 +125,8 @@ CASES = {
     "orphan milestone": ("milestones", setting("account_id", "ghost"), "ERROR", "milestones.account_id", "foreign_key", 1),
     "orphan nps": ("nps_responses", setting("account_id", "ghost"), "ERROR", "nps_responses.account_id", "foreign_key", 1),
     "negative mrr": ("subscriptions", setting("mrr", "-10"), "ERROR", "subscriptions.mrr", "negative_value", 1),
+    "subnormal mrr": ("subscriptions", setting("mrr", "2.2e-313"), "ERROR", "subscriptions.mrr", "amount_range", 1),
+    "huge quantity": ("usage_events", setting("quantity", 1e300), "ERROR", "usage_events.quantity", "amount_range", 1),
     "nps below 0": ("nps_responses", setting("score", "-1"), "ERROR", "nps_responses.score", "nps_score", 1),
     "future ticket": ("support_tickets", setting("created_at", FUTURE), "ERROR", "support_tickets.created_at", "future_timestamp", 1),
     "future nps": ("nps_responses", setting("responded_at", FUTURE), "ERROR", "nps_responses.responded_at", "future_timestamp", 1),

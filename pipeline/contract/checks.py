@@ -20,6 +20,16 @@ import ibis
 from pipeline.contract.tables import TABLES, TICKET_PRIORITIES, Table
 
 
+#: The smallest and largest non-zero amounts (MRR, event quantity) the contract accepts: ratios between
+#: amounts inside it stay finite.
+AMOUNT_RANGE = (1e-9, 1e15)
+
+
+def _out_of_range(value: ibis.NumericValue) -> ibis.BooleanValue:
+    size = value.abs()
+    return (value != 0) & ((size < AMOUNT_RANGE[0]) | (size > AMOUNT_RANGE[1]))
+
+
 @dataclass(frozen=True)
 class Check:
     """One kind of contract violation the validator reports.
@@ -65,6 +75,10 @@ CHECKS: list[Check] = [
           "milestone completion, NPS response) later than the wall-clock time of validation, "
           "compared in UTC."),
     Check("negative_value", "error", "A negative subscriptions.mrr or usage_events.quantity."),
+    Check("amount_range", "error",
+          f"A subscriptions.mrr or usage_events.quantity that is not zero but smaller than {AMOUNT_RANGE[0]:g} "
+          f"or larger than {AMOUNT_RANGE[1]:g} in absolute value: no real amount, a unit mix-up or a corrupt "
+          "export (a subnormal MRR of 2e-313 would make the revenue ratios infinite)."),
     Check("end_before_start", "error", "A subscription whose end_date is before its start_date."),
     Check("renewal_before_start", "error",
           "A subscription whose optional renewal_date (the term end agreed at signing) is not after its start_date."),
@@ -257,8 +271,12 @@ VALUE_RULES: list[tuple[str, str, str, Callable[[Parsed], ibis.BooleanValue], st
      lambda p: p["end_date"] < p["start_date"], "end_date before start_date"),
     ("subscriptions", "renewal_before_start", "renewal_date",
      lambda p: p["renewal_date"] <= p["start_date"], "renewal_date on or before start_date"),
+    ("subscriptions", "amount_range", "mrr", lambda p: _out_of_range(p["mrr"]),
+     f"mrr outside {AMOUNT_RANGE[0]:g}-{AMOUNT_RANGE[1]:g} (and not zero)"),
     ("usage_events", "negative_value", "quantity",
      lambda p: p["quantity"] < 0, "negative quantity"),
+    ("usage_events", "amount_range", "quantity", lambda p: _out_of_range(p["quantity"]),
+     f"quantity outside {AMOUNT_RANGE[0]:g}-{AMOUNT_RANGE[1]:g} (and not zero)"),
     ("support_tickets", "resolved_before_created", "resolved_at",
      lambda p: p["resolved_at"] < p["created_at"], "resolved_at before created_at"),
     ("support_tickets", "csat_range", "csat",

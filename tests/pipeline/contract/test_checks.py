@@ -104,3 +104,20 @@ def test_every_rule_reports_a_listed_check(parsed):
 def test_the_parser_refuses_only_incompatible_stored_types(values, kind, parses):
     with open_frames({"accounts": pd.DataFrame({"v": values})}) as source:
         assert (Parser(source).parse(source.raw("accounts")["v"], kind) is not None) == parses
+
+
+def test_amounts_no_real_export_holds_are_refused_before_they_reach_a_ratio():
+    """A subnormal MRR (2.2e-313, found by the loader fuzz test) would make revenue ratios infinite."""
+    subs = SUBS.iloc[:5].assign(mrr=["2.2e-313", "0", "0.5", "1e16", "-1e-12"])
+    events = pd.DataFrame({"account_id": "a", "occurred_at": "2024-01-01 10:00:00", "event_type": "login",
+                           "user_id": "u", "quantity": ["1e-300", "3", None]})
+    with open_frames({"subscriptions": subs, "usage_events": events}) as source:
+        parser = Parser(source)
+        found = {}
+        for name in source.names:
+            raw = source.raw(name)
+            p = Parsed(raw, {c.name: parser.parse(raw[c.name], c.kind) for c in TABLES[name].columns if c.name in raw})
+            found[name] = list(value_rules(TABLES[name], p, NOW))
+        assert flagged(found["subscriptions"], "amount_range", "mrr") == ["2.2e-313", "1e16", "-1e-12"]
+        assert flagged(found["usage_events"], "amount_range", "quantity") == ["1e-300"]
+        assert SEVERITY["amount_range"] == "error"

@@ -69,7 +69,7 @@ valid_worlds = st.fixed_dictionaries(
 )
 
 #: Values that break the contract, dropped into one random cell.
-BAD_VALUES = [None, "", "ghost", "not a date", "2099-01-01 00:00:00", "2024-02-30", "-5", "abc", "12,5", "11", "7.5"]
+BAD_VALUES = [None, "", "ghost", "not a date", "2099-01-01 00:00:00", "2024-02-30", "-5", "abc", "12,5", "11", "7.5", "2.2e-313", "1e300"]
 
 
 @st.composite
