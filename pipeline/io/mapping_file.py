@@ -130,8 +130,45 @@ class SourceMapping(_Section):
         for name, spec in self.tables.items():
             if name not in TABLES:
                 raise ValueError(f"tables.{name}: not a contract table (one of {', '.join(TABLES)})")
+            _check_columns(name, spec)
             _check_values(name, spec)
         return self
+
+
+def _check_columns(table: str, spec: TableMap) -> None:
+    """A ``columns`` key one typo from a contract column the mapping leaves unmapped is an error, not an extra.
+
+    Any other key that is not a contract column is an extra column (an account attribute, say) and is kept.
+    """
+    contract = TABLES[table].column_names
+    unmapped = [c for c in contract if c not in spec.columns]
+    for key in spec.columns:
+        if key in contract:
+            continue
+        close = [c for c in unmapped if one_typo_apart(key.lower(), c)]
+        if close:
+            raise ValueError(f"tables.{table}.columns.{key}: unknown key '{key}' in mapping of table {table}; did "
+                             f"you mean '{close[0]}'? (a key that is not a contract column is kept as an extra "
+                             f"column, but '{key}' is one typo from the contract column {close[0]}: fix it, or "
+                             "give the extra column a name less like it)")
+
+
+def one_typo_apart(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one insertion, deletion, substitution or swap of neighbours (or is ``b``).
+
+    Examples
+    --------
+    >>> one_typo_apart("segmnet", "segment"), one_typo_apart("segmen", "segment"), one_typo_apart("csn", "csm")
+    (True, True, True)
+    >>> one_typo_apart("created_by", "created_at"), one_typo_apart("industry", "segment")
+    (False, False)
+    """
+    if abs(len(a) - len(b)) > 1:
+        return False
+    start = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    tail_a, tail_b = a[start:], b[start:]
+    return (tail_a[1:] == tail_b[1:] or tail_a[1:] == tail_b or tail_a == tail_b[1:]
+            or (len(tail_a) > 1 and tail_a[:2] == tail_b[1::-1] and tail_a[2:] == tail_b[2:]))
 
 
 def _check_values(table: str, spec: TableMap) -> None:

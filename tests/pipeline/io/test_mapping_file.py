@@ -86,3 +86,22 @@ def test_a_scale_reads_its_bounds():
     assert ValueMap(scale="1-5").bounds() == (1.0, 5.0)
     with pytest.raises(ValueError):
         ValueMap(scale="ten")
+
+
+@pytest.mark.parametrize("key, meant", [("segmnet", "segment"), ("segmen", "segment"), ("Segment", "segment"),
+                                        ("creatd_at", "created_at"), ("csn", "csm")])
+def test_a_typo_of_a_contract_column_is_named_not_kept_as_an_extra_column(tmp_path, key, meant):
+    text = f"tables:\n  accounts:\n    table: crm.orgs\n    columns: {{account_id: org_id, {key}: tier_name}}\n"
+    with pytest.raises(ConfigError) as err:
+        load_mapping(write(tmp_path, text))
+    assert (f"tables.accounts.columns.{key}: unknown key '{key}' in mapping of table accounts; "
+            f"did you mean '{meant}'?") in str(err.value)
+
+
+def test_extra_attribute_columns_are_still_mapped(tmp_path):
+    """Keys that are not one typo from an unmapped contract column are extra columns (account attributes)."""
+    text = ("tables:\n  accounts:\n    table: crm.orgs\n    columns: {account_id: org_id, segment: tier_name, "
+            "region: sales_region, seats_purchased: seats, created_by: creator, segments: tiers}\n")
+    columns = load_mapping(write(tmp_path, text)).tables["accounts"].columns
+    assert columns["region"] == "sales_region" and columns["created_by"] == "creator"
+    assert columns["segments"] == "tiers"  # one typo from segment, but segment is mapped: a deliberate name
