@@ -4,7 +4,7 @@ For each contract table the mapping names either a warehouse table or view
 (``schema.table``, or a file name in a folder source) with column renames, or
 a read-only SQL ``select``; plus value mappings for the common differences:
 priority words, NPS on another scale, naive timestamps in a named time zone,
-MRR in cents. This module reads and checks the file (pydantic, errors name the
+MRR in cents, timestamps stored as epoch numbers. This module reads and checks the file (pydantic, errors name the
 key); :mod:`pipeline.io.apply_mapping` applies it to an open source as ibis expressions.
 
 Example
@@ -15,7 +15,8 @@ Example
       usage_events:
         table: analytics.product_events
         columns: {account_id: org_id, occurred_at: event_ts}
-        timezone: America/New_York
+        values:
+          occurred_at: {unit: epoch_ms}
       support_tickets:
         sql: select id as ticket_id, org_id as account_id, ... from zendesk.tickets
         values:
@@ -47,6 +48,9 @@ SCALE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 WRITES = (sge.Insert, sge.Update, sge.Delete, sge.Merge, sge.Create, sge.Drop, sge.Alter, sge.TruncateTable,
           sge.Command, sge.Into, sge.Copy, sge.Set, sge.Transaction, sge.Commit, sge.Rollback, sge.Grant,
           sge.LoadData, sge.Use, sge.Pragma)
+
+#: Epoch units of timestamp columns stored as numbers: the microseconds in one of them.
+EPOCH_UNITS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 
 #: The sqlglot dialect of each ibis backend name.
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "pyspark": "spark"}
@@ -83,15 +87,16 @@ class ValueMap(_Section):
     scale : str, optional
         ``score`` only: the warehouse's NPS scale ``LOW-HIGH``; converted to the contract's
         0-10 by ``floor((x - LOW) * 10 / (HIGH - LOW) + 0.5)``.
-    unit : ``cents``, optional
-        ``mrr`` only: stored in cents; divided by 100.
+    unit : ``cents``, ``epoch_s``, ``epoch_ms`` or ``epoch_us``, optional
+        ``cents``: ``mrr`` only, stored in cents; divided by 100. ``epoch_*``: timestamp and date
+        columns stored as numbers of seconds, milliseconds or microseconds since 1970-01-01 UTC.
     timezone : str, optional
         Timestamp columns: naive values are local time in this zone; converted to UTC.
     """
 
     map: dict[str, str] | None = None
     scale: Annotated[str, AfterValidator(_scale)] | None = None
-    unit: Literal["cents"] | None = None
+    unit: Literal["cents", "epoch_s", "epoch_ms", "epoch_us"] | None = None
     timezone: Zone | None = None
 
     def bounds(self) -> tuple[float, float]:
@@ -180,8 +185,13 @@ def _check_values(table: str, spec: TableMap) -> None:
         kind = contract.column(column).kind
         if value.scale is not None and (table, column) != ("nps_responses", "score"):
             raise ValueError(f"{key}.scale: only nps_responses.score has a scale")
-        if value.unit is not None and (table, column) != ("subscriptions", "mrr"):
+        if value.unit == "cents" and (table, column) != ("subscriptions", "mrr"):
             raise ValueError(f"{key}.unit: only subscriptions.mrr can be in cents")
+        if value.unit in EPOCH_UNITS and kind not in ("timestamp", "date"):
+            raise ValueError(f"{key}.unit: {column} is a {kind}; {value.unit} is for timestamp and date columns")
+        if value.unit in EPOCH_UNITS and value.timezone is not None:
+            raise ValueError(f"{key}.timezone: {value.unit} values count from 1970-01-01 UTC: they have no "
+                             "local time zone")
         if value.timezone is not None and kind != "timestamp":
             raise ValueError(f"{key}.timezone: {column} is a {kind}, not a timestamp")
         if value.map is not None and kind != "string":

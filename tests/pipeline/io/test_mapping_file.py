@@ -105,3 +105,19 @@ def test_extra_attribute_columns_are_still_mapped(tmp_path):
     columns = load_mapping(write(tmp_path, text)).tables["accounts"].columns
     assert columns["region"] == "sales_region" and columns["created_by"] == "creator"
     assert columns["segments"] == "tiers"  # one typo from segment, but segment is mapped: a deliberate name
+
+
+@pytest.mark.parametrize("values, key", [
+    ("{segment: {unit: epoch_ms}}", "tables.accounts.values.segment.unit: segment is a string; epoch_ms is for"),
+    ("{created_at: {unit: epoch_s, timezone: Europe/Berlin}}", "tables.accounts.values.created_at.timezone: "
+                                                                 "epoch_s values count from 1970-01-01 UTC"),
+    ("{created_at: {unit: cents}}", "tables.accounts.values.created_at.unit: only subscriptions.mrr"),
+    ("{created_at: {unit: epoch_ns}}", "tables.accounts.values.created_at.unit"),
+])
+def test_epoch_units_are_for_stamps_only(tmp_path, values, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_mapping(write(tmp_path, f"tables:\n  accounts:\n    table: x\n    values: {values}\n"))
+
+
+def test_epoch_units_read():
+    assert ValueMap(unit="epoch_ms").unit == "epoch_ms"
