@@ -4,7 +4,8 @@ One generated world rewritten in each layout of :mod:`benchmarks.worlds.foreign`
 (``warehouse``: DuckDB schemas, MRR in cents; ``exports``: CSV folder, NPS 0-100;
 ``ops``: issue 21's names in DuckDB, ``event_ts`` in epoch milliseconds, NPS 0-100;
 ``camel``: a CamelCase Parquet folder; ``legacy``: a warehouse's upper-case
-abbreviations, MRR in cents not said by the name, written after the guesses were extended), drafted by ``churn init``; every contract
+abbreviations, MRR in cents not said by the name, written after the guesses were extended; ``blind``:
+written after they were final and never tuned to), drafted by ``churn init``; every contract
 column of the draft is compared with the layout's own renames.
 
 Usage::
@@ -33,6 +34,7 @@ LAYOUTS = {
     "ops": ("duckdb", {"nps_100": True, "epoch_ms": True}),
     "camel": ("parquet", {}),
     "legacy": ("duckdb", {"cents": True}),
+    "blind": ("duckdb", {"nps_100": True}),
 }
 #: layout -> (contract table, column) -> the value mapping the draft should hold
 VALUES = {
@@ -41,6 +43,9 @@ VALUES = {
     "ops": {("usage_events", "occurred_at"): {"unit": "epoch_ms"}, ("nps_responses", "score"): {"scale": "0-100"}},
     "camel": {},
     "legacy": {("support_tickets", "priority"): {"map": {"1": "urgent", "2": "high", "3": "normal", "4": "low"}}},
+    "blind": {("nps_responses", "score"): {"scale": "0-100"},
+              ("support_tickets", "priority"): {"map": {"sev1": "urgent", "sev2": "high", "sev3": "normal",
+                                                        "sev4": "low"}}},
 }
 
 

@@ -117,6 +117,26 @@ LAYOUTS = {
         "cs_activities": ("dw", "fct_cs_touch", {"account_id": "CUST_KEY", "occurred_at": "TOUCH_DTTM",
                                                  "activity_type": "TOUCH_TYPE_CD"}),
     },
+    # written after the guesses were final, never tuned to: how they do on names nobody planned for
+    "blind": {
+        "accounts": ("raw", "tenants", {"account_id": "tenant_uuid", "name": "display_label",
+                                        "segment": "market_band", "csm": "success_rep", "created_at": "onboarded_at"}),
+        "subscriptions": ("raw", "plans_history", {"account_id": "tenant_uuid", "start_date": "valid_from",
+                                                   "end_date": "valid_until", "mrr": "monthly_recurring",
+                                                   "plan": "tier_code"}),
+        "usage_events": ("raw", "telemetry", {"account_id": "tenant_uuid", "occurred_at": "logged_at",
+                                              "event_type": "action_name", "user_id": "seat_email",
+                                              "quantity": "times"}),
+        "support_tickets": ("raw", "helpdesk_requests", {"ticket_id": "request_ref", "account_id": "tenant_uuid",
+                                                         "created_at": "raised_at", "resolved_at": "fixed_at",
+                                                         "priority": "urgency_level", "csat": "happiness"}),
+        "milestones": ("raw", "adoption_checklist", {"account_id": "tenant_uuid", "milestone": "item",
+                                                     "due_date": "expected_by", "completed_at": "ticked_at"}),
+        "nps_responses": ("raw", "feedback", {"account_id": "tenant_uuid", "responded_at": "received",
+                                              "score": "likely_to_recommend"}),
+        "cs_activities": ("raw", "csm_log", {"account_id": "tenant_uuid", "occurred_at": "logged_at",
+                                             "activity_type": "medium"}),
+    },
 }
 #: layout -> contract priority -> the warehouse's word for it
 PRIORITIES = {
@@ -125,6 +145,7 @@ PRIORITIES = {
     "ops": {},
     "camel": {"urgent": "Highest", "high": "High", "normal": "Medium", "low": "Low"},
     "legacy": {"urgent": "1", "high": "2", "normal": "3", "low": "4"},
+    "blind": {"urgent": "sev1", "high": "sev2", "normal": "sev3", "low": "sev4"},
 }
 TABLES = tuple(LAYOUTS["warehouse"])
 

@@ -199,7 +199,8 @@ def guess_columns(contract: str, columns: dict[str, str]) -> list[ColumnGuess]:
     """Each contract column of ``contract`` matched to a distinct warehouse column.
 
     First by the names of :data:`COLUMN_WORDS` (and type) for every contract column, then, for those
-    still unmatched, by the words of :data:`CONCEPTS` in the names left over.
+    still unmatched, by the words of :data:`CONCEPTS` in the names left over, then (timestamps, dates and
+    numbers) by type when a single free column has it.
     """
     normals = {normal(c): c for c in columns}
     used: set[str] = set()
@@ -215,8 +216,22 @@ def guess_columns(contract: str, columns: dict[str, str]) -> list[ColumnGuess]:
         if col.name not in found and (by_words := _by_words(col.name, col.kind, columns, used)) is not None:
             found[col.name] = by_words
             used.add(by_words[0])
+    for col in TABLES[contract].columns:
+        if col.name not in found and (by_type := _by_type(col.kind, columns, used)) is not None:
+            found[col.name] = by_type
+            used.add(by_type[0])
     return [ColumnGuess(c.name, found[c.name][0], found[c.name][1]) if c.name in found
             else ColumnGuess(c.name, None, _candidates(c.kind, columns, used)) for c in TABLES[contract].columns]
+
+
+def _by_type(kind: str, columns: dict[str, str], used: set[str]) -> tuple[str, str] | None:
+    """The one free column stored with the type of ``kind`` (a timestamp, a date, a number), and why."""
+    family = {"timestamp": ("timestamp",), "date": ("date", "timestamp")}.get(kind)
+    free = [c for c, t in columns.items() if c not in used and (
+        t.lower().startswith(family) if family else kind in ("float", "int") and numeric(t))]
+    if len(free) != 1:
+        return None
+    return free[0], f"the only unmatched column of type {columns[free[0]]}"
 
 
 def _by_words(contract: str, kind: str, columns: dict[str, str], used: set[str]) -> tuple[str, str] | None:

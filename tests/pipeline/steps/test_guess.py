@@ -91,3 +91,13 @@ def test_value_ranges_say_the_epoch_unit_and_the_nps_scale():
     assert nps_scale(0, 90, "nps_0_100") == "0-100" and nps_scale(2, 9, "nps_1_10") == "1-10"
     assert nps_scale(0, 10, "nps_0_10") is None and nps_scale(0, 100, "nps_0_10") == "0-100"  # values over name
     assert fits("timestamp", "int64") and fits("date", "float64") and not fits("timestamp", "boolean")
+
+
+def test_the_one_free_column_of_a_stamp_or_number_type_is_guessed_by_type():
+    found = {g.contract: g for g in guess_columns("nps_responses", {"tenant": "string", "received": "timestamp",
+                                                                    "likely_to_recommend": "int64"})}
+    assert found["responded_at"].column == "received" and "the only unmatched column" in found["responded_at"].why
+    two = {g.contract: g.column for g in guess_columns("support_tickets", {
+        "ticket_id": "string", "account_id": "string", "t1": "timestamp", "t2": "timestamp",
+        "priority": "string"})}
+    assert two["created_at"] is None and two["resolved_at"] is None  # two timestamps: no guess by type
