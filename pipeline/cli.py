@@ -11,11 +11,14 @@ import functools
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from models.errors import ChurnError, ConfigError
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 app = typer.Typer(
     help="Churn prediction for B2B SaaS: validate raw tables, build point-in-time features, "
@@ -164,7 +167,7 @@ def validate(
         raise typer.Exit(2)
 
 
-def _say_tracking(cfg) -> None:
+def _say_tracking(cfg: Config) -> None:
     """Say where MLflow logs and reads models: ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else the config."""
     from pipeline.publish.registry import where
 

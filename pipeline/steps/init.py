@@ -84,13 +84,13 @@ def _epoch_hints(found, guess: TableGuess, columns: dict[str, str]) -> dict[str,
     """Timestamp and date columns stored as numbers: the epoch unit their values fit, or a TODO."""
     hints: dict[str, Any] = {}
     for g in guess.columns:
-        if g.column is None or TABLES[guess.contract].column(g.contract).kind not in ("timestamp", "date") \
-                or not numeric(columns[g.column]):
+        if guess.ref is None or g.column is None or not numeric(columns[g.column]) \
+                or TABLES[guess.contract].column(g.contract).kind not in ("timestamp", "date"):
             continue
         low, high = value_range(found, guess.ref, g.column)
         unit = epoch_unit(low, high)
         told = "no values" if low is None or high is None else f"numbers from {low:.0f} to {high:.0f}"
-        if unit:
+        if unit and low is not None and high is not None:
             first, last = (dt.datetime.fromtimestamp(v / EPOCH_FACTORS[unit], dt.timezone.utc).date()
                            for v in (low, high))
             hints[g.contract] = {"unit": unit, "why": f"{told}: {unit} gives {first} to {last}"}
