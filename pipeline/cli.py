@@ -65,6 +65,26 @@ def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     for noisy in ("alembic", "mlflow", "py4j", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, _Once)]:
+            handler.removeFilter(old)
+        handler.addFilter(_Once())
+
+
+class _Once:
+    """A logging filter: each warning once per command (``score --history N`` builds N + 1 snapshots)."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[int, str]] = set()
+
+    def filter(self, record) -> bool:
+        if record.levelno < 30:  # logging.WARNING
+            return True
+        key = (record.levelno, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
 
 
 def _config(config: Optional[Path], **overrides):

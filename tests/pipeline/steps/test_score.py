@@ -169,13 +169,14 @@ def test_drift_is_printed_once_and_recorded(setup):
 
 
 def test_missing_attributes_are_warned_about_once_per_score(setup):
-    """A real `churn score` process: configured attributes the accounts table lacks are named in one line."""
+    """A real `churn score` process (two runs: --history 1): configured attributes the accounts table lacks
+    are named in one line."""
     cfg, end, tmp = setup
     attributes = cfg.features.attributes
     extra = scoring_config(cfg.data, tmp, warehouse=str(tmp / "attributes.duckdb"), **{
         "features.attributes.categorical": [*attributes.categorical, "sales_region", "contract_term"],
         "features.attributes.numeric": [*attributes.numeric, "seats_used"]})
-    done = churn("score", "--config", write_config(extra, tmp / "attributes.yaml"), "--model", URI)
+    done = churn("score", "--config", write_config(extra, tmp / "attributes.yaml"), "--model", URI, "--history", "1")
     assert done.returncode == 0, done.stderr
     warned = [line for line in done.stderr.splitlines() if "(features.attributes)" in line]
     assert warned == ["WARNING: accounts has no column sales_region, contract_term, seats_used (features.attributes): "
