@@ -8,6 +8,7 @@ Problems the user can fix end with a one-paragraph message and exit code 2.
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from datetime import date
 from pathlib import Path
@@ -60,8 +61,6 @@ def handles_errors(command):
 
 @app.callback()
 def _setup_logging() -> None:
-    import logging
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     for noisy in ("alembic", "mlflow", "py4j", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -71,14 +70,15 @@ def _setup_logging() -> None:
         handler.addFilter(_Once())
 
 
-class _Once:
+class _Once(logging.Filter):
     """A logging filter: each warning once per command (``score --history N`` builds N + 1 snapshots)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.seen: set[tuple[int, str]] = set()
 
-    def filter(self, record) -> bool:
-        if record.levelno < 30:  # logging.WARNING
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
             return True
         key = (record.levelno, record.getMessage())
         if key in self.seen:
