@@ -8,14 +8,18 @@ Problems the user can fix end with a one-paragraph message and exit code 2.
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from models.errors import ChurnError, ConfigError
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 app = typer.Typer(
     help="Churn prediction for B2B SaaS: validate raw tables, build point-in-time features, "
@@ -30,6 +34,8 @@ DataOpt = typer.Option(None, "--data", "-d", help="Data source: folder of CSV/Pa
 EngineOpt = typer.Option(None, "--engine", help="Where features are computed: duckdb (default; PostgreSQL sources run on PostgreSQL) or spark.")
 SourcesOpt = typer.Option(None, "--sources", help="Sources mapping YAML: the warehouse's own tables and columns -> "
                           "the contract (default: sources: in the config; draft one with `churn init`).")
+TrackingOpt = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, "
+                           "else tracking.uri).")
 ValidateOpt = typer.Option(True, "--validate/--no-validate", help="Check the data contract first (default) and stop on errors.")
 
 
@@ -55,11 +61,30 @@ def handles_errors(command):
 
 @app.callback()
 def _setup_logging() -> None:
-    import logging
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     for noisy in ("alembic", "mlflow", "py4j", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, _Once)]:
+            handler.removeFilter(old)
+        handler.addFilter(_Once())
+
+
+class _Once(logging.Filter):
+    """A logging filter: each warning once per command (``score --history N`` builds N + 1 snapshots)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.levelno, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
 
 
 def _config(config: Optional[Path], **overrides):
@@ -162,6 +187,13 @@ def validate(
         raise typer.Exit(2)
 
 
+def _say_tracking(cfg: Config) -> None:
+    """Say where MLflow logs and reads models: ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else the config."""
+    from pipeline.publish.registry import where
+
+    _say(where(cfg.tracking))
+
+
 def _text(path: Optional[Path]) -> Optional[str]:
     return None if path is None else str(path)
 
@@ -213,7 +245,7 @@ def train(
     train_until: Optional[str] = typer.Option(None, "--train-until", help="Use only what was known on this date YYYY-MM-DD: snapshots whose label window closed before it (default: the data end)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: training.seed)."),
     report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="Where the HTML report goes (default: training.report_dir)."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
+    tracking_uri: Optional[str] = TrackingOpt,
     promote: bool = typer.Option(False, "--promote", help="Promote a model that no out-of-time test could validate (too short a history)."),
     sources: Optional[Path] = SourcesOpt,
     engine: Optional[str] = EngineOpt,
@@ -226,6 +258,7 @@ def train(
         config, data=data, engine=engine, sources=_text(sources), **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
                               "tracking.uri": tracking_uri},
     )
+    _say_tracking(cfg)
     result = training.run(cfg, train_until=_parse_date(train_until, "--train-until"), progress=_say, promote=promote)
     typer.echo(training.summary(result))
 
@@ -237,7 +270,7 @@ def score(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Score the accounts active on this date YYYY-MM-DD (default: the data end)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="MLflow model URI (default: models:/<tracking.model_name>@<scoring.model_alias>)."),
     warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL receiving churn_scores (default: warehouse)."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: tracking.uri)."),
+    tracking_uri: Optional[str] = TrackingOpt,
     history: int = typer.Option(0, "--history", min=0, help="First score the N snapshot dates (month starts, or weeks) before the as-of date, oldest first: a first deployment's history."),
     sources: Optional[Path] = SourcesOpt,
     engine: Optional[str] = EngineOpt,
@@ -247,6 +280,7 @@ def score(
     from pipeline.steps import score as scoring
 
     cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources), **{"tracking.uri": tracking_uri})
+    _say_tracking(cfg)
     results = scoring.run_with_history(cfg, as_of=_parse_date(as_of, "--as-of"), history=history, model_uri=model,
                                        progress=_say)
     for result in results:

@@ -6,12 +6,13 @@ line flags override the file through :func:`load_config`'s ``overrides``.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, Field, PositiveInt, ValidationError, model_validator
+from pydantic import AfterValidator, Field, PositiveInt, PrivateAttr, ValidationError, model_validator
 
 from features.settings import FeatureSettings, Section, SqlName, distinct
 from models.errors import ConfigError
@@ -20,6 +21,8 @@ from models.settings import Labels
 #: Bumped when a change makes models trained under an older config unusable.
 CONFIG_VERSION = 1
 DEFAULT_CONFIG = Path("configs/pipeline.yaml")
+#: MLflow's own variable: overrides ``tracking.uri`` of the file, ``--tracking-uri`` overrides it.
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 
 
 class Snapshots(Section):
@@ -60,6 +63,12 @@ class Tracking(Section):
     model_name: str = "churn-model"
     #: Where run artifacts and models are stored; default: ``mlruns/`` beside a SQLite store.
     artifact_location: str | None = None
+    _origin: str = PrivateAttr("the default tracking.uri")
+
+    @property
+    def origin(self) -> str:
+        """Where :attr:`uri` was set: ``--tracking-uri``, ``MLFLOW_TRACKING_URI`` or ``tracking.uri`` of a file."""
+        return self._origin
 
 
 class Tiers(Section):
@@ -174,6 +183,12 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         Dotted keys to values (``{"labels.horizon_days": 60}``); ``None`` values are ignored
         so unset CLI flags leave the file's value alone.
 
+    Notes
+    -----
+    The MLflow tracking URI is the ``tracking.uri`` override (``--tracking-uri``) if given, else the
+    environment variable ``MLFLOW_TRACKING_URI`` if set, else ``tracking.uri`` of the file;
+    :attr:`Tracking.origin` says which.
+
     Raises
     ------
     ConfigError
@@ -187,13 +202,21 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if not source.is_file():
             raise ConfigError(f"config file '{source}' does not exist")
         data = read_yaml_mapping(source, "a mapping of settings")
+    origin = f"tracking.uri in {where}" if isinstance(data.get("tracking"), dict) and "uri" in data["tracking"] \
+        else "the default tracking.uri"
+    if os.environ.get(TRACKING_URI_ENV):
+        _set_dotted(data, "tracking.uri", os.environ[TRACKING_URI_ENV])
+        origin = TRACKING_URI_ENV
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, dotted, value)
+            origin = "--tracking-uri" if dotted == "tracking.uri" else origin
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{where}: " + _explain(exc)) from None
+    cfg.tracking._origin = origin
+    return cfg
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

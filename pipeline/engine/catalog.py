@@ -143,10 +143,7 @@ def _expansions(per: str | None, cfg: Config, vocab: Vocabulary, attributes: set
         return [{"milestone_name": raw, "milestone": col} for raw, col in vocab.milestones.items()]
     if per in ("categorical_attribute", "numeric_attribute"):
         configured = getattr(cfg.features.attributes, per.split("_")[0])
-        missing = [a for a in configured if attributes is not None and a not in attributes]
-        if missing:
-            log.warning("accounts has no column %s (features.attributes): not used", ", ".join(missing))
-        return [{"attribute": a} for a in configured if a not in missing]
+        return [{"attribute": a} for a in configured if attributes is None or a in attributes]
     raise ValueError(f"unknown expansion {per!r}")
 
 
@@ -165,6 +162,11 @@ def catalog(
         Columns of the accounts table; configured attributes missing there are dropped.
     """
     base = context_params(cfg, vocab)
+    attributes = cfg.features.attributes
+    missing = [a for a in [*attributes.categorical, *attributes.numeric]
+               if account_columns is not None and a not in account_columns]
+    if missing:
+        log.warning("accounts has no column %s (features.attributes): not used", ", ".join(missing))
     out: list[Feature] = []
     for definition in REGISTRY:
         if not set(definition.requires) <= tables:

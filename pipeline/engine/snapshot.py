@@ -8,7 +8,7 @@ checks exist once.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Iterator
 
@@ -50,6 +50,7 @@ class Snapshot:
     known_until: date
     dates: list[date]
     vocabulary: Vocabulary
+    _features: list[Feature] | None = field(default=None, init=False, repr=False)
 
     @property
     def as_of(self) -> date:
@@ -57,8 +58,11 @@ class Snapshot:
         return self.dates[-1]
 
     def features(self) -> list[Feature]:
-        """The feature definitions this config, vocabulary and data produce."""
-        return catalog(self.cfg, self.vocabulary, set(self.source.names), set(self.source.raw("accounts").columns))
+        """The feature definitions this config, vocabulary and data produce (worked out, and warned about, once)."""
+        if self._features is None:
+            self._features = catalog(self.cfg, self.vocabulary, set(self.source.names),
+                                     set(self.source.raw("accounts").columns))
+        return self._features
 
     def query(self):
         """The ibis expression of the feature table (not executed)."""

@@ -2,7 +2,7 @@
 
 Each mapped contract table becomes an ibis expression over the warehouse's own
 table, view or select: columns renamed to the contract's names, then the value
-mappings (priority words, NPS scale, time zone, cents). Nothing is copied: the
+mappings (priority words, NPS scale, time zone, cents, epoch units). Nothing is copied: the
 expressions are compiled into every later query, on DuckDB, PostgreSQL and
 Spark alike, and :meth:`pipeline.io.sources.Source.raw` returns them where it
 would return a contract-named table, so validation, features and scoring read
@@ -21,7 +21,7 @@ import ibis
 from pipeline.contract.checks import Parser
 from pipeline.contract.tables import TABLES
 from pipeline.errors import SourceError, mask_secrets
-from pipeline.io.mapping_file import DIALECTS, SourceMapping, TableMap, read_only_select, referenced_tables
+from pipeline.io.mapping_file import DIALECTS, EPOCH_UNITS, SourceMapping, TableMap, read_only_select, referenced_tables
 from pipeline.io.sources import Source, folder_entry, folder_names, folder_reader
 
 CATALOG_PREFIX = "spark-catalog:"
@@ -33,6 +33,18 @@ def _timezone(zone: str, stamp: dt.datetime) -> dt.datetime: ...  # type: ignore
 
 @ibis.udf.scalar.builtin(name="to_utc_timestamp")
 def _to_utc_timestamp(stamp: dt.datetime, zone: str) -> dt.datetime: ...  # type: ignore[empty-body]
+
+
+@ibis.udf.scalar.builtin(name="make_timestamp")
+def _make_timestamp(micros: int) -> dt.datetime: ...  # type: ignore[empty-body]  # DuckDB: naive UTC
+
+
+@ibis.udf.scalar.builtin(name="timestamp_micros")
+def _timestamp_micros(micros: int) -> dt.datetime: ...  # type: ignore[empty-body]  # Spark
+
+
+@ibis.udf.scalar.builtin(name="to_timestamp")
+def _to_timestamp(seconds: float) -> dt.datetime: ...  # type: ignore[empty-body]  # PostgreSQL: timestamptz
 
 
 def map_source(source: Source, mapping: SourceMapping, where: str = "sources mapping") -> Source:
@@ -179,7 +191,9 @@ def _converted(expr: ibis.Table, table: str, spec: TableMap, parser: Parser, eng
         For a numeric mapping (``scale``, ``unit: cents``) of a column that holds no numbers.
     """
     contract = TABLES[table]
-    zones = {c.name: spec.timezone for c in contract.columns if c.kind == "timestamp" and spec.timezone}
+    epochs = {name: v.unit for name, v in spec.values.items() if v.unit in EPOCH_UNITS}
+    zones = {c.name: spec.timezone for c in contract.columns
+             if c.kind == "timestamp" and spec.timezone and c.name not in epochs}
     zones.update({name: v.timezone for name, v in spec.values.items() if v.timezone})
     changes = {}
     for name in expr.columns:
@@ -192,6 +206,9 @@ def _converted(expr: ibis.Table, table: str, spec: TableMap, parser: Parser, eng
             value = ((number - low) * (10.0 / (high - low)) + 0.5).floor().cast("float64")
         if rule is not None and rule.unit == "cents":
             value = _numbers(parser, value, f"{where}.values.{name}.unit") / 100.0
+        if name in epochs:
+            value = _from_epoch(value, epochs[name], parser, engine, f"{where}.values.{name}.unit")
+            value = value.date() if contract.column(name).kind == "date" else value
         if zones.get(name):
             value = _to_utc(value, zones[name], parser, engine)
         if value is not expr[name]:
@@ -210,6 +227,20 @@ def _to_utc(value: ibis.Value, zone: str, parser: Parser, engine: str) -> ibis.V
     if engine == "pyspark":
         return _to_utc_timestamp(stamp, zone).cast("timestamp")
     return _timezone("UTC", _timezone(zone, stamp)).cast("timestamp")
+
+
+def _from_epoch(value: ibis.Value, unit: str, parser: Parser, engine: str, key: str) -> ibis.Value:
+    """Numbers of ``unit`` (``epoch_ms``...) since 1970-01-01 UTC -> naive UTC timestamps, to the microsecond."""
+    factor = EPOCH_UNITS[unit]
+    if value.type().is_integer():
+        micros = value.cast("int64") * factor
+    else:
+        micros = (_numbers(parser, value, key) * factor).round().cast("int64")
+    if engine == "pyspark":
+        return _timestamp_micros(micros)
+    if engine == "postgres":  # to_timestamp gives a timestamptz: its UTC wall time, without the zone
+        return _timezone("UTC", _to_timestamp(micros.cast("float64") / 1e6)).cast("timestamp")
+    return _make_timestamp(micros).cast("timestamp")
 
 
 def _numbers(parser: Parser, value: ibis.Value, key: str) -> ibis.Value:

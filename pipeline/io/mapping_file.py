@@ -4,7 +4,7 @@ For each contract table the mapping names either a warehouse table or view
 (``schema.table``, or a file name in a folder source) with column renames, or
 a read-only SQL ``select``; plus value mappings for the common differences:
 priority words, NPS on another scale, naive timestamps in a named time zone,
-MRR in cents. This module reads and checks the file (pydantic, errors name the
+MRR in cents, timestamps stored as epoch numbers. This module reads and checks the file (pydantic, errors name the
 key); :mod:`pipeline.io.apply_mapping` applies it to an open source as ibis expressions.
 
 Example
@@ -15,7 +15,8 @@ Example
       usage_events:
         table: analytics.product_events
         columns: {account_id: org_id, occurred_at: event_ts}
-        timezone: America/New_York
+        values:
+          occurred_at: {unit: epoch_ms}
       support_tickets:
         sql: select id as ticket_id, org_id as account_id, ... from zendesk.tickets
         values:
@@ -47,6 +48,9 @@ SCALE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 WRITES = (sge.Insert, sge.Update, sge.Delete, sge.Merge, sge.Create, sge.Drop, sge.Alter, sge.TruncateTable,
           sge.Command, sge.Into, sge.Copy, sge.Set, sge.Transaction, sge.Commit, sge.Rollback, sge.Grant,
           sge.LoadData, sge.Use, sge.Pragma)
+
+#: Epoch units of timestamp columns stored as numbers: the microseconds in one of them.
+EPOCH_UNITS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 
 #: The sqlglot dialect of each ibis backend name.
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "pyspark": "spark"}
@@ -83,15 +87,16 @@ class ValueMap(_Section):
     scale : str, optional
         ``score`` only: the warehouse's NPS scale ``LOW-HIGH``; converted to the contract's
         0-10 by ``floor((x - LOW) * 10 / (HIGH - LOW) + 0.5)``.
-    unit : ``cents``, optional
-        ``mrr`` only: stored in cents; divided by 100.
+    unit : ``cents``, ``epoch_s``, ``epoch_ms`` or ``epoch_us``, optional
+        ``cents``: ``mrr`` only, stored in cents; divided by 100. ``epoch_*``: timestamp and date
+        columns stored as numbers of seconds, milliseconds or microseconds since 1970-01-01 UTC.
     timezone : str, optional
         Timestamp columns: naive values are local time in this zone; converted to UTC.
     """
 
     map: dict[str, str] | None = None
     scale: Annotated[str, AfterValidator(_scale)] | None = None
-    unit: Literal["cents"] | None = None
+    unit: Literal["cents", "epoch_s", "epoch_ms", "epoch_us"] | None = None
     timezone: Zone | None = None
 
     def bounds(self) -> tuple[float, float]:
@@ -130,8 +135,45 @@ class SourceMapping(_Section):
         for name, spec in self.tables.items():
             if name not in TABLES:
                 raise ValueError(f"tables.{name}: not a contract table (one of {', '.join(TABLES)})")
+            _check_columns(name, spec)
             _check_values(name, spec)
         return self
+
+
+def _check_columns(table: str, spec: TableMap) -> None:
+    """A ``columns`` key one typo from a contract column the mapping leaves unmapped is an error, not an extra.
+
+    Any other key that is not a contract column is an extra column (an account attribute, say) and is kept.
+    """
+    contract = TABLES[table].column_names
+    unmapped = [c for c in contract if c not in spec.columns]
+    for key in spec.columns:
+        if key in contract:
+            continue
+        close = [c for c in unmapped if one_typo_apart(key.lower(), c)]
+        if close:
+            raise ValueError(f"tables.{table}.columns.{key}: unknown key '{key}' in mapping of table {table}; did "
+                             f"you mean '{close[0]}'? (a key that is not a contract column is kept as an extra "
+                             f"column, but '{key}' is one typo from the contract column {close[0]}: fix it, or "
+                             "give the extra column a name less like it)")
+
+
+def one_typo_apart(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one insertion, deletion, substitution or swap of neighbours (or is ``b``).
+
+    Examples
+    --------
+    >>> one_typo_apart("segmnet", "segment"), one_typo_apart("segmen", "segment"), one_typo_apart("csn", "csm")
+    (True, True, True)
+    >>> one_typo_apart("created_by", "created_at"), one_typo_apart("industry", "segment")
+    (False, False)
+    """
+    if abs(len(a) - len(b)) > 1:
+        return False
+    start = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    tail_a, tail_b = a[start:], b[start:]
+    return (tail_a[1:] == tail_b[1:] or tail_a[1:] == tail_b or tail_a == tail_b[1:]
+            or (len(tail_a) > 1 and tail_a[:2] == tail_b[1::-1] and tail_a[2:] == tail_b[2:]))
 
 
 def _check_values(table: str, spec: TableMap) -> None:
@@ -143,8 +185,13 @@ def _check_values(table: str, spec: TableMap) -> None:
         kind = contract.column(column).kind
         if value.scale is not None and (table, column) != ("nps_responses", "score"):
             raise ValueError(f"{key}.scale: only nps_responses.score has a scale")
-        if value.unit is not None and (table, column) != ("subscriptions", "mrr"):
+        if value.unit == "cents" and (table, column) != ("subscriptions", "mrr"):
             raise ValueError(f"{key}.unit: only subscriptions.mrr can be in cents")
+        if value.unit in EPOCH_UNITS and kind not in ("timestamp", "date"):
+            raise ValueError(f"{key}.unit: {column} is a {kind}; {value.unit} is for timestamp and date columns")
+        if value.unit in EPOCH_UNITS and value.timezone is not None:
+            raise ValueError(f"{key}.timezone: {value.unit} values count from 1970-01-01 UTC: they have no "
+                             "local time zone")
         if value.timezone is not None and kind != "timestamp":
             raise ValueError(f"{key}.timezone: {column} is a {kind}, not a timestamp")
         if value.map is not None and kind != "string":

@@ -73,12 +73,30 @@ class Source:
         dates to dates, ids to strings); ``quantity`` defaults to 1; extra
         columns pass through unchanged. Call :func:`pipeline.contract.validate.validate`
         first: a value that cannot be cast becomes null here.
+
+        Raises
+        ------
+        SourceError
+            Naming the table and the column when a column the contract requires is absent
+            (reached when validation was skipped, ``--no-validate``).
         """
         if not self.has(table):
             return None
         if self._parser is None:
             self._parser = Parser(self)
-        return typed(self.raw(table), table, self._parser)
+        raw = self.raw(table)
+        self._require_columns(table, raw)
+        return typed(raw, table, self._parser)
+
+    def _require_columns(self, table: str, raw: ibis.Table) -> None:
+        missing = [c.name for c in TABLES[table].columns if not c.optional and c.name not in raw.columns]
+        if not missing:
+            return
+        where = "; ".join(filter(None, (self.origin(table, c) for c in missing)))
+        raise SourceError(
+            f"{self.label}: table {table} has no column {', '.join(missing)}, which the contract requires"
+            + (f" ({where})" if where else "") + f"; its columns: {', '.join(raw.columns)}. "
+            "Run `churn validate` for every problem (--no-validate skipped the checks)")
 
     def required(self, table: str) -> ibis.Table:
         """:meth:`table` for a table the step cannot do without.

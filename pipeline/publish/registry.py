@@ -11,6 +11,7 @@ gets ``challenger`` and the decision says why. Aliases, never stages.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import date
 from collections.abc import Callable
@@ -23,7 +24,8 @@ from mlflow.exceptions import MlflowException
 
 from models import evaluation, folds
 from models.errors import ModelError
-from pipeline.config import Tracking
+from pipeline.config import TRACKING_URI_ENV, Tracking
+from pipeline.errors import mask_secrets
 from pipeline.publish import pyfunc
 from pipeline.publish.gate import CHAMPION, ChampionScore, Decision, decide, unvalidated_decision
 from pipeline.publish.result import TrainResult
@@ -43,9 +45,39 @@ def artifact_location(tracking: Tracking) -> str | None:
     return None
 
 
+def where(tracking: Tracking) -> str:
+    """One line saying where MLflow logs and reads models, and which setting chose it (passwords masked).
+
+    Examples
+    --------
+    >>> from pipeline.config import load_config
+    >>> where(load_config(None, {"tracking.uri": "postgresql://bob:secret@db/mlflow"}).tracking)
+    'MLflow tracking at postgresql://bob:***@db/mlflow (from --tracking-uri)'
+    """
+    uri = tracking.uri
+    if urlsplit(uri).scheme == "sqlite" and not uri.startswith("sqlite:////"):
+        uri = f"{uri} = {Path(uri.removeprefix('sqlite:///')).resolve()}"
+    return f"MLflow tracking at {mask_secrets(uri)} (from {tracking.origin})"
+
+
+def point_at(tracking: Tracking) -> None:
+    """Point MLflow at ``tracking.uri``, leaving ``MLFLOW_TRACKING_URI`` as the user set it.
+
+    ``mlflow.set_tracking_uri`` also writes that variable (for child processes). The pipeline reads it
+    as the user's choice (:func:`pipeline.config.load_config`), so a later config in this process, or a
+    ``churn`` it starts, must not find one the pipeline set.
+    """
+    before = os.environ.get(TRACKING_URI_ENV)
+    mlflow.set_tracking_uri(tracking.uri)
+    if before is None:
+        os.environ.pop(TRACKING_URI_ENV, None)
+    else:
+        os.environ[TRACKING_URI_ENV] = before
+
+
 def configure(tracking: Tracking) -> MlflowClient:
     """Point MLflow at ``tracking.uri`` and the experiment (created on first use)."""
-    mlflow.set_tracking_uri(tracking.uri)
+    point_at(tracking)
     if mlflow.get_experiment_by_name(tracking.experiment) is None:
         mlflow.create_experiment(tracking.experiment, artifact_location=artifact_location(tracking))
     mlflow.set_experiment(tracking.experiment)

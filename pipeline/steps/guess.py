@@ -9,71 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from pipeline.contract.tables import TABLES, TICKET_PRIORITIES
+from pipeline.steps.guess_words import ABBREVIATIONS, COLUMN_WORDS, CONCEPTS, PRIORITY_WORDS, TABLE_WORDS
 
-#: Words in a warehouse table's name that suggest a contract table.
-TABLE_WORDS = {
-    "accounts": ("account", "accounts", "organisation", "organisations", "organization", "organizations", "org",
-                 "orgs", "customer", "customers", "company", "companies", "client", "clients", "tenant", "tenants"),
-    "subscriptions": ("subscription", "subscriptions", "contract", "contracts", "billing", "plans", "revenue",
-                      "mrr", "licence", "licenses", "license"),
-    "usage_events": ("usage", "event", "events", "activity", "activities", "tracking", "track", "product"),
-    "support_tickets": ("ticket", "tickets", "support", "case", "cases", "zendesk", "helpdesk", "freshdesk"),
-    "milestones": ("milestone", "milestones", "onboarding", "success", "tasks", "steps", "adoption"),
-    "nps_responses": ("nps", "survey", "surveys", "responses", "feedback"),
-    "cs_activities": ("cs", "csm", "outreach", "touchpoint", "touchpoints", "touches", "calls", "engagement",
-                      "engagements", "interactions", "playbook", "playbooks"),
-}
-
-_STAMPS = ("created_at", "created", "created_ts", "timestamp", "ts", "time")
-#: Contract column -> warehouse column names it is often called, best first.
-COLUMN_WORDS = {
-    "account_id": ("account_id", "accountid", "acct_id", "org_id", "orgid", "organisation_id", "organization_id",
-                   "customer_id", "company_id", "client_id", "tenant_id", "account", "org", "customer", "company"),
-    "name": ("name", "account_name", "org_name", "organisation_name", "organization_name", "company_name",
-             "customer_name", "display_name", "company", "title"),
-    "segment": ("segment", "tier", "customer_segment", "market_segment", "size", "size_band"),
-    "csm": ("csm", "csm_name", "csm_email", "owner", "owner_name", "owner_email", "account_owner",
-            "success_manager", "cs_owner"),
-    "created_at": ("created_at", "signup_at", "signup_ts", "signed_up_at", "signup_date", "created", "created_ts",
-                   "creation_date", "customer_since", "opened_at", "opened", "submitted_at"),
-    "start_date": ("start_date", "starts_on", "started_on", "period_start", "start", "started_at", "start_at", "valid_from",
-                   "from_date", "term_start"),
-    "end_date": ("end_date", "ends_on", "ended_on", "period_end", "end", "ended_at", "end_at", "valid_to", "to_date",
-                 "term_end", "cancelled_at", "canceled_at"),
-    "mrr": ("mrr", "mrr_cents", "mrr_usd", "mrr_eur", "monthly_revenue", "monthly_amount", "amount_cents",
-            "amount", "price"),
-    "plan": ("plan", "plan_name", "product", "package", "edition", "sku"),
-    "renewal_date": ("renewal_date", "renews_on", "renewal_on", "renewal", "renewal_at", "next_renewal"),
-    "occurred_at": ("occurred_at", "event_ts", "event_time", "event_at", "occurred", "happened_at", "tracked_at",
-                    "received_at", *_STAMPS),
-    "event_type": ("event_type", "event_name", "event", "type", "action", "activity", "name"),
-    "user_id": ("user_id", "userid", "member_id", "user", "member", "person_id", "actor_id", "visitor_id",
-                "user_email", "email"),
-    "quantity": ("quantity", "qty", "count", "event_count", "n", "amount", "value"),
-    "ticket_id": ("ticket_id", "ticketid", "id", "case_id", "ticket", "number", "ticket_number"),
-    "resolved_at": ("resolved_at", "solved_at", "closed_at", "resolved", "solved", "closed", "closed_ts",
-                    "resolved_ts", "solved_ts"),
-    "priority": ("priority", "prio", "severity", "urgency", "priority_level"),
-    "csat": ("csat", "satisfaction", "satisfaction_score", "csat_score", "rating"),
-    "milestone": ("milestone", "milestone_name", "step", "task", "stage", "name"),
-    "due_date": ("due_date", "due_on", "due", "deadline", "target_date", "due_at", "planned_date"),
-    "completed_at": ("completed_at", "done_at", "done_ts", "completed", "finished_at", "done", "completed_on"),
-    "responded_at": ("responded_at", "answered_at", "answered_ts", "response_ts", "responded", "submitted_at",
-                     "survey_date", *_STAMPS),
-    "score": ("score", "nps", "nps_score", "rating", "answer", "value"),
-    "activity_type": ("activity_type", "touch_type", "channel", "kind", "type", "activity", "action"),
-}
-
-#: Warehouse priority words -> the contract's (lower-cased before lookup).
-PRIORITY_WORDS = {
-    "p1": "urgent", "p2": "high", "p3": "normal", "p4": "low", "p5": "low",
-    "1": "urgent", "2": "high", "3": "normal", "4": "low", "5": "low",
-    "critical": "urgent", "blocker": "urgent", "highest": "urgent", "emergency": "urgent", "sev1": "urgent",
-    "major": "high", "sev2": "high", "medium": "normal", "moderate": "normal", "sev3": "normal",
-    "minor": "low", "lowest": "low", "trivial": "low", "sev4": "low",
-}
+#: Epoch units and the factor from seconds; numbers are read as one when all of them fall in these years.
+EPOCH_FACTORS = {"epoch_s": 1, "epoch_ms": 1_000, "epoch_us": 1_000_000}
+EPOCH_YEARS = (1990, 2100)
 
 
 @dataclass
@@ -102,40 +45,101 @@ class TableGuess:
 
 
 def normal(name: str) -> str:
-    """Lower case, runs of other characters as one underscore."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    """Lower case, CamelCase words and runs of other characters split by one underscore.
+
+    Examples
+    --------
+    >>> normal("ContractStartDate"), normal("OrgID"), normal("Event TS")
+    ('contract_start_date', 'org_id', 'event_ts')
+    """
+    split = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name))
+    return re.sub(r"[^a-z0-9]+", "_", split.lower()).strip("_")
+
+
+def words(name: str) -> set[str]:
+    """The words of a name (:func:`normal`), with what their :data:`ABBREVIATIONS` stand for.
+
+    Examples
+    --------
+    >>> sorted(words("TKT_OPEN_DTTM"))
+    ['dttm', 'open', 'opened', 'ticket', 'time', 'tkt']
+    """
+    parts = set(normal(name).split("_"))
+    return parts | {ABBREVIATIONS[p] for p in parts if p in ABBREVIATIONS}
+
+
+def numeric(dtype: str) -> bool:
+    """Whether an ibis type holds numbers."""
+    return bool(re.match(r"u?int|float|decimal", dtype.lower()))
 
 
 def fits(kind: str, dtype: str) -> bool:
-    """Whether a warehouse column of ibis type ``dtype`` can hold a contract column of ``kind``."""
+    """Whether a warehouse column of ibis type ``dtype`` can hold a contract column of ``kind``.
+
+    Timestamps and dates may be numbers: epoch seconds, milliseconds or microseconds (see :func:`epoch_unit`).
+    """
     dtype = dtype.lower()
     text = dtype.startswith("string")
     if kind in ("timestamp", "date"):
-        return text or dtype.startswith(("timestamp", "date"))
+        return text or dtype.startswith(("timestamp", "date")) or numeric(dtype)
     if kind in ("float", "int"):
-        return text or bool(re.match(r"u?int|float|decimal", dtype))
+        return text or numeric(dtype)
     return True
 
 
 def guess_columns(contract: str, columns: dict[str, str]) -> list[ColumnGuess]:
-    """Each contract column of ``contract`` matched to a distinct warehouse column, by name then type."""
+    """Each contract column of ``contract`` matched to a distinct warehouse column.
+
+    First by the names of :data:`COLUMN_WORDS` (and type) for every contract column, then, for those
+    still unmatched, by the words of :data:`CONCEPTS` in the names left over, then (timestamps, dates and
+    numbers) by type when a single free column has it.
+    """
     normals = {normal(c): c for c in columns}
     used: set[str] = set()
-    out = []
+    found: dict[str, tuple[str, str]] = {}
     for col in TABLES[contract].columns:
-        found = None
-        for rank, word in enumerate(COLUMN_WORDS.get(col.name, (col.name,))):
+        for word in COLUMN_WORDS.get(col.name, (col.name,)):
             name = normals.get(word)
             if name is not None and name not in used and fits(col.kind, columns[name]):
-                found = name
-                why = "same name" if name == col.name else f"name '{name}' ({columns[name]})"
+                found[col.name] = name, "same name" if name == col.name else f"name '{name}' ({columns[name]})"
+                used.add(name)
                 break
-        if found is None:
-            out.append(ColumnGuess(col.name, None, _candidates(col.kind, columns, used)))
-            continue
-        used.add(found)
-        out.append(ColumnGuess(col.name, found, why))
-    return out
+    for col in TABLES[contract].columns:
+        if col.name not in found and (by_words := _by_words(col.name, col.kind, columns, used)) is not None:
+            found[col.name] = by_words
+            used.add(by_words[0])
+    for col in TABLES[contract].columns:
+        if col.name not in found and (by_type := _by_type(col.kind, columns, used)) is not None:
+            found[col.name] = by_type
+            used.add(by_type[0])
+    return [ColumnGuess(c.name, found[c.name][0], found[c.name][1]) if c.name in found
+            else ColumnGuess(c.name, None, _candidates(c.kind, columns, used)) for c in TABLES[contract].columns]
+
+
+def _by_type(kind: str, columns: dict[str, str], used: set[str]) -> tuple[str, str] | None:
+    """The one free column stored with the type of ``kind`` (a timestamp, a date, a number), and why."""
+    family = {"timestamp": ("timestamp",), "date": ("date", "timestamp")}.get(kind)
+    free = [c for c, t in columns.items() if c not in used and (
+        t.lower().startswith(family) if family else kind in ("float", "int") and numeric(t))]
+    if len(free) != 1:
+        return None
+    return free[0], f"the only unmatched column of type {columns[free[0]]}"
+
+
+def _by_words(contract: str, kind: str, columns: dict[str, str], used: set[str]) -> tuple[str, str] | None:
+    """The free column whose name's words say ``contract`` best (:data:`CONCEPTS`), and why; ``None``: none."""
+    meaning, role = CONCEPTS.get(contract, ((), ()))
+    ranked = []
+    for name, dtype in columns.items():
+        said = words(name)
+        hits, roles = sorted(said & set(meaning)), said & set(role)
+        typed = kind == "string" or not dtype.lower().startswith("string") or roles
+        if hits and name not in used and fits(kind, dtype) and typed:
+            ranked.append((-2 * len(hits) - len(roles), len(said), name, hits))
+    if not ranked:
+        return None
+    _, _, name, hits = min(ranked)
+    return name, f"name '{name}' ({columns[name]}) has the word{'s' * (len(hits) > 1)} {', '.join(hits)}"
 
 
 def _candidates(kind: str, columns: dict[str, str], used: set[str]) -> str:
@@ -144,8 +148,8 @@ def _candidates(kind: str, columns: dict[str, str], used: set[str]) -> str:
 
 
 def _table_score(contract: str, table) -> tuple[int, int]:
-    words = set(normal(table.ref.rsplit(".", 1)[-1]).split("_")) | {normal(table.ref.rsplit(".", 1)[-1])}
-    named = 10 if normal(table.ref.rsplit(".", 1)[-1]) == contract else 3 * len(words & set(TABLE_WORDS.get(contract, ())))
+    said = words(table.ref.rsplit(".", 1)[-1]) | {normal(table.ref.rsplit(".", 1)[-1])}
+    named = 10 if normal(table.ref.rsplit(".", 1)[-1]) == contract else 3 * len(said & set(TABLE_WORDS.get(contract, ())))
     matched = sum(1 for g in guess_columns(contract, table.columns) if g.column is not None
                   and not TABLES[contract].column(g.contract).optional)
     return named + matched, matched
@@ -177,10 +181,13 @@ def priority_map(values: list[str]) -> dict[str, str | None]:
     return {v: (v.lower() if v.lower() in TICKET_PRIORITIES else PRIORITY_WORDS.get(normal(v))) for v in values}
 
 
-def nps_scale(low: float | None, high: float | None) -> str | None:
-    """The NPS scale the values suggest, when it is not the contract's 0-10."""
+def nps_scale(low: float | None, high: float | None, column: str = "") -> str | None:
+    """The NPS scale the values (or the column's name, ``nps_0_100``, when they fit it) suggest, if not 0-10."""
     if high is None or low is None:
         return None
+    named = re.search(r"(?:^|_)(\d+)_(\d+)(?:_|$)", normal(column))
+    if named and float(named[1]) <= low and high <= float(named[2]) and float(named[1]) < float(named[2]):
+        return None if (named[1], named[2]) == ("0", "10") else f"{named[1]}-{named[2]}"
     if high > 10:
         return "0-100"
     if low >= 1 and high <= 5:
@@ -191,3 +198,19 @@ def nps_scale(low: float | None, high: float | None) -> str | None:
 def in_cents(column: str) -> bool:
     """Whether an MRR column's name says cents."""
     return "cent" in normal(column)
+
+
+def epoch_unit(low: float | None, high: float | None) -> str | None:
+    """The epoch unit (``epoch_s``, ``epoch_ms``, ``epoch_us``) of numbers from ``low`` to ``high``: the one
+    that puts all of them between :data:`EPOCH_YEARS`; ``None`` when none does.
+
+    Examples
+    --------
+    >>> epoch_unit(1.7e9, 1.75e9), epoch_unit(1.7e12, 1.75e12), epoch_unit(1.7e15, 1.7e15), epoch_unit(1, 5)
+    ('epoch_s', 'epoch_ms', 'epoch_us', None)
+    """
+    if low is None or high is None:
+        return None
+    first, last = (datetime(year, 1, 1, tzinfo=timezone.utc).timestamp() for year in EPOCH_YEARS)
+    return next((unit for unit, factor in EPOCH_FACTORS.items() if first * factor <= low and high <= last * factor),
+                None)

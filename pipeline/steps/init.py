@@ -1,14 +1,15 @@
 """``churn init``: inspect a warehouse or a folder and draft ``configs/sources.yaml``.
 
 Tables and columns are guessed by name and type (:mod:`pipeline.steps.guess`),
-value mappings from the values themselves (priority words, the NPS scale) or
-the column's name (cents). Every guess carries a ``# guess`` comment saying
+value mappings from the values themselves (priority words, the NPS scale, the
+epoch unit of timestamps stored as numbers) or the column's name (cents, ``nps_0_100``). Every guess carries a ``# guess`` comment saying
 why, every required column or table not found a ``# TODO``, and naive
 timestamps a note on time zones, which no data can tell.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from models.errors import ConfigError
 from pipeline.io.inspect import distinct_values, resolver, value_range, warehouse_tables
 from pipeline.io.sources import open_source
 from pipeline.io.urls import mask_url
-from pipeline.steps.guess import TableGuess, guess_tables, in_cents, nps_scale, priority_map
+from pipeline.steps.guess import (EPOCH_FACTORS, TableGuess, epoch_unit, guess_tables, in_cents, nps_scale, numeric,
+                                  priority_map)
 
 PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 YAML_WORDS = {"null", "true", "false", "yes", "no", "on", "off", "y", "n", "~"}
@@ -63,17 +65,37 @@ def _value_hints(found, guess: TableGuess, columns: dict[str, str]) -> dict[str,
     score = guess.column("score") if guess.contract == "nps_responses" else None
     if score is not None:
         low, high = value_range(found, guess.ref, score)
-        scale = nps_scale(low, high)
+        scale = nps_scale(low, high, score)
         if scale:
             hints["score"] = {"scale": scale, "why": f"values run from {low:g} to {high:g}"}
     mrr = guess.column("mrr") if guess.contract == "subscriptions" else None
     if mrr is not None and in_cents(mrr):
         hints["mrr"] = {"unit": "cents", "why": f"the column name '{mrr}' says cents"}
+    hints.update(_epoch_hints(found, guess, columns))
     stamps = [g.column for g in guess.columns if g.column and TABLES[guess.contract].column(g.contract).kind
               == "timestamp"]
     naive = [c for c in stamps if columns[c].lstrip("!").startswith(("string", "date", "timestamp"))
              and "'" not in columns[c]]
     hints["_naive"] = naive
+    return hints
+
+
+def _epoch_hints(found, guess: TableGuess, columns: dict[str, str]) -> dict[str, Any]:
+    """Timestamp and date columns stored as numbers: the epoch unit their values fit, or a TODO."""
+    hints: dict[str, Any] = {}
+    for g in guess.columns:
+        if guess.ref is None or g.column is None or not numeric(columns[g.column]) \
+                or TABLES[guess.contract].column(g.contract).kind not in ("timestamp", "date"):
+            continue
+        low, high = value_range(found, guess.ref, g.column)
+        unit = epoch_unit(low, high)
+        told = "no values" if low is None or high is None else f"numbers from {low:.0f} to {high:.0f}"
+        if unit and low is not None and high is not None:
+            first, last = (dt.datetime.fromtimestamp(v / EPOCH_FACTORS[unit], dt.timezone.utc).date()
+                           for v in (low, high))
+            hints[g.contract] = {"unit": unit, "why": f"{told}: {unit} gives {first} to {last}"}
+        else:
+            hints[g.contract] = {"todo": f"{{unit: {'|'.join(EPOCH_FACTORS)}}}  # {told}: no epoch unit fits"}
     return hints
 
 
@@ -120,9 +142,10 @@ def render(guesses: list[TableGuess], columns: dict[str, dict[str, str]], label:
         if naive:
             lines.append(f"    # timezone: Europe/Berlin  # no time zone on {', '.join(naive)}: read as UTC; "
                          "if local time, uncomment and name their zone")
-        value_lines, n = _values(guess.values)
+        value_lines, n, unsure = _values(guess.values)
         lines += value_lines
         guessed += n
+        todo += unsure
     used = {g.ref for g in guesses if g.ref}
     rest = [ref for ref in columns if ref not in used]
     if rest:
@@ -130,12 +153,16 @@ def render(guesses: list[TableGuess], columns: dict[str, dict[str, str]], label:
     return Draft("\n".join(lines) + "\n", mapped, guessed, todo)
 
 
-def _values(values: dict[str, dict]) -> tuple[list[str], int]:
+def _values(values: dict[str, dict]) -> tuple[list[str], int, int]:
+    """The ``values:`` lines of a table, the guesses among them and the TODOs."""
     if not values:
-        return [], 0
-    lines, n = ["    values:"], 0
+        return [], 0, 0
+    lines, n, todo = ["    values:"], 0, 0
     for column, hint in values.items():
-        if "map" in hint:
+        if "todo" in hint:
+            lines.append(f"      # TODO {column}: {hint['todo']}")
+            todo += 1
+        elif "map" in hint:
             lines += [f"      {column}:", "        map:"]
             for word, target in sorted(hint["map"].items()):
                 if target is None:
@@ -147,7 +174,7 @@ def _values(values: dict[str, dict]) -> tuple[list[str], int]:
             key = "scale" if "scale" in hint else "unit"
             lines.append(f"      {column}: {{{key}: {hint[key]}}}  # guess: {hint['why']}")
             n += 1
-    return lines, n
+    return lines, n, todo
 
 
 def write_draft(spec: str, out: Path, force: bool = False) -> Draft:

@@ -165,11 +165,10 @@ def load_model(cfg: Config, uri: str | None, model=None):
     scorecard = None
     name, version = uri, None
     if model is None:
-        import mlflow
-
         from pipeline.publish.pyfunc import load_churn_model_and_scorecard
+        from pipeline.publish.registry import point_at
 
-        mlflow.set_tracking_uri(cfg.tracking.uri)
+        point_at(cfg.tracking)
         name, version = registry_version(uri)
         model, scorecard = load_churn_model_and_scorecard(f"models:/{name}/{version}" if version else uri)
     check_config_version(model, cfg, uri)

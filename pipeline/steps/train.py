@@ -160,7 +160,7 @@ def finish(result: TrainResult, track: bool, progress: Progress, promote: bool =
     if not track:
         write_report()
         return
-    progress(f"logging to MLflow at {result.cfg.tracking.uri} ...")
+    progress(f"logging to {registry.where(result.cfg.tracking)} ...")
     registry.track(result, progress, write_report, promote)
 
 

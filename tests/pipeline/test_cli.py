@@ -75,3 +75,25 @@ def test_only_churn_errors_are_turned_into_messages():
     result = invoke(demo_app(RuntimeError("a bug, not a user error")))
     assert isinstance(result.exception, RuntimeError) and result.exit_code == 1
     assert not error_lines(result)
+
+
+@pytest.mark.parametrize("table, column", [("usage_events", "occurred_at"), ("accounts", "segment"),
+                                           ("subscriptions", "mrr")])
+def test_no_validate_with_a_missing_required_column_names_table_and_column(tmp_path, table, column):
+    import duckdb
+    import tiny_world
+
+    path = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(path))
+    for name, frame in tiny_world.frames().items():
+        con.register("frame", frame.drop(columns=[column]) if name == table else frame)
+        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
+        con.unregister("frame")
+    con.close()
+    result = invoke(app, "features", "--data", path, "--as-of", tiny_world.T, "--no-validate",
+                    "--out", tmp_path / "f.csv")
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    (line,) = error_lines(result)
+    assert f"table {table} has no column {column}, which the contract requires" in line
+    assert not (tmp_path / "f.csv").exists()

@@ -129,3 +129,22 @@ def test_experiments_are_validated_and_bad_keys_named():
             load_config(None, {"experiments": [{**good, **change}]})
     with pytest.raises(ConfigError, match="repeated: q1"):
         load_config(None, {"experiments": [good, good]})
+
+
+def test_tracking_uri_precedence_flag_then_environment_then_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    path = write(tmp_path, "tracking:\n  uri: sqlite:///file.db\n")
+    from_file = load_config(path).tracking
+    assert (from_file.uri, from_file.origin) == ("sqlite:///file.db", f"tracking.uri in {path}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///env.db")
+    from_env = load_config(path).tracking
+    assert (from_env.uri, from_env.origin) == ("sqlite:///env.db", "MLFLOW_TRACKING_URI")
+    from_flag = load_config(path, {"tracking.uri": "sqlite:///flag.db"}).tracking
+    assert (from_flag.uri, from_flag.origin) == ("sqlite:///flag.db", "--tracking-uri")
+    unset_flag = load_config(path, {"tracking.uri": None}).tracking
+    assert unset_flag.uri == "sqlite:///env.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # set but empty: as if unset
+    assert load_config(path).tracking.uri == "sqlite:///file.db"
+    monkeypatch.chdir(tmp_path)  # no configs/pipeline.yaml here
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert load_config().tracking.origin == "the default tracking.uri"

@@ -247,3 +247,99 @@ def test_every_data_command_takes_the_mapping(duckdb_warehouse, tmp_path, comman
     args = ["--sources", missing] if how == "flag" else []
     message = clean_exit(invoke(command, "--config", config, *args))
     assert f"sources mapping '{missing}' does not exist" in message
+
+
+#: Stamps of the tiny world stored as numbers since 1970-01-01 UTC (nulls among them: open tickets).
+EPOCHS = {("usage_events", "occurred_at"): "epoch_ms", ("support_tickets", "created_at"): "epoch_s",
+          ("support_tickets", "resolved_at"): "epoch_ms", ("nps_responses", "responded_at"): "epoch_us",
+          ("subscriptions", "start_date"): "epoch_s"}
+
+
+def epoch_frames() -> dict[str, pd.DataFrame]:
+    from pipeline.io.mapping_file import EPOCH_UNITS
+
+    out = tiny_world.frames()
+    for (table, column), unit in EPOCHS.items():
+        since = pd.to_datetime(out[table][column]) - pd.Timestamp(0)
+        out[table][column] = (since // pd.Timedelta(microseconds=EPOCH_UNITS[unit])).astype("Int64")
+    return out
+
+
+def epoch_mapping(tmp_path):
+    tables: dict = {}
+    for (table, column), unit in EPOCHS.items():
+        tables.setdefault(table, {"table": table, "values": {}})["values"][column] = {"unit": unit}
+    return mapping_file(tmp_path, yaml.safe_dump({"tables": tables}))
+
+
+def test_epoch_stamps_give_the_contract_features_on_duckdb(tmp_path, contract_features):
+    path = tmp_path / "epochs.duckdb"
+    con = ibis.duckdb.connect(str(path))
+    for table, frame in epoch_frames().items():
+        con.create_table(table, frame)
+    con.disconnect()
+    with open_source(path) as source:
+        got = mapped_features(source, epoch_mapping(tmp_path))
+        events = source.table("usage_events").execute()
+    pd.testing.assert_frame_equal(got, contract_features)
+    assert events["occurred_at"].max() == pd.Timestamp("2024-04-01 00:00:00")
+
+
+@pytest.mark.postgres
+def test_epoch_stamps_give_the_contract_features_on_postgres(pg_database, tmp_path, contract_features):
+    con = ibis.connect(pg_database.replace("postgresql://", "postgres://", 1))
+    for table, frame in epoch_frames().items():
+        con.create_table(table, frame, overwrite=True)
+    con.disconnect()
+    with open_source(pg_database) as source:
+        got = mapped_features(source, epoch_mapping(tmp_path))
+    pd.testing.assert_frame_equal(got, contract_features)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_epoch_stamps_give_the_contract_features_on_spark(spark, tmp_path, contract_features, fmt):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for table, frame in epoch_frames().items():
+        if fmt == "csv":
+            frame.to_csv(folder / f"{table}.csv", index=False)
+        else:
+            frame.to_parquet(folder / f"{table}.parquet", index=False)
+    cfg = load_config(None, {"data": str(folder), "engine": "spark", "sources": str(epoch_mapping(tmp_path))})
+    with get_engine("spark").source(cfg) as source:
+        got = mapped_features(source, cfg.sources)
+    pd.testing.assert_frame_equal(got, contract_features, check_exact=False, rtol=1e-9)
+
+
+#: Sub-second, pre-1970 and fractional values, in each unit: the naive UTC timestamp each must give.
+EPOCH_VALUES = [("epoch_ms", 1_700_000_000_123, "2023-11-14 22:13:20.123"), ("epoch_ms", -1_500, "1969-12-31 23:59:58.5"),
+                ("epoch_us", 1_700_000_000_123_456, "2023-11-14 22:13:20.123456"), ("epoch_s", 0, "1970-01-01"),
+                ("epoch_s", 1.25, "1970-01-01 00:00:01.25")]
+
+
+def epoch_values(source, store) -> list:
+    """The completed_at of one milestone stored as each of :data:`EPOCH_VALUES`; ``store(name, frame)`` saves it."""
+    stamps = []
+    for i, (unit, number, _) in enumerate(EPOCH_VALUES):
+        store(f"stamps_{i}", pd.DataFrame({"account_id": ["A"], "milestone": ["m"], "due_date": ["2024-01-01"],
+                                           "completed_at": [float(number)]}))
+        text = f"tables:\n  milestones:\n    table: stamps_{i}\n    values: {{completed_at: {{unit: {unit}}}}}\n"
+        map_source(source, SourceMapping.model_validate(yaml.safe_load(text)))
+        stamps.append(source.table("milestones").execute()["completed_at"].iloc[0])
+    return stamps
+
+
+def test_epoch_units_keep_fractions_of_a_second():
+    with open_frames({}) as source:
+        stamps = epoch_values(source, lambda name, frame: source.backend.create_table(name, frame))
+    assert stamps == [pd.Timestamp(text) for *_, text in EPOCH_VALUES]
+
+
+@pytest.mark.spark
+def test_epoch_units_keep_fractions_of_a_second_on_spark(spark, tmp_path):
+    folder = tiny_world.write(tmp_path / "world")
+    cfg = load_config(None, {"data": str(folder), "engine": "spark"})
+    with get_engine("spark").source(cfg) as source:
+        stamps = epoch_values(source, lambda name, frame: frame.to_parquet(folder / f"{name}.parquet", index=False))
+    assert stamps == [pd.Timestamp(text) for *_, text in EPOCH_VALUES]

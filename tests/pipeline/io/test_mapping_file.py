@@ -86,3 +86,38 @@ def test_a_scale_reads_its_bounds():
     assert ValueMap(scale="1-5").bounds() == (1.0, 5.0)
     with pytest.raises(ValueError):
         ValueMap(scale="ten")
+
+
+@pytest.mark.parametrize("key, meant", [("segmnet", "segment"), ("segmen", "segment"), ("Segment", "segment"),
+                                        ("creatd_at", "created_at"), ("csn", "csm")])
+def test_a_typo_of_a_contract_column_is_named_not_kept_as_an_extra_column(tmp_path, key, meant):
+    text = f"tables:\n  accounts:\n    table: crm.orgs\n    columns: {{account_id: org_id, {key}: tier_name}}\n"
+    with pytest.raises(ConfigError) as err:
+        load_mapping(write(tmp_path, text))
+    assert (f"tables.accounts.columns.{key}: unknown key '{key}' in mapping of table accounts; "
+            f"did you mean '{meant}'?") in str(err.value)
+
+
+def test_extra_attribute_columns_are_still_mapped(tmp_path):
+    """Keys that are not one typo from an unmapped contract column are extra columns (account attributes)."""
+    text = ("tables:\n  accounts:\n    table: crm.orgs\n    columns: {account_id: org_id, segment: tier_name, "
+            "region: sales_region, seats_purchased: seats, created_by: creator, segments: tiers}\n")
+    columns = load_mapping(write(tmp_path, text)).tables["accounts"].columns
+    assert columns["region"] == "sales_region" and columns["created_by"] == "creator"
+    assert columns["segments"] == "tiers"  # one typo from segment, but segment is mapped: a deliberate name
+
+
+@pytest.mark.parametrize("values, key", [
+    ("{segment: {unit: epoch_ms}}", "tables.accounts.values.segment.unit: segment is a string; epoch_ms is for"),
+    ("{created_at: {unit: epoch_s, timezone: Europe/Berlin}}", "tables.accounts.values.created_at.timezone: "
+                                                                 "epoch_s values count from 1970-01-01 UTC"),
+    ("{created_at: {unit: cents}}", "tables.accounts.values.created_at.unit: only subscriptions.mrr"),
+    ("{created_at: {unit: epoch_ns}}", "tables.accounts.values.created_at.unit"),
+])
+def test_epoch_units_are_for_stamps_only(tmp_path, values, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_mapping(write(tmp_path, f"tables:\n  accounts:\n    table: x\n    values: {values}\n"))
+
+
+def test_epoch_units_read():
+    assert ValueMap(unit="epoch_ms").unit == "epoch_ms"

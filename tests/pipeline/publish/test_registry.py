@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import mlflow
 import numpy as np
@@ -122,3 +123,18 @@ def test_run_and_version_record_what_the_scorer_and_auditors_need(runs):
     artifacts = {a.path for a in client.list_artifacts(good.run_id, "report")}
     assert "report/train_report.html" in artifacts and "report/figures" in artifacts
     assert good.report.is_file() and "champion" in good.report.read_text()
+
+
+@pytest.mark.parametrize("user", [None, "sqlite:///users-own.db"])
+def test_pointing_mlflow_leaves_mlflow_tracking_uri_as_the_user_set_it(tmp_path, monkeypatch, user):
+    """mlflow.set_tracking_uri writes the variable; a later config (or a `churn` started from here) must not read it."""
+    if user is None:
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    else:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", user)
+    cfg = load_config(None, {"tracking.uri": f"sqlite:///{tmp_path}/mlflow.db"})
+    registry.configure(cfg.tracking)
+    assert mlflow.get_tracking_uri() == cfg.tracking.uri
+    assert os.environ.get("MLFLOW_TRACKING_URI") == user
+    after = load_config(None).tracking
+    assert (after.origin == "MLFLOW_TRACKING_URI") == (user is not None) and after.uri != cfg.tracking.uri

@@ -99,3 +99,34 @@ def test_init_keeps_an_existing_file_unless_forced(tmp_path, world):
     assert result.exit_code == 2 and "--force" in result.stderr
     assert out.read_text() == "keep me\n"
     assert invoke("init", "--data", folder, "--out", out, "--force").exit_code == 0
+
+
+def test_issue_21_warehouse_draft_has_no_todo_and_validates_as_written(world, tmp_path):
+    """``org_ref``, ``begins_on``, ``event_ts`` in epoch milliseconds, ``actor``, ``ticket_no``, ``nps_0_100``..."""
+    tables = foreign.convert(world, "ops", nps_100=True, epoch_ms=True)
+    path = tmp_path / "ops.duckdb"
+    con = ibis.duckdb.connect(str(path))
+    foreign.write_database(tables, "ops", con)
+    con.disconnect()
+    out = tmp_path / "sources.yaml"
+    text = init(path, out)
+    assert not todos(text), text
+    mapping = yaml.safe_load(text)["tables"]
+    for table, (schema, name, renames) in foreign.LAYOUTS["ops"].items():
+        if table in tables:
+            assert mapping[table]["table"] == f"{schema}.{name}"
+            assert {k: mapping[table]["columns"][k] for k in renames} == renames, table
+    assert mapping["usage_events"]["values"] == {"occurred_at": {"unit": "epoch_ms"}}
+    assert mapping["nps_responses"]["values"] == {"score": {"scale": "0-100"}}
+    validates(path, out)
+
+
+def test_a_stamp_stored_as_numbers_no_epoch_unit_fits_is_a_todo(tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "accounts.csv").write_text("account_id,name,segment,csm,created_at\nA,x,SMB,,2024-01-01\n")
+    (folder / "subscriptions.csv").write_text("account_id,start_date,end_date,mrr,plan\nA,2024-01-01,,10,p\n")
+    (folder / "usage_events.csv").write_text("account_id,occurred_at,event_type,user_id,quantity\nA,20240105,login,u,1\n")
+    text = init(folder, tmp_path / "sources.yaml")
+    assert [line.strip() for line in todos(text)] == [
+        "# TODO occurred_at: {unit: epoch_s|epoch_ms|epoch_us}  # numbers from 20240105 to 20240105: no epoch unit fits"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
 from pipeline.publish.pyfunc import load_churn_model
+from pipeline.publish.registry import point_at
 from pipeline.config import load_config
 from pipeline.engine.featurize import build_features
 from pipeline.engine.labels import snapshot_dates
@@ -64,7 +64,7 @@ def test_two_trainings_with_one_seed_give_identical_metrics_models_and_scores(sm
 
     models = []
     for cfg in cfgs:
-        mlflow.set_tracking_uri(cfg.tracking.uri)
+        point_at(cfg.tracking)  # not mlflow.set_tracking_uri: it would hand MLFLOW_TRACKING_URI to the processes below
         models.append(load_churn_model(f"models:/{NAME}/1"))
     assert models[0].booster_.model_to_string() == models[1].booster_.model_to_string()
     assert models[0].feature_names_ == models[1].feature_names_

@@ -23,7 +23,7 @@ from pipeline.engine.featurize import build_features
 from pipeline.engine.labels import data_end, snapshot_dates, spine
 from pipeline.io.sources import open_source
 from pipeline.io.warehouse import Warehouse
-from scoring_fixtures import NAME, feature_panel, fit_model, register, scoring_config
+from scoring_fixtures import NAME, churn, feature_panel, fit_model, register, scoring_config, write_config
 
 URI = f"models:/{NAME}@champion"
 #: Generator driver -> feature families whose reasons name it.
@@ -166,6 +166,21 @@ def test_drift_is_printed_once_and_recorded(setup):
     run = Warehouse(tmp / "drift.duckdb").runs().iloc[0]
     assert run["status"] == "succeeded" and "events_30d" in run["warnings"]
     assert json.loads(run["drift"])["events_30d"] > 1 and result.drift.drifted
+
+
+def test_missing_attributes_are_warned_about_once_per_score(setup):
+    """A real `churn score` process (two runs: --history 1): configured attributes the accounts table lacks
+    are named in one line."""
+    cfg, end, tmp = setup
+    attributes = cfg.features.attributes
+    extra = scoring_config(cfg.data, tmp, warehouse=str(tmp / "attributes.duckdb"), **{
+        "features.attributes.categorical": [*attributes.categorical, "sales_region", "contract_term"],
+        "features.attributes.numeric": [*attributes.numeric, "seats_used"]})
+    done = churn("score", "--config", write_config(extra, tmp / "attributes.yaml"), "--model", URI, "--history", "1")
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "(features.attributes)" in line]
+    assert warned == ["WARNING: accounts has no column sales_region, contract_term, seats_used (features.attributes): "
+                      "not used"], done.stderr
 
 
 def test_a_failed_run_is_recorded_and_leaves_the_scores_alone(setup, scored):

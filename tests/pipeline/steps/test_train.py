@@ -70,3 +70,31 @@ def test_too_short_a_history_trains_unvalidated_and_promotes_only_with_promote(s
     assert run.data.params["validated"] == "False" and not [m for m in run.data.metrics if m.startswith("latest_")]
     aliases = client.get_registered_model(cfg.tracking.model_name).aliases
     assert ("champion" in aliases) is promote
+
+
+def test_mlflow_tracking_uri_from_the_environment_is_where_train_logs_and_score_reads(small_world, tmp_path,
+                                                                                      monkeypatch):
+    """``MLFLOW_TRACKING_URI`` beats ``tracking.uri`` of the file (``--tracking-uri`` beats both: test_config)."""
+    store = tmp_path / "store"
+    store.mkdir()
+    config_file = tmp_path / "pipeline.yaml"
+    config_file.write_text(yaml.safe_dump({
+        "data": str(small_world), "warehouse": str(tmp_path / "wh.duckdb"),
+        "training": {"folds": 1, "test_days": 31, "lightgbm": {"num_boost_round": 40},
+                     "report_dir": str(tmp_path / "reports"), "promotion_min_auc_gain_vs_health": -1.0},
+        "tracking": {"uri": "sqlite:///mlflow.db", "model_name": "churn-env"}}))
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    where = f"MLflow tracking at sqlite:///{store / 'mlflow.db'} (from MLFLOW_TRACKING_URI)"
+    trained = CliRunner().invoke(app, ["train", "--config", str(config_file)])
+    assert trained.exit_code == 0, trained.output
+    assert where in trained.stderr.splitlines()
+    assert (store / "mlflow.db").is_file() and (store / "mlruns").is_dir()
+    assert list(workdir.iterdir()) == []  # nothing in the working directory: no mlflow.db, no mlruns
+    scored = CliRunner().invoke(app, ["score", "--config", str(config_file)])
+    assert scored.exit_code == 0, scored.output
+    assert where in scored.stderr.splitlines()
+    assert "churn-env v1" in scored.stdout
+    assert list(workdir.iterdir()) == []
