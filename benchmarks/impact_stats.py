@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from models.experiments import (HOLDOUT, OUTREACH, arms, compare, lost_mrr, mrr_interval_bootstrap,
-                                mrr_interval_normal)
+                                mrr_interval_normal, mrr_interval_permutation)
 from pipeline.config import load_config
 from pipeline.engine.engines import get_engine
 from pipeline.engine.labels import data_end
@@ -41,7 +41,8 @@ from pipeline.steps.impact import outcomes
 from pipeline.synthetic import generate_world
 
 OUT = Path(__file__).with_name("impact_stats.md")
-INTERVALS = {"normal (before)": mrr_interval_normal, "BCa bootstrap (now)": mrr_interval_bootstrap}
+INTERVALS = {"normal (before)": mrr_interval_normal, "BCa bootstrap": mrr_interval_bootstrap,
+             "permutation, Welch statistic": mrr_interval_permutation}
 
 
 def entrants(world: Path, threshold: float) -> pd.DataFrame:
