@@ -11,8 +11,9 @@ Those rows are then split into arms hundreds of times by the production hash
 (:func:`models.experiments.arms`, one experiment name per draw). Every split is an A/A
 test: an interval of "MRR kept per 100 contacted" should contain 0 in 95 % of them, and
 the churn score test should reject in 5 %. Measured for the normal interval the pipeline
-used before and the BCa bootstrap it uses now, on the whole population and on a small one
-(the first months' entrants: the size of a tier row).
+used before, a BCa bootstrap, and the permutation interval it uses now
+(:mod:`models.revenue_intervals`), on the whole population and on a small one (the first
+months' entrants: the size of a tier row).
 
 Writes ``benchmarks/impact_stats.md``.
 
@@ -28,12 +29,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from models.experiments import (HOLDOUT, OUTREACH, arms, compare, lost_mrr, mrr_interval_bootstrap,
-                                mrr_interval_normal, mrr_interval_permutation)
+from models.experiments import HOLDOUT, OUTREACH, arms, compare
+from models.revenue_intervals import (lost_mrr, mrr_interval_bootstrap, mrr_interval_normal,
+                                      mrr_interval_permutation)
 from pipeline.config import load_config
 from pipeline.engine.engines import get_engine
 from pipeline.engine.labels import data_end
@@ -41,8 +42,8 @@ from pipeline.steps.impact import outcomes
 from pipeline.synthetic import generate_world
 
 OUT = Path(__file__).with_name("impact_stats.md")
-INTERVALS = {"normal (before)": mrr_interval_normal, "BCa bootstrap": mrr_interval_bootstrap,
-             "permutation, Welch statistic": mrr_interval_permutation}
+INTERVALS = {"normal (before)": mrr_interval_normal, "BCa bootstrap (not used)": mrr_interval_bootstrap,
+             "permutation of the Welch statistic (now)": mrr_interval_permutation}
 
 
 def entrants(world: Path, threshold: float) -> pd.DataFrame:

@@ -111,7 +111,7 @@ class Experiment(Section):
     show_holdout: bool = False
     #: Level of the intervals and of the test in `churn impact` (1 - confidence).
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
-    #: Bootstrap resamples of the interval of MRR kept per 100 contacted (BCa; `churn impact`).
+    #: Re-drawn arms of the permutation interval of MRR kept per 100 contacted (`churn impact`).
     mrr_resamples: Annotated[int, Field(ge=999)] = 9999
 
     @model_validator(mode="after")

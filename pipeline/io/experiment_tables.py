@@ -62,7 +62,7 @@ RESULT_COLUMNS = [
     Column("verdict", "text", True, "The sentence `churn impact` prints."),
     Column("computed_at", "timestamp", True, "When `churn impact` ran (UTC)."),
     Column("p_holm", "double", False, "Tier rows: p_value after Holm's correction over the tiers (null for `all`)."),
-    Column("mrr_retained_low", "double", False, "Lower end of the MRR kept per 100 (BCa bootstrap interval)."),
+    Column("mrr_retained_low", "double", False, "Lower end of its confidence interval (permutation of the Welch statistic)."),
     Column("mrr_retained_high", "double", False, "Upper end."),
     Column("data_source", "text", False, "The data source the outcomes were read from (password masked)."),
     Column("model_version", "text", False, "Model(s) of the scoring runs that assigned the accounts compared."),

@@ -16,8 +16,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 from statsmodels.stats.multitest import multipletests
 
 from models.experiments import (HOLDOUT, OUTREACH, arms, assignments, by_tier, compare, cumulative_churn, holm,
-                                in_population, minimum_detectable_effect, mrr_interval_bootstrap,
-                                mrr_interval_normal, p_text, unit_draw)
+                                in_population, minimum_detectable_effect, p_text, unit_draw)
 
 IDS = [f"A{i:05d}" for i in range(20_000)]
 
@@ -170,25 +169,3 @@ def test_tier_rows_carry_the_holm_p_value_and_their_verdict_follows_it():
     assert medium.p_holm > 0.05 and not medium.significant  # ... but not both, corrected
     assert medium.verdict.startswith("not enough evidence yet")
     assert f"{p_text(medium.p_holm)} after Holm's correction over the tiers" in medium.verdict
-
-
-def lost(n, churners, big=()):
-    """Churned MRR per account of an arm: ``churners`` small accounts (100) and the ``big`` ones, 0 for the rest."""
-    values = np.zeros(n)
-    values[:churners] = 100.0
-    values[churners:churners + len(big)] = big
-    return values
-
-
-def test_the_mrr_interval_is_a_seeded_bootstrap_that_widens_with_a_skewed_arm():
-    outreach, holdout = lost(400, 60, big=(20_000, 15_000, 30_000, 25_000)), lost(100, 15)
-    first = mrr_interval_bootstrap(outreach, holdout)
-    assert first == mrr_interval_bootstrap(outreach.copy(), holdout.copy())  # same rows, same interval
-    point = 100 * (holdout.mean() - outreach.mean())
-    assert first[0] < point < first[1]
-    normal = mrr_interval_normal(outreach, holdout)
-    assert first[0] < normal[0]  # the big churned accounts skew the difference: the low end reaches further
-    assert mrr_interval_bootstrap(lost(50, 0), lost(10, 0)) == (0.0, 0.0)
-    c = compare(pd.DataFrame({"churned": (outreach > 0).astype(int), "mrr": np.where(outreach > 0, outreach, 50)}),
-                pd.DataFrame({"churned": (holdout > 0).astype(int), "mrr": np.where(holdout > 0, holdout, 50)}))
-    assert c.mrr_retained_per_100 == pytest.approx(point) and c.mrr_retained_ci == pytest.approx(first)
