@@ -38,6 +38,10 @@ class SqlBackend:
         """The rows of ``sql`` with ``params`` (``?`` placeholders) as a frame."""
         raise NotImplementedError
 
+    def execute(self, con, sql: str, params: list | None = None) -> None:
+        """Run ``sql`` with ``params`` (``?`` placeholders), no result."""
+        raise NotImplementedError
+
     def __init__(self, url: str, lock_timeout: float):
         self.url, self.lock_timeout = url, lock_timeout
 
