@@ -158,7 +158,7 @@ def compare(outreach: pd.DataFrame, holdout: pd.DataFrame, alpha: float = 0.05,
     alpha : float
         1 − confidence of the intervals, and the test's level.
     resamples : int
-        Bootstrap resamples of the MRR interval (:func:`mrr_retained`).
+        Re-drawn arms of the MRR interval (:func:`mrr_retained`).
     """
     n_o, n_h = len(outreach), len(holdout)
     c_o, c_h = int(outreach["churned"].sum()), int(holdout["churned"].sum())

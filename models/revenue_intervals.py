@@ -38,7 +38,8 @@ def _kept_per_100(lost_h: np.ndarray, lost_o: np.ndarray, axis: int = -1) -> np.
 def mrr_interval_normal(lost_o: np.ndarray, lost_h: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
     """The normal (Wald) interval of MRR kept per 100: point ± z × the two means' standard error.
 
-    Kept for comparison (``benchmarks/impact_stats.py``); :func:`mrr_retained` does not use it.
+    Too narrow on skewed revenue (``benchmarks/impact_stats.md``): :func:`mrr_interval_permutation` uses
+    it only for an arm of a single account and as the first step of its search.
     """
     from scipy.stats import norm
 
@@ -51,7 +52,7 @@ def mrr_interval_normal(lost_o: np.ndarray, lost_h: np.ndarray, alpha: float = 0
 
 def mrr_interval_bootstrap(lost_o: np.ndarray, lost_h: np.ndarray, alpha: float = 0.05,
                            resamples: int = RESAMPLES) -> tuple[float, float]:
-    """The BCa bootstrap interval of MRR kept per 100, resampling each arm on its own.
+    """The BCa bootstrap interval of MRR kept per 100, resampling each arm on its own (measured, not used).
 
     The draws are seeded by the data (the same rows give the same interval on every run). Where
     the bootstrap distribution is degenerate (e.g. no churned MRR in an arm of one account), the
