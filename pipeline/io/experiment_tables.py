@@ -62,7 +62,8 @@ RESULT_COLUMNS = [
     Column("verdict", "text", True, "The sentence `churn impact` prints."),
     Column("computed_at", "timestamp", True, "When `churn impact` ran (UTC)."),
     Column("p_holm", "double", False, "Tier rows: p_value after Holm's correction over the tiers (null for `all`)."),
-    Column("mrr_retained_low", "double", False, "Lower end of its confidence interval (permutation of the Welch statistic)."),
+    Column("mrr_retained_low", "double", False,
+           "Lower end of its confidence interval (permutation test of the Welch statistic, inverted)."),
     Column("mrr_retained_high", "double", False, "Upper end."),
     Column("data_source", "text", False, "The data source the outcomes were read from (password masked)."),
     Column("model_version", "text", False, "Model(s) of the scoring runs that assigned the accounts compared."),
@@ -142,7 +143,8 @@ def entry_line(rows: pd.DataFrame) -> str:
     new = rows[~rows["already_assigned"].to_numpy(dtype=bool)]
     held = int((new["arm"] == HOLDOUT).sum())
     already = int(rows["already_assigned"].sum()) + int(rows.attrs.get("assigned_before", 0))
-    return (f"experiment {rows.attrs.get('experiment') or rows['experiment'].iloc[0]}: {len(new):,} accounts entered ({len(new) - held:,} outreach, {held:,} holdout); "
+    name = rows.attrs.get("experiment") or rows["experiment"].iloc[0]
+    return (f"experiment {name}: {len(new):,} accounts entered ({len(new) - held:,} outreach, {held:,} holdout); "
             f"{already:,} already assigned")
 
 
@@ -213,7 +215,8 @@ def result_rows(experiment: str, as_of: date, results: dict[str, Comparison], co
     """The ``churn_experiment_results`` rows of one experiment and date: one per scope (``all``, then tiers)."""
     rows = []
     for scope, c in results.items():
-        d, r, k, m = c.difference_ci or (None, None), c.reduction_ci or (None, None), c.mrr_retained_ci or (None, None), c
+        d, r, m = c.difference_ci or (None, None), c.reduction_ci or (None, None), c
+        k = c.mrr_retained_ci or (None, None)
         rows.append({
             "experiment": experiment, "as_of_date": as_of,
             "scope": "all" if scope == "all" else f"tier:{scope}",
