@@ -120,6 +120,8 @@ class Experiment(Section):
     show_holdout: bool = False
     #: Level of the intervals and of the test in `churn impact` (1 - confidence).
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    #: Re-drawn arms of the permutation interval of MRR kept per 100 contacted (`churn impact`).
+    mrr_resamples: Annotated[int, Field(ge=999)] = 9999
 
     @model_validator(mode="after")
     def _population_and_dates(self) -> Experiment:

@@ -8,7 +8,9 @@ of the first date it entered the population; re-scoring that date replaces its
 rows with the same arms (the arm is a hash of experiment and account,
 :func:`models.experiments.arms`), and scoring an earlier date moves an account's
 entry to that date. ``churn impact`` writes one results row per experiment,
-as-of date and scope (all accounts, each tier), replacing that date's rows.
+as-of date and scope (all accounts, each tier), replacing that date's rows; each row
+records the data source and the model version(s) it came from, and the rows replaced
+are returned so the command can say so.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from models.experiments import HOLDOUT, Comparison, assignments
+from models.experiments import HOLDOUT, Comparison, assignments, in_population
+from models.errors import ChurnError
 from pipeline.io.score_tables import Column
 
 TABLE, RESULTS_TABLE = "churn_experiments", "churn_experiment_results"
@@ -58,12 +61,22 @@ RESULT_COLUMNS = [
     Column("significant", "integer", True, "1 when p_value < alpha."),
     Column("verdict", "text", True, "The sentence `churn impact` prints."),
     Column("computed_at", "timestamp", True, "When `churn impact` ran (UTC)."),
+    Column("p_holm", "double", False, "Tier rows: p_value after Holm's correction over the tiers (null for `all`)."),
+    Column("mrr_retained_low", "double", False,
+           "Lower end of its confidence interval (permutation test of the Welch statistic, inverted)."),
+    Column("mrr_retained_high", "double", False, "Upper end."),
+    Column("data_source", "text", False, "The data source the outcomes were read from (password masked)."),
+    Column("model_version", "text", False, "Model(s) of the scoring runs that assigned the accounts compared."),
 ]
 KEYS = {TABLE: "experiment, account_id", RESULTS_TABLE: "experiment, as_of_date, scope"}
 
 
 def _create(backend, con, table: str, columns: list) -> None:
-    backend.execute(con, backend.ddl(table, columns, KEYS[table]))
+    """Create ``table`` if absent, adding the nullable columns of a later version in place."""
+    missing = backend.create(con, table, columns, KEYS[table])
+    if missing:
+        raise ChurnError(f"table {table} lacks the column(s) {', '.join(missing)}; it was made by another "
+                         "version: rename or drop it")
 
 
 def assigner(experiments, as_of: date, assigned: list):
@@ -91,11 +104,18 @@ def assigner(experiments, as_of: date, assigned: list):
 
 
 def _assign(backend, con, scores: pd.DataFrame, as_of: date, experiment) -> pd.DataFrame:
-    """Write the accounts entering ``experiment`` on ``as_of`` (inside the run's transaction)."""
-    backend.execute(con, f"DELETE FROM {TABLE} WHERE experiment = ? AND assigned_date = ?", [experiment.name, as_of])
+    """Write the accounts entering ``experiment`` on ``as_of`` (inside the run's transaction).
+
+    Returns the rows written, with ``already_assigned``: ``True`` for an account an earlier run
+    of the same date had assigned (re-written with the same arm). ``attrs["assigned_before"]``
+    counts the accounts of the population assigned on an earlier date (not written again);
+    ``attrs["experiment"]`` names the experiment (also when no row is written).
+    """
     existing = backend.fetch(con, f"SELECT account_id, assigned_date FROM {TABLE} WHERE experiment = ?",
                              [experiment.name])
     dates = pd.to_datetime(existing["assigned_date"]).dt.date
+    rerun = set(existing.loc[(dates == as_of).to_numpy(), "account_id"])
+    backend.execute(con, f"DELETE FROM {TABLE} WHERE experiment = ? AND assigned_date = ?", [experiment.name, as_of])
     earlier = set(existing.loc[(dates < as_of).to_numpy(), "account_id"])
     rows = assignments(scores, experiment.name, experiment.holdout_share, earlier, **experiment.population())
     later = existing.loc[(dates > as_of).to_numpy() & existing["account_id"].isin(rows["account_id"]).to_numpy(),
@@ -107,7 +127,25 @@ def _assign(backend, con, scores: pd.DataFrame, as_of: date, experiment) -> pd.D
     rows["assigned_at"] = scores["scored_at"].iloc[0] if len(scores) else None
     if len(rows):
         backend.insert(con, TABLE, rows[[c.name for c in EXPERIMENT_COLUMNS]], EXPERIMENT_COLUMNS)
+    rows["already_assigned"] = rows["account_id"].isin(rerun).to_numpy(dtype=bool)
+    population = scores.loc[in_population(scores, **experiment.population()), "account_id"]
+    rows.attrs.update(experiment=experiment.name, assigned_before=int(population.astype(str).isin(earlier).sum()))
     return rows
+
+
+def entry_line(rows: pd.DataFrame) -> str:
+    """What a scoring run says of one experiment: accounts entered now, and those already assigned.
+
+    Examples
+    --------
+    ``experiment q1: 12 accounts entered (9 outreach, 3 holdout); 660 already assigned``
+    """
+    new = rows[~rows["already_assigned"].to_numpy(dtype=bool)]
+    held = int((new["arm"] == HOLDOUT).sum())
+    already = int(rows["already_assigned"].sum()) + int(rows.attrs.get("assigned_before", 0))
+    name = rows.attrs.get("experiment") or rows["experiment"].iloc[0]
+    return (f"experiment {name}: {len(new):,} accounts entered ({len(new) - held:,} outreach, {held:,} holdout); "
+            f"{already:,} already assigned")
 
 
 def _read(store, sql: str, params: list, table: str) -> pd.DataFrame | None:
@@ -142,15 +180,27 @@ def holdout_accounts(store, experiments, day: date) -> pd.DataFrame:
     return frame.drop_duplicates("account_id")
 
 
-def write_results(store, rows: pd.DataFrame) -> None:
-    """Replace the results rows of each (experiment, as_of_date) in ``rows``, in one transaction."""
+def write_results(store, rows: pd.DataFrame) -> pd.DataFrame:
+    """Replace the results rows of each (experiment, as_of_date) in ``rows``, in one transaction.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows replaced (``scope``, ``computed_at``, ``data_source``, ``model_version``; empty when none),
+        so that the caller can say what it overwrote.
+    """
+    replaced = []
     with store.backend.transaction() as con:
         store.backend.lock(con, RESULTS_TABLE)
         _create(store.backend, con, RESULTS_TABLE, RESULT_COLUMNS)
         for (name, day), _ in rows.groupby(["experiment", "as_of_date"]):
-            store.backend.execute(con, f"DELETE FROM {RESULTS_TABLE} WHERE experiment = ? AND as_of_date = ?",
-                                  [name, day])
+            where = f"FROM {RESULTS_TABLE} WHERE experiment = ? AND as_of_date = ?"
+            replaced.append(store.backend.fetch(
+                con, f"SELECT experiment, as_of_date, scope, computed_at, data_source, model_version {where} "
+                     "ORDER BY scope", [name, day]))
+            store.backend.execute(con, f"DELETE {where}", [name, day])
         store.backend.insert(con, RESULTS_TABLE, rows[[c.name for c in RESULT_COLUMNS]], RESULT_COLUMNS)
+    return pd.concat(replaced, ignore_index=True) if replaced else pd.DataFrame()
 
 
 def read_results(store, experiment: str) -> pd.DataFrame:
@@ -160,11 +210,13 @@ def read_results(store, experiment: str) -> pd.DataFrame:
     return pd.DataFrame(columns=[c.name for c in RESULT_COLUMNS]) if frame is None else frame
 
 
-def result_rows(experiment: str, as_of: date, results: dict[str, Comparison], computed_at: datetime) -> pd.DataFrame:
+def result_rows(experiment: str, as_of: date, results: dict[str, Comparison], computed_at: datetime,
+                data_source: str | None = None, model_version: str | None = None) -> pd.DataFrame:
     """The ``churn_experiment_results`` rows of one experiment and date: one per scope (``all``, then tiers)."""
     rows = []
     for scope, c in results.items():
         d, r, m = c.difference_ci or (None, None), c.reduction_ci or (None, None), c
+        k = c.mrr_retained_ci or (None, None)
         rows.append({
             "experiment": experiment, "as_of_date": as_of,
             "scope": "all" if scope == "all" else f"tier:{scope}",
@@ -173,7 +225,29 @@ def result_rows(experiment: str, as_of: date, results: dict[str, Comparison], co
             "difference": m.difference, "difference_low": d[0], "difference_high": d[1], "reduction": m.reduction,
             "reduction_low": r[0], "reduction_high": r[1], "p_value": m.p_value, "mde_points": m.mde_points,
             "mrr_retained_per_100": m.mrr_retained_per_100, "significant": int(m.significant),
-            "verdict": m.verdict, "computed_at": computed_at,
+            "verdict": m.verdict, "computed_at": computed_at, "p_holm": m.p_holm, "mrr_retained_low": k[0],
+            "mrr_retained_high": k[1], "data_source": data_source, "model_version": model_version,
         })
     frame = pd.DataFrame(rows)
     return frame[[c.name for c in RESULT_COLUMNS]].astype(object).where(frame.notna(), None)
+
+
+def replaced_lines(replaced: pd.DataFrame, data_source: str | None, model_version: str | None) -> list[str]:
+    """What ``churn impact`` says of the stored rows it replaced: when they were computed, from which data.
+
+    One line per (experiment, date) replaced; it says so plainly when the data source or the model differ.
+    """
+    lines = []
+    for (name, day), part in replaced.groupby(["experiment", "as_of_date"]) if len(replaced) else []:
+        first = part.iloc[0]
+        source, model = first["data_source"], first["model_version"]
+        source, model = (None if pd.isna(source) else source), (None if pd.isna(model) else model)
+        differ = [what for what, old, new in (("data source", source, data_source), ("model", model, model_version))
+                  if old != new]
+        line = (f"replaced the stored results of {name} on {pd.Timestamp(day).date()} "
+                f"({len(part)} rows computed at {pd.Timestamp(first['computed_at']):%Y-%m-%d %H:%M} UTC from "
+                f"{source or 'an unrecorded data source'}, model {model or 'unrecorded'})")
+        if differ:
+            line += f": they came from a different {' and '.join(differ)}"
+        lines.append(line)
+    return lines

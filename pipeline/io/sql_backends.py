@@ -38,6 +38,10 @@ class SqlBackend:
         """The rows of ``sql`` with ``params`` (``?`` placeholders) as a frame."""
         raise NotImplementedError
 
+    def execute(self, con, sql: str, params: list | None = None) -> None:
+        """Run ``sql`` with ``params`` (``?`` placeholders), no result."""
+        raise NotImplementedError
+
     def __init__(self, url: str, lock_timeout: float):
         self.url, self.lock_timeout = url, lock_timeout
 
@@ -53,6 +57,22 @@ class SqlBackend:
         types = TYPES[self.dialect]
         cols = ", ".join(f"{c.name} {types[c.type]}{' NOT NULL' if c.required else ''}" for c in columns)
         return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key}))"
+
+    def create(self, con, table: str, columns: list, key: str) -> list[str]:
+        """Create ``table`` if absent; add the nullable ``columns`` it lacks in place (a later version's).
+
+        Returns
+        -------
+        list of str
+            The required columns still missing: the table was made by another version.
+        """
+        self.execute(con, self.ddl(table, columns, key))
+        present = set(self.columns(con, table))
+        for c in columns:
+            if c.name not in present and not c.required:
+                self.execute(con, f"ALTER TABLE {table} ADD COLUMN {c.name} {TYPES[self.dialect][c.type]}")
+                present.add(c.name)
+        return [c.name for c in columns if c.name not in present]
 
 
 class DuckDBBackend(SqlBackend):

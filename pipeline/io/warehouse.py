@@ -22,7 +22,7 @@ import pandas as pd
 
 from models.errors import ChurnError
 from models.score_moves import moves, why_moved
-from pipeline.io.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS, TYPES
+from pipeline.io.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS
 from pipeline.io.sql_backends import DuckDBBackend, PostgresBackend
 from pipeline.io.urls import duckdb_path, is_postgres, mask_url
 from pipeline.config import Config
@@ -145,13 +145,7 @@ class Warehouse:
         self.backend.lock(con, self.names["scores"])
         for kind, columns in (("scores", SCORE_COLUMNS), ("runs", RUN_COLUMNS)):
             name = self.names[kind]
-            self.backend.execute(con, self.backend.ddl(name, columns, KEYS[kind]))
-            present = set(self.backend.columns(con, name))
-            for c in columns:  # columns added by a later version are nullable: add them in place
-                if c.name not in present and not c.required:
-                    self.backend.execute(con, f"ALTER TABLE {name} ADD COLUMN {c.name} {TYPES[self.backend.dialect][c.type]}")
-                    present.add(c.name)
-            missing = [c.name for c in columns if c.name not in present]
+            missing = self.backend.create(con, name, columns, KEYS[kind])
             if missing:
                 raise ChurnError(f"{self.label}: table {name} lacks the column(s) {', '.join(missing)}; "
                                  "it was made by another version: rename or drop it")

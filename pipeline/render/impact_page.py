@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from models.experiments import HOLDOUT, OUTREACH, POWER, Comparison
+from models.experiments import HOLDOUT, OUTREACH, POWER, Comparison, p_text
 from pipeline.config import Experiment
 from pipeline.render.jinja import environment
 
@@ -45,6 +45,8 @@ class Impact:
     horizon, grace : int
     files : list of Path
         What was written (HTML page, PNG plot).
+    notes : list of str
+        What the run replaced in ``churn_experiment_results`` (:func:`pipeline.io.experiment_tables.replaced_lines`).
     """
 
     experiment: Experiment
@@ -57,6 +59,7 @@ class Impact:
     horizon: int
     grace: int
     files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _pct(v, digits: int = 1) -> str:
@@ -88,7 +91,8 @@ def cells(scope: str, c: Comparison) -> dict:
         "holdout": f"{c.n_holdout:,} · {c.churned_holdout:,} churned · {_pct(c.rate_holdout)}",
         "difference": f"{_points(c.difference)} pts {_interval(c.difference_ci, _points)}".strip(),
         "reduction": f"{_pct(c.reduction, 0)} {_interval(c.reduction_ci, lambda v: _pct(v, 0))}".strip(),
-        "p": "n/a" if c.p_value is None else f"{c.p_value:.3f}",
+        "p": p_text(c.p_value, c.alpha),
+        "p_holm": "—" if scope == "all" else p_text(c.p_holm, c.alpha),
         "mde": "n/a" if c.mde_points is None else f"{100 * c.mde_points:.1f} pts ({_pct(c.mde_reduction, 0)})",
         "mrr": f"{_money(c.mrr_retained_per_100)} {_interval(c.mrr_retained_ci, _money)}".strip(),
         "verdict": c.verdict, "level": level, "significant": c.significant,
@@ -97,6 +101,7 @@ def cells(scope: str, c: Comparison) -> dict:
 
 HEADERS = {"scope": "scope", "outreach": "outreach: n · churned · rate", "holdout": "holdout: n · churned · rate",
            "difference": "difference, pts [CI]", "reduction": "relative reduction [CI]", "p": "p",
+           "p_holm": "p (Holm)",
            "mde": f"detectable at {POWER:.0%} power", "mrr": "MRR kept per 100 contacted [CI]"}
 
 
@@ -145,11 +150,22 @@ def to_text(result: Impact) -> str:
     lines = [*header_lines(result), ""]
     lines += ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in table]
     lines.append("")
-    extra = compliance_line(result)
-    if extra:
-        lines += [extra, ""]
+    for extra in (tier_note(result), compliance_line(result)):
+        if extra:
+            lines += [extra, ""]
+    lines += result.notes
     lines.append(f"verdict: {result.results['all'].verdict}")
     return "\n".join(lines) + "\n"
+
+
+def tier_note(result: Impact) -> str | None:
+    """How to read the tier rows' p-values (``None`` without tier rows)."""
+    tiers = [c for scope, c in result.results.items() if scope != "all" and c.p_holm is not None]
+    if not tiers:
+        return None
+    return (f"p (Holm): the {len(tiers)} tier rows are {len(tiers)} tests of one experiment, so their p-values are "
+            "corrected for multiple comparisons (Holm); a tier's verdict follows the corrected value. The all row is "
+            "the experiment's one pre-specified test and is not corrected.")
 
 
 def plot(result: Impact) -> Figure:
@@ -178,5 +194,6 @@ def page(result: Impact, png: bytes) -> str:
     rows = [cells(scope, c) for scope, c in result.results.items()]
     return environment().get_template(TEMPLATE).render(
         title=f"Experiment {result.experiment.name}", header=header_lines(result), headers=HEADERS, rows=rows,
-        compliance=compliance_line(result), verdict=result.results["all"].verdict,
+        compliance=compliance_line(result), verdict=result.results["all"].verdict, tier_note=tier_note(result),
+        notes=result.notes,
         plot=base64.b64encode(png).decode("ascii"))

@@ -7,8 +7,9 @@ after the assignment date, a return within ``labels.grace_days`` not counted)
 over the accounts whose outcome window has closed by the as-of date, compares
 the arms (:mod:`models.experiments`), overall and per tier at assignment,
 reads compliance from the optional ``cs_activities`` table, and writes the
-results to ``churn_experiment_results`` and an HTML page with its plot
-(:mod:`pipeline.render.impact_page`).
+results to ``churn_experiment_results`` (with the data source and the model
+version of the assigning runs; it says when it replaces stored rows) and an
+HTML page with its plot (:mod:`pipeline.render.impact_page`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pipeline.engine.engines import get_engine
 from pipeline.engine.labels import data_end, labels
 from models.errors import ChurnError, ConfigError
 from pipeline.config import Config, Experiment
-from pipeline.io.experiment_tables import read_assignments, result_rows, write_results
+from pipeline.io.experiment_tables import read_assignments, replaced_lines, result_rows, write_results
 from pipeline.io.warehouse import Warehouse, utc_now
 from pipeline.render.impact_page import Impact, page, plot
 
@@ -126,13 +127,35 @@ def run(cfg: Config, experiment: str, *, as_of: date | None = None, warehouse: s
         found = outcomes(source, assigned, cfg, day)
         closed = found[found["observed"]].reset_index(drop=True)
         contacts = compliance(source, closed, cfg.labels.horizon_days)
-    result = Impact(spec, day, assigned, closed, by_tier(closed, spec.alpha),
+        data_source = source.label
+    result = Impact(spec, day, assigned, closed, by_tier(closed, spec.alpha, spec.mrr_resamples),
                     cumulative_churn(closed, cfg.labels.horizon_days), contacts, cfg.labels.horizon_days,
                     cfg.labels.grace_days)
-    write_results(store, result_rows(spec.name, day, result.results, utc_now()))
+    model = model_versions(store, closed if len(closed) else assigned)
+    replaced = write_results(store, result_rows(spec.name, day, result.results, utc_now(), data_source, model))
+    result.notes = replaced_lines(replaced, data_source, model)
     target = out or Path(cfg.training.report_dir) / f"impact-{spec.name}-{day}.html"
     result.files = write_page(result, target)
     return result
+
+
+def model_versions(store: Warehouse, rows: pd.DataFrame) -> str | None:
+    """The models of the scoring runs that assigned ``rows`` (``run_id``), e.g. ``churn-model v1, v2``.
+
+    ``None`` when none of those runs is recorded in ``score_runs``.
+    """
+    if rows.empty or "run_id" not in rows:
+        return None
+    runs = store.runs()
+    runs = runs[runs["run_id"].isin(set(rows["run_id"].dropna()))]
+    found = runs[["model_name", "model_version"]].dropna(how="all").drop_duplicates()
+    if found.empty:
+        return None
+    parts = []
+    for name, part in found.groupby(found["model_name"].fillna("?"), sort=True):
+        versions = sorted(part["model_version"].fillna("?").astype(str), key=lambda v: (len(v), v))
+        parts.append(f"{name} " + ", ".join(f"v{v}" for v in versions))
+    return "; ".join(parts)
 
 
 def write_page(result: Impact, target: Path) -> list[Path]:

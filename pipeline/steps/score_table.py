@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config, CONFIG_VERSION
+from pipeline.io.experiment_tables import entry_line
 from models.errors import ModelError
 
 #: Average month length in days: revenue at risk counts the months of the label horizon.
@@ -133,9 +134,7 @@ def summary(result) -> str:
         f"timings: {timing}",
     ]
     for rows in getattr(result, "assigned", []):
-        if len(rows):
-            held = int((rows["arm"] == "holdout").sum())
-            lines.append(f"experiment {rows['experiment'].iloc[0]}: {len(rows):,} accounts entered "
-                         f"({len(rows) - held:,} outreach, {held:,} holdout)")
+        if len(rows) or rows.attrs.get("assigned_before"):
+            lines.append(entry_line(rows))
     lines += [f"WARNING: {w}" for w in run_.warnings]
     return "\n".join(lines)

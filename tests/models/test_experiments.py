@@ -13,8 +13,10 @@ from scipy.stats import binom
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from models.experiments import (HOLDOUT, OUTREACH, arms, assignments, by_tier, compare, cumulative_churn,
-                                in_population, minimum_detectable_effect, unit_draw)
+from statsmodels.stats.multitest import multipletests
+
+from models.experiments import (HOLDOUT, OUTREACH, arms, assignments, by_tier, compare, cumulative_churn, holm,
+                                in_population, minimum_detectable_effect, p_text, unit_draw)
 
 IDS = [f"A{i:05d}" for i in range(20_000)]
 
@@ -112,3 +114,58 @@ def test_by_tier_and_the_cumulative_curve():
     curve = cumulative_churn(timed, 90).set_index("day")
     assert curve.loc[4, OUTREACH] == 0 and curve.loc[5, OUTREACH] == 0.25 and curve.loc[90, OUTREACH] == 0.5
     assert curve.loc[9, HOLDOUT] == 0 and curve.loc[10, HOLDOUT] == 0.5
+
+
+@pytest.mark.parametrize("p, text", [(0.054, "0.054"), (0.0496, "0.0496"), (0.0504, "0.0504"), (0.11, "0.11"),
+                                     (0.0075, "0.0075"), (4.6e-06, "4.6e-06"), (0.00496, "0.005"), (1.0, "1"),
+                                     (0.04999, "0.04999"), (None, "n/a")])
+def test_a_p_value_reads_with_two_digits_and_never_onto_the_level(p, text):
+    assert p_text(p) == text
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.1, 0.01])
+def test_no_p_value_is_rounded_onto_or_across_the_level(alpha):
+    rng = np.random.default_rng(3)
+    for p in [*rng.uniform(alpha * 0.9, alpha * 1.1, 2000), alpha * (1 - 1e-9), alpha * (1 + 1e-9)]:
+        shown = float(p_text(p, alpha))
+        assert shown != alpha and (shown < alpha) == (p < alpha), (p, p_text(p, alpha))
+        assert abs(shown - p) <= 0.05 * p  # and it is still the value, to two significant digits or better
+    assert p_text(alpha, alpha) == f"{alpha:g}"
+
+
+def test_the_verdict_writes_the_p_value_as_the_table_does():
+    clear = compare(arm_rows(2000, 200), arm_rows(500, 100))
+    assert clear.p_value < 1e-6 and f"(p = {p_text(clear.p_value)})" in clear.verdict
+    weak = compare(arm_rows(400, 60), arm_rows(100, 22))
+    assert 0.05 < weak.p_value < 0.2 and f"(p = {p_text(weak.p_value)})" in weak.verdict
+
+
+def test_more_churn_in_the_outreach_arm_names_chance_as_a_cause():
+    worse = compare(arm_rows(800, 200), arm_rows(200, 30))
+    assert worse.significant and worse.difference > 0
+    assert worse.verdict.startswith("outreach accounts churned MORE")
+    assert f"about 1 in {1 / worse.p_value:,.0f} experiments where outreach does nothing" in worse.verdict
+    assert "either chance" in worse.verdict and "check what the CS team does" in worse.verdict
+
+
+def test_holm_steps_down_like_the_textbook_and_statsmodels():
+    p = [0.01, 0.04, 0.03, 0.2]
+    # sorted: 0.01 x 4 = 0.04; 0.03 x 3 = 0.09; 0.04 x 2 = 0.08 -> 0.09 (monotone); 0.2 x 1 = 0.2
+    assert holm(p) == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    assert holm(p) == pytest.approx(multipletests(p, method="holm")[1].tolist())
+    assert holm([]) == [] and holm([0.7]) == [0.7]
+
+
+def test_tier_rows_carry_the_holm_p_value_and_their_verdict_follows_it():
+    rows = pd.concat([arm_rows(400, 40).assign(arm=OUTREACH), arm_rows(100, 17).assign(arm=HOLDOUT),
+                      arm_rows(400, 40, tier="medium").assign(arm=OUTREACH),
+                      arm_rows(100, 17, tier="medium").assign(arm=HOLDOUT)])
+    results = by_tier(rows)
+    assert results["all"].p_holm is None and results["all"].significant
+    raw = [results[t].p_value for t in ("high", "medium")]
+    assert all(p < 0.05 for p in raw)  # each tier alone would pass ...
+    assert [results[t].p_holm for t in ("high", "medium")] == pytest.approx(holm(raw))
+    medium = results["medium"]
+    assert medium.p_holm > 0.05 and not medium.significant  # ... but not both, corrected
+    assert medium.verdict.startswith("not enough evidence yet")
+    assert f"{p_text(medium.p_holm)} after Holm's correction over the tiers" in medium.verdict

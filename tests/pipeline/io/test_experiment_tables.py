@@ -10,8 +10,8 @@ import pytest
 
 from models.experiments import arms
 from pipeline.config import load_config
-from pipeline.io.experiment_tables import (RESULT_COLUMNS, assigner, holdout_accounts, read_assignments, read_results,
-                                     write_results)
+from pipeline.io.experiment_tables import (RESULT_COLUMNS, RESULTS_TABLE, assigner, entry_line, holdout_accounts,
+                                           read_assignments, read_results, replaced_lines, write_results)
 from pipeline.io.warehouse import Warehouse
 from test_warehouse import fake_scores, run_for
 
@@ -94,9 +94,62 @@ def test_holdout_accounts_are_those_of_running_experiments_assigned_by_the_day(s
 
 
 def test_results_replace_the_rows_of_their_date(store):
-    row = {c.name: 0 for c in RESULT_COLUMNS}
+    row = {c.name: None for c in RESULT_COLUMNS} | {c.name: 0 for c in RESULT_COLUMNS if c.required}
     row.update(experiment="q1", as_of_date=D2, scope="all", verdict="not enough evidence yet", computed_at=datetime(2025, 2, 1))
     write_results(store, pd.DataFrame([row]))
     write_results(store, pd.DataFrame([{**row, "n_outreach": 7}, {**row, "scope": "tier:high"}]))
     got = read_results(store, "q1")
     assert sorted(got["scope"]) == ["all", "tier:high"] and got.loc[got["scope"] == "all", "n_outreach"].item() == 7
+
+
+def result_row(**values):
+    row = {c.name: 0 for c in RESULT_COLUMNS}
+    row.update(experiment="q1", as_of_date=D2, scope="all", verdict="not enough evidence yet",
+               computed_at=datetime(2025, 2, 1, 6, 30), data_source="data/a.duckdb", model_version="churn-model v1")
+    return {**row, **values}
+
+
+def test_results_record_their_data_and_model_and_say_which_rows_they_replace(store):
+    assert write_results(store, pd.DataFrame([result_row(), result_row(scope="tier:high")])).empty
+    again = write_results(store, pd.DataFrame([result_row(n_outreach=7, computed_at=datetime(2025, 2, 2))]))
+    assert sorted(again["scope"]) == ["all", "tier:high"] and set(again["data_source"]) == {"data/a.duckdb"}
+    assert replaced_lines(again, "data/a.duckdb", "churn-model v1") == [
+        "replaced the stored results of q1 on 2025-02-01 (2 rows computed at 2025-02-01 06:30 UTC from "
+        "data/a.duckdb, model churn-model v1)"]
+    other = write_results(store, pd.DataFrame([result_row(data_source="postgresql://wh/prod",
+                                                           model_version="churn-model v2")]))
+    line, = replaced_lines(other, "postgresql://wh/prod", "churn-model v2")
+    assert line.endswith("from data/a.duckdb, model churn-model v1): they came from a different data source and model")
+    got = read_results(store, "q1")
+    assert got[["scope", "data_source", "model_version"]].values.tolist() == [
+        ["all", "postgresql://wh/prod", "churn-model v2"]]
+
+
+def test_a_results_table_of_an_earlier_version_gets_the_new_columns_in_place(store):
+    old = [c for c in RESULT_COLUMNS if c.name not in {"p_holm", "mrr_retained_low", "mrr_retained_high",
+                                                        "data_source", "model_version"}]
+    with store.backend.transaction() as con:
+        store.backend.execute(con, store.backend.ddl(RESULTS_TABLE, old, "experiment, as_of_date, scope"))
+        store.backend.insert(con, RESULTS_TABLE, pd.DataFrame([result_row(as_of_date=D1)])[[c.name for c in old]], old)
+    replaced = write_results(store, pd.DataFrame([result_row(as_of_date=D1, p_holm=0.2)]))
+    assert replaced_lines(replaced, "data/a.duckdb", "churn-model v1")[0].endswith(
+        "from an unrecorded data source, model unrecorded): they came from a different data source and model")
+    got = read_results(store, "q1").iloc[0]
+    assert got["p_holm"] == 0.2 and got["data_source"] == "data/a.duckdb"
+
+
+def test_a_rescore_says_which_accounts_entered_and_which_were_already_assigned(store):
+    exps = experiments()
+    _, first = score(store, D1, 1, exps)
+    entered = len(first[0])
+    assert entered and entry_line(first[0]) == (
+        f"experiment q1: {entered} accounts entered ({(first[0]['arm'] == 'outreach').sum()} outreach, "
+        f"{(first[0]['arm'] == 'holdout').sum()} holdout); 0 already assigned")
+    _, again = score(store, D1, 1, exps)  # the same night re-scored: nobody enters again
+    assert entry_line(again[0]) == f"experiment q1: 0 accounts entered (0 outreach, 0 holdout); {entered} already assigned"
+    second, later = score(store, D2, 2, exps)  # the next night: the new ones enter, the others were in already
+    high = set(second.loc[second["risk_tier"] == "high", "account_id"])
+    before = set(first[0]["account_id"])
+    assert entry_line(later[0]) == (
+        f"experiment q1: {len(high - before)} accounts entered ({(later[0]['arm'] == 'outreach').sum()} outreach, "
+        f"{(later[0]['arm'] == 'holdout').sum()} holdout); {len(high & before)} already assigned")

@@ -71,6 +71,10 @@ def test_rescoring_a_date_leaves_the_assignments_as_they_were(world):
     assert result.exit_code == 0, result.output
     after = read_assignments(Warehouse.from_config(cfg), NAME).drop(columns=["run_id", "assigned_at"])
     pd.testing.assert_frame_equal(before, after)
+    scored = Warehouse.from_config(cfg).scores(DATES[2])
+    population = int(scored["risk_tier"].isin(["high", "medium"]).sum())  # all of them assigned by now
+    assert population and (f"experiment {NAME}: 0 accounts entered (0 outreach, 0 holdout); "
+                           f"{population:,} already assigned") in result.output
 
 
 def test_churn_impact_reports_the_arms_writes_results_and_a_page(world):
@@ -97,6 +101,29 @@ def test_churn_impact_reports_the_arms_writes_results_and_a_page(world):
     active = set(Warehouse.from_config(cfg).scores(DATES[-1])["account_id"])  # the holdout accounts still scored
     held = int(assigned.loc[assigned["arm"] == HOLDOUT, "account_id"].isin(active).sum())
     assert held and f"{held} held out by an experiment (not listed)" in listed.stdout
+
+
+def test_results_name_their_data_and_model_and_a_rerun_says_what_it_replaced(world):
+    cfg, config, tmp, runner = world
+    copy = tmp / "world-copy"
+    shutil.copytree(tmp / "world", copy, dirs_exist_ok=True)
+    args = ["impact", "--config", str(config), "--experiment", NAME, "--as-of", "2024-07-15",
+            "--out", str(tmp / "rerun" / "impact.html")]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "replaced the stored results" not in first.stdout
+    rows = read_results(Warehouse.from_config(cfg), NAME)
+    rows = rows[pd.to_datetime(rows["as_of_date"]).dt.date == date(2024, 7, 15)]
+    assert set(rows["data_source"]) == {str(tmp / "world")} and set(rows["model_version"]) == {"churn-test v1"}
+    again = runner.invoke(app, args)
+    assert (f"replaced the stored results of {NAME} on 2024-07-15 ({len(rows)} rows computed at "
+            in again.stdout) and f"from {tmp / 'world'}, model churn-test v1)\n" in again.stdout
+    other = runner.invoke(app, [*args, "--data", str(copy)])
+    assert other.exit_code == 0, other.output
+    assert f"from {tmp / 'world'}, model churn-test v1): they came from a different data source" in other.stdout
+    stored = read_results(Warehouse.from_config(cfg), NAME)
+    assert set(stored.loc[pd.to_datetime(stored["as_of_date"]).dt.date == date(2024, 7, 15),
+                          "data_source"]) == {str(copy)}
 
 
 def test_an_early_as_of_date_counts_only_closed_windows_and_unknown_names_fail(world):
