@@ -49,6 +49,24 @@ class SqlBackend:
     def has_table(self, con, table: str) -> bool:
         return bool(self.columns(con, table))
 
+    def update(self, con, table: str, frame: pd.DataFrame, where: dict, key: str, columns: list) -> None:
+        """Set the other ``columns`` of ``table``'s rows matching ``where`` and ``frame[key]`` from ``frame``.
+
+        ``frame`` goes to a staging table first (the bulk insert), then one ``UPDATE ... FROM`` joins it.
+        """
+        types = TYPES[self.dialect]
+        staging = f"{table}_changes"
+        self.execute(con, f"CREATE TEMPORARY TABLE {staging} ("
+                          + ", ".join(f"{c.name} {types[c.type]}" for c in columns) + ")")
+        try:
+            self.insert(con, staging, frame, columns)
+            sets = ", ".join(f"{c.name} = {staging}.{c.name}" for c in columns if c.name != key)
+            conditions = " AND ".join(f"{table}.{name} = ?" for name in where)
+            self.execute(con, f"UPDATE {table} SET {sets} FROM {staging} "
+                              f"WHERE {table}.{key} = {staging}.{key} AND {conditions}", list(where.values()))
+        finally:
+            self.execute(con, f"DROP TABLE {staging}")
+
     def ddl(self, table: str, columns: list, key: str) -> str:
         types = TYPES[self.dialect]
         cols = ", ".join(f"{c.name} {types[c.type]}{' NOT NULL' if c.required else ''}" for c in columns)
