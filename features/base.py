@@ -105,7 +105,7 @@ class Feature:
 
         ``before`` is written the way the sentence writes a value (its format, its units); a number gets
         "up from" / "down from", a category "(was 'pro')"; nothing is added when ``before`` is missing or
-        reads the same as ``value``.
+        reads the same as ``value``. A share told in words reads "(was 10 % above)".
         """
         now = self.sentence(value, toward_risk)
         number, earlier = _number(value), _number(before)
@@ -117,7 +117,7 @@ class Feature:
         then, this = render(shown, before, words), render(shown, value, words)
         if then == this:
             return now
-        if number is None or earlier is None:
+        if number is None or earlier is None or "{pct}" in shown:  # a category, or a share told in words
             return f"{now} (was {then})"
         return f"{now}, {'up' if number > earlier else 'down'} from {then}"
 

@@ -31,10 +31,10 @@ def test_each_moved_group_reads_as_a_sentence_with_where_its_value_came_from():
            "usage_depth": [0.01, "events_per_user_30d", 19.0, "Events per active user"]}
     assert why_moved(0.12, now, before, None, FEATURES) == (
         "risk up 12 points: Last NPS answer was 4 of 10, down from 8; "
-        "Daily usage in the last 7 days is 86 % below the account's 90-day average, down from 10 % above")
+        "Daily usage in the last 7 days is 86 % below the account's 90-day average (was 10 % above)")
     back = why_moved(-0.3, before, now, None, FEATURES, top=3)
     assert back == ("risk down 30 points: Last NPS answer was 8 of 10, up from 4; "
-                    "Daily usage in the last 7 days is 10 % above the account's 90-day average, up from 86 % below")
+                    "Daily usage in the last 7 days is 10 % above the account's 90-day average (was 86 % below)")
 
 
 def test_a_category_says_what_it_was_and_a_new_leading_feature_says_where_it_is():
