@@ -38,6 +38,14 @@ class SqlBackend:
         """The rows of ``sql`` with ``params`` (``?`` placeholders) as a frame."""
         raise NotImplementedError
 
+    def execute(self, con, sql: str, params: list | None = None) -> None:
+        """Run ``sql`` with ``params`` (``?`` placeholders)."""
+        raise NotImplementedError
+
+    def insert(self, con, table: str, frame: pd.DataFrame, columns: list) -> None:
+        """Bulk-insert ``frame``'s ``columns`` into ``table``."""
+        raise NotImplementedError
+
     def __init__(self, url: str, lock_timeout: float):
         self.url, self.lock_timeout = url, lock_timeout
 
