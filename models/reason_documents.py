@@ -129,29 +129,30 @@ def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequenc
     """
     rounded = np.round(sums, 4)
     body = np.full(len(sums), "", dtype=object)
-    if features is not None and leads is not None and values is not None:
-        names_json = np.array([_json_text(f.name) for f in features], dtype=object)
-        texts = _value_texts(values)
-        rows = np.arange(len(sums))
+    named = features is not None and leads is not None and values is not None
+    names_json = np.array([_json_text(f.name) + ", " for f in features or ()], dtype=object)
     for j, name in enumerate(names):  # column-wise: one vectorised concatenation per group, not per cell
         column = rounded[:, j].astype(str).astype(object)
-        if features is not None and leads is not None and values is not None:
+        if named:
             lead = leads[:, j]
-            topic = _json_text(features[lead[0]].topic) if len(lead) else '""'
-            column = "[" + column + ", " + names_json[lead] + ", " + texts[rows, lead] + ", " + topic + "]"
+            topic = ", " + _json_text(features[lead[0]].topic) + "]" if len(lead) else "]"
+            column = "[" + column + ", " + names_json[lead] + _value_texts(values, lead) + topic
         body = body + np.where(rounded[:, j] != 0, (_json_text(name) + ": ") + column + ", ", "")
     return np.array(["{" + text[:-2] + "}" for text in body], dtype=object)
 
 
-def _value_texts(values: Values) -> np.ndarray:
-    """Every value as JSON text (rows x columns): numbers to 6 significant decimals, categories quoted, null."""
-    numbers = values.numbers
+def _value_texts(values: Values, columns: np.ndarray) -> np.ndarray:
+    """The value of each row's column ``columns[row]`` as JSON text: a number (6 decimals), a quoted category, null."""
+    rows = np.arange(len(columns))
+    numbers = values.numbers[rows, columns]
     finite = np.isfinite(numbers)
     out = np.where(finite, np.round(np.where(finite, numbers, 0.0), DECIMALS).astype(str), "null").astype(object)
     for j, levels in values.levels.items():
-        quoted = np.array([_json_text(level) for level in levels] + ["null"], dtype=object)
-        codes = values.codes[:, j]
-        out[:, j] = quoted[np.where(codes >= 0, codes, len(levels))]
+        at = np.flatnonzero(columns == j)
+        if len(at):
+            quoted = np.array([_json_text(level) for level in levels] + ["null"], dtype=object)
+            codes = values.codes[at, j]
+            out[at] = quoted[np.where(codes >= 0, codes, len(levels))]
     return out
 
 
