@@ -264,7 +264,8 @@ def test_first_reason_names_the_true_driver_in_the_top_decile(medium_world, caps
 def test_change_reasons_name_a_planted_ticket_and_usage_drop(setup, world_copy):
     cfg, end, tmp = setup
     before, after = end - timedelta(days=28), end
-    cfg = cfg.model_copy(update={"data": str(world_copy), "warehouse": str(tmp / "planted.duckdb")})
+    small = cfg.scoring.model_copy(update={"change_min_points": 0.5})  # a small world's moves are small
+    cfg = cfg.model_copy(update={"data": str(world_copy), "warehouse": str(tmp / "planted.duckdb"), "scoring": small})
     first = score.run(cfg, as_of=before, model_uri=URI).scores.set_index("account_id")
     # plant, between the two runs, for the account least at risk: three urgent tickets still open, and no usage
     account = first.sort_values("churn_probability").index[0]
@@ -282,6 +283,7 @@ def test_change_reasons_name_a_planted_ticket_and_usage_drop(setup, world_copy):
     assert second.loc[account, "probability_change"] > 0 and moved.startswith("risk up ")
     named = moved.split(": ", 1)[1].lower()
     assert "ticket" in named and any(word in named for word in ("usage", "event", "active", "activity")), moved
+    assert " from " in named, moved  # where the value came from
 
 
 def test_shuffled_backfill_explains_every_move_as_date_order_does_and_no_page_shows_a_group_id(setup):
