@@ -57,8 +57,8 @@ class SqlBackend:
     def has_table(self, con, table: str) -> bool:
         return bool(self.columns(con, table))
 
-    def update(self, con, table: str, frame: pd.DataFrame, where: dict, key: str, columns: list) -> None:
-        """Set the other ``columns`` of ``table``'s rows matching ``where`` and ``frame[key]`` from ``frame``.
+    def update(self, con, table: str, frame: pd.DataFrame, keys: list[str], columns: list) -> None:
+        """Set the other ``columns`` of ``table``'s rows whose ``keys`` match a row of ``frame`` from that row.
 
         ``frame`` goes to a staging table first (the bulk insert), then one ``UPDATE ... FROM`` joins it.
         """
@@ -68,10 +68,9 @@ class SqlBackend:
                           + ", ".join(f"{c.name} {types[c.type]}" for c in columns) + ")")
         try:
             self.insert(con, staging, frame, columns)
-            sets = ", ".join(f"{c.name} = {staging}.{c.name}" for c in columns if c.name != key)
-            conditions = " AND ".join(f"{table}.{name} = ?" for name in where)
-            self.execute(con, f"UPDATE {table} SET {sets} FROM {staging} "
-                              f"WHERE {table}.{key} = {staging}.{key} AND {conditions}", list(where.values()))
+            sets = ", ".join(f"{c.name} = {staging}.{c.name}" for c in columns if c.name not in keys)
+            match = " AND ".join(f"{table}.{k} = {staging}.{k}" for k in keys)
+            self.execute(con, f"UPDATE {table} SET {sets} FROM {staging} WHERE {match}")
         finally:
             self.execute(con, f"DROP TABLE {staging}")
 

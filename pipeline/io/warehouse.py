@@ -5,8 +5,8 @@ or a PostgreSQL database given by URL. Both get the same tables with declared
 types (:mod:`pipeline.io.score_tables`). A scoring run is one
 transaction: create the tables if absent, read each account's previous
 probability, delete the as-of date's rows, bulk-insert the new ones, recompute
-the change of the next later as-of date (a backfill or a re-score in the middle
-changes what that date moved from), insert the run's ``score_runs`` row, commit. A crash or kill before the commit leaves the
+the change of each account's next later row (a backfill or a re-score in the
+middle changes what that row moved from), insert the run's ``score_runs`` row, commit. A crash or kill before the commit leaves the
 previous contents as they were. Concurrent runs serialise: DuckDB allows one
 writing process per file (a second one waits for the file lock), PostgreSQL
 runs take a transaction-scoped advisory lock named after the table.
@@ -108,7 +108,7 @@ class Warehouse:
         """Replace the rows of ``run.as_of`` with ``scores`` and record ``run``, in one transaction.
 
         ``probability_change`` and ``change_reasons`` are filled here, inside the transaction, from each
-        account's latest earlier as-of date in the table; those of the next later as-of date are
+        account's latest earlier as-of date in the table; those of each account's next later row are
         recomputed against the rows just written, so the change of every run is against the previous
         date present whatever order the dates were scored in. ``features`` (the run's
         ``features.base.Feature`` list) tell the reasons in sentences. ``run`` gets its ``write`` timing
@@ -187,19 +187,24 @@ class Warehouse:
         return out
 
     def _rechange_next(self, con, as_of: date, features: dict) -> None:
-        """Recompute the change of the first as-of date after ``as_of`` (if any) against the table as it now is."""
+        """Recompute the change of each account's first row after ``as_of`` against the table as it now is.
+
+        Those rows, and only those, compared with an account's row of ``as_of`` (or with an earlier one, for an
+        account that row no longer holds); an account absent from the dates in between compares with ``as_of``
+        too, so the next row is per account, not the next date.
+        """
         table = self.names["scores"]
-        later = self.backend.fetch(con, f"SELECT MIN(as_of_date) AS d FROM {table} WHERE as_of_date > ?", [as_of])
-        day = later["d"].iloc[0] if len(later) else None
-        if day is None or pd.isna(day):
+        rows = self.backend.fetch(con, (
+            f"SELECT s.account_id, s.as_of_date, s.churn_probability, s.contributions, s.reasons FROM {table} s JOIN ("
+            f"SELECT account_id, MIN(as_of_date) AS d FROM {table} WHERE as_of_date > ? GROUP BY account_id"
+            ") n ON s.account_id = n.account_id AND s.as_of_date = n.d"), [as_of])
+        if rows.empty:
             return
-        day = pd.Timestamp(day).date()
-        rows = self.backend.fetch(con, f"SELECT account_id, churn_probability, contributions, reasons FROM {table} "
-                                       "WHERE as_of_date = ?", [day])
-        changed = self._with_change(con, rows, day, features)
-        self.backend.update(con, table, changed[["account_id", "probability_change", "change_reasons"]],
-                            {"as_of_date": day}, "account_id",
-                            [c for c in SCORE_COLUMNS if c.name in ("account_id", "probability_change", "change_reasons")])
+        rows["as_of_date"] = pd.to_datetime(rows["as_of_date"]).dt.date
+        changed = pd.concat([self._with_change(con, part, day, features) for day, part in rows.groupby("as_of_date")])
+        names = ("as_of_date", "account_id", "probability_change", "change_reasons")
+        self.backend.update(con, table, changed[list(names)], ["as_of_date", "account_id"],
+                            [c for c in SCORE_COLUMNS if c.name in names])
 
     # ------------------------------------------------------------------ reading
     def latest_as_of(self) -> date | None:

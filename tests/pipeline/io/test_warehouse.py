@@ -162,6 +162,7 @@ def test_change_is_against_the_previous_date_whatever_order_the_runs_came_in(sto
     (the second date first written from bad data, then again) leave identical rows."""
     orders = {"in date order": [(d, 1) for d in DATES],
               "shuffled": [(DATES[3], 1), (DATES[1], 1), (DATES[0], 1), (DATES[2], 1)],
+              "backfilled latest first": [(d, 1) for d in DATES[::-1]],  # the skippers' D3 rows follow D1
               "re-scored": [(DATES[0], 1), (DATES[1], 99), (DATES[2], 1), (DATES[3], 1), (DATES[1], 1)]}
     seeds = {d: i + 1 for i, d in enumerate(DATES)}
     results = {}
@@ -173,7 +174,7 @@ def test_change_is_against_the_previous_date_whatever_order_the_runs_came_in(sto
         results[name] = pd.concat([wh.scores(d) for d in DATES]).sort_values(["as_of_date", "account_id"])
     keep = ["as_of_date", "account_id", "churn_probability", "probability_change", "change_reasons"]
     expected = results["in date order"][keep].reset_index(drop=True)
-    for name in ("shuffled", "re-scored"):
+    for name in ("shuffled", "backfilled latest first", "re-scored"):
         pd.testing.assert_frame_equal(results[name][keep].reset_index(drop=True), expected, obj=name)
     by_date = {d: part.set_index("account_id")["churn_probability"] for d, part in expected.groupby("as_of_date")}
     third = expected[expected["as_of_date"] == DATES[2]].set_index("account_id")
