@@ -129,11 +129,10 @@ def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequenc
     """
     rounded = np.round(sums, 4)
     body = np.full(len(sums), "", dtype=object)
-    named = features is not None and leads is not None and values is not None
     names_json = np.array([_json_text(f.name) + ", " for f in features or ()], dtype=object)
     for j, name in enumerate(names):  # column-wise: one vectorised concatenation per group, not per cell
         column = rounded[:, j].astype(str).astype(object)
-        if named:
+        if features is not None and leads is not None and values is not None:
             lead = leads[:, j]
             topic = ", " + _json_text(features[lead[0]].topic) + "]" if len(lead) else "]"
             column = "[" + column + ", " + names_json[lead] + _value_texts(values, lead) + topic
