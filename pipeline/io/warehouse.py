@@ -276,6 +276,9 @@ class Warehouse:
             frame = self.backend.fetch(con, sql, params)
         if "as_of_date" in frame:
             frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+        if "change_reasons" in frame and "probability_change" in frame:  # rows written under a lower threshold
+            small = ~pd.Series([moves(c, self.change_min_points) for c in frame["probability_change"]], index=frame.index)
+            frame["change_reasons"] = frame["change_reasons"].astype(object).where(~small, None)
         return frame
 
 

@@ -137,6 +137,8 @@ def test_change_reasons_name_the_groups_that_moved_the_probability(store):
     assert moved["A1"] == ("risk up 12 points: 2 high/urgent support tickets still open; "
                            "Active users are down 40 % on the previous 30 days")
     assert moved["A2"] is None  # a move of 1 point is under scoring.change_min_points: nothing to say
+    strict = Warehouse(store.url, lock_timeout=30, change_min_points=20)  # read under a higher threshold
+    assert strict.scores(D2)["change_reasons"].isna().all()
     assert store.scores(D1)["change_reasons"].isna().all()  # no earlier run
 
 
