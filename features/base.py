@@ -105,7 +105,8 @@ class Feature:
 
         ``before`` is written the way the sentence writes a value (its format, its units); a number gets
         "up from" / "down from", a category "(was 'pro')"; nothing is added when ``before`` is missing or
-        reads the same as ``value``. A share told in words reads "(was 10 % above)".
+        reads the same as ``value``, or the sentence writes no value. A value told in words reads
+        "(was 10 % above)".
         """
         now = self.sentence(value, toward_risk)
         number, earlier = _number(value), _number(before)
@@ -113,11 +114,16 @@ class Feature:
             return now
         template = self.definition.risk if toward_risk else self.definition.protective
         shown = _value_part(template)
+        if shown is None:  # a sentence that writes no value ("The customer is an NPS detractor") says it all
+            return now
+        if self.definition.at_most_zero and number is not None and earlier is not None and number <= 0 \
+                and earlier <= 0:  # "No product events in the last 30 days" either way
+            return now
         words = {**self.params, "plus": ""}
         then, this = render(shown, before, words), render(shown, value, words)
         if then == this:
             return now
-        if number is None or earlier is None or "{pct}" in shown:  # a category, or a share told in words
+        if number is None or earlier is None or not shown.startswith("{value"):  # a category, or a value in words
             return f"{now} (was {then})"
         return f"{now}, {'up' if number > earlier else 'down'} from {then}"
 
@@ -280,12 +286,17 @@ def render(template: str, value: Any, params: dict[str, Any]) -> str:
         return _without_format_spec(template).format(value=value, **words)
 
 
-def _value_part(template: str) -> str:
-    """The part of a sentence template that writes the value: ``{value:,.0f}``, ``{pct} {above}``..."""
-    spec = re.search(r"\{value(:[^}]*)?\}", template)
-    if spec or "{pct}" not in template:
-        return "{value" + ((spec.group(1) or "") if spec else "") + "}"
-    return "{pct} {above}" if "{above}" in template else "{up} {pct}"
+def _value_part(template: str) -> str | None:
+    """The part of a sentence template that writes the value (``{value:,.0f}``, ``{pct} {above}``, ``{up}
+    {size:.0f}``); ``None`` when it writes none."""
+    spec = re.search(r"\{(value|size)(:[^}]*)?\}", template)
+    if spec and spec.group(1) == "value":
+        return "{value" + (spec.group(2) or "") + "}"
+    if spec:
+        return "{up} {size" + (spec.group(2) or "") + "}"
+    if "{pct}" in template:
+        return "{pct} {above}" if "{above}" in template else "{up} {pct}"
+    return None
 
 
 def _without_format_spec(template: str) -> str:

@@ -240,3 +240,9 @@ def test_a_move_says_where_the_value_came_from_in_the_sentence_s_own_format():
                                        "(was 10 % above)")
     events = Feature("events_30d", next(d for d in REGISTRY if d.name == "events_{window}d"), {"window": 30})
     assert events.moved(0.0, 1200.0) == "No product events in the last 30 days, down from 1,200"
+    assert events.moved(1200.0, 0.0, toward_risk=False) == "1,200 product events in the last 30 days, up from 0"
+    assert events.moved(0.0, -0.0) == "No product events in the last 30 days"
+    detractor = Feature("nps_detractor", next(d for d in REGISTRY if d.name == "nps_detractor"), {})
+    assert detractor.moved(1.0, 0.0) == "The customer is an NPS detractor (last score 0-6)"  # no value to compare
+    change = Feature("nps_change", next(d for d in REGISTRY if d.name == "nps_change"), {})
+    assert change.moved(-4.0, 2.0) == "NPS went down 4 points since the previous answer (was up 2)"
