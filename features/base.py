@@ -12,6 +12,7 @@ PostgreSQL and Spark.
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -42,6 +43,7 @@ class Definition:
     protective: str
     group: str
     direction: str
+    topic: str = ""  # the reason group in words ("NPS", "Urgent support tickets"): chart legends, never an identifier
     kind: str = "numeric"
     per: str | None = None  # "window", "event_type", "event_type_window", "milestone", "attribute"
     requires: tuple[str, ...] = ()  # optional contract tables it needs
@@ -70,6 +72,12 @@ class Feature:
         return self.definition.kind
 
     @property
+    def topic(self) -> str:
+        """The reason group in words, for legends: the definition's ``topic`` with the parameters filled in."""
+        label = _capitalised(str(self.params.get("attribute", "")).replace("_", " "))
+        return _capitalised(self.definition.topic.format(**{"label": label, **self.params}))
+
+    @property
     def direction(self) -> str:
         return self.definition.direction
 
@@ -91,6 +99,33 @@ class Feature:
         cap = self.params.get(self.definition.capped_by) if self.definition.capped_by else None
         at_cap = cap is not None and number is not None and number >= cap
         return render(template, value, {**self.params, "plus": "+" if at_cap else ""})
+
+    def moved(self, value: Any, before: Any, toward_risk: bool = True) -> str:
+        """The sentence at ``value`` and where it came from: "Last NPS answer was 8 of 10, up from 4".
+
+        ``before`` is written the way the sentence writes a value (its format, its units); a number gets
+        "up from" / "down from", a category "(was 'pro')"; nothing is added when ``before`` is missing or
+        reads the same as ``value``, or the sentence writes no value. A value told in words reads
+        "(was 10 % above)".
+        """
+        now = self.sentence(value, toward_risk)
+        number, earlier = _number(value), _number(before)
+        if before is None or earlier is None and isinstance(before, float):
+            return now
+        template = self.definition.risk if toward_risk else self.definition.protective
+        shown = _value_part(template)
+        if shown is None:  # a sentence that writes no value ("The customer is an NPS detractor") says it all
+            return now
+        if self.definition.at_most_zero and number is not None and earlier is not None and number <= 0 \
+                and earlier <= 0:  # "No product events in the last 30 days" either way
+            return now
+        words = {**self.params, "plus": ""}
+        then, this = render(shown, before, words), render(shown, value, words)
+        if then == this:
+            return now
+        if number is None or earlier is None or not shown.startswith("{value"):  # a category, or a value in words
+            return f"{now} (was {then})"
+        return f"{now}, {'up' if number > earlier else 'down'} from {then}"
 
     def expression(self, frame: Any, settings: FeatureSettings) -> Any:
         """The ibis expression computing this feature on ``frame``, under the ``features:`` ``settings``."""
@@ -117,6 +152,7 @@ def feature(
     protective: str,
     direction: str,
     group: str | None = None,
+    topic: str = "",
     kind: str = "numeric",
     per: str | None = None,
     requires: tuple[str, ...] = (),
@@ -143,6 +179,9 @@ def feature(
         context features out of the reasons.
     group : str, optional
         Reason group: features of one group read as one reason (default: the name).
+    topic : str
+        The group in words, with template parameters ("NPS", "'{event_type}' events"): what a chart
+        legend calls the group. Every member of a group gives the same topic.
     kind : {"numeric", "categorical"}
     per : str, optional
         What the template expands over.
@@ -175,6 +214,7 @@ def feature(
                 protective=protective,
                 group=group or name or fn.__name__,
                 direction=direction,
+                topic=topic,
                 kind=kind,
                 per=per,
                 requires=requires,
@@ -205,11 +245,31 @@ def flag(condition):
     return ibis.cases((condition, 1.0), (~condition, 0.0), else_=ibis.null("float64"))
 
 
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def percent_words(number: float | None) -> dict[str, str]:
+    """How a signed share reads in a sentence: ``pct`` "86 %" (its size), ``above`` "above"/"below", ``up`` "up"/"down".
+
+    Examples
+    --------
+    >>> percent_words(-0.861)
+    {'pct': '86 %', 'above': 'below', 'up': 'down'}
+    """
+    if number is None:
+        return {"pct": "unknown", "above": "vs", "up": "changed"}
+    return {"pct": f"{abs(number):.0%}".replace("%", " %"), "above": "above" if number >= 0 else "below",
+            "up": "up" if number >= 0 else "down"}
+
+
 def render(template: str, value: Any, params: dict[str, Any]) -> str:
     """Fill a sentence template, writing missing values as 'unknown'.
 
     ``{s}`` and ``{are}`` agree with the value as shown: "1 active user is", "2 active users are"
-    (a value that rounds to 1 is singular).
+    (a value that rounds to 1 is singular). A signed share reads in words: ``{pct}`` is its size ("86 %"),
+    ``{above}`` "above" or "below", ``{up}`` "up" or "down"; ``{size}`` is a number's size without its sign,
+    ``{label}`` an attribute's name in words ("Billing term").
     """
     missing = value is None or (isinstance(value, float) and value != value)
     if missing:
@@ -217,14 +277,27 @@ def render(template: str, value: Any, params: dict[str, Any]) -> str:
         value = "unknown"
     number = _number(value)
     one = number is not None and round(abs(number)) == 1
-    words = {"s": "" if one else "s", "are": "is" if one else "are", "plus": "", **params}
+    words = {"s": "" if one else "s", "are": "is" if one else "are", "plus": "", **percent_words(number),
+             "size": abs(number) if number is not None else "unknown",
+             "label": _capitalised(str(params.get("attribute", "")).replace("_", " ")), **params}
     try:
         return template.format(value=value, **words)
     except (ValueError, TypeError):
         return _without_format_spec(template).format(value=value, **words)
 
 
-def _without_format_spec(template: str) -> str:
-    import re
+def _value_part(template: str) -> str | None:
+    """The part of a sentence template that writes the value (``{value:,.0f}``, ``{pct} {above}``, ``{up}
+    {size:.0f}``); ``None`` when it writes none."""
+    spec = re.search(r"\{(value|size)(:[^}]*)?\}", template)
+    if spec and spec.group(1) == "value":
+        return "{value" + (spec.group(2) or "") + "}"
+    if spec:
+        return "{up} {size" + (spec.group(2) or "") + "}"
+    if "{pct}" in template:
+        return "{pct} {above}" if "{above}" in template else "{up} {pct}"
+    return None
 
-    return re.sub(r"\{value(:[^}]*)\}", "{value}", template)
+
+def _without_format_spec(template: str) -> str:
+    return re.sub(r"\{(value|size)(:[^}]*)\}", r"{\1}", template)

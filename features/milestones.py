@@ -18,10 +18,10 @@ MILESTONES = ("milestones",)
 
 @feature(
     name="milestone_{milestone}_days_late", family="milestones", frame="milestones",
-    per="milestone", unit="days", group="onboarding_lag", requires=MILESTONES,
+    per="milestone", unit="days", group="onboarding_lag", topic="onboarding milestones", requires=MILESTONES,
     at_most_zero="Onboarding milestone '{milestone_name}' was done on time",
     risk="Onboarding milestone '{milestone_name}' is {value:.0f} day{s} late",
-    protective="Onboarding milestone '{milestone_name}' was on time ({value:+.0f} day{s})",
+    protective="Onboarding milestone '{milestone_name}' was done only {value:.0f} day{s} late",
     direction="higher",
 )
 def milestone_days_late(f, p):
@@ -32,7 +32,7 @@ def milestone_days_late(f, p):
 
 @feature(
     name="overdue_open_milestones", family="milestones", frame="milestones", unit="milestones",
-    group="onboarding_lag", requires=MILESTONES, at_most_zero="No onboarding milestones overdue",
+    group="onboarding_lag", topic="onboarding milestones", requires=MILESTONES, at_most_zero="No onboarding milestones overdue",
     risk="{value:.0f} onboarding milestone{s} {are} overdue and not done",
     protective="No onboarding milestones overdue",
     direction="higher",
@@ -45,7 +45,7 @@ def overdue_open_milestones(f, p):
 
 @feature(
     name="milestones_on_time_share", family="milestones", frame="milestones", unit="share",
-    group="onboarding_lag", requires=MILESTONES,
+    group="onboarding_lag", topic="onboarding milestones", requires=MILESTONES,
     risk="Only {value:.0%} of due onboarding milestones were done on time",
     protective="{value:.0%} of due onboarding milestones were done on time",
     direction="lower",
@@ -57,7 +57,7 @@ def milestones_on_time_share(f, p):
 
 @feature(
     name="days_to_first_value", family="milestones", frame="milestones", unit="days",
-    group="time_to_value", requires=MILESTONES,
+    group="time_to_value", topic="time to first value", requires=MILESTONES,
     risk="Took {value:.0f} day{s} to reach first value",
     protective="Reached first value in {value:.0f} day{s}",
     direction="higher",

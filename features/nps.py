@@ -14,7 +14,7 @@ NPS = ("nps_responses",)
 
 
 @feature(
-    family="nps", frame="nps", unit="score 0-10", group="nps", requires=NPS,
+    family="nps", frame="nps", unit="score 0-10", group="nps", topic="NPS", requires=NPS,
     risk="Last NPS answer was {value:.0f} of 10",
     protective="Last NPS answer was {value:.0f} of 10",
     direction="lower",
@@ -25,7 +25,7 @@ def nps_last(f, p):
 
 
 @feature(
-    family="nps", frame="nps", unit="flag", group="nps", requires=NPS,
+    family="nps", frame="nps", unit="flag", group="nps", topic="NPS", requires=NPS,
     risk="The customer is an NPS detractor (last score 0-6)",
     protective="The customer is not an NPS detractor",
     direction="higher",
@@ -36,7 +36,7 @@ def nps_detractor(f, p):
 
 
 @feature(
-    family="nps", frame="nps", unit="flag", group="nps", requires=NPS,
+    family="nps", frame="nps", unit="flag", group="nps", topic="NPS", requires=NPS,
     risk="The customer is no NPS promoter",
     protective="The customer is an NPS promoter (last score 9-10)",
     direction="lower",
@@ -47,9 +47,9 @@ def nps_promoter(f, p):
 
 
 @feature(
-    family="nps", frame="nps", unit="points", group="nps", requires=NPS,
-    risk="NPS moved {value:+.0f} point{s} since the previous answer",
-    protective="NPS moved {value:+.0f} point{s} since the previous answer",
+    family="nps", frame="nps", unit="points", group="nps", topic="NPS", requires=NPS,
+    risk="NPS went {up} {size:.0f} point{s} since the previous answer",
+    protective="NPS went {up} {size:.0f} point{s} since the previous answer",
     direction="lower",
 )
 def nps_change(f, p):
@@ -58,7 +58,7 @@ def nps_change(f, p):
 
 
 @feature(
-    family="nps", frame="nps", unit="days", group="nps", requires=NPS,
+    family="nps", frame="nps", unit="days", group="nps", topic="NPS", requires=NPS,
     risk="No NPS answer for {value:.0f} day{s}",
     protective="Answered NPS {value:.0f} day{s} ago",
     direction="context",

@@ -16,7 +16,7 @@ from features.base import feature, flag
 
 
 @feature(
-    family="revenue", frame="subscriptions", unit="currency per month", group="mrr",
+    family="revenue", frame="subscriptions", unit="currency per month", group="mrr", topic="monthly revenue",
     risk="Monthly revenue is {value:,.0f}",
     protective="Monthly revenue is {value:,.0f}",
     direction="context",
@@ -27,9 +27,9 @@ def mrr(f, p):
 
 
 @feature(
-    family="revenue", frame="subscriptions", unit="share", group="mrr_change",
-    risk="Monthly revenue changed {value:+.0%} in the last {mrr_days} days (contraction)",
-    protective="Monthly revenue changed {value:+.0%} in the last {mrr_days} days",
+    family="revenue", frame="subscriptions", unit="share", group="mrr_change", topic="change in monthly revenue",
+    risk="Monthly revenue is {up} {pct} on {mrr_days} days ago",
+    protective="Monthly revenue is {up} {pct} on {mrr_days} days ago",
     direction="lower",
 )
 def mrr_change(f, p):
@@ -77,7 +77,7 @@ def _days_to_renewal(f):
 
 
 @feature(
-    family="revenue", frame="subscriptions", unit="days", group="renewal",
+    family="revenue", frame="subscriptions", unit="days", group="renewal", topic="renewal timing",
     risk="Renewal is {value:.0f} day{s} away",
     protective="Renewal is {value:.0f} day{s} away",
     direction="context",
@@ -89,7 +89,7 @@ def days_to_renewal(f, p):
 
 
 @feature(
-    family="revenue", frame="subscriptions", unit="days", group="renewal",
+    family="revenue", frame="subscriptions", unit="days", group="renewal", topic="renewal timing",
     risk="Renews about every {value:.0f} day{s}",
     protective="Renews about every {value:.0f} day{s}",
     direction="context",
@@ -102,7 +102,7 @@ def billing_term_days(f, p):
 
 
 @feature(
-    family="revenue", frame="subscriptions", unit="flag", group="renewal",
+    family="revenue", frame="subscriptions", unit="flag", group="renewal", topic="renewal timing",
     risk="Renewal falls within the next {horizon} days",
     protective="No renewal within the next {horizon} days",
     direction="context",
@@ -113,7 +113,7 @@ def renewal_within_horizon(f, p):
 
 
 @feature(
-    family="revenue", frame="subscriptions", unit="subscription rows", group="plan_changes",
+    family="revenue", frame="subscriptions", unit="subscription rows", group="plan_changes", topic="plan changes",
     risk="{value:.0f} plan change{s} or renewal{s} in the last year",
     protective="{value:.0f} plan change{s} or renewal{s} in the last year",
     direction="context",
@@ -124,8 +124,8 @@ def subscription_changes_365d(f, p):
 
 
 @feature(
-    family="revenue", frame="subscriptions", kind="categorical", unit="category", group="plan",
-    risk="On plan '{value}'", protective="On plan '{value}'",
+    family="revenue", frame="subscriptions", kind="categorical", unit="category", group="plan", topic="plan",
+    risk="Plan: {value}", protective="Plan: {value}",
     direction="context",
 )
 def plan(f, p):
@@ -134,7 +134,7 @@ def plan(f, p):
 
 
 @feature(
-    family="account", frame="accounts", unit="days", group="tenure",
+    family="account", frame="accounts", unit="days", group="tenure", topic="tenure",
     risk="Customer for only {value:,.0f} day{s}", protective="Customer for {value:,.0f} day{s}",
     direction="context",
 )
@@ -144,8 +144,8 @@ def tenure_days(f, p):
 
 
 @feature(
-    family="account", frame="accounts", kind="categorical", unit="category", group="segment",
-    risk="Segment '{value}'", protective="Segment '{value}'",
+    family="account", frame="accounts", kind="categorical", unit="category", group="segment", topic="segment",
+    risk="Segment: {value}", protective="Segment: {value}",
     direction="context",
 )
 def segment(f, p):
@@ -155,8 +155,8 @@ def segment(f, p):
 
 @feature(
     name="attr_{attribute}", family="account", frame="accounts", per="categorical_attribute",
-    kind="categorical", unit="category", group="attr_{attribute}",
-    risk="{attribute} is '{value}'", protective="{attribute} is '{value}'",
+    kind="categorical", unit="category", group="attr_{attribute}", topic="{label}",
+    risk="{label}: {value}", protective="{label}: {value}",
     direction="context",
 )
 def categorical_attribute(f, p):
@@ -166,8 +166,8 @@ def categorical_attribute(f, p):
 
 @feature(
     name="attr_{attribute}", family="account", frame="accounts", per="numeric_attribute",
-    unit="as stored", group="attr_{attribute}",
-    risk="{attribute} is {value:,.0f}", protective="{attribute} is {value:,.0f}",
+    unit="as stored", group="attr_{attribute}", topic="{label}",
+    risk="{label}: {value:,.0f}", protective="{label}: {value:,.0f}",
     direction="context",
 )
 def numeric_attribute(f, p):

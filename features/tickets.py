@@ -19,7 +19,7 @@ TICKETS = ("support_tickets",)
 
 @feature(
     name="tickets_{window}d", family="tickets", frame="tickets", per="ticket_window", unit="tickets",
-    group="ticket_volume", requires=TICKETS, at_most_zero="No support tickets in the last {window} days",
+    group="ticket_volume", topic="support tickets opened", requires=TICKETS, at_most_zero="No support tickets in the last {window} days",
     risk="{value:.0f} support ticket{s} opened in the last {window} days",
     protective="Only {value:.0f} support ticket{s} in the last {window} days",
     direction="higher",
@@ -30,7 +30,7 @@ def tickets_opened(f, p):
 
 
 @feature(
-    name="open_tickets", family="tickets", frame="tickets", unit="tickets", group="ticket_backlog",
+    name="open_tickets", family="tickets", frame="tickets", unit="tickets", group="ticket_backlog", topic="open support tickets",
     requires=TICKETS, at_most_zero="No support tickets open",
     risk="{value:.0f} support ticket{s} still open",
     protective="Only {value:.0f} support ticket{s} open",
@@ -43,7 +43,7 @@ def open_tickets(f, p):
 
 @feature(
     name="open_urgent_tickets", family="tickets", frame="tickets", unit="tickets",
-    group="urgent_tickets", requires=TICKETS, at_most_zero="No high/urgent support tickets open",
+    group="urgent_tickets", topic="high/urgent support tickets", requires=TICKETS, at_most_zero="No high/urgent support tickets open",
     risk="{value:.0f} high/urgent support ticket{s} still open",
     protective="No high/urgent support tickets open",
     direction="higher",
@@ -55,7 +55,7 @@ def open_urgent_tickets(f, p):
 
 @feature(
     name="oldest_open_urgent_ticket_days", family="tickets", frame="tickets", unit="days",
-    group="urgent_tickets", requires=TICKETS, at_most_zero="No long-open high/urgent tickets",
+    group="urgent_tickets", topic="high/urgent support tickets", requires=TICKETS, at_most_zero="No long-open high/urgent tickets",
     risk="A high/urgent support ticket has been open for {value:.0f}{plus} day{s}", capped_by="max_age",
     protective="No long-open high/urgent tickets",
     direction="higher",
@@ -68,7 +68,7 @@ def oldest_open_urgent_ticket_days(f, p):
 
 @feature(
     name="median_resolution_hours", family="tickets", frame="tickets", unit="hours",
-    group="resolution_time", requires=TICKETS,
+    group="resolution_time", topic="support resolution time", requires=TICKETS,
     risk="Support tickets take a median {value:,.0f} hour{s} to resolve",
     protective="Support tickets are resolved in a median {value:,.0f} hour{s}",
     direction="higher",
@@ -80,7 +80,7 @@ def median_resolution_hours(f, p):
 
 @feature(
     name="p90_resolution_hours", family="tickets", frame="tickets", unit="hours",
-    group="resolution_time", requires=TICKETS,
+    group="resolution_time", topic="support resolution time", requires=TICKETS,
     risk="One in ten support tickets takes over {value:,.0f} hour{s} to resolve",
     protective="90 % of support tickets are resolved within {value:,.0f} hour{s}",
     direction="higher",
@@ -92,7 +92,7 @@ def p90_resolution_hours(f, p):
 
 @feature(
     name="unresolved_share", family="tickets", frame="tickets", unit="share",
-    group="ticket_backlog", requires=TICKETS,
+    group="ticket_backlog", topic="open support tickets", requires=TICKETS,
     risk="{value:.0%} of recent support tickets are still unresolved",
     protective="Only {value:.0%} of recent support tickets are unresolved",
     direction="higher",
@@ -104,7 +104,7 @@ def unresolved_share(f, p):
 
 
 @feature(
-    name="recent_csat", family="tickets", frame="tickets", unit="score 1-5", group="csat",
+    name="recent_csat", family="tickets", frame="tickets", unit="score 1-5", group="csat", topic="support satisfaction (CSAT)",
     requires=TICKETS,
     risk="Recent support satisfaction (CSAT) is {value:.1f} of 5",
     protective="Recent support satisfaction (CSAT) is {value:.1f} of 5",

@@ -28,7 +28,7 @@ def change(recent, before):
 
 @feature(
     name="events_{window}d", family="usage", frame="usage", per="window", unit="events",
-    group="usage_volume", at_most_zero="No product events in the last {window} days",
+    group="usage_volume", topic="product usage", at_most_zero="No product events in the last {window} days",
     risk="Only {value:,.0f} product event{s} in the last {window} days",
     protective="{value:,.0f} product event{s} in the last {window} days",
     direction="lower",
@@ -40,7 +40,7 @@ def events(f, p):
 
 @feature(
     name="events_{event}_{window}d", family="usage", frame="usage", per="event_type_window",
-    unit="events", group="usage_{event}", at_most_zero="No '{event_type}' events in the last {window} days",
+    unit="events", group="usage_{event}", topic="'{event_type}' events", at_most_zero="No '{event_type}' events in the last {window} days",
     risk="Only {value:,.0f} '{event_type}' event{s} in the last {window} days",
     protective="{value:,.0f} '{event_type}' event{s} in the last {window} days",
     direction="lower",
@@ -52,7 +52,7 @@ def events_of_type(f, p):
 
 @feature(
     name="active_days_{window}d", family="usage", frame="usage", per="window", unit="days",
-    group="active_days", at_most_zero="Not active on any of the last {window} days",
+    group="active_days", topic="active days", at_most_zero="Not active on any of the last {window} days",
     risk="Active on only {value:.0f} of the last {window} days",
     protective="Active on {value:.0f} of the last {window} days",
     direction="lower",
@@ -64,7 +64,7 @@ def active_days(f, p):
 
 @feature(
     name="active_users_{window}d", family="usage", frame="users", per="window", unit="users",
-    group="active_users", at_most_zero="No active users in the last {window} days",
+    group="active_users", topic="active users", at_most_zero="No active users in the last {window} days",
     risk="Only {value:.0f} active user{s} in the last {window} days",
     protective="{value:.0f} active user{s} in the last {window} days",
     direction="lower",
@@ -75,9 +75,9 @@ def active_users(f, p):
 
 
 @feature(
-    name="events_trend", family="usage", frame="usage", unit="ratio", group="usage_trend",
-    risk="Product usage changed {value:+.0%} vs the previous {trend} days",
-    protective="Product usage changed {value:+.0%} vs the previous {trend} days",
+    name="events_trend", family="usage", frame="usage", unit="ratio", group="usage_trend", topic="usage trend",
+    risk="Product usage is {up} {pct} on the previous {trend} days",
+    protective="Product usage is {up} {pct} on the previous {trend} days",
     direction="lower",
 )
 def events_trend(f, p):
@@ -87,9 +87,9 @@ def events_trend(f, p):
 
 
 @feature(
-    name="active_users_trend", family="usage", frame="users", unit="ratio", group="active_users",
-    risk="Active users changed {value:+.0%} vs the previous {trend} days",
-    protective="Active users changed {value:+.0%} vs the previous {trend} days",
+    name="active_users_trend", family="usage", frame="users", unit="ratio", group="active_users", topic="active users",
+    risk="Active users are {up} {pct} on the previous {trend} days",
+    protective="Active users are {up} {pct} on the previous {trend} days",
     direction="lower",
 )
 def active_users_trend(f, p):
@@ -102,9 +102,9 @@ def active_users_trend(f, p):
 
 @feature(
     name="usage_slope", family="usage", frame="usage", unit="share of an average week per week",
-    group="usage_trend",
-    risk="Weekly usage changes {value:+.0%} of an average week per week",
-    protective="Weekly usage changes {value:+.0%} of an average week per week",
+    group="usage_trend", topic="usage trend",
+    risk="Weekly usage goes {up} by {pct} of an average week, week after week",
+    protective="Weekly usage goes {up} by {pct} of an average week, week after week",
     direction="lower",
 )
 def usage_slope(f, p):
@@ -122,7 +122,7 @@ def usage_slope(f, p):
 
 @feature(
     name="days_since_last_activity", family="usage", frame="usage", unit="days",
-    group="recency",
+    group="recency", topic="days since the last activity",
     risk="No product activity for {value:.0f} day{s}",
     protective="Last active {value:.0f} day{s} ago",
     direction="higher",
@@ -134,7 +134,7 @@ def days_since_last_activity(f, p):
 
 @feature(
     name="breadth_{window}d", family="usage", frame="usage", per="window", unit="event types",
-    group="breadth", at_most_zero="No product features used in the last {window} days",
+    group="breadth", topic="product features used", at_most_zero="No product features used in the last {window} days",
     risk="Uses only {value:.0f} product feature{s} (event type{s}) in the last {window} days",
     protective="Uses {value:.0f} product feature{s} (event type{s}) in the last {window} days",
     direction="lower",
@@ -147,7 +147,7 @@ def breadth(f, p):
 
 @feature(
     name="events_per_user_{window}d", family="usage", frame="derived", per="window",
-    unit="events per user", group="usage_depth",
+    unit="events per user", group="usage_depth", topic="events per active user",
     risk="Only {value:,.1f} events per active user in the last {window} days",
     protective="{value:,.1f} events per active user in the last {window} days",
     direction="lower",
@@ -172,9 +172,9 @@ def rate_vs_baseline(t, recent, baseline, p):
 
 @feature(
     name="events_{window}d_vs_baseline", family="usage", frame="derived", per="short_window",
-    unit="ratio", group="usage_trend",
-    risk="Daily usage in the last {window} days is {value:+.0%} vs the account's {baseline}-day average",
-    protective="Daily usage in the last {window} days is {value:+.0%} vs the account's {baseline}-day average",
+    unit="ratio", group="usage_trend", topic="usage trend",
+    risk="Daily usage in the last {window} days is {pct} {above} the account's {baseline}-day average",
+    protective="Daily usage in the last {window} days is {pct} {above} the account's {baseline}-day average",
     direction="lower",
 )
 def events_vs_baseline(t, p):
@@ -186,10 +186,10 @@ def events_vs_baseline(t, p):
 
 @feature(
     name="events_{event}_{window}d_vs_baseline", family="usage", frame="derived", per="event_type_short_window",
-    unit="ratio", group="usage_{event}",
-    risk="Daily '{event_type}' events in the last {window} days are {value:+.0%} vs the account's {baseline}-day "
+    unit="ratio", group="usage_{event}", topic="'{event_type}' events",
+    risk="Daily '{event_type}' events in the last {window} days are {up} {pct} on the account's {baseline}-day "
          "average",
-    protective="Daily '{event_type}' events in the last {window} days are {value:+.0%} vs the account's "
+    protective="Daily '{event_type}' events in the last {window} days are {up} {pct} on the account's "
                "{baseline}-day average",
     direction="lower",
 )

@@ -117,11 +117,44 @@ def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], p
     return np.array(docs, dtype=object)
 
 
-def contributions_json(names: Sequence[str], sums: np.ndarray) -> np.ndarray:
-    """Each row's group contributions as a JSON object (4 decimals; groups at 0.0 left out)."""
+def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequence[Feature] | None = None,
+                       leads: np.ndarray | None = None, values: Values | None = None) -> np.ndarray:
+    """Each row's group contributions as a JSON object (groups at 0.0 left out).
+
+    Without ``features`` a group maps to its contribution (4 decimals): ``{"nps": 0.3123}``. With them
+    (and ``leads``, the column position of each row's and group's leading member, and the ``values``)
+    it maps to ``[contribution, leading feature, its value, the group in words]``:
+    ``{"nps": [0.3123, "nps_last", 4.0, "NPS"]}``, what the next run needs to say in a sentence how the
+    group moved (:func:`models.score_moves.why_moved`) and what a chart legend calls it.
+    """
     rounded = np.round(sums, 4)
     body = np.full(len(sums), "", dtype=object)
+    names_json = np.array([_json_text(f.name) + ", " for f in features or ()], dtype=object)
     for j, name in enumerate(names):  # column-wise: one vectorised concatenation per group, not per cell
-        column = rounded[:, j]
-        body = body + np.where(column != 0, (_json_text(name) + ": ") + column.astype(str).astype(object) + ", ", "")
+        column = rounded[:, j].astype(str).astype(object)
+        if features is not None and leads is not None and values is not None:
+            lead = leads[:, j]
+            topic = ", " + _json_text(features[lead[0]].topic) + "]" if len(lead) else "]"
+            column = "[" + column + ", " + names_json[lead] + _value_texts(values, lead) + topic
+        body = body + np.where(rounded[:, j] != 0, (_json_text(name) + ": ") + column + ", ", "")
     return np.array(["{" + text[:-2] + "}" for text in body], dtype=object)
+
+
+def _value_texts(values: Values, columns: np.ndarray) -> np.ndarray:
+    """The value of each row's column ``columns[row]`` as JSON text: a number (6 decimals), a quoted category, null."""
+    rows = np.arange(len(columns))
+    numbers = values.numbers[rows, columns]
+    finite = np.isfinite(numbers)
+    out = np.where(finite, np.round(np.where(finite, numbers, 0.0), DECIMALS).astype(str), "null").astype(object)
+    for j, levels in values.levels.items():
+        at = np.flatnonzero(columns == j)
+        if len(at):
+            quoted = np.array([_json_text(level) for level in levels] + ["null"], dtype=object)
+            codes = values.codes[at, j]
+            out[at] = quoted[np.where(codes >= 0, codes, len(levels))]
+    return out
+
+
+def contribution(entry) -> float:
+    """A group's contribution from either form :func:`contributions_json` writes (a number or a list)."""
+    return float(entry[0] if isinstance(entry, list) else entry)

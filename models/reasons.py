@@ -228,8 +228,10 @@ def explain(
     reasons = assemble(contributions[BASE].to_numpy(dtype="float64"), sums, slots, picked)
     summary = np.array([text or NO_RISK for text in join([s for _, s, _ in picked["risk"]], "; ")], dtype=object)
     first = np.array(groups.names + [None], dtype=object)[slots["risk"][:, 0]]
+    leads = np.stack([idx[np.abs(contrib[:, idx]).argmax(axis=1)] for idx in groups.members], axis=1) \
+        if len(contrib) else np.zeros((0, len(groups.names)), dtype=np.int64)
     return Explanations(reasons, summary, pd.DataFrame(sums, columns=groups.names, index=contributions.index), first,
-                        contributions_json(groups.names, sums))
+                        contributions_json(groups.names, sums, groups.features, leads, table_values))
 
 
 def cause_first(order: np.ndarray, names: Sequence[str], causes: dict) -> np.ndarray:

@@ -1,49 +1,67 @@
-"""Why an account's probability moved since its previous run: the reason groups whose contributions moved.
+"""Why an account's probability moved since its previous run, in sentences a CSM reads.
 
-Each run stores every reason group's contribution (log-odds) with its scores
-(:func:`models.reason_documents.contributions_json`); the next run compares its own against them.
+Each run stores every reason group's contribution (log-odds) with the group's leading feature and its
+value (:func:`models.reason_documents.contributions_json`); the next run compares its own against them
+and tells each group that moved by its feature's sentence and where the value came from
+("Last NPS answer was 8 of 10, up from 4"), from the same definitions that write the reasons.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping
+
+from models.reason_documents import contribution
 
 #: A group moves the score when its contribution changes by at least this much (log-odds).
 MOVE_FLOOR = 0.05
 
+#: Default smallest move explained, in probability points (``scoring.change_min_points``).
+MIN_POINTS = 5.0
 
-#: A probability change below this (half a point) is no move to explain.
-MIN_CHANGE = 0.005
 
-
-def moves(change: float | None) -> bool:
-    """Whether a probability change is large enough for :func:`why_moved` to explain."""
-    return change is not None and math.isfinite(change) and abs(change) >= MIN_CHANGE
+def moves(change: float | None, min_points: float = MIN_POINTS) -> bool:
+    """Whether a probability change is large enough to explain: at least ``min_points`` points."""
+    return change is not None and math.isfinite(change) and abs(change) * 100 >= min_points - 1e-9
 
 
 def why_moved(change: float | None, now: dict | None, before: dict | None, reasons: dict | None,
+              features: Mapping[str, Any] | None = None, min_points: float = MIN_POINTS,
               top: int = 2) -> str | None:
-    """Why an account's probability moved since its previous run, in one sentence.
+    """Why an account's probability moved since its previous run, in one line of sentences.
 
     The groups whose contributions moved the most in the direction of the change
-    (at least :data:`MOVE_FLOOR` log-odds), each told by its current sentence in
-    ``reasons`` (a risk sentence when the risk went up, a protective one when it went
-    down, or its group name when it is not listed that way)::
+    (at least :data:`MOVE_FLOOR` log-odds), each told by the sentence of its leading
+    feature at today's value and the value it had before ("Last NPS answer was 8 of 10,
+    up from 4"); ``features`` maps feature names to their definitions
+    (``features.base.Feature``). A group whose leading feature is unknown is told by its
+    current sentence in ``reasons`` when it is listed there, and left out otherwise: a
+    group's identifier never reaches a reader::
 
-        "risk up 12 points: 2 high/urgent support tickets still open; Active users changed -40% vs ..."
+        "risk up 12 points: 2 high/urgent support tickets still open, up from 0; ..."
 
-    ``None`` when there is no previous run, no stored contributions, or the change is under half a point.
+    ``None`` when there is no previous run, no stored contributions, or the move is under
+    ``min_points`` probability points (``scoring.change_min_points``).
     """
-    if change is None or not moves(change) or not now or before is None:
+    if change is None or not moves(change, min_points) or not now or before is None:
         return None
     sign = 1.0 if change > 0 else -1.0
-    moved = {g: sign * (now.get(g, 0.0) - before.get(g, 0.0)) for g in set(now) | set(before)}
-    movers = sorted((g for g, d in moved.items() if d >= MOVE_FLOOR), key=lambda g: -moved[g])[:top]
+    moved = {g: sign * (contribution(now.get(g, 0.0)) - contribution(before.get(g, 0.0)))
+             for g in set(now) | set(before)}
+    movers = sorted((g for g, d in moved.items() if d >= MOVE_FLOOR), key=lambda g: (-moved[g], g))
     parts = ("context", "risk") if sign > 0 else ("context", "protective")  # a sentence that reads the same way
-    said = {r["group"]: r["sentence"] for part in parts for r in (reasons or {}).get(part, [])}
+    listed = {r["group"]: r["sentence"] for part in parts for r in (reasons or {}).get(part, [])}
+    said = [s for s in (_sentence(now.get(g), before.get(g), features) or listed.get(g) for g in movers) if s]
     points = round(abs(change) * 100)
     head = f"risk {'up' if sign > 0 else 'down'} {points} point{'' if points == 1 else 's'}"
-    if not movers:
-        return head
-    return head + ": " + "; ".join(said.get(g) or g.replace("_", " ") + (" worse" if sign > 0 else " better")
-                                   for g in movers)
+    return head + ": " + "; ".join(said[:top]) if said else head
+
+
+def _sentence(now: Any, before: Any, features: Mapping[str, Any] | None) -> str | None:
+    """A group's move told by its leading feature: today's sentence, and the value before when it was the same
+    feature; ``None`` when the entry holds no feature (older rows) or the feature is not defined."""
+    if not isinstance(now, list) or len(now) < 3 or not features or now[1] not in features:
+        return None
+    feature = features[now[1]]
+    earlier = before[2] if isinstance(before, list) and len(before) >= 3 and before[1] == now[1] else None
+    return feature.moved(now[2], earlier, toward_risk=now[0] >= 0)

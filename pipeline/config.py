@@ -87,6 +87,8 @@ class Scoring(Section):
     runs_table: SqlName = "score_runs"
     tiers: Tiers = Tiers()
     top_reasons: PositiveInt = 3
+    #: Smallest move of an account's probability (in points) that pages explain; smaller moves get no reason.
+    change_min_points: Annotated[float, Field(ge=0, le=100)] = 5.0
     psi_threshold: Annotated[float, Field(gt=0)] = 0.25
     #: Reason groups that say when an account can churn (contract timing), not why: shown as context.
     context_groups: list[str] = ["renewal", "attr_billing_term"]

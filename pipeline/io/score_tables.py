@@ -38,10 +38,12 @@ SCORE_COLUMNS = [
            "churn_probability minus the account's probability on its latest earlier as-of date (null: none)."),
     Column("change_reasons", "text", False,
            "Why the probability moved since that date: the reason groups whose contributions moved it most, "
-           "in sentences (null: no earlier run, or under half a point)."),
+           "in sentences with where their values came from (null: no earlier run, or a move under "
+           "`scoring.change_min_points`)."),
     Column("contributions", "json", False,
-           "Every reason group's contribution to the log-odds, kept so that the next run can say why the score "
-           "moved."),
+           "Every reason group's contribution to the log-odds with its leading feature, that feature's value and "
+           "the group in words (`{\"nps\": [0.31, \"nps_last\", 4.0, \"NPS\"]}`), kept so that the next run can "
+           "say why the score moved."),
     Column("model_name", "text", False, "Registered model name."),
     Column("model_version", "text", False, "Registered model version that scored."),
     Column("run_id", "text", True, "The `score_runs` row of the run that wrote this row."),

@@ -39,7 +39,11 @@ class SqlBackend:
         raise NotImplementedError
 
     def execute(self, con, sql: str, params: list | None = None) -> None:
-        """Run ``sql`` with ``params`` (``?`` placeholders), no result."""
+        """Run ``sql`` with ``params`` (``?`` placeholders)."""
+        raise NotImplementedError
+
+    def insert(self, con, table: str, frame: pd.DataFrame, columns: list) -> None:
+        """Bulk-insert ``frame``'s ``columns`` into ``table``."""
         raise NotImplementedError
 
     def __init__(self, url: str, lock_timeout: float):
@@ -52,6 +56,23 @@ class SqlBackend:
 
     def has_table(self, con, table: str) -> bool:
         return bool(self.columns(con, table))
+
+    def update(self, con, table: str, frame: pd.DataFrame, keys: list[str], columns: list) -> None:
+        """Set the other ``columns`` of ``table``'s rows whose ``keys`` match a row of ``frame`` from that row.
+
+        ``frame`` goes to a staging table first (the bulk insert), then one ``UPDATE ... FROM`` joins it.
+        """
+        types = TYPES[self.dialect]
+        staging = f"{table}_changes"
+        self.execute(con, f"CREATE TEMPORARY TABLE {staging} ("
+                          + ", ".join(f"{c.name} {types[c.type]}" for c in columns) + ")")
+        try:
+            self.insert(con, staging, frame, columns)
+            sets = ", ".join(f"{c.name} = {staging}.{c.name}" for c in columns if c.name not in keys)
+            match = " AND ".join(f"{table}.{k} = {staging}.{k}" for k in keys)
+            self.execute(con, f"UPDATE {table} SET {sets} FROM {staging} WHERE {match}")
+        finally:
+            self.execute(con, f"DROP TABLE {staging}")
 
     def ddl(self, table: str, columns: list, key: str) -> str:
         types = TYPES[self.dialect]

@@ -4,8 +4,9 @@ A warehouse is an embedded DuckDB file (the default, ``data/warehouse.duckdb``)
 or a PostgreSQL database given by URL. Both get the same tables with declared
 types (:mod:`pipeline.io.score_tables`). A scoring run is one
 transaction: create the tables if absent, read each account's previous
-probability, delete the as-of date's rows, bulk-insert the new ones and the
-run's ``score_runs`` row, commit. A crash or kill before the commit leaves the
+probability, delete the as-of date's rows, bulk-insert the new ones, recompute
+the change of each account's next later row (a backfill or a re-score in the
+middle changes what that row moved from), insert the run's ``score_runs`` row, commit. A crash or kill before the commit leaves the
 previous contents as they were. Concurrent runs serialise: DuckDB allows one
 writing process per file (a second one waits for the file lock), PostgreSQL
 runs take a transaction-scoped advisory lock named after the table.
@@ -21,7 +22,7 @@ from datetime import date, datetime, timezone
 import pandas as pd
 
 from models.errors import ChurnError
-from models.score_moves import moves, why_moved
+from models.score_moves import MIN_POINTS, moves, why_moved
 from pipeline.io.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS
 from pipeline.io.sql_backends import DuckDBBackend, PostgresBackend
 from pipeline.io.urls import duckdb_path, is_postgres, mask_url
@@ -79,11 +80,14 @@ class Warehouse:
         Plain SQL names (validated by the config).
     lock_timeout : float
         Seconds a run waits for another writer before giving up.
+    change_min_points : float
+        Smallest move (probability points) that gets ``change_reasons`` (``scoring.change_min_points``).
     """
 
     def __init__(self, url, table: str = "churn_scores", runs_table: str = "score_runs",
-                 lock_timeout: float = 600.0):
+                 lock_timeout: float = 600.0, change_min_points: float = MIN_POINTS):
         self.url = str(url)
+        self.change_min_points = change_min_points
         self.names = {"scores": table, "runs": runs_table}
         postgres = is_postgres(self.url)
         self.backend = (PostgresBackend if postgres else DuckDBBackend)(self.url if postgres else duckdb_path(self.url), lock_timeout)
@@ -92,7 +96,7 @@ class Warehouse:
     def from_config(cls, cfg: Config, url: str | None = None) -> Warehouse:
         """The warehouse of ``cfg`` (``warehouse`` and the ``scoring`` section), or at ``url``."""
         s = cfg.scoring
-        return cls(url or cfg.warehouse, s.table, s.runs_table, s.lock_timeout_seconds)
+        return cls(url or cfg.warehouse, s.table, s.runs_table, s.lock_timeout_seconds, s.change_min_points)
 
     @property
     def label(self) -> str:
@@ -100,11 +104,14 @@ class Warehouse:
         return mask_url(self.url)
 
     # ------------------------------------------------------------------ writing
-    def write(self, scores: pd.DataFrame, run: Run, also=None) -> pd.DataFrame:
+    def write(self, scores: pd.DataFrame, run: Run, also=None, features=None) -> pd.DataFrame:
         """Replace the rows of ``run.as_of`` with ``scores`` and record ``run``, in one transaction.
 
-        ``probability_change`` is filled here, inside the transaction, from each
-        account's latest earlier as-of date; ``run`` gets its ``write`` timing
+        ``probability_change`` and ``change_reasons`` are filled here, inside the transaction, from each
+        account's latest earlier as-of date in the table; those of each account's next later row are
+        recomputed against the rows just written, so the change of every run is against the previous
+        date present whatever order the dates were scored in. ``features`` (the run's
+        ``features.base.Feature`` list) tell the reasons in sentences. ``run`` gets its ``write`` timing
         and ``finished_at`` just before its row is inserted. ``also(backend, con, scores)``,
         when given, writes more tables in the same transaction (experiment assignments,
         :mod:`pipeline.io.experiment_tables`). Returns the rows as written.
@@ -114,9 +121,11 @@ class Warehouse:
         started = time.perf_counter()
         with self.backend.transaction() as con:
             self._prepare(con)
-            scores = self._with_change(con, scores, run.as_of)
+            named = {f.name: f for f in features or ()}
+            scores = self._with_change(con, scores, run.as_of, named)
             self.backend.execute(con, f"DELETE FROM {self.names['scores']} WHERE as_of_date = ?", [run.as_of])
             self.backend.insert(con, self.names["scores"], scores[[c.name for c in SCORE_COLUMNS]], SCORE_COLUMNS)
+            self._rechange_next(con, run.as_of, named)
             if also is not None:
                 also(self.backend, con, scores)
             run.timings["write"], run.finished_at = time.perf_counter() - started, utc_now()
@@ -150,7 +159,9 @@ class Warehouse:
                 raise ChurnError(f"{self.label}: table {name} lacks the column(s) {', '.join(missing)}; "
                                  "it was made by another version: rename or drop it")
 
-    def _with_change(self, con, scores: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    def _with_change(self, con, scores: pd.DataFrame, as_of: date, features: dict) -> pd.DataFrame:
+        """``scores`` with ``probability_change`` and ``change_reasons`` against each account's latest row
+        before ``as_of``."""
         table = self.names["scores"]
         previous = self.backend.fetch(con, (
             f"SELECT s.account_id, s.churn_probability AS previous, s.contributions AS before FROM {table} s JOIN ("
@@ -161,12 +172,33 @@ class Warehouse:
         if "contributions" not in out:  # rows from an older scorer
             out["contributions"] = None
         out["probability_change"] = out["churn_probability"] - out.pop("previous").astype("float64")
-        befores = [_parsed(b) if moves(c) else None for c, b in zip(out["probability_change"], out.pop("before"))]
+        floor = self.change_min_points
+        befores = [_parsed(b) if moves(c, floor) else None for c, b in zip(out["probability_change"], out.pop("before"))]
         out["change_reasons"] = [  # the current rows' JSON is parsed only where there is a move to explain
-            None if before is None else why_moved(change, _parsed(now), before, _parsed(reasons))
+            None if before is None else why_moved(change, _parsed(now), before, _parsed(reasons), features, floor)
             for change, now, before, reasons in zip(out["probability_change"], out["contributions"], befores,
                                                     out["reasons"])]
         return out
+
+    def _rechange_next(self, con, as_of: date, features: dict) -> None:
+        """Recompute the change of each account's first row after ``as_of`` against the table as it now is.
+
+        Those rows, and only those, compared with an account's row of ``as_of`` (or with an earlier one, for an
+        account that row no longer holds); an account absent from the dates in between compares with ``as_of``
+        too, so the next row is per account, not the next date.
+        """
+        table = self.names["scores"]
+        rows = self.backend.fetch(con, (
+            f"SELECT s.account_id, s.as_of_date, s.churn_probability, s.contributions, s.reasons FROM {table} s JOIN ("
+            f"SELECT account_id, MIN(as_of_date) AS d FROM {table} WHERE as_of_date > ? GROUP BY account_id"
+            ") n ON s.account_id = n.account_id AND s.as_of_date = n.d"), [as_of])
+        if rows.empty:
+            return
+        rows["as_of_date"] = pd.to_datetime(rows["as_of_date"]).dt.date
+        changed = pd.concat([self._with_change(con, part, day, features) for day, part in rows.groupby("as_of_date")])
+        names = ("as_of_date", "account_id", "probability_change", "change_reasons")
+        self.backend.update(con, table, changed[list(names)], ["as_of_date", "account_id"],
+                            [c for c in SCORE_COLUMNS if c.name in names])
 
     # ------------------------------------------------------------------ reading
     def latest_as_of(self) -> date | None:
@@ -238,6 +270,9 @@ class Warehouse:
             frame = self.backend.fetch(con, sql, params)
         if "as_of_date" in frame:
             frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+        if "change_reasons" in frame and "probability_change" in frame:  # rows written under a lower threshold
+            small = ~pd.Series([moves(c, self.change_min_points) for c in frame["probability_change"]], index=frame.index)
+            frame["change_reasons"] = frame["change_reasons"].astype(object).where(~small, None)
         return frame
 
 

@@ -5,7 +5,7 @@ the list). Everything is read from ``churn_scores`` (never the model): the
 probability of each run, its tier, the reasons and ``change_reasons`` a CSM read
 that day, and the contribution of each reason group, which is what the signal
 chart draws (how much each signal pushed the account's churn log-odds up or
-down, run after run). Self-contained like the list: inline CSS and SVG, the
+down, run after run), each line named by its group in words ("NPS", "Billing term"). Self-contained like the list: inline CSS and SVG, the
 autoescaped template ``pipeline/render/templates/account.html``.
 """
 
@@ -16,6 +16,7 @@ from datetime import date
 
 import pandas as pd
 
+from models.reason_documents import contribution
 from pipeline.render.formats import percent
 from pipeline.render.jinja import environment
 
@@ -70,8 +71,10 @@ def page(history: pd.DataFrame) -> dict:
     latest = rows.iloc[-1]
     dates = rows["as_of_date"].tolist()
     contributions = [c or {} for c in rows["contributions"]]
-    shown = sorted(contributions[-1], key=lambda g: -abs(contributions[-1][g]))[:SIGNALS]
-    signals = {g.replace("_", " "): [c.get(g, float("nan")) for c in contributions] for g in shown}
+    topics = {g: e[3] for c in contributions for g, e in c.items() if isinstance(e, list) and len(e) > 3 and e[3]}
+    named = [g for g in contributions[-1] if g in topics]  # a group without its name in words is not drawn
+    shown = sorted(named, key=lambda g: -abs(contribution(contributions[-1][g])))[:SIGNALS]
+    signals = {topics[g]: [contribution(c[g]) if g in c else float("nan") for c in contributions] for g in shown}
     runs = [{"date": str(r.as_of_date), "probability": percent(r.churn_probability), "tier": r.risk_tier,
              "moved": r.change_reasons if isinstance(r.change_reasons, str) else "",
              "reasons": [x["sentence"] for x in (r.reasons or {}).get("risk", [])]}

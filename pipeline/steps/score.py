@@ -108,7 +108,7 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
         scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record)
         record.status, record.rows = "succeeded", len(scores)
         assigned: list = []
-        scores = store.write(scores, record, also=assigner(cfg.experiments, record.as_of, assigned))
+        scores = store.write(scores, record, also=assigner(cfg.experiments, record.as_of, assigned), features=features)
     return ScoreResult(record, scores, drift, store.label, assigned)
 
 

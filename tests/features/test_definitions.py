@@ -183,3 +183,66 @@ def test_onboarding_lateness_speaks_only_while_onboarding_is_recent_and_ticket_a
     assert a1["overdue_open_milestones"] == 0
     assert a1["milestones_on_time_share"] == pytest.approx(1 / 3)  # the record stays; only lateness stops speaking
     assert a1["oldest_open_urgent_ticket_days"] == 5  # 12 days open, capped
+
+
+@pytest.mark.parametrize("name, params, value, sentence", [
+    ("events_{window}d_vs_baseline", {"window": 7, "baseline": 90}, -0.861,
+     "Daily usage in the last 7 days is 86 % below the account's 90-day average"),
+    ("events_{window}d_vs_baseline", {"window": 7, "baseline": 90}, 0.3,
+     "Daily usage in the last 7 days is 30 % above the account's 90-day average"),
+    ("events_{event}_{window}d_vs_baseline", {"window": 7, "baseline": 90, "event_type": "report_view"}, -1.0,
+     "Daily 'report_view' events in the last 7 days are down 100 % on the account's 90-day average"),
+    ("events_trend", {"trend": 30}, 0.3, "Product usage is up 30 % on the previous 30 days"),
+    ("nps_change", {}, -4.0, "NPS went down 4 points since the previous answer"),
+    ("mrr_change", {"mrr_days": 90}, -0.25, "Monthly revenue is down 25 % on 90 days ago"),
+    ("attr_{attribute}", {"attribute": "billing_term"}, "annual", "Billing term: annual"),
+    ("attr_{attribute}", {"attribute": "seats_purchased"}, 430.0, "Seats purchased: 430"),
+    ("plan", {}, "Business", "Plan: Business"),
+])
+def test_sentences_read_like_a_person_wrote_them(name, params, value, sentence):
+    from features.base import REGISTRY, Feature
+
+    definition = next(d for d in REGISTRY if d.name == name and (d.kind == "categorical") == isinstance(value, str))
+    feature = Feature(name, definition, params)
+    assert feature.sentence(value) == feature.sentence(value, toward_risk=False) == sentence
+
+
+def unquoted(text: str) -> str:
+    """``text`` without its quoted names from the data ('report_view' is an event type, not an identifier)."""
+    import re
+
+    return re.sub(r"'[^' ]*'", "''", text)
+
+
+def test_every_group_has_one_name_in_words_and_no_sentence_shows_an_identifier(table):
+    topics: dict[str, set[str]] = {}
+    for f in table.features:
+        topics.setdefault(f.group, set()).add(f.topic)
+    assert all(len(t) == 1 and "" not in t and "_" not in unquoted(next(iter(t))) for t in topics.values()), topics
+    assert {f.topic for f in table.features if f.group == "attr_industry"} == {"Industry"}
+    for f in table.features:
+        for value in (-0.5, 0.0, 3.0, "x" if f.kind == "categorical" else 12.0):
+            for toward in (True, False):
+                text = unquoted(f.sentence(value, toward) + f.moved(value, 1.0, toward))
+                assert "_" not in text and " vs " not in text and "{" not in text, (f.name, text)
+
+
+def test_a_move_says_where_the_value_came_from_in_the_sentence_s_own_format():
+    from features.base import REGISTRY, Feature
+
+    nps = Feature("nps_last", next(d for d in REGISTRY if d.name == "nps_last"), {})
+    assert nps.moved(8.0, 4.0) == "Last NPS answer was 8 of 10, up from 4"
+    assert nps.moved(8.0, 8.2) == "Last NPS answer was 8 of 10"  # reads the same: nothing to add
+    assert nps.moved(8.0, None) == nps.moved(8.0, float("nan")) == "Last NPS answer was 8 of 10"
+    usage = Feature("events_7d_vs_baseline", next(d for d in REGISTRY if d.name == "events_{window}d_vs_baseline"),
+                    {"window": 7, "baseline": 90})
+    assert usage.moved(-0.86, 0.1) == ("Daily usage in the last 7 days is 86 % below the account's 90-day average "
+                                       "(was 10 % above)")
+    events = Feature("events_30d", next(d for d in REGISTRY if d.name == "events_{window}d"), {"window": 30})
+    assert events.moved(0.0, 1200.0) == "No product events in the last 30 days, down from 1,200"
+    assert events.moved(1200.0, 0.0, toward_risk=False) == "1,200 product events in the last 30 days, up from 0"
+    assert events.moved(0.0, -0.0) == "No product events in the last 30 days"
+    detractor = Feature("nps_detractor", next(d for d in REGISTRY if d.name == "nps_detractor"), {})
+    assert detractor.moved(1.0, 0.0) == "The customer is an NPS detractor (last score 0-6)"  # no value to compare
+    change = Feature("nps_change", next(d for d in REGISTRY if d.name == "nps_change"), {})
+    assert change.moved(-4.0, 2.0) == "NPS went down 4 points since the previous answer (was up 2)"

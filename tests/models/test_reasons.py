@@ -144,8 +144,12 @@ def test_reasons_are_the_largest_groups_and_add_up_to_the_raw_score(data, top_k)
 def test_every_group_contribution_is_kept_as_json():
     contrib = frame([[0.5, 0.3, -0.1, 0.9, -0.4, 2.0, 0.0, -3.0]])
     result = explain(contrib, values([[2, 9, 40, 3, 4, 20, "Team"]]), FEATURES)
-    assert json.loads(result.contributions[0]) == pytest.approx(
+    kept = json.loads(result.contributions[0])
+    assert {g: e[0] for g, e in kept.items()} == pytest.approx(
         {"usage": 0.7, "tickets": 0.9, "nps": -0.4, "renewal": 2.0})  # plan's 0.0 is left out
+    # each group keeps its leading member (largest |contribution|) and that member's value
+    assert {g: e[1:3] for g, e in kept.items()} == {"usage": ["events_7d", 2.0], "tickets": ["open_urgent_tickets", 3.0],
+                                                     "nps": ["nps_last", 4.0], "renewal": ["days_to_renewal", 20.0]}
 
 
 def test_a_cause_is_read_before_its_effect_when_both_are_risk_reasons():

@@ -1,16 +1,64 @@
-"""Why a score moved: the groups whose contributions moved, told by their sentences."""
+"""Why a score moved: the groups whose contributions moved, told in sentences from the feature definitions."""
 
 from __future__ import annotations
 
-from models.score_moves import why_moved
+from features.base import Definition, Feature
+from models.score_moves import moves, why_moved
 
 
-def test_why_moved_names_the_groups_that_moved_toward_the_change():
-    before = {"tickets": 0.1, "usage": 0.2, "nps": 0.3}
-    now = {"tickets": 1.0, "usage": 0.5, "nps": 0.0, "renewal": 0.04}
+def feature(name, group, risk, protective, at_most_zero=None, **params):
+    definition = Definition(name=name, family="usage", frame="usage", fn=None, doc=name, unit="", risk=risk,
+                            protective=protective, group=group, direction="lower", at_most_zero=at_most_zero)
+    return Feature(name, definition, params)
+
+
+FEATURES = {f.name: f for f in [
+    feature("nps_last", "nps", "Last NPS answer was {value:.0f} of 10", "Last NPS answer was {value:.0f} of 10"),
+    feature("events_per_user_30d", "usage_depth", "Only {value:,.1f} events per active user in the last {window} days",
+            "{value:,.1f} events per active user in the last {window} days", window=30),
+    feature("events_7d_vs_baseline", "usage_trend",
+            "Daily usage in the last {window} days is {pct} {above} the account's {baseline}-day average",
+            "Daily usage in the last {window} days is {pct} {above} the account's {baseline}-day average",
+            window=7, baseline=90),
+    feature("plan", "plan", "Plan: {value}", "Plan: {value}"),
+]}
+
+
+def test_each_moved_group_reads_as_a_sentence_with_where_its_value_came_from():
+    before = {"nps": [-0.2, "nps_last", 8.0, "NPS"], "usage_trend": [-0.1, "events_7d_vs_baseline", 0.1, "Usage"],
+              "usage_depth": [0.0, "events_per_user_30d", 20.0, "Events per active user"]}
+    now = {"nps": [0.6, "nps_last", 4.0, "NPS"], "usage_trend": [0.4, "events_7d_vs_baseline", -0.861, "Usage"],
+           "usage_depth": [0.01, "events_per_user_30d", 19.0, "Events per active user"]}
+    assert why_moved(0.12, now, before, None, FEATURES) == (
+        "risk up 12 points: Last NPS answer was 4 of 10, down from 8; "
+        "Daily usage in the last 7 days is 86 % below the account's 90-day average (was 10 % above)")
+    back = why_moved(-0.3, before, now, None, FEATURES, top=3)
+    assert back == ("risk down 30 points: Last NPS answer was 8 of 10, up from 4; "
+                    "Daily usage in the last 7 days is 10 % above the account's 90-day average (was 86 % below)")
+
+
+def test_a_category_says_what_it_was_and_a_new_leading_feature_says_where_it_is():
+    before = {"plan": [0.0, "plan", "pro", "Plan"], "nps": [0.0, "nps_detractor", 1.0, "NPS"]}
+    now = {"plan": [0.3, "plan", "basic", "Plan"], "nps": [0.2, "nps_last", 3.0, "NPS"]}
+    assert why_moved(0.1, now, before, None, FEATURES) == (
+        "risk up 10 points: Plan: basic (was pro); Last NPS answer was 3 of 10")
+
+
+def test_small_moves_get_no_reason_and_the_threshold_is_a_setting():
+    before, now = {"nps": [0.0, "nps_last", 8.0, "NPS"]}, {"nps": [0.6, "nps_last", 4.0, "NPS"]}
+    assert why_moved(0.049, now, before, None, FEATURES) is None  # under the default 5 points
+    assert why_moved(0.049, now, before, None, FEATURES, min_points=1).startswith("risk up 5 points: Last NPS")
+    assert moves(0.05) and not moves(0.0499) and moves(0.01, 1) and not moves(float("nan"))
+    assert why_moved(0.2, now, None, None, FEATURES) is None  # no previous run
+
+
+def test_no_group_identifier_is_ever_written():
+    """Older rows keep only numbers; a group without a known feature is told by its listed sentence or not at all."""
+    before = {"tickets": 0.1, "usage_volume": 0.2, "attr_billing_term": 0.0}
+    now = {"tickets": 1.0, "usage_volume": 0.5, "attr_billing_term": 0.3}
     said = {"risk": [{"group": "tickets", "sentence": "2 urgent tickets open"}], "protective": [], "context": []}
-    assert why_moved(0.12, now, before, said) == "risk up 12 points: 2 urgent tickets open; usage worse"
-    assert why_moved(-0.01, before, now, said) == "risk down 1 point: tickets better; usage better"
-    assert why_moved(0.001, now, before, said) is None  # under half a point
-    assert why_moved(0.2, now, None, said) is None and why_moved(float("nan"), now, before, said) is None
-    assert why_moved(0.05, before, before, said) == "risk up 5 points"  # the probability moved, no group did
+    text = why_moved(0.12, now, before, said)
+    assert text == "risk up 12 points: 2 urgent tickets open"
+    assert why_moved(0.12, now, before, None) == "risk up 12 points"
+    unknown = {"usage_volume": [0.9, "events_7d", 3.0, "Product usage"]}
+    assert why_moved(0.2, unknown, {}, None, FEATURES) == "risk up 20 points"  # no definition: nothing invented

@@ -18,6 +18,7 @@ import pandas as pd
 import psycopg
 import pytest
 
+from features.base import Definition, Feature
 from models.errors import ChurnError
 from pipeline.io.score_tables import RUN_COLUMNS, SCORE_COLUMNS
 from pipeline.io.warehouse import Run, Warehouse
@@ -131,12 +132,61 @@ def test_change_reasons_name_the_groups_that_moved_the_probability(store):
     planted(D2, [0.17, 0.29], [{"urgent_tickets": 0.9, "active_users": 0.5, "nps": 0.1},  # a ticket, usage fell
                                {"active_users": 0.58, "nps": 0.21}],
             [{"urgent_tickets": "2 high/urgent support tickets still open",
-              "active_users": "Active users changed -40% vs the previous 30 days"}, {}], "r2")
+              "active_users": "Active users are down 40 % on the previous 30 days"}, {}], "r2")
     moved = store.scores(D2).set_index("account_id")["change_reasons"]
     assert moved["A1"] == ("risk up 12 points: 2 high/urgent support tickets still open; "
-                           "Active users changed -40% vs the previous 30 days")
-    assert moved["A2"] == "risk down 1 point"  # nothing moved by 0.05 log-odds or more
+                           "Active users are down 40 % on the previous 30 days")
+    assert moved["A2"] is None  # a move of 1 point is under scoring.change_min_points: nothing to say
+    strict = Warehouse(store.url, lock_timeout=30, change_min_points=20)  # read under a higher threshold
+    assert strict.scores(D2)["change_reasons"].isna().all()
     assert store.scores(D1)["change_reasons"].isna().all()  # no earlier run
+
+
+NPS = Feature("nps_last", Definition(name="nps_last", family="nps", frame="nps", fn=None, doc="", unit="",
+                                    risk="Last NPS answer was {value:.0f} of 10",
+                                    protective="Last NPS answer was {value:.0f} of 10", group="nps",
+                                    direction="lower", topic="NPS"))
+DATES = [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)]
+
+
+def nps_world(as_of: date, seed: int) -> pd.DataFrame:
+    """Rows whose probability follows one group (NPS): its leading feature's value moves with the score."""
+    present = ACCOUNTS if as_of != DATES[1] else ACCOUNTS[10:]  # ten accounts skip the second date
+    rows = fake_scores(as_of, present, seed, f"r{as_of:%m}")
+    score = np.log(rows["churn_probability"] / (1 - rows["churn_probability"]))
+    rows["contributions"] = [json.dumps({"nps": [round(float(c), 4), "nps_last", float(round(10 - 10 * p)), "NPS"]})
+                             for c, p in zip(score, rows["churn_probability"])]
+    return rows
+
+
+def test_change_is_against_the_previous_date_whatever_order_the_runs_came_in(store):
+    """Date order, a backfill (latest first, then the earlier dates shuffled) and a re-score in the middle
+    (the second date first written from bad data, then again) leave identical rows."""
+    orders = {"in date order": [(d, 1) for d in DATES],
+              "shuffled": [(DATES[3], 1), (DATES[1], 1), (DATES[0], 1), (DATES[2], 1)],
+              "backfilled latest first": [(d, 1) for d in DATES[::-1]],  # the skippers' D3 rows follow D1
+              "re-scored": [(DATES[0], 1), (DATES[1], 99), (DATES[2], 1), (DATES[3], 1), (DATES[1], 1)]}
+    seeds = {d: i + 1 for i, d in enumerate(DATES)}
+    results = {}
+    for i, (name, order) in enumerate(orders.items()):
+        wh = Warehouse(store.url, table=f"scores_{i}", runs_table=f"runs_{i}", lock_timeout=30)
+        for day, bad in order:
+            rows = nps_world(day, seeds[day] * bad)
+            wh.write(rows, run_for(day, f"{name}{day}{bad}", len(rows)), features=[NPS])
+        results[name] = pd.concat([wh.scores(d) for d in DATES]).sort_values(["as_of_date", "account_id"])
+    keep = ["as_of_date", "account_id", "churn_probability", "probability_change", "change_reasons"]
+    expected = results["in date order"][keep].reset_index(drop=True)
+    for name in ("shuffled", "backfilled latest first", "re-scored"):
+        pd.testing.assert_frame_equal(results[name][keep].reset_index(drop=True), expected, obj=name)
+    by_date = {d: part.set_index("account_id")["churn_probability"] for d, part in expected.groupby("as_of_date")}
+    third = expected[expected["as_of_date"] == DATES[2]].set_index("account_id")
+    previous = by_date[DATES[1]].reindex(third.index).fillna(by_date[DATES[0]])  # skipped D2: against D1
+    assert np.allclose(third["probability_change"], third["churn_probability"] - previous)
+    big = expected["probability_change"].abs() >= 0.05
+    assert big.sum() > 50 and expected.loc[big, "change_reasons"].notna().all()
+    assert expected.loc[~big, "change_reasons"].isna().all()
+    assert expected.loc[big, "change_reasons"].str.fullmatch(
+        r"risk (?:up|down) \d+ points: Last NPS answer was \d+ of 10(?:, (?:up|down) from \d+)?").all()
 
 
 def test_columns_added_by_a_later_version_are_added_in_place(tmp_path):

@@ -41,8 +41,10 @@ def rows_for(day: date, step: int) -> pd.DataFrame:
         "mrr": 1000.0, "revenue_at_risk": p * 1000 * 3, "health_score": 40.0, "reasons": reasons,
         "reason_summary": ["; ".join(r["sentence"] for r in json.loads(t)["risk"]) for t in reasons],
         "model_name": "churn-model", "model_version": "4", "run_id": f"r{step}", "scored_at": datetime(2025, 3, 1),
-        "contributions": [json.dumps({"urgent_tickets": 0.3 * step + 0.01 * i, "usage_trend": 0.4 - 0.1 * step,
-                                      "renewal": 0.2}) for i in range(n)],
+        "contributions": [json.dumps({
+            "urgent_tickets": [0.3 * step + 0.01 * i, "open_urgent_tickets", float(step), "High/urgent support tickets"],
+            "usage_trend": [0.4 - 0.1 * step, "events_trend", -0.5, "Usage trend"],
+            "renewal": [0.2, "days_to_renewal", 40.0, "Renewal timing"]}) for i in range(n)],
     })
 
 
@@ -115,8 +117,9 @@ def test_every_listed_account_links_to_its_page_with_history_reasons_and_signals
     assert "Account &amp; Co 0" in page and "&lt;b&gt;" in page  # escaped
     history = re.findall(r'<polyline class="series"[^>]*points="([^"]+)"', page)
     assert len(history) == 1 + 3 and all(len(p.split()) == 3 for p in history)  # probability + 3 signals, 3 runs
-    assert page.count("<tr><td>2025-") == 3 and "urgent tickets" in page
-    assert "risk up" in page  # why it moved, from change_reasons: the urgent tickets' contribution rose
+    assert page.count("<tr><td>2025-") == 3 and "High/urgent support tickets" in page  # a legend in words
+    assert "risk up 14 points: 1 high/urgent support tickets still open" in page  # why it moved: the tickets rose
+    assert "urgent_tickets" not in page and "usage_trend" not in page
 
 
 def test_account_page_renders_in_headless_chromium_with_its_charts(store, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -278,7 +279,8 @@ def test_first_reason_names_the_true_driver_in_the_top_decile(medium_world, caps
 def test_change_reasons_name_a_planted_ticket_and_usage_drop(setup, world_copy):
     cfg, end, tmp = setup
     before, after = end - timedelta(days=28), end
-    cfg = cfg.model_copy(update={"data": str(world_copy), "warehouse": str(tmp / "planted.duckdb")})
+    small = cfg.scoring.model_copy(update={"change_min_points": 0.5})  # a small world's moves are small
+    cfg = cfg.model_copy(update={"data": str(world_copy), "warehouse": str(tmp / "planted.duckdb"), "scoring": small})
     first = score.run(cfg, as_of=before, model_uri=URI).scores.set_index("account_id")
     # plant, between the two runs, for the account least at risk: three urgent tickets still open, and no usage
     account = first.sort_values("churn_probability").index[0]
@@ -296,3 +298,35 @@ def test_change_reasons_name_a_planted_ticket_and_usage_drop(setup, world_copy):
     assert second.loc[account, "probability_change"] > 0 and moved.startswith("risk up ")
     named = moved.split(": ", 1)[1].lower()
     assert "ticket" in named and any(word in named for word in ("usage", "event", "active", "activity")), moved
+    assert " from " in named, moved  # where the value came from
+
+
+def test_shuffled_backfill_explains_every_move_as_date_order_does_and_no_page_shows_a_group_id(setup):
+    """Issue 25: runs scored latest first, then the earlier dates shuffled, give the rows of date order; every
+    move of at least ``scoring.change_min_points`` has a change reason; no page shows a group identifier."""
+    from pipeline.steps.risk_list import publish
+
+    cfg, end, tmp = setup
+    days = [end - timedelta(days=d) for d in (84, 56, 28, 0)]
+    rows = {}
+    for name, order in (("dated", days), ("shuffled", [days[3], days[1], days[0], days[2]])):
+        store = Warehouse(tmp / f"{name}.duckdb")
+        for day in order:
+            score.run(cfg, as_of=day, model_uri=URI, warehouse=store.url)
+        rows[name] = pd.concat([store.scores(d) for d in days]).sort_values(["as_of_date", "account_id"])
+    keep = ["as_of_date", "account_id", "churn_probability", "probability_change", "change_reasons"]
+    dated = rows["dated"][keep].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows["shuffled"][keep].reset_index(drop=True), dated)
+    big = dated["probability_change"].abs() >= cfg.scoring.change_min_points / 100
+    assert big.sum() >= 3 and dated.loc[big, "change_reasons"].notna().all()
+    assert dated.loc[~big, "change_reasons"].isna().all()
+    # every page of the latest run: the whole list (HTML and CSV) and every account's page
+    _, written = publish(store, "html", tmp / "pages" / "list.html")
+    csv, _ = publish(store, "csv")
+    latest = store.scores(end)
+    groups = {g for c in latest["contributions"] for g in json.loads(c) if "_" in g} | {"nps", "csat"}
+    assert len(written) == len(latest) + 1
+    for text in [csv, *(p.read_text() for p in written)]:
+        found = [g for g in groups if re.search(rf"\b{re.escape(g)}\b", text)]
+        assert not found, found
+    assert any("Why it moved" in p.read_text() and "risk up" in p.read_text() for p in written[1:])
