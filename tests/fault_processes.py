@@ -30,12 +30,15 @@ from pipeline.io import warehouse  # noqa: F401
 from pipeline.steps import score  # noqa: F401
 print("ready", flush=True)
 for line in sys.stdin:
+    base, _, pause = line.rstrip("\\n").partition("\\t")
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
+        if pause:  # hold at that point until killed (pipeline.pause_points)
+            os.environ["CHURN_PAUSE_AT"], os.environ["CHURN_PAUSE_FILE"] = pause, base + ".paused"
         for fd, suffix in ((1, ".out"), (2, ".err")):
-            os.dup2(os.open(line.strip() + suffix, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+            os.dup2(os.open(base + suffix, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
         sys.stdout.reconfigure(line_buffering=True)
         code = 1
         try:
@@ -73,10 +76,11 @@ class Zygote:
         except queue.Empty:
             raise AssertionError(f"the fork server did not answer within {timeout} s") from None
 
-    def start(self) -> Child:
+    def start(self, pause: str | None = None) -> Child:
+        """Fork one run; with ``pause`` (a :data:`pipeline.pause_points.POINTS` name) it holds there until killed."""
         self.count += 1
         base = self.folder / f"run{self.count}"
-        self.proc.stdin.write(f"{base}\n")
+        self.proc.stdin.write(f"{base}\t{pause or ''}\n")
         self.proc.stdin.flush()
         kind, pid = self._reply(60).split()
         assert kind == "started"
@@ -113,6 +117,21 @@ class Child:
                 return None
             time.sleep(0.005)
         raise AssertionError(f"no line '{prefix}...' after {timeout} s: {self.text('.err')}")
+
+    def wait_paused(self, timeout: float = 600) -> str | None:
+        """The pause point the process holds at, once it is there; ``None`` if it ended first.
+
+        The timeout only guards against a hang: the process waits at its point however long the test takes.
+        """
+        marker = self.base.with_suffix(".paused")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if marker.exists():
+                return marker.read_text()
+            if self.poll():
+                return marker.read_text() if marker.exists() else None
+            time.sleep(0.005)
+        raise AssertionError(f"not paused after {timeout} s: {self.text('.err')}")
 
     def poll(self) -> bool:
         """Whether the process has exited (its exit code is then in :attr:`code`)."""

@@ -24,6 +24,7 @@ import pandas as pd
 from models.errors import ChurnError
 from models.score_moves import MIN_POINTS, moves, why_moved
 from pipeline.io.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS
+from pipeline.pause_points import pause_point
 from pipeline.io.sql_backends import DuckDBBackend, PostgresBackend
 from pipeline.io.urls import duckdb_path, is_postgres, mask_url
 from pipeline.config import Config
@@ -121,15 +122,20 @@ class Warehouse:
         started = time.perf_counter()
         with self.backend.transaction() as con:
             self._prepare(con)
+            pause_point("write_began")
             named = {f.name: f for f in features or ()}
             scores = self._with_change(con, scores, run.as_of, named)
             self.backend.execute(con, f"DELETE FROM {self.names['scores']} WHERE as_of_date = ?", [run.as_of])
+            pause_point("scores_deleted")
             self.backend.insert(con, self.names["scores"], scores[[c.name for c in SCORE_COLUMNS]], SCORE_COLUMNS)
             self._rechange_next(con, run.as_of, named)
+            pause_point("scores_inserted")
             if also is not None:
                 also(self.backend, con, scores)
+            pause_point("others_written")
             run.timings["write"], run.finished_at = time.perf_counter() - started, utc_now()
             self.backend.insert(con, self.names["runs"], run.record(), RUN_COLUMNS)
+            pause_point("run_recorded")
         return scores
 
     def record_failure(self, run: Run, wait: float = 10.0) -> bool:

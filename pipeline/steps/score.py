@@ -32,6 +32,7 @@ from pipeline.io.urls import mask_url
 from pipeline.io.warehouse import Run, Warehouse, utc_now
 from pipeline.steps.score_table import ACCOUNT_COLUMNS, assemble, check_config_version, check_features, summary
 from pipeline.config import Config
+from pipeline.pause_points import pause_point
 
 __all__ = ["ScoreResult", "run", "load_model", "registry_version", "check_drift", "summary"]
 
@@ -91,6 +92,7 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
     with _recorded(store, record):
         with timed(record.timings, "model"):
             model, health, record.model_name, record.model_version, record.model_uri = load_model(cfg, model_uri, model)
+        pause_point("model_loaded")
         with open_snapshot(cfg, as_of=as_of, vocabulary=Vocabulary.from_dict(model.vocabulary_ or {})) as snap:
             record.as_of = snap.as_of
             features = snap.features()
@@ -99,6 +101,7 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
                      f"{record.model_name} v{record.model_version or '?'} ...")
             frame, probability, explained = snap.engine.score(snap.source, snap.query(), features, model, cfg,
                                                               record.timings)
+            pause_point("features_scored")
             accounts = snap.source.required("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()
             if frame.empty:
                 raise ChurnError(f"no account is active on {record.as_of} in {snap.source.label}: nothing to score")

@@ -1,7 +1,10 @@
 """Faults while scoring, with `churn score` as a real process on real DuckDB and real PostgreSQL.
 
-* SIGKILL at random points (``CHURN_FAULT_KILLS`` kills per engine, 20 by default, seeded): the
-  warehouse then holds exactly the previous run's rows or exactly the new run's, never a mix.
+* SIGKILL at every named point of the work (:mod:`pipeline.pause_points`: the process holds there
+  until killed, so every kill lands whatever the machine's speed): the previous rows stay.
+* SIGKILL at random moments (``CHURN_FAULT_KILLS`` runs per engine, 20 by default, seeded): the
+  warehouse then holds exactly the previous run's rows or exactly the new run's, never a mix; runs
+  that finish before their kill are checked the same way.
 * The PostgreSQL connection terminated mid-write (``pg_terminate_backend``): a clean error, the
   previous rows kept, a failed run recorded, and a re-run succeeds.
 * Two runs started together: both finish (one waited for the other) or one fails with a clear
@@ -30,6 +33,7 @@ import pandas as pd
 import psycopg
 import pytest
 
+from pipeline.pause_points import POINTS
 from pipeline.steps import score
 from pipeline.io.load import load_tables
 from pipeline.io.sources import open_source
@@ -133,6 +137,26 @@ def check_state(store: Warehouse, s: Scoring, history: pd.DataFrame) -> str:
 
 
 @pytest.mark.slow
+def test_a_kill_at_every_point_of_the_work_leaves_exactly_the_previous_rows(scoring, warehouse_url, tmp_path):
+    s, store = scoring, Warehouse(warehouse_url, lock_timeout=120)
+    old, new = s.versions
+    history = write_rows(store, s.rows[old, s.earlier], old)
+    write_rows(store, s.rows[old, s.end], old)
+    zygote = Zygote(["score", "--config", s.config, "--warehouse", warehouse_url, "--model", uri(new)], tmp_path)
+    try:
+        for point in POINTS:
+            child = zygote.start(pause=point)
+            assert child.wait_paused() == point, child.text(".err")
+            child.kill()
+            assert child.finish() == -signal.SIGKILL
+            assert check_state(store, s, history) == "previous", point
+        assert zygote.start().finish() == 0  # and a run after all these kills writes the new rows
+        assert check_state(store, s, history) == "new"
+    finally:
+        zygote.close()
+
+
+@pytest.mark.slow
 def test_sigkill_at_random_points_leaves_exactly_the_previous_or_the_new_rows(scoring, warehouse_url, tmp_path,
                                                                                capsys):
     s, store = scoring, Warehouse(warehouse_url, lock_timeout=120)
@@ -144,7 +168,7 @@ def test_sigkill_at_random_points_leaves_exactly_the_previous_or_the_new_rows(sc
     rng, outcomes, began = random.Random(SEED), [], time.monotonic()
     zygote = Zygote(args, tmp_path)
     try:
-        while sum(o["killed"] for o in outcomes) < KILLS and len(outcomes) < 2 * KILLS:
+        while len(outcomes) < KILLS:  # how many kills land depends on the machine: each outcome is checked
             scorer = zygote.start()
             if len(outcomes) % 2:  # every other kill aims at the end: scoring, explaining, writing
                 anchor = scorer.wait_line("scoring ")
@@ -166,7 +190,6 @@ def test_sigkill_at_random_points_leaves_exactly_the_previous_or_the_new_rows(sc
     finally:
         zygote.close()
     frame = pd.DataFrame(outcomes)
-    assert frame["killed"].sum() >= KILLS
     with capsys.disabled():
         kills = frame[frame["killed"]]
         print(f"\n{store.backend.dialect}: {len(kills)} SIGKILLs {kills['after'].min():.2f}..{kills['after'].max():.2f} s "

@@ -190,6 +190,15 @@ def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world, caps
             expected = after if scored else before
             pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
             seen.append("after" if scored else "before")
+        for point in ("scores_inserted", "others_written", "run_recorded"):  # held there: every kill lands
+            shutil.copy(base, tmp / "target.duckdb")
+            child = zygote.start(pause=point)
+            assert child.wait_paused() == point, child.text(".err")
+            child.kill()
+            child.finish(120)
+            got = read_assignments(target, NAME).drop(columns=["run_id", "assigned_at"])
+            pd.testing.assert_frame_equal(got.reset_index(drop=True), before.reset_index(drop=True))
+            assert target.count(new_day) == 0
         with capsys.disabled():
             print(f"\nexperiment assignments after {KILLS} SIGKILLs in the {took:.1f} s from the scoring line to the "
                   f"commit: {', '.join(seen)}")
