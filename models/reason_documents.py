@@ -13,6 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.base import Feature
 
@@ -126,33 +128,53 @@ def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequenc
     it maps to ``[contribution, leading feature, its value, the group in words]``:
     ``{"nps": [0.3123, "nps_last", 4.0, "NPS"]}``, what the next run needs to say in a sentence how the
     group moved (:func:`models.score_moves.why_moved`) and what a chart legend calls it.
+
+    Only the non-zero cells are rendered, in one vectorised pass (row-major, so each row's groups keep
+    their column order); numbers are converted once per distinct value.
     """
     rounded = np.round(sums, 4)
-    body = np.full(len(sums), "", dtype=object)
-    names_json = np.array([_json_text(f.name) + ", " for f in features or ()], dtype=object)
-    for j, name in enumerate(names):  # column-wise: one vectorised concatenation per group, not per cell
-        column = rounded[:, j].astype(str).astype(object)
-        if features is not None and leads is not None and values is not None:
-            lead = leads[:, j]
-            topic = ", " + _json_text(features[lead[0]].topic) + "]" if len(lead) else "]"
-            column = "[" + column + ", " + names_json[lead] + _value_texts(values, lead) + topic
-        body = body + np.where(rounded[:, j] != 0, (_json_text(name) + ": ") + column + ", ", "")
-    return np.array(["{" + text[:-2] + "}" for text in body], dtype=object)
+    rows, cols = np.nonzero(rounded != 0)
+    cells = [_strings([_json_text(name) + ": " for name in names]).take(cols), _float_texts(rounded[rows, cols])]
+    if features is not None and leads is not None and values is not None and len(leads):
+        lead = leads[rows, cols]
+        topics = _strings([", " + _json_text(features[first].topic) + "]" for first in leads[0]])
+        cells = [cells[0], _text("["), cells[1], _text(", "), _strings([_json_text(f.name) + ", " for f in features]).take(lead),
+                 _value_texts(values, rows, lead), topics.take(cols)]
+    joined = pc.binary_join_element_wise(*cells, _text(""))
+    bounds = pa.array(np.searchsorted(rows, np.arange(len(sums) + 1)), pa.int64())
+    body = pc.binary_join(pa.LargeListArray.from_arrays(bounds, joined), _text(", "))
+    return np.array(pc.binary_join_element_wise(_text("{"), body, _text("}"), _text("")).to_pylist(), dtype=object)
 
 
-def _value_texts(values: Values, columns: np.ndarray) -> np.ndarray:
-    """The value of each row's column ``columns[row]`` as JSON text: a number (6 decimals), a quoted category, null."""
-    rows = np.arange(len(columns))
+def _strings(texts) -> pa.Array:
+    return pa.array(texts, pa.large_string())
+
+
+def _text(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
+def _float_texts(numbers: np.ndarray) -> pa.Array:
+    """``numbers.astype(str)`` as an Arrow array, converting each distinct value once."""
+    distinct, where = np.unique(numbers, return_inverse=True)
+    return _strings(distinct.astype(str).tolist()).take(where.reshape(-1))
+
+
+def _value_texts(values: Values, rows: np.ndarray, columns: np.ndarray) -> pa.Array:
+    """The value at (``rows[i]``, ``columns[i]``) as JSON text: a number (6 decimals), a quoted category, null."""
     numbers = values.numbers[rows, columns]
     finite = np.isfinite(numbers)
-    out = np.where(finite, np.round(np.where(finite, numbers, 0.0), DECIMALS).astype(str), "null").astype(object)
+    distinct, where = np.unique(np.round(numbers[finite], DECIMALS), return_inverse=True)
+    texts = distinct.astype(str).tolist() + ["null"]
+    index = np.full(len(numbers), len(distinct), dtype=np.int64)
+    index[finite] = where.reshape(-1)
     for j, levels in values.levels.items():
         at = np.flatnonzero(columns == j)
         if len(at):
-            quoted = np.array([_json_text(level) for level in levels] + ["null"], dtype=object)
-            codes = values.codes[at, j]
-            out[at] = quoted[np.where(codes >= 0, codes, len(levels))]
-    return out
+            codes = values.codes[rows[at], j]
+            index[at] = np.where(codes >= 0, codes + len(texts), len(distinct))
+            texts += [_json_text(level) for level in levels]
+    return _strings(texts).take(index)
 
 
 def contribution(entry) -> float:
