@@ -1,6 +1,6 @@
 """Whole-process ``churn score`` and ``churn --help`` timings, optionally against another checkout in the same run.
 
-    python -m benchmarks.score_speed --world W --tracking-uri sqlite:///.../mlflow.db [--baseline DIR] [--repeats 3]
+    python -m benchmarks.score_speed --world W --tracking-uri sqlite:///.../mlflow.db [--baseline DIR] [--tree DIR] [--repeats 3]
 
 Each run is a fresh ``churn score`` process (model load, features, TreeSHAP, reasons,
 the DuckDB write, interpreter start-up included) into a fresh warehouse. ``--baseline``
@@ -59,10 +59,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--world", type=Path, required=True)
     parser.add_argument("--tracking-uri", required=True)
     parser.add_argument("--baseline", type=Path, default=None, help="Another source tree, measured first.")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="The source tree measured (default: this checkout).")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as cache:
-        for tree in [t for t in (args.baseline, ROOT) if t is not None]:
+        for tree in [t for t in (args.baseline, args.tree) if t is not None]:
             load = os.getloadavg()[0]
             report = measure(tree.resolve(), args.world.resolve(), args.tracking_uri, args.repeats, Path(cache))
             report["load"] = f"{load:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
