@@ -1,8 +1,9 @@
 """Reason documents as the score table stores them: JSON per row and the sentences a CSM reads.
 
-Sentences are rendered once per distinct (feature, value, direction) and the
-JSON is assembled column-wise, so explaining every account every night stays
-vectorised (:func:`models.reasons.explain` picks what to say; this module says it).
+Sentences are rendered once per distinct (feature, value, direction), numbers
+are turned into text once per distinct value, and the JSON is assembled
+column-wise with Arrow string kernels (no per-row Python), so explaining every
+account every night stays vectorised (:func:`models.reasons.explain` picks what to say; this module says it).
 """
 
 from __future__ import annotations
@@ -94,29 +95,44 @@ class Fragments:
         return self._cache[key]
 
 
-def join(columns: list, sep: str) -> list[str]:
-    """Join per-row strings across columns, skipping empty ones."""
-    return [sep.join(part for part in row if part) for row in zip(*columns)]
+def join(columns: list, sep: str, empty: str = "") -> np.ndarray:
+    """Join per-row strings across columns, skipping empty ones (``empty`` where all are); one Arrow pass."""
+    if not columns:
+        return np.zeros(0, dtype=object)
+    texts = [pa.array(np.asarray(column, dtype=object), pa.large_string()) for column in columns]
+    return _joined([pc.if_else(pc.equal(t, _text("")), _text(""), pc.binary_join_element_wise(_text(sep), t, _text("")))
+                    for t in texts], len(sep), empty)
+
+
+def _joined(pieces: list, lead: int, empty: str = "") -> np.ndarray:
+    """Concatenate ``pieces`` (each non-empty one starting with a ``lead``-character separator), dropping the first separator."""
+    whole = pc.utf8_slice_codeunits(pc.binary_join_element_wise(*pieces, _text("")), start=lead)
+    if empty:
+        whole = pc.if_else(pc.equal(whole, _text("")), _text(empty), whole)
+    return np.array(whole.to_pylist(), dtype=object)
 
 
 def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], picked: dict) -> np.ndarray:
-    """The JSON document of every row (``repr`` of a float is valid JSON)."""
+    """The JSON document of every row (a float's text is its ``repr``, valid JSON), built column-wise in Arrow."""
     rows = np.arange(len(base))
     listed = np.zeros(len(base))
-    parts: dict[str, list[str]] = {}
+    parts: dict[str, pa.Array] = {}
     for name, picks in slots.items():
         pieces = []
         for column, (frags, _, valid) in zip(picks.T, picked[name]):
             contribution = np.where(valid, sums[rows, np.maximum(column, 0)], 0.0)
             listed += contribution
-            numbers = np.round(contribution, DECIMALS).tolist()
-            pieces.append([f'{f}, "contribution": {c!r}}}' if ok else ""
-                           for f, c, ok in zip(frags, numbers, valid.tolist())])
-        parts[name] = join(pieces, ", ") if pieces else [""] * len(base)
-    head = zip(np.round(base, DECIMALS).tolist(), np.round(sums.sum(axis=1) - listed, DECIMALS).tolist())
-    docs = [f'{{"base_value": {b!r}, "other": {o!r}, "risk": [{r}], "protective": [{p}], "context": [{c}]}}'
-            for (b, o), r, p, c in zip(head, parts["risk"], parts["protective"], parts["context"])]
-    return np.array(docs, dtype=object)
+            piece = pc.binary_join_element_wise(_text(", "), pa.array(np.asarray(frags, dtype=object), pa.large_string()),
+                                                _text(', "contribution": '), _float_texts(np.round(contribution, DECIMALS)),
+                                                _text("}"), _text(""))
+            pieces.append(pc.if_else(pa.array(valid), piece, _text("")))
+        parts[name] = _strings(_joined(pieces, 2).tolist() if pieces else [""] * len(base))
+    docs = pc.binary_join_element_wise(
+        _text('{"base_value": '), _float_texts(np.round(base, DECIMALS)),
+        _text(', "other": '), _float_texts(np.round(sums.sum(axis=1) - listed, DECIMALS)),
+        _text(', "risk": ['), parts["risk"], _text('], "protective": ['), parts["protective"],
+        _text('], "context": ['), parts["context"], _text("]}"), _text(""))
+    return np.array(docs.to_pylist(), dtype=object)
 
 
 def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequence[Feature] | None = None,
