@@ -1,8 +1,9 @@
 """Reason documents as the score table stores them: JSON per row and the sentences a CSM reads.
 
-Sentences are rendered once per distinct (feature, value, direction) and the
-JSON is assembled column-wise, so explaining every account every night stays
-vectorised (:func:`models.reasons.explain` picks what to say; this module says it).
+Sentences are rendered once per distinct (feature, value, direction), numbers
+are turned into text once per distinct value, and the JSON is assembled
+column-wise with Arrow string kernels (no per-row Python), so explaining every
+account every night stays vectorised (:func:`models.reasons.explain` picks what to say; this module says it).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.base import Feature
 
@@ -92,29 +95,44 @@ class Fragments:
         return self._cache[key]
 
 
-def join(columns: list, sep: str) -> list[str]:
-    """Join per-row strings across columns, skipping empty ones."""
-    return [sep.join(part for part in row if part) for row in zip(*columns)]
+def join(columns: list, sep: str, empty: str = "") -> np.ndarray:
+    """Join per-row strings across columns, skipping empty ones (``empty`` where all are); one Arrow pass."""
+    if not columns:
+        return np.zeros(0, dtype=object)
+    texts = [pa.array(np.asarray(column, dtype=object), pa.large_string()) for column in columns]
+    return _joined([pc.if_else(pc.equal(t, _text("")), _text(""), pc.binary_join_element_wise(_text(sep), t, _text("")))
+                    for t in texts], len(sep), empty)
+
+
+def _joined(pieces: list, lead: int, empty: str = "") -> np.ndarray:
+    """Concatenate ``pieces`` (each non-empty one starting with a ``lead``-character separator), dropping the first separator."""
+    whole = pc.utf8_slice_codeunits(pc.binary_join_element_wise(*pieces, _text("")), start=lead)
+    if empty:
+        whole = pc.if_else(pc.equal(whole, _text("")), _text(empty), whole)
+    return np.array(whole.to_pylist(), dtype=object)
 
 
 def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], picked: dict) -> np.ndarray:
-    """The JSON document of every row (``repr`` of a float is valid JSON)."""
+    """The JSON document of every row (a float's text is its ``repr``, valid JSON), built column-wise in Arrow."""
     rows = np.arange(len(base))
     listed = np.zeros(len(base))
-    parts: dict[str, list[str]] = {}
+    parts: dict[str, pa.Array] = {}
     for name, picks in slots.items():
         pieces = []
         for column, (frags, _, valid) in zip(picks.T, picked[name]):
             contribution = np.where(valid, sums[rows, np.maximum(column, 0)], 0.0)
             listed += contribution
-            numbers = np.round(contribution, DECIMALS).tolist()
-            pieces.append([f'{f}, "contribution": {c!r}}}' if ok else ""
-                           for f, c, ok in zip(frags, numbers, valid.tolist())])
-        parts[name] = join(pieces, ", ") if pieces else [""] * len(base)
-    head = zip(np.round(base, DECIMALS).tolist(), np.round(sums.sum(axis=1) - listed, DECIMALS).tolist())
-    docs = [f'{{"base_value": {b!r}, "other": {o!r}, "risk": [{r}], "protective": [{p}], "context": [{c}]}}'
-            for (b, o), r, p, c in zip(head, parts["risk"], parts["protective"], parts["context"])]
-    return np.array(docs, dtype=object)
+            piece = pc.binary_join_element_wise(_text(", "), pa.array(np.asarray(frags, dtype=object), pa.large_string()),
+                                                _text(', "contribution": '), _float_texts(np.round(contribution, DECIMALS)),
+                                                _text("}"), _text(""))
+            pieces.append(pc.if_else(pa.array(valid), piece, _text("")))
+        parts[name] = _strings(_joined(pieces, 2).tolist() if pieces else [""] * len(base))
+    docs = pc.binary_join_element_wise(
+        _text('{"base_value": '), _float_texts(np.round(base, DECIMALS)),
+        _text(', "other": '), _float_texts(np.round(sums.sum(axis=1) - listed, DECIMALS)),
+        _text(', "risk": ['), parts["risk"], _text('], "protective": ['), parts["protective"],
+        _text('], "context": ['), parts["context"], _text("]}"), _text(""))
+    return np.array(docs.to_pylist(), dtype=object)
 
 
 def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequence[Feature] | None = None,
@@ -126,33 +144,53 @@ def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequenc
     it maps to ``[contribution, leading feature, its value, the group in words]``:
     ``{"nps": [0.3123, "nps_last", 4.0, "NPS"]}``, what the next run needs to say in a sentence how the
     group moved (:func:`models.score_moves.why_moved`) and what a chart legend calls it.
+
+    Only the non-zero cells are rendered, in one vectorised pass (row-major, so each row's groups keep
+    their column order); numbers are converted once per distinct value.
     """
     rounded = np.round(sums, 4)
-    body = np.full(len(sums), "", dtype=object)
-    names_json = np.array([_json_text(f.name) + ", " for f in features or ()], dtype=object)
-    for j, name in enumerate(names):  # column-wise: one vectorised concatenation per group, not per cell
-        column = rounded[:, j].astype(str).astype(object)
-        if features is not None and leads is not None and values is not None:
-            lead = leads[:, j]
-            topic = ", " + _json_text(features[lead[0]].topic) + "]" if len(lead) else "]"
-            column = "[" + column + ", " + names_json[lead] + _value_texts(values, lead) + topic
-        body = body + np.where(rounded[:, j] != 0, (_json_text(name) + ": ") + column + ", ", "")
-    return np.array(["{" + text[:-2] + "}" for text in body], dtype=object)
+    rows, cols = np.nonzero(rounded != 0)
+    cells = [_strings([_json_text(name) + ": " for name in names]).take(cols), _float_texts(rounded[rows, cols])]
+    if features is not None and leads is not None and values is not None and len(leads):
+        lead = leads[rows, cols]
+        topics = _strings([", " + _json_text(features[first].topic) + "]" for first in leads[0]])
+        cells = [cells[0], _text("["), cells[1], _text(", "), _strings([_json_text(f.name) + ", " for f in features]).take(lead),
+                 _value_texts(values, rows, lead), topics.take(cols)]
+    joined = pc.binary_join_element_wise(*cells, _text(""))
+    bounds = pa.array(np.searchsorted(rows, np.arange(len(sums) + 1)), pa.int64())
+    body = pc.binary_join(pa.LargeListArray.from_arrays(bounds, joined), _text(", "))
+    return np.array(pc.binary_join_element_wise(_text("{"), body, _text("}"), _text("")).to_pylist(), dtype=object)
 
 
-def _value_texts(values: Values, columns: np.ndarray) -> np.ndarray:
-    """The value of each row's column ``columns[row]`` as JSON text: a number (6 decimals), a quoted category, null."""
-    rows = np.arange(len(columns))
+def _strings(texts) -> pa.Array:
+    return pa.array(texts, pa.large_string())
+
+
+def _text(text: str) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
+def _float_texts(numbers: np.ndarray) -> pa.Array:
+    """``numbers.astype(str)`` as an Arrow array, converting each distinct value once."""
+    distinct, where = np.unique(numbers, return_inverse=True)
+    return _strings(distinct.astype(str).tolist()).take(where.reshape(-1))
+
+
+def _value_texts(values: Values, rows: np.ndarray, columns: np.ndarray) -> pa.Array:
+    """The value at (``rows[i]``, ``columns[i]``) as JSON text: a number (6 decimals), a quoted category, null."""
     numbers = values.numbers[rows, columns]
     finite = np.isfinite(numbers)
-    out = np.where(finite, np.round(np.where(finite, numbers, 0.0), DECIMALS).astype(str), "null").astype(object)
+    distinct, where = np.unique(np.round(numbers[finite], DECIMALS), return_inverse=True)
+    texts = distinct.astype(str).tolist() + ["null"]
+    index = np.full(len(numbers), len(distinct), dtype=np.int64)
+    index[finite] = where.reshape(-1)
     for j, levels in values.levels.items():
         at = np.flatnonzero(columns == j)
         if len(at):
-            quoted = np.array([_json_text(level) for level in levels] + ["null"], dtype=object)
-            codes = values.codes[at, j]
-            out[at] = quoted[np.where(codes >= 0, codes, len(levels))]
-    return out
+            codes = values.codes[rows[at], j]
+            index[at] = np.where(codes >= 0, codes + len(texts), len(distinct))
+            texts += [_json_text(level) for level in levels]
+    return _strings(texts).take(index)
 
 
 def contribution(entry) -> float:

@@ -226,7 +226,8 @@ def explain(
     table = Fragments(groups.features, sums, reps, table_values)
     picked = {name: [table.pick(column) for column in picks.T] for name, picks in slots.items()}
     reasons = assemble(contributions[BASE].to_numpy(dtype="float64"), sums, slots, picked)
-    summary = np.array([text or NO_RISK for text in join([s for _, s, _ in picked["risk"]], "; ")], dtype=object)
+    summary = join([s for _, s, _ in picked["risk"]], "; ", NO_RISK) if slots["risk"].shape[1] else \
+        np.full(len(contrib), NO_RISK, dtype=object)
     first = np.array(groups.names + [None], dtype=object)[slots["risk"][:, 0]]
     leads = np.stack([idx[np.abs(contrib[:, idx]).argmax(axis=1)] for idx in groups.members], axis=1) \
         if len(contrib) else np.zeros((0, len(groups.names)), dtype=np.int64)

@@ -96,6 +96,8 @@ class Scoring(Section):
     causes: dict[str, list[str]] = {}
     #: Registry alias scored when ``--model`` is not given: ``models:/<tracking.model_name>@<alias>``.
     model_alias: str = "champion"
+    #: Local copy of the served model's artifacts, keyed by registry version and run id (null: download every run).
+    model_cache_dir: str | None = "~/.cache/churn/models"
     #: How long a run waits for another run (or reader) holding the warehouse.
     lock_timeout_seconds: Annotated[float, Field(gt=0)] = 600.0
 

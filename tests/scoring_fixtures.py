@@ -42,7 +42,8 @@ def scoring_config(data, tmp: Path, **overrides):
     return load_config(None, {
         "data": str(data), "warehouse": str(tmp / "wh.duckdb"), "tracking.uri": f"sqlite:///{tmp / 'mlflow.db'}",
         "tracking.model_name": NAME, "tracking.artifact_location": str(tmp / "mlruns"),
-        "training.report_dir": str(tmp / "reports"), **overrides,
+        "training.report_dir": str(tmp / "reports"), "scoring.model_cache_dir": str(tmp / "model_cache"),
+        **overrides,
     })
 
 

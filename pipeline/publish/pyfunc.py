@@ -116,8 +116,11 @@ def load_churn_model(uri: str) -> ChurnModel:
     return load_churn_model_and_scorecard(uri)[0]
 
 
-def load_churn_model_and_scorecard(uri: str) -> tuple[ChurnModel, dict | None]:
+def load_churn_model_and_scorecard(uri: str, local: Path | None = None) -> tuple[ChurnModel, dict | None]:
     """The :class:`ChurnModel` and the health scorecard logged with it (``None`` for models logged without).
+
+    ``local`` is a folder already holding the pyfunc at ``uri`` (:mod:`pipeline.publish.model_cache`);
+    without it the artifacts are downloaded.
 
     Read from the pyfunc's artifacts directly (joblib and JSON), not by unpickling the wrapper: a model
     logged by an earlier release, whose wrapper class lived elsewhere, still loads, and nothing of
@@ -128,7 +131,7 @@ def load_churn_model_and_scorecard(uri: str) -> tuple[ChurnModel, dict | None]:
     models.errors.ModelError
         When nothing is found at ``uri`` or it is not a churn model.
     """
-    artifacts = _artifacts(uri)
+    artifacts = _artifacts(uri, local)
     model = joblib.load(artifacts[ARTIFACT])
     if not isinstance(model, ChurnModel):
         raise ModelError(f"'{uri}' is not a churn model (its '{ARTIFACT}' artifact holds {type(model).__name__})")
@@ -136,20 +139,36 @@ def load_churn_model_and_scorecard(uri: str) -> tuple[ChurnModel, dict | None]:
     return model, scorecard
 
 
-def _artifacts(uri: str) -> dict[str, Path]:
-    """The pyfunc's artifacts at ``uri``, downloaded, by name.
+def download(uri: str, dst: Path | None = None) -> Path:
+    """Download the pyfunc at ``uri`` (into ``dst``, default a temporary folder); the folder holding its ``MLmodel``.
+
+    Raises
+    ------
+    models.errors.ModelError
+        When nothing is found at ``uri``.
+    """
+    from mlflow.exceptions import MlflowException
+
+    if dst is not None:
+        Path(dst).mkdir(parents=True, exist_ok=True)
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=None if dst is None else str(dst)))
+    except (MlflowException, OSError) as exc:
+        raise ModelError(f"cannot load the model '{uri}' from {mlflow.get_tracking_uri()}: {exc}") from None
+
+
+def _artifacts(uri: str, local: Path | None = None) -> dict[str, Path]:
+    """The pyfunc's artifacts at ``uri`` (downloaded unless ``local`` holds them), by name.
 
     Raises
     ------
     models.errors.ModelError
         When nothing is found at ``uri`` or its pyfunc holds no churn model artifact.
     """
-    from mlflow.exceptions import MlflowException
-
+    local = download(uri) if local is None else Path(local)
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
         spec = yaml.safe_load((local / MLmodel).read_text()) or {}
-    except (MlflowException, OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError) as exc:
         raise ModelError(f"cannot load the model '{uri}' from {mlflow.get_tracking_uri()}: {exc}") from None
     found = ((spec.get("flavors") or {}).get("python_function") or {}).get("artifacts") or {}
     if ARTIFACT not in found:

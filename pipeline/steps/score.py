@@ -15,6 +15,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -34,7 +35,7 @@ from pipeline.steps.score_table import ACCOUNT_COLUMNS, assemble, check_config_v
 from pipeline.config import Config
 from pipeline.pause_points import pause_point
 
-__all__ = ["ScoreResult", "run", "load_model", "registry_version", "check_drift", "summary"]
+__all__ = ["ScoreResult", "run", "load_model", "registry_version", "registry_entry", "check_drift", "summary"]
 
 Progress = Callable[[str], None]
 
@@ -172,8 +173,15 @@ def load_model(cfg: Config, uri: str | None, model=None):
         from pipeline.publish.registry import point_at
 
         point_at(cfg.tracking)
-        name, version = registry_version(uri)
-        model, scorecard = load_churn_model_and_scorecard(f"models:/{name}/{version}" if version else uri)
+        name, version, run_id = registry_entry(uri)
+        local = None
+        if version and cfg.scoring.model_cache_dir:
+            from pipeline.publish import model_cache
+            from pipeline.publish.pyfunc import download
+
+            local = model_cache.cached(Path(cfg.scoring.model_cache_dir), cfg.tracking.uri, name, version, run_id,
+                                       lambda dst: download(f"models:/{name}/{version}", dst))
+        model, scorecard = load_churn_model_and_scorecard(f"models:/{name}/{version}" if version else uri, local)
     check_config_version(model, cfg, uri)
     health = HealthScore.from_dict(scorecard) if scorecard else HealthScore.from_config(cfg.training.health_score)
     return model, health, name, version, uri
@@ -181,19 +189,37 @@ def load_model(cfg: Config, uri: str | None, model=None):
 
 def registry_version(uri: str) -> tuple[str, str | None]:
     """(name, version) of a registry URI; ``(uri, None)`` for any other kind of URI."""
+    return registry_entry(uri)[:2]
+
+
+def registry_entry(uri: str) -> tuple[str, str | None, str]:
+    """(name, version, run id) the registry serves for a registry URI; ``(uri, None, "")`` for any other URI.
+
+    An alias is resolved to the version it points at now; the run id tells a re-created
+    registry's version 1 from the one cached earlier.
+
+    Raises
+    ------
+    ModelError
+        When the registry has no such alias or version.
+    """
     match = re.fullmatch(r"models:/([^/@]+)(?:@([^/]+)|/(\d+))?", uri)
     if not match:
-        return uri, None
+        return uri, None, ""
     name, alias, version = match.groups()
-    if alias:
-        from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
+    if not (alias or version):
+        return name, None, ""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
-        try:
-            version = MlflowClient().get_model_version_by_alias(name, alias).version
-        except MlflowException as exc:
-            raise ModelError(f"no model version '{name}@{alias}' in the registry: {exc.message}") from None
-    return name, version
+    client = MlflowClient()
+    try:
+        found = (client.get_model_version_by_alias(name, alias) if alias else
+                 client.get_model_version(name, version))
+    except MlflowException as exc:
+        raise ModelError(f"no model version '{name}{'@' + alias if alias else '/' + str(version)}' in the registry: "
+                         f"{exc.message}") from None
+    return name, str(found.version), found.run_id or ""
 
 
 def check_drift(cfg: Config, model, frame: pd.DataFrame, record: Run) -> DriftReport:

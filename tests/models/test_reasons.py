@@ -165,3 +165,45 @@ def test_a_cause_is_read_before_its_effect_when_both_are_risk_reasons():
     order = np.array([[0, 1, -1], [2, 1, 0], [1, -1, -1]])
     assert cause_first(order, ["tickets", "usage", "nps"], {"tickets": ["usage"]}).tolist() == [
         [1, 0, -1], [2, 1, 0], [1, -1, -1]]  # only where both are listed and the effect comes first
+
+
+def _contributions_per_row(result, vals) -> list[str]:
+    """The contributions JSON the way it was first written: one row, one group at a time, Python's float repr."""
+    from models.reason_documents import DECIMALS
+
+    by_name = {f.name: f for f in FEATURES}
+    docs = []
+    for i in range(len(vals)):
+        cells = []
+        for group, total in result.group_contributions.iloc[i].items():
+            rounded = round(float(total), 4)
+            if rounded == 0:
+                continue
+            members = [f for f in FEATURES if f.group == group]
+            lead = members[0] if len(members) == 1 else None
+            kept = json.loads(result.contributions[i])[group]
+            lead = lead or by_name[kept[1]]
+            value = vals.iloc[i][lead.name]
+            if lead.kind == "categorical":
+                text = "null" if pd.isna(value) else json.dumps(str(value), ensure_ascii=False)
+            else:
+                text = repr(round(float(value), DECIMALS)) if np.isfinite(float(value)) else "null"
+            cells.append(f"{json.dumps(group)}: [{rounded!r}, {json.dumps(lead.name)}, {text}, {json.dumps(lead.topic)}]")
+        docs.append("{" + ", ".join(cells) + "}")
+    return docs
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=hnp.arrays(np.float64, st.tuples(st.integers(1, 15), st.just(len(NAMES) + 1)),
+                    elements=st.one_of(st.just(0.0), st.floats(-5, 5, allow_nan=False))),
+    numbers=st.lists(st.one_of(st.none(), st.floats(-1e7, 1e7, allow_nan=False), st.just(1e-7)),
+                     min_size=6, max_size=6),
+    plan=st.sampled_from(["Team", None, 'Ent "plus"', "Großkunde"]),
+)
+def test_the_vectorised_contributions_json_is_byte_identical_to_row_by_row(data, numbers, plan):
+    """The contributions JSON is built column-wise for speed; every byte must equal the row-by-row rendering."""
+    contrib = frame(data)
+    vals = values([[np.nan if n is None else n for n in numbers] + [plan]] * len(data))
+    result = explain(contrib, vals, FEATURES, context_groups=["renewal"])
+    assert list(result.contributions) == _contributions_per_row(result, vals)

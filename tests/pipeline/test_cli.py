@@ -97,3 +97,26 @@ def test_no_validate_with_a_missing_required_column_names_table_and_column(tmp_p
     (line,) = error_lines(result)
     assert f"table {table} has no column {column}, which the contract requires" in line
     assert not (tmp_path / "f.csv").exists()
+
+
+HEAVY = ("mlflow", "lightgbm", "pyspark", "sklearn")
+
+
+def _loaded_after(args: list[str]) -> list[str]:
+    """The heavy libraries in ``sys.modules`` after ``churn <args>`` ran in a fresh interpreter."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nfrom pipeline.cli import app\ntry:\n    app(%r)\nexcept SystemExit:\n    pass\n"
+            "print(json.dumps(sorted(m for m in %r if m in sys.modules)))") % (args, HEAVY)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_help_and_light_commands_import_no_mlflow_lightgbm_or_spark(small_world, tmp_path):
+    """``churn --help`` should start in well under a second: the heavy libraries load only in the commands needing them."""
+    assert _loaded_after(["--help"]) == []
+    assert _loaded_after(["score", "--help"]) == []
+    assert _loaded_after(["validate", "--data", str(small_world)]) == []
+    assert _loaded_after(["features", "--data", str(small_world), "--out", str(tmp_path / "f.parquet")]) == []

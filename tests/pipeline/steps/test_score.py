@@ -46,7 +46,7 @@ def test_cli_history_scores_the_earlier_dates_first_so_pages_have_a_history(setu
     cfg, end, tmp = setup
     warehouse = str(tmp / "cli_history.duckdb")
     args = ["score", "--data", cfg.data, "--warehouse", warehouse, "--tracking-uri", cfg.tracking.uri,
-            "--model", URI, "--history", "2"]
+            "--model", URI, "--history", "2", "--config", write_config(cfg, tmp / "cli_history.yaml")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     store = Warehouse(warehouse)
@@ -201,7 +201,7 @@ def test_cli_scores_and_lists(setup, scored):
     cfg, end, tmp = setup
     warehouse = str(tmp / "cli.duckdb")
     args = ["score", "--data", cfg.data, "--warehouse", warehouse, "--tracking-uri", cfg.tracking.uri,
-            "--model", URI, "--as-of", str(end)]
+            "--config", write_config(cfg, tmp / "cli.yaml"), "--model", URI, "--as-of", str(end)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert f"accounts as of {end} with {NAME} v1" in result.output
