@@ -174,11 +174,11 @@ class TrainedModel:
 
 def load_trained_model(tracking_uri: str, model_name: str, version: str) -> TrainedModel:
     """The model ``churn train`` registered, as a :class:`TrainedModel`."""
-    import mlflow
-
+    from pipeline.config import Tracking
     from pipeline.publish.pyfunc import load_churn_model
+    from pipeline.publish.registry import point_at
 
-    mlflow.set_tracking_uri(tracking_uri)
+    point_at(Tracking(uri=tracking_uri))  # not mlflow.set_tracking_uri: it would set MLFLOW_TRACKING_URI for later runs
     model = load_churn_model(f"models:/{model_name}/{version}")
 
     def risk(rows: pd.DataFrame) -> np.ndarray:

@@ -152,3 +152,15 @@ def demo(tmp_path_factory):
     from training_fixtures import build_demo
 
     return build_demo(tmp_path_factory)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_tracking_uri_from_another_module():
+    """``MLFLOW_TRACKING_URI`` outranks the config: one left behind (``mlflow.set_tracking_uri`` writes it
+    into the environment) must not reach the next module's fixtures, nor, below, the next test."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking_uri_from_another_test():
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
