@@ -55,10 +55,14 @@ class Frames:
         self.cfg = cfg
         self.vocab = vocab
         self._stretch_cache: dict = {}
+        self._kept: list = []  # materialised tables later ones read: alive as long as the frames (Spark drops
+        # a cached view with its expression)
 
     def _temp(self, expr) -> ibis.Table:
         """Materialise ``expr`` once on the source's engine (see :meth:`pipeline.io.sources.Source.materialise`)."""
-        return self.source.materialise(expr)
+        table = self.source.materialise(expr)
+        self._kept.append(table)
+        return table
 
     def _events(self) -> ibis.Table:
         """The usage events any snapshot can see: from the first window's start to the last as-of date."""
@@ -225,24 +229,24 @@ class Frames:
         flag reads was known on the line's start date, so it is the same at every as-of date that sees it.
         """
         sub = self.source.table("subscriptions")
-        sub = sub.mutate(_plan=sub.plan.fill_null(""), _line=ibis.row_number())
-        sub = self._temp(sub)
-        other = sub.select(o_acc=sub.account_id, o_line=sub._line, o_start=sub.start_date, o_end=sub.end_date)
-        overlapped = sub.join(other, [
-            sub.account_id == other.o_acc, sub._line != other.o_line, other.o_start <= sub.start_date,
-            other.o_end.isnull() | (other.o_end > sub.start_date),
-        ]).select(o_line=sub._line, _over=ibis.literal(True)).distinct()
+        sub = sub.mutate(_plan=sub.plan.fill_null(""))
+        other = sub.select(o_acc=sub.account_id, o_start=sub.start_date, o_end=sub.end_date, o_plan=sub._plan,
+                           o_mrr=sub.mrr)
+        another = (other.o_start != sub.start_date) | (other.o_plan != sub._plan) | (other.o_mrr != sub.mrr) | (
+            other.o_end.isnull() != sub.end_date.isnull()) | (other.o_end != sub.end_date).fill_null(False)
+        beside = [sub.account_id == other.o_acc, other.o_start <= sub.start_date,
+                  other.o_end.isnull() | (other.o_end > sub.start_date), another]
+        sub = sub.semi_join(other, beside).mutate(_over=True).union(
+            sub.anti_join(other, beside).mutate(_over=False))
         named = self.cfg.features.subscriptions.base_plans
         if named:
             sub = sub.mutate(_named=plan_matches(sub._plan, named))
         else:
-            roles = base_plans(sub, self._temp).rename(b_acc="account_id", b_plan="_plan")
+            roles = base_plans(sub).rename(b_acc="account_id", b_plan="_plan")
             sub = sub.left_join(roles, [sub.account_id == roles.b_acc, sub._plan == roles.b_plan])
             sub = sub.mutate(_named=sub.since.notnull() & (sub.since <= sub.start_date))
-        sub = sub.left_join(overlapped, sub._line == overlapped.o_line)
-        sub = sub.mutate(base=sub._named | sub._over.isnull())
-        return self._temp(sub.drop(*[c for c in sub.columns if c in ("since", "b_acc", "b_plan", "o_line",
-                                                                      "_over", "_named", "_line")]))
+        sub = sub.mutate(base=sub._named.fill_null(False) | ~sub._over)
+        return self._temp(sub.drop(*[c for c in sub.columns if c in ("since", "b_acc", "b_plan", "_over", "_named")]))
 
     def accounts(self) -> ibis.Table:
         s, a = self.spine, self.source.table("accounts")
@@ -271,7 +275,7 @@ def plan_matches(plan, patterns: list[str]):
     return out
 
 
-def base_plans(lines: ibis.Table, materialise) -> ibis.Table:
+def base_plans(lines: ibis.Table) -> ibis.Table:
     """(account_id, _plan, since): the account's base plans and the day each became one.
 
     The plans of the lines that started on the account's first start date are base plans from then; a plan
@@ -283,7 +287,7 @@ def base_plans(lines: ibis.Table, materialise) -> ibis.Table:
     firsts = lines.group_by(["account_id", "_plan"]).aggregate(first=lines.start_date.min())
     first_day = lines.group_by("account_id").aggregate(day=lines.start_date.min())
     roles = firsts.join(first_day, [firsts.account_id == first_day.account_id, firsts.first == first_day.day])
-    roles = materialise(roles.select(firsts.account_id, firsts._plan, since=firsts.first))
+    roles = roles.select(firsts.account_id, firsts._plan, since=firsts.first)
     slack = ibis.interval(days=SWITCH_SLACK)
     starts = lines.select(r_acc=lines.account_id, r_plan=lines._plan, r_start=lines.start_date)
     for _ in range(SWITCHES):
@@ -297,7 +301,7 @@ def base_plans(lines: ibis.Table, materialise) -> ibis.Table:
         hit = hit.anti_join(starts, [hit.account_id == starts.r_acc, hit.e_plan == starts.r_plan,
                                      starts.r_start >= hit.e_end - slack, starts.r_start <= hit.first])
         step = hit.group_by(["account_id", "_plan"]).aggregate(since=hit.first.min())
-        roles = materialise(roles.union(step).distinct())
+        roles = roles.union(step).distinct()
     return roles
 
 
