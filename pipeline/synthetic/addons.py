@@ -28,25 +28,28 @@ def add_lines(rows: dict, p, rng: np.random.Generator, days: int, first_plan: in
     for acc, lo, hi in zip(accounts, starts, bounds):
         idx = order[lo:hi]
         first = rows["start"][idx].min()
-        ends = np.where(rows["end"][idx] < 0, days, rows["end"][idx])
-        last = max(int(ends.max()), int(first) + 1)
+        ends = np.where(rows["running"][idx], days, rows["end"][idx])
+        last = int(ends.max())
+        if last <= 1:  # gone before the data starts: add-ons are drawn within the data's period
+            continue
         for k, price in enumerate(p.addon_price):
             if rng.random() >= p.addon_share:
                 continue
-            begin = first + rng.integers(1, 15) if rng.random() < p.addon_early_share else rng.integers(first, last)
+            early = rng.random() < p.addon_early_share
+            begin = max(1, first + rng.integers(1, 15) if early else rng.integers(max(first, 1), last))
             stop = rng.integers(begin, last + 1) if rng.random() < p.addon_drop_share else FAR
             monthly = rng.random() < p.addon_monthly_share
             for i in idx:
                 s, e = rows["start"][i], rows["end"][i]
-                e_open = FAR if e < 0 else e
+                e_open = FAR if rows["running"][i] else e
                 lo_day, hi_day = max(s, begin), min(e_open, stop)
                 if lo_day >= hi_day:
                     continue
                 term = 0 if monthly else rows["term"][i]
-                end = -1 if hi_day == FAR else hi_day
-                for key, value in (("acc", acc), ("start", lo_day), ("end", end),
+                running = hi_day == FAR
+                for key, value in (("acc", acc), ("start", lo_day), ("end", -1 if running else hi_day),
                                    ("mrr", round(rows["mrr"][i] * price, 2)), ("plan", first_plan + k),
                                    ("term", term), ("natural_end", rows["natural_end"][i] if term == 1 else -1),
-                                   ("period", 12 if term == 1 else 1)):
+                                   ("period", 12 if term == 1 else 1), ("running", running)):
                     out[key].append(value)
     return {k: np.asarray(v, dtype=rows[k].dtype if k in rows else np.int64) for k, v in out.items()}
