@@ -6,7 +6,7 @@ beside the base rows, so a world with add-ons has the same accounts, usage and c
 as the same seed without them. An add-on runs within the base rows it overlaps (it
 stops when the subscription stops), starts in the account's first weeks or later,
 and is removed before the end for some accounts; on an annual base it is billed
-monthly or annually.
+monthly or annually (``billing_period_months``; its end date is written as the base row's).
 """
 from __future__ import annotations
 
@@ -45,11 +45,12 @@ def add_lines(rows: dict, p, rng: np.random.Generator, days: int, first_plan: in
                 lo_day, hi_day = max(s, begin), min(e_open, stop)
                 if lo_day >= hi_day:
                     continue
-                term = 0 if monthly else rows["term"][i]
+                term = rows["term"][i]  # an end after the data reads as the base row's (billing aside)
                 running = hi_day == FAR
                 for key, value in (("acc", acc), ("start", lo_day), ("end", -1 if running else hi_day),
                                    ("mrr", round(rows["mrr"][i] * price, 2)), ("plan", first_plan + k),
                                    ("term", term), ("natural_end", rows["natural_end"][i] if term == 1 else -1),
-                                   ("period", 12 if term == 1 else 1), ("running", running)):
+                                   ("period", 12 if term == 1 and not monthly else 1),
+                                   ("running", running)):
                     out[key].append(value)
     return {k: np.asarray(v, dtype=rows[k].dtype if k in rows else np.int64) for k, v in out.items()}
