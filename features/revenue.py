@@ -4,7 +4,11 @@ Frame ``subscriptions``: one row per (account, as-of, subscription started on or
 before the as-of date) with ``start_d`` = days since it started, ``covers_now``
 (running on the as-of date), ``covers_before`` (running ``mrr_change_days``
 earlier), ``mrr`` and ``plan``; an end date after the as-of date is not yet
-known and reads as running. Frame ``accounts``: the account row with
+known and reads as running. ``base`` tells the base line from add-on lines
+(``features.subscriptions.base_plans``), ``covers_then`` is running
+``addon_change_days`` earlier, ``addon_plan_now`` / ``addon_plan_then`` whether the
+row's plan runs as an add-on now / then, and ``period_d`` is the line's billing
+period in days when the data gives ``billing_period_months``. Frame ``accounts``: the account row with
 ``tenure`` = days since creation and the configured attribute columns.
 """
 
@@ -50,13 +54,20 @@ DEFAULT_TERM = 365.25
 
 
 def _term(f):
-    """The longest billing term that at least half of the account's closed subscription rows lasted a whole
-    number of (null while no row has closed: nothing in the data tells the term yet).
+    """The billing term: ``billing_period_months`` of the running base line when the data gives it, else
+    inferred (:func:`_inferred_term`)."""
+    given = f.period_d.max(where=f.covers_now & f.base)
+    return ibis.coalesce(given, _inferred_term(f))
+
+
+def _inferred_term(f):
+    """The longest billing term that at least half of the account's closed base lines lasted a whole
+    number of (null while no base line has closed: nothing in the data tells the term yet).
 
     Rows closed at renewals last whole terms; a change of plan mid-term closes a row of any length,
-    so a few rows may fit no term at all.
+    so a few rows may fit no term at all. Add-on lines keep their own periods and are not read.
     """
-    closed = f.term_d > 0
+    closed = (f.term_d > 0) & f.base
     count = f.term_d.count(where=closed)
     answer = ibis.null("float64")
     for months in sorted(TERMS):  # the longest fitting term wins: it is applied last
@@ -68,11 +79,12 @@ def _term(f):
 
 
 def _days_to_renewal(f):
-    """``renewal_date`` of the running row when given, else the end of the current inferred term."""
-    age = f.start_d.min(where=f.covers_now)
+    """``renewal_date`` of the running base line when given, else the end of its current term."""
+    main = f.covers_now & f.base
+    age = ibis.coalesce(f.start_d.min(where=main), f.start_d.min(where=f.covers_now))
     term = _term(f).fill_null(DEFAULT_TERM)
     inferred = term - (age - (age / term).floor() * term)
-    explicit = f.renewal_d.min(where=f.covers_now & (f.renewal_d >= 0))
+    explicit = f.renewal_d.min(where=main & (f.renewal_d >= 0))
     return ibis.coalesce(explicit.cast("float64"), inferred.cast("float64"))
 
 
@@ -83,8 +95,9 @@ def _days_to_renewal(f):
     direction="context",
 )
 def days_to_renewal(f, p):
-    """Days until the current term ends: the running row's renewal_date when the data has it, else the
-    account's billing term inferred from the lengths of its closed subscription rows (a year before any closed)."""
+    """Days until the current term of the base line ends: its renewal_date when the data has it, else its
+    billing_period_months, else the account's billing term inferred from the lengths of its closed base lines
+    (a year before any closed)."""
     return _days_to_renewal(f)
 
 
@@ -95,9 +108,9 @@ def days_to_renewal(f, p):
     direction="context",
 )
 def billing_term_days(f, p):
-    """The account's billing term in days, inferred from the lengths of its closed subscription rows
-    (annual, half-yearly, quarterly or monthly: the longest that at least half of them lasted a whole number
-    of; null until a first row has closed)."""
+    """The account's billing term in days: the running base line's billing_period_months when the data has
+    it, else inferred from the lengths of its closed base lines (annual, half-yearly, quarterly or monthly: the
+    longest that at least half of them lasted a whole number of; null until a first line has closed)."""
     return _term(f).cast("float64")
 
 
@@ -129,8 +142,55 @@ def subscription_changes_365d(f, p):
     direction="context",
 )
 def plan(f, p):
-    """Plan of the highest-MRR subscription running on the as-of date."""
-    return f.plan.argmax(ibis.ifelse(f.covers_now, f.mrr, ibis.null()))
+    """Plan of the running base line (the highest-MRR one if several; any running line when no base line runs)."""
+    base = f.plan.argmax(ibis.ifelse(f.covers_now & f.base, f.mrr, ibis.null()))
+    return ibis.coalesce(base, f.plan.argmax(ibis.ifelse(f.covers_now, f.mrr, ibis.null())))
+
+
+@feature(
+    family="revenue", frame="subscriptions", unit="add-on lines", group="addons", topic="add-ons",
+    risk="{value:.0f} add-on line{s} running", protective="{value:.0f} add-on line{s} running",
+    direction="context",
+)
+def addon_lines(f, p):
+    """Add-on lines (subscription lines beside the base plan) running on the as-of date."""
+    return flag(f.covers_now & ~f.base).sum().fill_null(0)
+
+
+@feature(
+    family="revenue", frame="subscriptions", unit="share", group="addons", topic="add-ons",
+    risk="Add-ons are {pct} of monthly revenue", protective="Add-ons are {pct} of monthly revenue",
+    direction="context",
+)
+def addon_mrr_share(f, p):
+    """Share of the running MRR that comes from add-on lines (null without MRR)."""
+    total = f.mrr.sum(where=f.covers_now).fill_null(0)
+    addons = f.mrr.sum(where=f.covers_now & ~f.base).fill_null(0)
+    return addons / ibis.ifelse(total == 0, ibis.null(), total)
+
+
+@feature(
+    family="revenue", frame="subscriptions", unit="add-on plans", group="addon_changes", topic="add-on changes",
+    risk="{value:.0f} add-on{s} added in the last {addon_days} days",
+    protective="{value:.0f} add-on{s} added in the last {addon_days} days",
+    direction="context",
+)
+def addons_added(f, p):
+    """Add-on plans running on the as-of date that did not run as add-ons {addon_days} days earlier
+    (expansion)."""
+    return f._plan.nunique(where=f.covers_now & ~f.base & ~f.addon_plan_then).fill_null(0)
+
+
+@feature(
+    family="revenue", frame="subscriptions", unit="add-on plans", group="addon_changes", topic="add-on changes",
+    risk="{value:.0f} add-on{s} removed in the last {addon_days} days",
+    protective="{value:.0f} add-on{s} removed in the last {addon_days} days",
+    direction="higher",
+)
+def addons_removed(f, p):
+    """Add-on plans that ran as add-ons {addon_days} days before the as-of date and no longer run
+    (contraction)."""
+    return f._plan.nunique(where=f.covers_then & ~f.base & ~f.addon_plan_now).fill_null(0)
 
 
 @feature(

@@ -78,6 +78,15 @@ class Attributes(Section):
         return self
 
 
+class SubscriptionFeatures(Section):
+    #: Plans (product names; ``*`` and ``?`` as wildcards, case-insensitive) of the base line. Empty: the plans
+    #: the account had in its first period and the plans it switched to when a base line ended; a line running
+    #: beside no other line is always a base line. Every other line is an add-on.
+    base_plans: list[str] = []
+    #: Add-ons added or removed within this many days count as expansion and contraction.
+    addon_change_days: PositiveInt = 90
+
+
 class FeatureSettings(Section):
     """``features:``: windows, vocabularies and attributes of the feature definitions."""
 
@@ -86,4 +95,5 @@ class FeatureSettings(Section):
     tickets: TicketFeatures = TicketFeatures()
     milestones: MilestoneFeatures = MilestoneFeatures()
     mrr_change_days: PositiveInt = 90
+    subscriptions: SubscriptionFeatures = SubscriptionFeatures()
     attributes: Attributes = Attributes()

@@ -104,6 +104,8 @@ CASES = {
     "end before start": ("subscriptions", setting("end_date", "2000-01-01"), "ERROR", "subscriptions.end_date", "end_before_start", 1),
     "renewal before start": ("subscriptions", lambda f: f.assign(renewal_date=[dt.date(2000, 1, 1)] + [None] * (len(f) - 1)),
                              "ERROR", "subscriptions.renewal_date", "renewal_before_start", 1),
+    "fractional billing period": ("subscriptions", lambda f: f.assign(billing_period_months=["1.5"] + [None] * (len(f) - 1)),
+                                  "ERROR", "subscriptions.billing_period_months", "billing_period_range", 1),
     "nps above 10": ("nps_responses", setting("score", "11"), "ERROR", "nps_responses.score", "nps_score", 1),
     "fractional nps": ("nps_responses", setting("score", "7.5"), "ERROR", "nps_responses.score", "nps_score", 1),
     "resolved before created": ("support_tickets", setting("resolved_at", "2000-01-01 00:00:00"), "ERROR", "support_tickets.resolved_at", "resolved_before_created", 1),

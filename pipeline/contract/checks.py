@@ -82,9 +82,13 @@ CHECKS: list[Check] = [
     Check("end_before_start", "error", "A subscription whose end_date is before its start_date."),
     Check("renewal_before_start", "error",
           "A subscription whose optional renewal_date (the term end agreed at signing) is not after its start_date."),
+    Check("billing_period_range", "error",
+          "A subscription whose optional billing_period_months (months between two invoices: 1 monthly, "
+          "12 annual) is not a whole number of months from 1 to 120."),
     Check("overlapping_subscriptions", "warning",
-          "A subscription that starts before an earlier subscription of the same account ends "
-          "(contiguous rows, where the end equals the next start, are fine)."),
+          "A subscription that starts before an earlier subscription of the same account and the same plan "
+          "ends (contiguous rows, where the end equals the next start, are fine; add-on lines of other "
+          "plans running beside the base plan are not overlaps)."),
     Check("nps_score", "error", "An NPS score outside 0-10 or not a whole number."),
     Check("csat_range", "warning", "A CSAT value outside 1-5."),
     Check("ticket_priority", "warning",
@@ -264,6 +268,11 @@ def _bad_nps(p: Parsed) -> ibis.BooleanValue:
     return score.notnull() & score.between(0, 10).ifelse(score.floor() != score, True)
 
 
+def _bad_period(months: ibis.NumericValue) -> ibis.BooleanValue:
+    # floor() only on values in range, as for NPS scores
+    return months.notnull() & months.between(1, 120).ifelse(months.floor() != months, True)
+
+
 #: Row-level value rules: (table, check, column, predicate on parsed columns, message).
 VALUE_RULES: list[tuple[str, str, str, Callable[[Parsed], ibis.BooleanValue], str]] = [
     ("subscriptions", "negative_value", "mrr", lambda p: p["mrr"] < 0, "negative mrr"),
@@ -271,6 +280,8 @@ VALUE_RULES: list[tuple[str, str, str, Callable[[Parsed], ibis.BooleanValue], st
      lambda p: p["end_date"] < p["start_date"], "end_date before start_date"),
     ("subscriptions", "renewal_before_start", "renewal_date",
      lambda p: p["renewal_date"] <= p["start_date"], "renewal_date on or before start_date"),
+    ("subscriptions", "billing_period_range", "billing_period_months",
+     lambda p: _bad_period(p["billing_period_months"]), "billing_period_months not a whole number from 1 to 120"),
     ("subscriptions", "amount_range", "mrr", lambda p: _out_of_range(p["mrr"]),
      f"mrr outside {AMOUNT_RANGE[0]:g}-{AMOUNT_RANGE[1]:g} (and not zero)"),
     ("usage_events", "negative_value", "quantity",
@@ -347,10 +358,15 @@ def no_subscription_rule(accounts: Parsed | None, subs: Parsed | None) -> Iterat
 
 
 def overlap_rule(parsed: Parsed) -> Iterator[Rule]:
-    """Subscriptions that start before an earlier row of the same account has ended."""
+    """Subscriptions that start before an earlier row of the same account and plan has ended.
+
+    Lines of other plans (add-ons beside the base plan) run side by side by design.
+    """
     if any(c not in parsed for c in ("account_id", "start_date", "end_date")):
         return
     subs = _keyed(parsed, {"_acc": "account_id", "_start": "start_date"})
+    plan = parsed["plan"].fill_null("") if "plan" in parsed else ibis.literal("")
+    subs = subs.mutate(_acc=ibis.literal("\x1f").join([subs._acc.cast("string"), plan]))
     subs = subs.mutate(_end=parsed["end_date"].fill_null(FAR_FUTURE))
     subs = subs.filter(subs._end >= subs._start)  # reversed rows are end_before_start errors
     order = ["_start", "_end"]
@@ -359,7 +375,7 @@ def overlap_rule(parsed: Parsed) -> Iterator[Rule]:
     subs = subs.mutate(_reach=reach)
     subs = subs.mutate(_before=subs._reach.lag().over(ibis.window(group_by="_acc", order_by=order)))
     rows = subs.filter(subs._start < subs._before)
-    message = "subscription starts before an earlier subscription of the account ends"
+    message = "subscription starts before an earlier subscription of the account with the same plan ends"
     yield Rule("overlapping_subscriptions", "subscriptions", "start_date", message, rows)
 
 

@@ -91,6 +91,7 @@ SUBSCRIPTIONS = Table(
         Column("mrr", "float"),
         Column("plan", "string", nullable=True),
         Column("renewal_date", "date", nullable=True, optional=True),
+        Column("billing_period_months", "int", nullable=True, optional=True),
     ),
     stamps=("start_date",),
 )

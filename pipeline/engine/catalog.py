@@ -117,6 +117,7 @@ def context_params(cfg: Config, vocab: Vocabulary) -> dict:
         "max_age": cfg.features.tickets.max_age_days,
         "relevance": cfg.features.milestones.relevance_days,
         "mrr_days": cfg.features.mrr_change_days,
+        "addon_days": cfg.features.subscriptions.addon_change_days,
         "horizon": cfg.labels.horizon_days,
         "events": list(vocab.event_types.values()),
     }

@@ -24,6 +24,7 @@ import ibis
 import pandas as pd
 
 from features.base import flag
+from features.revenue import MONTH
 from pipeline.engine.catalog import Vocabulary, usage_lookback, usage_window_offsets, user_window_offsets
 from pipeline.config import Config
 
@@ -54,10 +55,14 @@ class Frames:
         self.cfg = cfg
         self.vocab = vocab
         self._stretch_cache: dict = {}
+        self._kept: list = []  # materialised tables later ones read: alive as long as the frames (Spark drops
+        # a cached view with its expression)
 
     def _temp(self, expr) -> ibis.Table:
         """Materialise ``expr`` once on the source's engine (see :meth:`pipeline.io.sources.Source.materialise`)."""
-        return self.source.materialise(expr)
+        table = self.source.materialise(expr)
+        self._kept.append(table)
+        return table
 
     def _events(self) -> ibis.Table:
         """The usage events any snapshot can see: from the first window's start to the last as-of date."""
@@ -192,18 +197,56 @@ class Frames:
         )
 
     def subscriptions(self) -> ibis.Table:
-        s, sub = self.spine, self.source.table("subscriptions")
+        s, sub = self.spine, self._lines()
         j = s.join(sub, [s.account_id == sub.account_id, sub.start_date <= s.as_of])
         known_end = ibis.ifelse(j.end_date <= j.as_of, j.end_date, ibis.null("date"))
-        before = j.as_of - ibis.interval(days=self.cfg.features.mrr_change_days)
-        renewal = j.renewal_date if "renewal_date" in sub.columns else ibis.null("date")
+        days = self.cfg.features
+        before = j.as_of - ibis.interval(days=days.mrr_change_days)
+        then = j.as_of - ibis.interval(days=days.subscriptions.addon_change_days)
+        covers_then = (j.start_date <= then) & (known_end.isnull() | (known_end > then))
+        renewal = j.renewal_date if "renewal_date" in j.columns else ibis.null("date")
+        period = j.billing_period_months if "billing_period_months" in j.columns else ibis.null("float64")
+        addon = ~j.base
+        plan_window = ibis.window(group_by=[j.account_id, j.as_of, j._plan])
         return j.mutate(
             start_d=days_between(j.as_of, j.start_date),
             covers_now=known_end.isnull(),
             covers_before=(j.start_date <= before) & (known_end.isnull() | (known_end > before)),
+            covers_then=covers_then,
+            # per add-on plan: running as an add-on now / addon_change_days ago (expansion and contraction)
+            addon_plan_now=flag(addon & known_end.isnull()).max().over(plan_window) == 1,
+            addon_plan_then=flag(addon & covers_then).max().over(plan_window) == 1,
             term_d=days_between(known_end, j.start_date),  # null while the row runs: its end is not known yet
             renewal_d=days_between(renewal, j.as_of),  # agreed at signing, so known once the row started
+            period_d=period.cast("float64") * MONTH,  # the line's billing period in days, when given
         )
+
+    def _lines(self) -> ibis.Table:
+        """The subscription lines with ``_plan`` (plan, '' when null) and ``base``: is it the base line.
+
+        A line is an add-on when its plan is not a base plan and another line of the account was running on
+        the day it started (``features.subscriptions.base_plans``; see :func:`base_plans`). Everything the
+        flag reads was known on the line's start date, so it is the same at every as-of date that sees it.
+        """
+        sub = self.source.table("subscriptions")
+        sub = sub.mutate(_plan=sub.plan.fill_null(""))
+        other = sub.select(o_acc=sub.account_id, o_start=sub.start_date, o_end=sub.end_date, o_plan=sub._plan,
+                           o_mrr=sub.mrr)
+        another = (other.o_start != sub.start_date) | (other.o_plan != sub._plan) | (other.o_mrr != sub.mrr) | (
+            other.o_end.isnull() != sub.end_date.isnull()) | (other.o_end != sub.end_date).fill_null(False)
+        beside = [sub.account_id == other.o_acc, other.o_start <= sub.start_date,
+                  other.o_end.isnull() | (other.o_end > sub.start_date), another]
+        sub = sub.semi_join(other, beside).mutate(_over=True).union(
+            sub.anti_join(other, beside).mutate(_over=False))
+        named = self.cfg.features.subscriptions.base_plans
+        if named:
+            sub = sub.mutate(_named=plan_matches(sub._plan, named))
+        else:
+            roles = base_plans(sub).rename(b_acc="account_id", b_plan="_plan")
+            sub = sub.left_join(roles, [sub.account_id == roles.b_acc, sub._plan == roles.b_plan])
+            sub = sub.mutate(_named=sub.since.notnull() & (sub.since <= sub.start_date))
+        sub = sub.mutate(base=sub._named.fill_null(False) | ~sub._over)
+        return self._temp(sub.drop(*[c for c in sub.columns if c in ("since", "b_acc", "b_plan", "_over", "_named")]))
 
     def accounts(self) -> ibis.Table:
         s, a = self.spine, self.source.table("accounts")
@@ -213,6 +256,53 @@ class Frames:
     def frame(self, name: str) -> ibis.Table:
         """The frame called ``name`` (see ``features.base.FRAMES``)."""
         return getattr(self, name)()
+
+
+#: How far (days) a plan switch may start after the base line it replaces ended.
+SWITCH_SLACK = 5
+#: Plan switches followed from the first period (a switch to a plan, then to another, ...).
+SWITCHES = 3
+
+
+def plan_matches(plan, patterns: list[str]):
+    """Whether ``plan`` matches one of ``patterns`` (case-insensitive; ``*`` any text, ``?`` one character)."""
+    low = plan.lower()
+    tests = [low.like(p.lower().replace("*", "%").replace("?", "_")) if any(c in p for c in "*?")
+             else low == p.lower() for p in patterns]
+    out = tests[0]
+    for t in tests[1:]:
+        out = out | t
+    return out
+
+
+def base_plans(lines: ibis.Table) -> ibis.Table:
+    """(account_id, _plan, since): the account's base plans and the day each became one.
+
+    The plans of the lines that started on the account's first start date are base plans from then; a plan
+    whose first line starts at most :data:`SWITCH_SLACK` days after a base line ended, when no line of the
+    ended plan started in between (a switch, not a renewal), is a base plan from that start. Switches are
+    followed :data:`SWITCHES` deep. Each step reads only lines that started, and ends on or before, the day it
+    decides, so no as-of date sees a role decided by a later row.
+    """
+    firsts = lines.group_by(["account_id", "_plan"]).aggregate(first=lines.start_date.min())
+    first_day = lines.group_by("account_id").aggregate(day=lines.start_date.min())
+    roles = firsts.join(first_day, [firsts.account_id == first_day.account_id, firsts.first == first_day.day])
+    roles = roles.select(firsts.account_id, firsts._plan, since=firsts.first)
+    slack = ibis.interval(days=SWITCH_SLACK)
+    starts = lines.select(r_acc=lines.account_id, r_plan=lines._plan, r_start=lines.start_date)
+    for _ in range(SWITCHES):
+        base = lines.join(roles, [lines.account_id == roles.account_id, lines._plan == roles._plan,
+                                  lines.start_date >= roles.since])
+        ended = base.filter(lines.end_date.notnull()).select(
+            e_acc=lines.account_id, e_plan=lines._plan, e_end=lines.end_date)
+        new = firsts.anti_join(roles, ["account_id", "_plan"])
+        hit = new.join(ended, [new.account_id == ended.e_acc, ended.e_end <= new.first,
+                               ended.e_end >= new.first - slack])
+        hit = hit.anti_join(starts, [hit.account_id == starts.r_acc, hit.e_plan == starts.r_plan,
+                                     starts.r_start >= hit.e_end - slack, starts.r_start <= hit.first])
+        step = hit.group_by(["account_id", "_plan"]).aggregate(since=hit.first.min())
+        roles = roles.union(step).distinct()
+    return roles
 
 
 def stretches(dates: list[date], offsets: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:

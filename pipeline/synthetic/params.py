@@ -103,6 +103,14 @@ class WorldParams:
     churn_season_amplitude: float = 0.0  # added to the churn logit at the peak, subtracted half a year off
     churn_season_peak_doy: int = 350  # day of year of the highest churn risk (budget season)
     optional_tables: tuple = OPTIONAL_TABLES  # which optional contract tables are written
+    # --- add-on lines beside the base plan (addons.py): none by default ---
+    addon_products: tuple = ()  # plan names of the add-on lines
+    addon_price: tuple = ()  # MRR of each add-on as a share of the base row's MRR
+    addon_share: float = 0.5  # accounts with each add-on
+    addon_early_share: float = 0.5  # of those, added in the account's first two weeks (the rest later)
+    addon_drop_share: float = 0.3  # of those, removed before the subscription ends
+    addon_monthly_share: float = 0.5  # add-ons billed monthly on an annual base
+    billing_period_column: bool = False  # write subscriptions.billing_period_months
     event_types: tuple = EVENT_TYPES
     event_mix_engaged: tuple = EVENT_MIX_ENGAGED
     event_mix_disengaged: tuple = EVENT_MIX_DISENGAGED
@@ -130,6 +138,8 @@ class WorldParams:
             (self.batched_event in self.event_types and self.unattended_event in self.event_types,
              "batched_event and unattended_event must be event types"),
             (len(self.milestones) == len(self.milestone_due) == 4, "exactly four milestones with due days"),
+            (len(self.addon_products) == len(self.addon_price) and not set(self.addon_products) & set(PLANS),
+             "one addon_price per addon_products name, none of them a base plan name"),
             (set(self.optional_tables) <= set(OPTIONAL_TABLES), f"optional_tables must be among {OPTIONAL_TABLES}"),
             (self.truth_frequency in ("monthly", "weekly"), "truth_frequency is monthly or weekly"),
             (self.truth_horizon_days > 0 and 0.0 <= self.anytime_share <= 1.0

@@ -85,6 +85,13 @@ PRESETS: MappingProxyType = MappingProxyType({
                 "unattended_event": "calendar_sync", "milestones": VOCAB_MILESTONES,
                 "milestone_due": (5, 21, 60, 120)},
     ),
+    "addons": Preset(
+        "the demo world written as a billing system does: a base plan plus add-on lines ('Meetings' at 30 %, "
+        "'Storage' at 15 % of the base MRR; half the accounts each, added early or later, 30 % removed), add-ons "
+        "billed monthly on annual bases half the time, and billing_period_months on every line",
+        params={"addon_products": ("Meetings", "Storage"), "addon_price": (0.3, 0.15),
+                "billing_period_column": True},
+    ),
     "outreach": Preset(
         "the demo world over three years with a CS team: from 2025-01-01 it calls the accounts its risk list "
         "shows (oracle churn probability >= 5 %), except the 'retention-2025' holdout (20 %); a call cuts churn "

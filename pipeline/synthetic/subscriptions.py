@@ -86,11 +86,12 @@ class Ledger:
             todo = todo[self.next_renew[todo] < 0]
 
     def rows(self) -> dict:
-        """All rows (closed and running); ``end`` is -1 for running rows."""
+        """All rows (closed and running); ``end`` is -1 for running rows (``running``: rows still running)."""
         run = np.flatnonzero(self.active)
         parts = self._closed + [(run, self.start[run], np.full(run.size, -1, np.int64),
                                  self.mrr[run], self.plan[run], self.term[run])]
         cols = [np.concatenate([p[k] for p in parts]) for k in range(6)]
         out = dict(zip(("acc", "start", "end", "mrr", "plan", "term"), cols))
         out["natural_end"] = np.where(out["term"] == 1, self.cal.add_months(out["start"], 12), -1)
+        out["running"] = np.arange(out["acc"].size) >= out["acc"].size - run.size
         return out

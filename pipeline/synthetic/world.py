@@ -8,10 +8,11 @@ import numpy as np
 
 from .accounts import make_accounts
 from .dates import Calendar, business_seconds
-from .params import DRIVERS, HOUR_WEIGHTS, OPTIONAL_TABLES, REGION_UTC_OFFSET
+from .params import DRIVERS, HOUR_WEIGHTS, OPTIONAL_TABLES, PLANS, REGION_UTC_OFFSET
 from .presets import world_defaults, world_params, written_tables
 from .simulate import GRACE, Simulation, lookahead
 from .usage import day_factor, expected_events, usage_batch
+from .addons import add_lines
 from .writer import (accounts_frame, milestones_frame, nps_frame, subscriptions_frame, tickets_frame,
                      truth_table, write_csv, write_json, write_parquet)
 
@@ -94,10 +95,15 @@ def generate_world(out_dir, *, accounts: int | None = None, days: int | None = N
     sim = Simulation(p, acc, cal, days, rng, bsec,
                      outreach_rng=np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))).run(say)
     ids = acc.ids()
+    rows = sim["rows"]
+    if p.addon_products:  # their own random stream: the rest of the world is the same seed's
+        rows = add_lines(rows, p, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3,))), days,
+                         len(PLANS))
     say("simulation done; writing tables")
     frames = {
         "accounts": accounts_frame(acc, ids, cal),
-        "subscriptions": subscriptions_frame(sim["rows"], ids, cal, days),
+        "subscriptions": subscriptions_frame(rows, ids, cal, days, PLANS + tuple(p.addon_products),
+                                             p.billing_period_column),
         "support_tickets": tickets_frame(sim["tickets"], ids, cal, days),
         "milestones": milestones_frame(acc, ids, cal, days, p.milestones),
         "nps_responses": nps_frame(sim["nps"], ids, cal, days),

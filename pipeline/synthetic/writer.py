@@ -63,12 +63,14 @@ def accounts_frame(acc: Accounts, ids, cal: Calendar) -> pd.DataFrame:
     })
 
 
-def subscriptions_frame(rows: dict, ids, cal: Calendar, days: int) -> pd.DataFrame:
+def subscriptions_frame(rows: dict, ids, cal: Calendar, days: int, plans=PLANS,
+                        periods: bool = False) -> pd.DataFrame:
     """Subscription rows as known at the end of the period.
 
     Rows starting after the period are dropped; an end caused by something after
     the period is unknown then: a monthly row is still running (null end) and an
-    annual row shows its contracted end date.
+    annual row shows its contracted end date. ``plans`` names the plan indexes (base plans, then
+    add-ons); ``periods`` writes ``billing_period_months`` from the rows' ``period``.
     """
     keep = rows["start"] < days
     r = {k: v[keep] for k, v in rows.items()}
@@ -79,11 +81,14 @@ def subscriptions_frame(rows: dict, ids, cal: Calendar, days: int) -> pd.DataFra
     r = {k: v[order] for k, v in r.items()}
     end_str = cal.iso(end[order]).astype(object)
     end_str[null[order]] = ""
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "account_id": ids[r["acc"]], "start_date": cal.iso(r["start"]), "end_date": end_str,
-        "mrr": np.char.mod("%.2f", r["mrr"]), "plan": np.array(PLANS)[r["plan"]],
+        "mrr": np.char.mod("%.2f", r["mrr"]), "plan": np.array(plans)[r["plan"]],
         "billing_term": np.array(TERMS)[r["term"]],
     })
+    if periods:
+        frame["billing_period_months"] = r["period"] if "period" in r else np.where(r["term"] == 1, 12, 1)
+    return frame
 
 
 def tickets_frame(t: dict, ids, cal: Calendar, days: int) -> pd.DataFrame:

@@ -187,3 +187,46 @@ def test_future_of_a_generated_world_never_leaks(generated_tables, month, data):
     assert len(before) > 20
     after = features_at(rewrite_future(generated_tables, when, data.draw), when, vocab)
     pd.testing.assert_frame_equal(before, after)
+
+
+# ---------------------------------------------------------------- add-on lines
+
+def with_addon(tables):
+    """A1's base plan plus an add-on line running since well before T."""
+    add_row(tables, "subscriptions", {"account_id": "A1", "start_date": T - timedelta(days=40), "end_date": None,
+                                      "mrr": 30.0, "plan": "meetings"})
+    return tables
+
+
+def end_addon_after_t(tables):
+    subs = tables["subscriptions"]
+    subs["end_date"] = subs.end_date.where(subs.plan != "meetings", T + timedelta(days=3))
+
+
+def switch_plan_after_t(tables):
+    base = tables["subscriptions"]
+    running = (base.account_id == "A1") & base.end_date.isna() & (base.plan != "meetings")
+    base["end_date"] = base.end_date.where(~running, T + timedelta(days=2))
+    add_row(tables, "subscriptions", {"account_id": "A1", "start_date": T + timedelta(days=2), "end_date": None,
+                                      "mrr": 99.0, "plan": "enterprise"})
+
+
+ADDON_EDITS = {
+    "add-on removed after T": end_addon_after_t,
+    "add-on added the day after T": lambda t: add_row(t, "subscriptions", {
+        "account_id": "A1", "start_date": T + timedelta(days=1), "end_date": None, "mrr": 5.0, "plan": "storage"}),
+    "costly add-on line beside another account's plan after T": lambda t: add_row(t, "subscriptions", {
+        "account_id": "A2", "start_date": T + timedelta(days=1), "end_date": None, "mrr": 500.0, "plan": "seats"}),
+    "plan switched after T": switch_plan_after_t,
+}
+
+
+@pytest.mark.parametrize("edit", list(ADDON_EDITS))
+def test_add_on_changes_after_t_change_nothing(edit):
+    tables = with_addon(tiny_world.frames())
+    vocab = vocabulary(tables)
+    before = features_at(tables, T, vocab)
+    assert before.set_index("account_id").loc["A1", "addon_lines"] == 1
+    edited = {k: v.copy() for k, v in tables.items()}
+    ADDON_EDITS[edit](edited)
+    pd.testing.assert_frame_equal(before, features_at(edited, T, vocab))

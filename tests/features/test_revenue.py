@@ -84,3 +84,62 @@ def test_a_renewal_date_does_not_leak_rows_that_start_after_the_as_of_date():
             ("F", "2025-06-10", None, 10.0, "p", "2026-06-10")]           # starts after T: not visible at T
     got = _features(_world(rows, renewal_dates=True))
     assert got.loc["F", "days_to_renewal"] == 9 and pd.isna(got.loc["F", "billing_term_days"])
+
+
+# ---------------------------------------------------------------- base line, add-on lines, billing periods
+
+ADDON_COLUMNS = ["plan", "mrr", "addon_lines", "addon_mrr_share", "addons_added", "addons_removed",
+                 "billing_term_days", "days_to_renewal"]
+
+
+def _lines(subscriptions: list[tuple], periods: bool = False, **overrides) -> pd.DataFrame:
+    tables = _world([row[:5] for row in subscriptions])
+    if periods:
+        tables["subscriptions"]["billing_period_months"] = [row[5] for row in subscriptions]
+    cfg = load_config(None, {"labels.horizon_days": 90, **overrides})
+    with open_frames(tables) as source:
+        frame = build_features(source, cfg, [T], with_labels=False, end=T).frame
+    return frame.set_index("account_id")[ADDON_COLUMNS]
+
+
+def test_plan_and_term_come_from_the_base_line_and_mrr_sums_the_lines():
+    rows = [
+        # the starter base line renews yearly; a costlier add-on runs beside it since February
+        ("A", "2024-01-01", "2025-01-01", 10.0, "starter"), ("A", "2025-01-01", None, 10.0, "starter"),
+        ("A", "2025-02-10", None, 30.0, "meetings"),
+        # an add-on removed in May (within 90 days), another added in April
+        ("B", "2024-06-01", None, 50.0, "pro"), ("B", "2024-07-01", "2025-05-01", 5.0, "storage"),
+        ("B", "2025-04-01", None, 20.0, "meetings"),
+    ]
+    got = _lines(rows)
+    assert got.loc["A", "plan"] == "starter" and got.loc["A", "mrr"] == 40.0
+    assert got.loc["A", "addon_lines"] == 1 and got.loc["A", "addon_mrr_share"] == pytest.approx(0.75)
+    assert got.loc["A", "billing_term_days"] == pytest.approx(12 * MONTH)  # the add-on's open line is not read
+    assert got.loc["A", "addons_added"] == 0  # added in February: more than 90 days before T
+    assert got.loc["B", "plan"] == "pro" and got.loc["B", "mrr"] == 70.0
+    assert (got.loc["B", "addons_added"], got.loc["B", "addons_removed"]) == (1, 1)
+
+
+def test_a_plan_switch_stays_the_base_and_configured_names_decide_same_day_add_ons():
+    switch = [("S", "2024-01-01", "2025-02-01", 10.0, "starter"), ("S", "2024-01-20", None, 30.0, "meetings"),
+              ("S", "2025-02-01", None, 20.0, "pro")]  # switched from starter to pro, the add-on kept
+    got = _lines(switch)
+    assert got.loc["S", "plan"] == "pro" and got.loc["S", "addon_lines"] == 1
+    same_day = [("D", "2024-01-01", None, 10.0, "starter"), ("D", "2024-01-01", None, 30.0, "meetings")]
+    assert _lines(same_day).loc["D", "plan"] == "meetings"  # both from the first period: the costlier one
+    named = _lines(same_day, **{"features.subscriptions.base_plans": ["Start*"]})
+    assert named.loc["D", "plan"] == "starter" and named.loc["D", "addon_lines"] == 1
+
+
+def test_billing_period_months_gives_the_term_and_the_renewal():
+    rows = [
+        # monthly lines, then annual from 2025-04-01: the annual term from the switch on
+        ("M", "2025-01-01", "2025-04-01", 10.0, "pro", 1), ("M", "2025-04-01", None, 100.0, "pro", 12),
+        # one quarterly line still in its first term: no closed line to infer from
+        ("Q", "2025-05-01", None, 10.0, "pro", 3),
+    ]
+    got = _lines(rows, periods=True)
+    assert got.loc["M", "billing_term_days"] == pytest.approx(12 * MONTH)
+    assert got.loc["M", "days_to_renewal"] == pytest.approx(12 * MONTH - 61)
+    assert got.loc["Q", "billing_term_days"] == pytest.approx(3 * MONTH)
+    assert got.loc["Q", "days_to_renewal"] == pytest.approx(3 * MONTH - 31)

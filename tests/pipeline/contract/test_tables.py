@@ -47,10 +47,10 @@ def test_keys_stamps_and_foreign_keys_name_columns_of_the_table(name):
     assert all(c.kind in KINDS for c in table.columns)
 
 
-def test_only_renewal_date_is_an_optional_column_and_it_is_nullable():
+def test_only_renewal_date_and_billing_period_are_optional_columns_and_nullable():
     optional = [(t.name, c.name) for t in TABLES.values() for c in t.columns if c.optional]
-    assert optional == [("subscriptions", "renewal_date")]
-    assert TABLES["subscriptions"].column("renewal_date").nullable
+    assert optional == [("subscriptions", "renewal_date"), ("subscriptions", "billing_period_months")]
+    assert all(TABLES["subscriptions"].column(c).nullable for _, c in optional)
 
 
 @pytest.mark.parametrize("name", TABLES)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 import json
 import subprocess
 import sys
@@ -12,6 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from pipeline.config import load_config
+from pipeline.engine.featurize import build_features
+from pipeline.io.sources import open_source
 from pipeline.synthetic import generate_world
 from pipeline.synthetic.params import EVENT_TYPES, MILESTONES
 from pipeline.synthetic.presets import PRESETS, get_preset, preset_names, world_params
@@ -43,8 +47,10 @@ def _churns(subs: pd.DataFrame, grace: int = 30) -> pd.DataFrame:
     """Churn events per the contract: coverage ends, nothing starts again within the grace period."""
     s = subs.assign(start=pd.to_datetime(subs.start_date), end=pd.to_datetime(subs.end_date))
     s = s.sort_values(["account_id", "start", "end"])
+    far = pd.Timestamp("2262-01-01")
+    s["end"] = s.end.fillna(far).groupby(s.account_id).cummax()  # coverage so far (add-on lines beside the base)
     s["nxt"] = s.groupby("account_id")["start"].shift(-1)
-    hit = s.end.notna() & (s.nxt.isna() | (s.nxt > s.end + pd.Timedelta(days=grace)))
+    hit = (s.end < far) & (s.nxt.isna() | (s.nxt > s.end + pd.Timedelta(days=grace)))
     return s[hit]
 
 
@@ -53,7 +59,7 @@ def _churns(subs: pd.DataFrame, grace: int = 30) -> pd.DataFrame:
 def test_catalogue_names_and_descriptions():
     assert preset_names()[0] == "demo"
     assert set(preset_names()) == {"demo", "monthly", "annual", "short", "growth", "seasonal", "anytime",
-                                   "minimal", "vocab", "outreach"}
+                                   "minimal", "vocab", "outreach", "addons"}
     assert all(p.description for p in PRESETS.values())
     assert get_preset("demo").params == {} and world_params("demo") == world_params()
 
@@ -220,3 +226,35 @@ def test_cli_generates_a_preset_and_refuses_an_unknown_one(tmp_path):
                          cwd=ROOT)
     assert bad.returncode == 2 and "'nope'" in bad.stderr and "minimal" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_addons_world_writes_base_and_add_on_lines_beside_the_demo_world(worlds):
+    folder, _ = worlds["addons"]
+    subs, demo = _read(folder, "subscriptions"), _read(worlds["demo"][0], "subscriptions")
+    addons = subs.plan.isin(["Meetings", "Storage"])
+    assert addons.sum() > 50 and set(subs.billing_period_months) == {1, 12}
+    assert set(subs.loc[addons & (subs.billing_term == "monthly"), "billing_period_months"]) == {1}
+    base = subs[~addons].drop(columns="billing_period_months").reset_index(drop=True)
+    pd.testing.assert_frame_equal(base, demo)  # the same world: only the add-on lines are new
+    both = subs[addons].merge(subs[~addons], on="account_id", suffixes=("", "_base"))
+    beside = (both.start_date >= both.start_date_base) & (
+        both.end_date_base.isna() | (both.start_date < both.end_date_base))
+    assert beside.groupby([both.account_id, both.plan, both.start_date]).any().all()  # never without a base line
+    run = subprocess.run([sys.executable, "-m", "pipeline.cli", "validate", "--data", str(folder)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert "0 errors, 0 warnings" in run.stdout + run.stderr  # add-on lines are no overlaps
+
+
+def test_addons_world_reads_its_plan_from_the_base_line(worlds):
+    folder, _ = worlds["addons"]
+    cfg = load_config(None)
+    when = date(2025, 6, 1)
+    with open_source(str(folder)) as source:
+        got = build_features(source, cfg, [when], with_labels=False, end=when).frame
+    with open_source(str(worlds["demo"][0])) as source:
+        demo = build_features(source, cfg, [when], with_labels=False, end=when).frame
+    got = got.set_index("account_id")
+    demo = demo.set_index("account_id").reindex(got.index)
+    assert not got.plan.isin(["Meetings", "Storage"]).any() and (got.plan == demo.plan).all()
+    assert (got.addon_lines > 0).sum() > 20 and (demo.addon_lines == 0).all()
+    assert (got.mrr >= demo.mrr).all() and (got.mrr > demo.mrr).any()
