@@ -68,7 +68,8 @@ def test_camel_case_and_abbreviated_names_are_split_into_words():
         "AccountId": "string", "ContractStartDate": "date", "ContractEndDate": "date", "MonthlyValue": "float64",
         "ProductName": "string"})}
     assert found == {"account_id": "AccountId", "start_date": "ContractStartDate", "end_date": "ContractEndDate",
-                     "mrr": "MonthlyValue", "plan": "ProductName", "renewal_date": None}
+                     "mrr": "MonthlyValue", "plan": "ProductName", "renewal_date": None,
+                     "billing_period_months": None}
     found = {g.contract: g.column for g in guess_columns("support_tickets", {
         "TKT_KEY": "int64", "CUST_KEY": "string", "TKT_OPEN_DTTM": "timestamp", "TKT_CLOSE_DTTM": "timestamp",
         "TKT_PRIORITY_CD": "string", "CSAT_SCORE": "float64"})}
