@@ -79,13 +79,13 @@ class SqlBackend:
         cols = ", ".join(f"{c.name} {types[c.type]}{' NOT NULL' if c.required else ''}" for c in columns)
         return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key}))"
 
-    def create(self, con, table: str, columns: list, key: str) -> list[str]:
+    def create(self, con, table: str, columns: list, key: str) -> None:
         """Create ``table`` if absent; add the nullable ``columns`` it lacks in place (a later version's).
 
-        Returns
-        -------
-        list of str
-            The required columns still missing: the table was made by another version.
+        Raises
+        ------
+        ChurnError
+            When a required column is still missing: the table was made by another version.
         """
         self.execute(con, self.ddl(table, columns, key))
         present = set(self.columns(con, table))
@@ -93,7 +93,10 @@ class SqlBackend:
             if c.name not in present and not c.required:
                 self.execute(con, f"ALTER TABLE {table} ADD COLUMN {c.name} {TYPES[self.dialect][c.type]}")
                 present.add(c.name)
-        return [c.name for c in columns if c.name not in present]
+        missing = [c.name for c in columns if c.name not in present]
+        if missing:
+            raise ChurnError(f"{mask_url(self.url)}: table {table} lacks the column(s) {', '.join(missing)}; "
+                             "it was made by another version: rename or drop it")
 
 
 class DuckDBBackend(SqlBackend):

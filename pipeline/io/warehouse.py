@@ -160,10 +160,7 @@ class Warehouse:
         self.backend.lock(con, self.names["scores"])
         for kind, columns in (("scores", SCORE_COLUMNS), ("runs", RUN_COLUMNS)):
             name = self.names[kind]
-            missing = self.backend.create(con, name, columns, KEYS[kind])
-            if missing:
-                raise ChurnError(f"{self.label}: table {name} lacks the column(s) {', '.join(missing)}; "
-                                 "it was made by another version: rename or drop it")
+            self.backend.create(con, name, columns, KEYS[kind])
 
     def _with_change(self, con, scores: pd.DataFrame, as_of: date, features: dict) -> pd.DataFrame:
         """``scores`` with ``probability_change`` and ``change_reasons`` against each account's latest row
@@ -277,8 +274,8 @@ class Warehouse:
         if "as_of_date" in frame:
             frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
         if "change_reasons" in frame and "probability_change" in frame:  # rows written under a lower threshold
-            small = ~pd.Series([moves(c, self.change_min_points) for c in frame["probability_change"]], index=frame.index)
-            frame["change_reasons"] = frame["change_reasons"].astype(object).where(~small, None)
+            moved = [moves(c, self.change_min_points) for c in frame["probability_change"]]
+            frame["change_reasons"] = frame["change_reasons"].astype(object).where(moved, None)
         return frame
 
 

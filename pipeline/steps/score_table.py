@@ -9,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.revenue import MONTH
 from pipeline.config import Config, CONFIG_VERSION
 from pipeline.io.experiment_tables import entry_line
 from models.errors import ModelError
 
-#: Average month length in days: revenue at risk counts the months of the label horizon.
-MONTH_DAYS = 365.25 / 12
+#: Average month length in days (the features' billing month): revenue at risk counts the months of the horizon.
+MONTH_DAYS = MONTH
 #: ``accounts`` columns copied into ``churn_scores`` (source name -> score table name).
 ACCOUNT_COLUMNS = {"name": "account_name", "csm": "csm", "segment": "segment"}
 
