@@ -36,7 +36,14 @@ def add_lines(rows: dict, p, rng: np.random.Generator, days: int, first_plan: in
             if rng.random() >= p.addon_share:
                 continue
             early = rng.random() < p.addon_early_share
-            begin = max(1, first + rng.integers(1, 15) if early else rng.integers(max(first, 1), last))
+            if early:
+                begin = max(1, first + rng.integers(1, 15))
+            elif max(first, 1) < last:
+                begin = rng.integers(max(first, 1), last)
+            else:  # the account's lines start on the data's last day: no later start to draw
+                continue
+            if begin > last:  # an early start after the data's end: no line to write
+                continue
             stop = rng.integers(begin, last + 1) if rng.random() < p.addon_drop_share else FAR
             monthly = rng.random() < p.addon_monthly_share
             for i in idx:
