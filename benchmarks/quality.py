@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -160,8 +161,12 @@ def make_world(spec: Spec, folder: Path, size: dict, cfg: dict, seed: int, fresh
 
 # ------------------------------------------------------------------ one world
 def run_world(spec: Spec, work: Path, cmd: list[str], size: dict, seed: int, fresh: bool,
-              candidate: dict | None = None) -> dict:
-    """Evaluate one world; failures are recorded, never raised."""
+              candidate: dict | None = None, noise: bool = False) -> dict:
+    """Evaluate one world; failures are recorded, never raised.
+
+    With ``noise``, the world is trained and evaluated a second time with a random
+    high-cardinality attribute configured as categorical (:func:`run_noise_attribute`).
+    """
     res: dict = {"world": spec.name, "status": "ok", "seconds": {}}
     started = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)
@@ -198,8 +203,57 @@ def run_world(spec: Spec, work: Path, cmd: list[str], size: dict, seed: int, fre
                     str(work / "panel.parquet"), "--config", str(pinned)], work / "features-pinned.log")
         panel = qe.read_panel(work / "panel.parquet")
     evaluate(panel, train_dates, test_dates, model, res, cfg, seed, cfg_path)
+    if noise and model is not None:
+        res["noise_attribute"] = run_noise_attribute(spec, work, cmd, cfg, cutoff, test_dates, seed, candidate)
     res["seconds"]["total"] = time.perf_counter() - started
     return res
+
+
+#: The random attribute of ``--noise-attribute``: as many levels as a US state or a country column,
+#: skewed (a few large levels, many small ones) and partly missing, carrying no signal at all.
+NOISE_ATTRIBUTE, NOISE_LEVELS, NOISE_MISSING = "noise_attr", 50, 0.11
+
+
+def with_noise_attribute(data: Path, out: Path, seed: int) -> None:
+    """Copy the world in ``data`` to ``out`` (tables linked) with a random attribute added to ``accounts``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for table in data.iterdir():
+        if not table.name.startswith("accounts."):
+            (out / table.name).symlink_to(table.resolve(), target_is_directory=table.is_dir())
+            continue
+        read, write = ((pd.read_csv, "to_csv") if table.suffix == ".csv" else (pd.read_parquet, "to_parquet"))
+        accounts = read(table)
+        rng = np.random.default_rng(seed + 7)
+        weights = 1.0 / np.arange(1, NOISE_LEVELS + 1)
+        levels = rng.choice(NOISE_LEVELS, size=len(accounts), p=weights / weights.sum())
+        values = pd.Series([f"level_{k:02d}" for k in levels], dtype=object)
+        accounts[NOISE_ATTRIBUTE] = values.where(rng.random(len(accounts)) >= NOISE_MISSING, None)
+        getattr(accounts, write)(out / table.name, index=False)
+
+
+def run_noise_attribute(spec: Spec, work: Path, cmd: list[str], cfg: dict, cutoff, test_dates, seed: int,
+                        candidate: dict | None) -> dict:
+    """Train and evaluate the world again with a random categorical attribute; its ROC-AUC on the same test rows."""
+    noisy = work / "noise"
+    try:
+        with_noise_attribute(work / "data", noisy / "data", seed)
+        attributes = cfg.get("features", {}).get("attributes", {})
+        added = {"features": {"attributes": {**attributes,
+                                             "categorical": [*attributes.get("categorical", []), NOISE_ATTRIBUTE]}}}
+        cfg_path, noisy_cfg = world_config(spec, noisy, candidate=deep_merge(candidate or {}, added))
+        churn(cmd, ["features", "--data", str(noisy / "data"), "--panel", "--no-validate",
+                    "--out", str(noisy / "panel.parquet"), "--config", str(cfg_path)], noisy / "features.log")
+        res: dict = {"seconds": {}}
+        model = train(cmd, cfg_path, noisy_cfg, noisy, cutoff, res)
+        if model is None:
+            return {"error": res.get("error", "no model")}
+        panel = qe.read_panel(noisy / "panel.parquet")
+        test = panel[panel["label_observed"] & panel["as_of"].isin(test_dates)].copy()
+        test["model"] = model.risk(test)
+        return {"auc": qe.scores(test, "model", probability=True)["auc"],
+                "used": NOISE_ATTRIBUTE in model.feature_names, "levels": NOISE_LEVELS, "missing": NOISE_MISSING}
+    except Exception as exc:  # noqa: BLE001 - recorded in the report
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def train(cmd, cfg_path: Path, cfg: dict, work: Path, cutoff, res: dict):
@@ -298,6 +352,9 @@ def main(argv=None) -> int:
     ap.add_argument("--overlay", type=Path,
                     help="a YAML change under test (e.g. training: {lightgbm: {num_leaves: 15}}), merged into every "
                          "world's config; the report names it")
+    ap.add_argument("--noise-attribute", action="store_true",
+                    help=f"train every world again with a random {NOISE_LEVELS}-level categorical attribute "
+                         "(no signal): its ROC-AUC beside the model's")
     ap.add_argument("--fresh", action="store_true", help="re-run fight-churn's simulator even if its export is cached")
     args = ap.parse_args(argv)
     names = args.worlds.split(",") if args.worlds else list(specs)
@@ -319,7 +376,7 @@ def main(argv=None) -> int:
                                 "error": "fightchurn not installed (python -m benchmarks.worlds.fightchurn --setup)"})
                 say(f"[{name}] skipped: fightchurn not installed")
                 continue
-            res = run_world(specs[name], root / name, cmd, size, args.seed, args.fresh, candidate)
+            res = run_world(specs[name], root / name, cmd, size, args.seed, args.fresh, candidate, args.noise_attribute)
             results.append(res)
             say(f"[{name}] {res['status']}: model {res.get('model', {}).get('auc')}, plain "
                 f"{res.get('plain', {}).get('auc')}, oracle {res.get('oracle', {}).get('auc')} "

@@ -7,6 +7,8 @@ from pathlib import Path
 
 #: The issue's "done when" targets, checked per world.
 ORACLE_RATIO, MAX_ECE = 0.97, 0.02
+#: A random attribute configured as categorical may cost at most this much ROC-AUC (``--noise-attribute``).
+NOISE_MAX_LOSS = 0.005
 FIGHTCHURN_AUC, FIGHTCHURN_LIFT = 0.76, 4.3
 
 
@@ -51,6 +53,9 @@ def misses(res: dict) -> list[str]:
     if health is not None and model - health > min_gain_vs_health and promoted(res) == "no":
         if "unvalidated" not in reason:
             out.append(f"not promoted at {model - health:+.3f} over health")
+    noisy = (res.get("noise_attribute") or {}).get("auc")
+    if noisy is not None and model - noisy > NOISE_MAX_LOSS:
+        out.append(f"random attribute costs {model - noisy:.3f} AUC")
     if res["world"] == "fightchurn":
         lift = _get(res, "model", "lift10")
         if model < FIGHTCHURN_AUC:
@@ -101,6 +106,25 @@ def reason_table(results: list[dict]) -> list[str]:
         lines.append(f"| {r['world']} | {g['top_rows']:,} | {g['with_real_driver']:,} | "
                      f"{g['names_a_real_driver']:.0%} | {g['names_the_largest']:.0%} | {g['no_reason']:,} |")
     return lines
+
+
+def noise_table(results: list[dict]) -> list[str]:
+    """ROC-AUC with a random high-cardinality attribute beside the model's (``--noise-attribute``)."""
+    rows = [r for r in results if r.get("noise_attribute")]
+    if not rows:
+        return []
+    first = next((r["noise_attribute"] for r in rows if "levels" in r["noise_attribute"]), {})
+    lines = ["## An attribute with no signal", "",
+             f"Each world trained again with one more account attribute configured as categorical: "
+             f"{first.get('levels', '?')} levels drawn at random (skewed: level k has weight 1/k), "
+             f"{first.get('missing', 0):.0%} missing. Target: ROC-AUC within {NOISE_MAX_LOSS} of the model's.", "",
+             "| world | model AUC | with the random attribute | difference |", "|---|---|---|---|"]
+    for r in rows:
+        model, noisy = _get(r, "model", "auc"), r["noise_attribute"].get("auc")
+        diff = "—" if model is None or noisy is None else f"{noisy - model:+.3f}"
+        cell = _f(noisy) if noisy is not None else r["noise_attribute"].get("error", "—")[:120]
+        lines.append(f"| {r['world']} | {_f(model)} | {cell} | {diff} |")
+    return lines + [""]
 
 
 def details(res: dict) -> list[str]:
@@ -204,6 +228,7 @@ def write_reports(results: list[dict], meta: dict, out_dir: Path, other: dict | 
         "",
         *reason_table(results),
         "",
+        *noise_table(results),
         *((comparison(results, other, note) + [""]) if other else []),
         "## Per world",
         "",

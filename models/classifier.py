@@ -90,6 +90,8 @@ class ChurnModel(BaseEstimator):
         for reasons (see :func:`models.reasons.explain`).
     monotone_ : list of int
         The monotone constraint applied to each feature (see :meth:`fit`).
+    base_rate_ : float
+        Share of the training rows that churned within the horizon (the ``relative`` tier rule's unit).
     booster_ : lightgbm.Booster
     calibrator_ : models.calibration.Calibrator
     best_iteration_ : int
@@ -133,6 +135,7 @@ class ChurnModel(BaseEstimator):
             from each feature definition's ``direction``. Categorical features are always free.
         """
         self.classes_ = np.array([0, 1])
+        self.base_rate_ = float(np.mean(np.asarray(y, dtype="float64"))) if len(X) else float("nan")
         self.vocabulary_ = dict(vocabulary or {})
         self.config_version_ = config_version
         self.train_until_ = train_until

@@ -71,14 +71,51 @@ class Tracking(Section):
         return self._origin
 
 
+#: Each tier rule's default cut-offs: ``relative`` multiples of the training base rate, ``probability``
+#: thresholds, ``top`` shares of the scored accounts (cumulative: the medium tier holds the next ones).
+TIER_DEFAULTS = {"relative": (3.0, 1.5), "probability": (0.30, 0.10), "top": (0.05, 0.20)}
+
+
 class Tiers(Section):
-    high: Annotated[float, Field(gt=0, lt=1)] = 0.30
-    medium: Annotated[float, Field(gt=0, lt=1)] = 0.10
+    """``scoring.tiers``: which rule puts an account in the high and medium tiers.
+
+    ``relative`` (the default): probability at least ``high`` (``medium``) times the base rate the model
+    was trained on, so the tiers mean the same at 2 % and at 20 % churn. ``probability``: fixed
+    thresholds (a config giving only ``high``/``medium`` keeps this rule, as before). ``top``: the
+    ``high`` share of the accounts scored, then down to the ``medium`` share (the team's capacity).
+    """
+
+    rule: Literal["relative", "probability", "top"] = "relative"
+    high: Annotated[float, Field(gt=0)] = TIER_DEFAULTS["relative"][0]
+    medium: Annotated[float, Field(gt=0)] = TIER_DEFAULTS["relative"][1]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rule_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        given = dict(data)
+        if "rule" not in given and ("high" in given or "medium" in given):
+            given["rule"] = "probability"  # a config written before the rules existed
+        high, medium = TIER_DEFAULTS.get(given.get("rule", "relative"), TIER_DEFAULTS["relative"])
+        given.setdefault("high", high)
+        given.setdefault("medium", medium)
+        return given
 
     @model_validator(mode="after")
     def _ordered(self) -> Tiers:
-        if self.medium >= self.high:
+        if self.rule == "relative":
+            if self.medium >= self.high:
+                raise ValueError(f"medium ({self.medium}) must be below high ({self.high})")
+            return self
+        if self.high >= 1 or self.medium >= 1:
+            raise ValueError(f"rule '{self.rule}': high and medium are {'shares' if self.rule == 'top' else 'probabilities'}"
+                             f" below 1, not {self.high} and {self.medium}")
+        if self.rule == "probability" and self.medium >= self.high:
             raise ValueError(f"medium ({self.medium}) must be below high ({self.high})")
+        if self.rule == "top" and self.medium <= self.high:
+            raise ValueError(f"rule 'top': the medium share ({self.medium}) must be above the high share "
+                             f"({self.high}): it counts from the top of the list")
         return self
 
 

@@ -66,6 +66,7 @@ RUN_COLUMNS = [
     Column("drift", "json", False, "PSI of every feature vs the training data, largest first."),
     Column("warnings", "text", False, "Drift warnings, one per line."),
     Column("error", "text", False, "Why a failed run failed."),
+    Column("tier_rule", "text", False, "Which rule made the risk tiers, in words (`scoring.tiers`)."),
 ]
 
 

@@ -55,6 +55,7 @@ class Run:
     drift: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    tier_rule: str | None = None
 
     def record(self) -> pd.DataFrame:
         """The run as a one-row frame in :data:`RUN_COLUMNS` order."""
@@ -65,7 +66,7 @@ class Run:
             "source": self.source, "started_at": self.started_at, "finished_at": self.finished_at,
             "seconds": seconds, "timings": json.dumps({k: round(v, 3) for k, v in self.timings.items()}),
             "drift": json.dumps(self.drift), "warnings": "\n".join(self.warnings) or None,
-            "error": self.error,
+            "error": self.error, "tier_rule": self.tier_rule,
         }
         return pd.DataFrame([row])
 
@@ -238,6 +239,16 @@ class Warehouse:
                f"SELECT DISTINCT as_of_date FROM {table} WHERE as_of_date <= ? "
                f"ORDER BY as_of_date DESC LIMIT {int(points)}){where} ORDER BY account_id, as_of_date")
         return self._read(sql, [as_of, *params])
+
+    def tier_rule(self, as_of: date) -> str | None:
+        """How the latest successful run on ``as_of`` made its tiers (None: a run from before it was recorded)."""
+        with self.backend.reading() as con:
+            if "tier_rule" not in self.backend.columns(con, self.names["runs"]):  # written by an earlier version
+                return None
+        sql = (f"SELECT tier_rule FROM {self.names['runs']} WHERE as_of_date = ? AND status = 'succeeded' "
+               "ORDER BY started_at DESC LIMIT 1")
+        found = self._read(sql, [as_of], "runs")
+        return None if found.empty or pd.isna(found.iloc[0, 0]) else str(found.iloc[0, 0])
 
     def runs(self) -> pd.DataFrame:
         """Every recorded run, latest first."""

@@ -52,6 +52,8 @@ class RiskList:
         Accounts matching the filters before ``--top`` (held-out accounts not counted).
     held : pandas.DataFrame or None
         ``account_id``, ``csm`` of the matching accounts an experiment's holdout leaves out.
+    tier_rule : str or None
+        Which rule made the tiers (``score_runs.tier_rule``).
     """
 
     rows: pd.DataFrame
@@ -61,6 +63,7 @@ class RiskList:
     history: pd.DataFrame | None = None
     total: int = 0
     held: pd.DataFrame | None = None
+    tier_rule: str | None = None
 
     @property
     def title(self) -> str:
@@ -73,6 +76,8 @@ class RiskList:
         if len(self.rows):
             first = self.rows.iloc[0]
             parts.append(f"model {first['model_name']} v{first['model_version'] or '?'}")
+        if self.tier_rule:
+            parts.append(self.tier_rule)
         if self.held is not None and len(self.held):
             parts.append(f"{len(self.held):,} held out by an experiment (not listed)")
         marked = int(self.rows["holdout"].sum()) if "holdout" in self.rows else 0

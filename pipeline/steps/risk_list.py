@@ -58,7 +58,7 @@ def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, se
     trend = store.history(day, csm, segment, TREND_POINTS) if history else None
     if csm is not None and len(rows):  # the stored spelling, not the (case-insensitive) filter's
         csm = rows["csm"].iloc[0]
-    return RiskList(rows, day, csm, segment, trend, total, left_out)
+    return RiskList(rows, day, csm, segment, trend, total, left_out, store.tier_rule(day))
 
 
 def _nothing(store: Warehouse, day: date, csm: str | None, segment: str | None) -> str:

@@ -109,7 +109,8 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
         with timed(record.timings, "drift"):
             drift = check_drift(cfg, model, frame, record)
         accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
-        scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record)
+        scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record,
+                          getattr(model, "base_rate_", None))
         record.status, record.rows = "succeeded", len(scores)
         assigned: list = []
         scores = store.write(scores, record, also=assigner(cfg.experiments, record.as_of, assigned), features=features)

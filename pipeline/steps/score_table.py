@@ -13,6 +13,7 @@ from features.revenue import MONTH
 from pipeline.config import Config, CONFIG_VERSION
 from pipeline.io.experiment_tables import entry_line
 from models.errors import ModelError
+from models.tiers import TierRule
 
 #: Average month length in days (the features' billing month): revenue at risk counts the months of the horizon.
 MONTH_DAYS = MONTH
@@ -63,10 +64,11 @@ def check_features(model, features, uri: str) -> None:
                      "or retrain it (`churn train`).")
 
 
-def tiers(probability: np.ndarray, cfg: Config) -> np.ndarray:
-    """``high`` / ``medium`` / ``low`` by the configured probability thresholds."""
+def tiers(probability: np.ndarray, rank: np.ndarray, cfg: Config, base_rate: float | None = None
+          ) -> tuple[np.ndarray, str]:
+    """``high`` / ``medium`` / ``low`` by ``scoring.tiers`` (see :mod:`models.tiers`), and the rule in words."""
     t = cfg.scoring.tiers
-    return np.where(probability >= t.high, "high", np.where(probability >= t.medium, "medium", "low"))
+    return TierRule(t.rule, t.high, t.medium).assign(probability, rank, base_rate)
 
 
 def ranks(probability: np.ndarray, revenue: np.ndarray, account_id: np.ndarray) -> np.ndarray:
@@ -78,7 +80,7 @@ def ranks(probability: np.ndarray, revenue: np.ndarray, account_id: np.ndarray) 
 
 
 def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
-             explained, health: np.ndarray, record) -> pd.DataFrame:
+             explained, health: np.ndarray, record, base_rate: float | None = None) -> pd.DataFrame:
     """The ``churn_scores`` rows (without ``probability_change`` and ``change_reasons``, which the warehouse fills).
 
     Parameters
@@ -95,16 +97,20 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
     health : numpy.ndarray
         The health score of each row (the model's baseline).
     record : pipeline.io.warehouse.Run
-        The run: as-of date, model name and version, run id, start time.
+        The run: as-of date, model name and version, run id, start time; its ``tier_rule`` is set here.
+    base_rate : float, optional
+        The model's training base rate (``ChurnModel.base_rate_``), for the ``relative`` tier rule.
     """
     mrr = frame["mrr"].to_numpy(dtype="float64") if "mrr" in frame else np.full(len(frame), np.nan)
     revenue = probability * mrr * cfg.labels.horizon_days / MONTH_DAYS
     out = pd.DataFrame({"account_id": frame["account_id"].astype(str).to_numpy(), "as_of_date": record.as_of})
     out = out.merge(accounts, on="account_id", how="left")
+    rank = ranks(probability, revenue, out["account_id"].to_numpy())
+    risk_tier, record.tier_rule = tiers(probability, rank, cfg, base_rate)
     out = out.assign(
         churn_probability=probability,
-        risk_rank=ranks(probability, revenue, out["account_id"].to_numpy()),
-        risk_tier=tiers(probability, cfg),
+        risk_rank=rank,
+        risk_tier=risk_tier,
         mrr=mrr,
         revenue_at_risk=revenue,
         health_score=np.asarray(health, dtype="float64"),
@@ -131,7 +137,8 @@ def summary(result) -> str:
     lines = [
         f"scored {run_.rows:,} accounts as of {run_.as_of} with {run_.model_name} v{run_.model_version or '?'} "
         f"-> {result.warehouse} (run {run_.run_id})",
-        f"tiers: {tiers_text}; revenue at risk over the horizon: {at_risk:,.0f}",
+        f"tiers: {tiers_text}{f' ({run_.tier_rule})' if getattr(run_, 'tier_rule', None) else ''}; "
+        f"revenue at risk over the horizon: {at_risk:,.0f}",
         f"timings: {timing}",
     ]
     for rows in getattr(result, "assigned", []):

@@ -48,7 +48,8 @@ def test_dotted_overrides_beat_the_file_and_none_leaves_it_alone(tmp_path):
                              "features.usage.windows": [14, 28], "scoring.tiers.high": 0.5})
     assert (cfg.labels.horizon_days, cfg.labels.grace_days) == (30, 10)
     assert cfg.features.usage.windows == [14, 28] and cfg.features.tickets == Config().features.tickets
-    assert (cfg.scoring.tiers.high, cfg.scoring.tiers.medium) == (0.5, Config().scoring.tiers.medium)
+    # a threshold without a rule is read as before the rules existed: a probability
+    assert (cfg.scoring.tiers.rule, cfg.scoring.tiers.high, cfg.scoring.tiers.medium) == ("probability", 0.5, 0.1)
 
 
 @pytest.mark.parametrize("key, value, repeated", [

@@ -77,7 +77,8 @@ def test_one_row_per_active_account_with_ranks_tiers_and_revenue(setup, scored):
     assert sorted(rows["account_id"]) == sorted(active["account_id"]) and rows["account_id"].is_unique
     assert rows["risk_rank"].tolist() == list(range(1, len(rows) + 1))
     assert rows["churn_probability"].is_monotonic_decreasing
-    high, medium = cfg.scoring.tiers.high, cfg.scoring.tiers.medium
+    assert cfg.scoring.tiers.rule == "relative" and 0 < model.base_rate_ < 1
+    high, medium = cfg.scoring.tiers.high * model.base_rate_, cfg.scoring.tiers.medium * model.base_rate_
     expected_tier = np.where(rows["churn_probability"] >= high, "high",
                              np.where(rows["churn_probability"] >= medium, "medium", "low"))
     assert (rows["risk_tier"] == expected_tier).all()
@@ -88,6 +89,7 @@ def test_one_row_per_active_account_with_ranks_tiers_and_revenue(setup, scored):
     assert rows["probability_change"].isna().all()  # first run
     run = Warehouse.from_config(cfg).runs().iloc[0]
     assert (run["status"], run["row_count"], run["run_id"]) == ("succeeded", len(rows), rows["run_id"].iloc[0])
+    assert run["tier_rule"].startswith(f"tiers by base rate: high ≥ 3× the training base rate {model.base_rate_:.1%}")
     assert set(json.loads(run["timings"])) == {"model", "features", "predict", "drift", "write"}
 
 

@@ -52,7 +52,16 @@ def test_feature_mismatch_names_missing_extra_and_changed_kind():
 
 def test_tiers_are_inclusive_at_their_lower_threshold():
     p = np.array([0.0, 0.0999, 0.1, 0.2999, 0.3, 1.0])
-    assert tiers(p, CFG).tolist() == ["low", "low", "medium", "medium", "high", "high"]
+    made, rule = tiers(p, np.arange(6, 0, -1), CFG)
+    assert made.tolist() == ["low", "low", "medium", "medium", "high", "high"]
+    assert rule == "tiers by probability: high ≥ 30%, medium ≥ 10%"
+
+
+def test_default_tiers_are_relative_to_the_models_base_rate():
+    p = np.array([0.01, 0.029, 0.03, 0.059, 0.06])
+    made, rule = tiers(p, np.arange(5, 0, -1), load_config(None), base_rate=0.02)
+    assert made.tolist() == ["low", "low", "medium", "medium", "high"]
+    assert rule.startswith("tiers by base rate: high ≥ 3× the training base rate 2.0% (≥ 6.0%)")
 
 
 def test_ranks_break_ties_by_revenue_then_account_id_and_ignore_missing_revenue():
