@@ -292,6 +292,11 @@ def evaluate(panel: pd.DataFrame, train_dates, test_dates, model, res: dict, cfg
             res["model"] = qe.scores(test, "model", probability=True)
         except Exception as exc:  # noqa: BLE001
             res.update(status="model failed to score", error=f"{type(exc).__name__}: {exc}")
+        try:
+            res["tiers"] = tiers_on_test_dates(model.model, test, cfg)
+            res["drift"] = drift_on_test_dates(model.model, test, cfg)
+        except Exception as exc:  # noqa: BLE001
+            res["drift"] = {"error": f"{type(exc).__name__}: {exc}"}
     try:
         test["health"] = qe.health_risk(test, cfg.get("training", {}).get("health_score", "configs/health_score.yaml"))
         res["health"] = qe.scores(test, "health", probability=False)
@@ -318,6 +323,44 @@ def evaluate(panel: pd.DataFrame, train_dates, test_dates, model, res: dict, cfg
                 res["reasons"] = qe.reason_grounding(test, families, res["truth"])
             except Exception as exc:  # noqa: BLE001
                 res["reasons"] = {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def tiers_on_test_dates(model, test: pd.DataFrame, cfg: dict) -> dict:
+    """Accounts in each tier per test date by the world's configured rule (the default: relative)."""
+    from pipeline.config import Tiers
+    from models.tiers import TierRule
+
+    t = Tiers.model_validate(cfg.get("scoring", {}).get("tiers", {}))
+    counts = {}
+    for day, rows in test.groupby("as_of"):
+        p = rows["model"].to_numpy()
+        made, rule = TierRule(t.rule, t.high, t.medium).assign(p, (-p).argsort().argsort() + 1,
+                                                                getattr(model, "base_rate_", None))
+        counts[str(pd.Timestamp(day).date())] = {k: int((made == k).sum()) for k in ("high", "medium", "low")}
+    return {"rule": rule, "by_date": counts, "empty_high_dates": sum(c["high"] == 0 for c in counts.values())}
+
+
+def drift_on_test_dates(model, test: pd.DataFrame, cfg: dict) -> dict:
+    """The scorer's drift check on every test date, and on the last one with a shift injected.
+
+    The shift: the model's most important numeric feature moved by one standard deviation, as a
+    broken load or a unit change would; the check should name it.
+    """
+    from models.drift import check
+
+    threshold = float(cfg.get("scoring", {}).get("psi_threshold", 0.25))
+    recent = getattr(model, "reference_recent_", None)
+    warned: dict[str, list[str]] = {}
+    for day, rows in test.groupby("as_of"):
+        found = check(model.reference_, model.prepare(rows), threshold, recent).drifted
+        warned[str(pd.Timestamp(day).date())] = list(found)
+    last = test[test["as_of"] == test["as_of"].max()]
+    numeric = [c for c in model.importance(last).index if c not in model.categorical_]
+    shifted = model.prepare(last)
+    shifted[numeric[0]] = shifted[numeric[0]] + shifted[numeric[0]].std()
+    caught = numeric[0] in check(model.reference_, shifted, threshold, recent).drifted
+    return {"dates": len(warned), "warned_dates": sum(bool(v) for v in warned.values()), "by_date": warned,
+            "injected": numeric[0], "injected_caught": caught}
 
 
 # ------------------------------------------------------------------ main

@@ -53,6 +53,13 @@ def misses(res: dict) -> list[str]:
     if health is not None and model - health > min_gain_vs_health and promoted(res) == "no":
         if "unvalidated" not in reason:
             out.append(f"not promoted at {model - health:+.3f} over health")
+    if (res.get("tiers") or {}).get("empty_high_dates"):
+        out.append(f"empty high tier on {res['tiers']['empty_high_dates']} test date(s)")
+    drift = res.get("drift") or {}
+    if drift.get("dates") and drift.get("warned_dates") == drift["dates"]:
+        out.append("drift warning on every test date")
+    if drift.get("injected_caught") is False:
+        out.append("injected shift not caught")
     noisy = (res.get("noise_attribute") or {}).get("auc")
     if noisy is not None and model - noisy > NOISE_MAX_LOSS:
         out.append(f"random attribute costs {model - noisy:.3f} AUC")
@@ -161,6 +168,18 @@ def details(res: dict) -> list[str]:
                    f"{reasons['names_the_largest']:.0%}; by family {reasons['by_family']}")
     elif reasons.get("error"):
         out.append(f"- reasons not measured: {reasons['error']}")
+    tiers = res.get("tiers") or {}
+    if tiers.get("by_date"):
+        high = [c["high"] for c in tiers["by_date"].values()]
+        medium = [c["medium"] for c in tiers["by_date"].values()]
+        out.append(f"- tiers ({tiers['rule'].split(':')[0]}, last test date: {tiers['rule'].split(': ', 1)[-1]}): "
+                   f"high {min(high):,}–{max(high):,}, medium {min(medium):,}–{max(medium):,} accounts per test date")
+    drift = res.get("drift") or {}
+    if drift.get("dates"):
+        named = sorted({f for found in drift["by_date"].values() for f in found})
+        out.append(f"- drift check: warned on {drift['warned_dates']} of {drift['dates']} test dates"
+                   + (f" ({', '.join(named)})" if named else "") + f"; a shift injected into {drift['injected']} "
+                   + ("caught" if drift["injected_caught"] else "NOT caught"))
     if res.get("seconds"):
         out.append("- seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res["seconds"].items()))
     return out + [""]

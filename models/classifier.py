@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from models import calibration
-from models.drift import reference_entry
+from models.drift import references
 from models.errors import ModelError
 
 #: Columns of a feature table that are never features.
@@ -85,11 +85,16 @@ class ChurnModel(BaseEstimator):
         Nothing known after this date was used (a :meth:`fit` argument).
     reference_ : dict
         Training distribution of each feature for drift checks (see :func:`models.drift.reference_entry`).
+    reference_recent_ : dict
+        The same over the snapshots of the training's last months, labelled or not
+        (:meth:`set_recent_reference`; empty until it is called).
     medians_ : dict
         Training median of each numeric feature: the line between a feature's risky and safe side
         for reasons (see :func:`models.reasons.explain`).
     monotone_ : list of int
         The monotone constraint applied to each feature (see :meth:`fit`).
+    screened_out_ : dict
+        Features the trainer left out on purpose, with why (set by the trainer; scoring accepts them).
     base_rate_ : float
         Share of the training rows that churned within the horizon (the ``relative`` tier rule's unit).
     booster_ : lightgbm.Booster
@@ -146,13 +151,20 @@ class ChurnModel(BaseEstimator):
         self.categories_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}
         self.monotone_ = [0 if c in self.categorical_ else int((monotone or {}).get(c, 0)) for c in self.feature_names_]
         train = self.prepare(X)
-        self.reference_ = {c: reference_entry(train[c]) for c in self.feature_names_}
+        self.reference_ = references(train, self.feature_names_)
+        self.reference_recent_: dict[str, dict] = {}
+        self.screened_out_: dict[str, str] = getattr(self, "screened_out_", {})
         self.medians_ = {c: float(train[c].median()) for c in self.feature_names_ if c not in self.categorical_}
         self.booster_ = self._train(train, y, X_valid, y_valid, trees)
         self.best_iteration_ = self.booster_.num_trees()
         self.calibrator_ = calibrator or calibration.Calibrator("none")
         if calibrator is None and X_calib is not None and self.calibration != "none":
             self.calibrator_ = calibration.choose(self.raw_score(X_calib), y_calib, self.calibration, self.seed)
+        return self
+
+    def set_recent_reference(self, X: pd.DataFrame) -> "ChurnModel":
+        """Record the feature distribution of ``X`` (the latest snapshots known at training) for drift checks."""
+        self.reference_recent_ = references(self.prepare(X), self.feature_names_) if len(X) else {}
         return self
 
     def lightgbm_params(self) -> dict:

@@ -1,10 +1,21 @@
 """Feature drift at scoring time: population stability (PSI) of every feature against training.
 
-The model carries the training distribution of each feature
-(``ChurnModel.reference_``, see :func:`reference_entry`).
-Before a nightly run writes anything, today's accounts are binned the same way
-and compared; features above the configured threshold are named in a warning
-that the scorer prints and records in ``score_runs``.
+The model carries two distributions of each feature: over its whole training
+history (``ChurnModel.reference_``, see :func:`reference_entry`) and over the
+snapshots of its last months (``ChurnModel.reference_recent_``: features need no
+label, so these reach the training date). Before a nightly run writes anything,
+today's accounts are binned the same way and compared with both; a feature
+drifts when it moved away from *both* (the smaller PSI is above the configured
+threshold), and drifted features are named in a warning that the scorer prints
+and records in ``score_runs``.
+
+Why both: on a young or a short history some features move with the calendar by
+construction (tenure grows, NPS answers and 365-day counts accumulate, usage
+baselines fill as the data ages), so against the whole history they "drift" on
+every run; against the last months they do not. Against the last months alone,
+a day-of-week mix moves "days since" features; the whole history averages it
+out. A shift in the data itself (a broken load, a unit change, a product change)
+moves a feature away from both.
 
 Rule of thumb for PSI: below 0.1 stable, 0.1-0.25 moderate shift, above 0.25 a
 shift worth a look before trusting the scores.
@@ -53,7 +64,8 @@ class DriftReport:
         more = f" and {len(drifted) - SHOWN} more" if len(drifted) > SHOWN else ""
         return (
             f"feature drift: PSI above {self.threshold:g} for {len(drifted)} of {len(self.psi)} "
-            f"features vs the training data: {shown}{more}; check the data before trusting these scores"
+            f"features vs the training data (its whole history and its last months): {shown}{more}; "
+            "check the data before trusting these scores"
         )
 
     def to_dict(self) -> dict[str, float]:
@@ -61,8 +73,9 @@ class DriftReport:
         return {k: round(v, 4) for k, v in sorted(self.psi.items(), key=lambda kv: -kv[1])}
 
 
-def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float) -> DriftReport:
-    """Compare today's feature values with the training reference.
+def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float,
+          recent: dict[str, dict] | None = None) -> DriftReport:
+    """Compare today's feature values with the training reference(s).
 
     Parameters
     ----------
@@ -72,13 +85,24 @@ def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float) -> 
         Today's feature values as the model sees them (``model.prepare``).
     threshold : float
         PSI above which a feature is reported.
+    recent : dict, optional
+        The same over the training's last months (``ChurnModel.reference_recent_``); a feature's PSI
+        is then the smaller of the two.
 
     Returns
     -------
     DriftReport
     """
     values = {name: psi(entry, frame[name]) for name, entry in (reference or {}).items() if name in frame}
+    for name, entry in (recent or {}).items():
+        if name in values:
+            values[name] = min(values[name], psi(entry, frame[name]))
     return DriftReport(values, threshold)
+
+
+def references(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict]:
+    """:func:`reference_entry` of each of ``columns`` of ``frame``."""
+    return {c: reference_entry(frame[c]) for c in columns}
 
 
 # ------------------------------------------------------------------ the reference and PSI

@@ -251,6 +251,37 @@ def backtest(panel: pd.DataFrame, folds: list[Fold], fit: Fitter, health, top_k:
     return Backtest(results, top_k), choose_recipe(raws, labels, aucs, default_trees, calibration_method, seed)
 
 
+def screen(panel: pd.DataFrame, folds: list[Fold], fit_without: Callable[[tuple[str, ...]], Fitter],
+           candidates: list[str], trees: int) -> dict[str, dict[str, float]]:
+    """Mean out-of-time ROC-AUC over ``folds`` with every feature, and without each of ``candidates``.
+
+    Parameters
+    ----------
+    fit_without : callable
+        ``fit_without(names)`` -> a :class:`Fitter` that leaves the features ``names`` out.
+    candidates : list of str
+        Features that must earn their place (e.g. categoricals with many levels).
+    trees : int
+        Trees of every fit.
+
+    Returns
+    -------
+    dict
+        Candidate to ``{"with": auc, "without": auc}`` (NaN where no fold had both classes).
+    """
+    def mean_auc(drop: tuple[str, ...]) -> float:
+        fit, found = fit_without(drop), []
+        for fold in folds:
+            train, test = (panel[panel["as_of"].isin(dates)] for dates in (fold.train_dates, fold.test_dates))
+            y = test["churned"].to_numpy()
+            if 0 < y.sum() < len(y):
+                found.append(roc_auc_score(y, fit(train, trees).raw_score(test)))
+        return float(np.mean(found)) if found else float("nan")
+
+    full = mean_auc(())
+    return {c: {"with": full, "without": mean_auc((c,))} for c in candidates}
+
+
 def _report_fold(fold: Fold, train: pd.DataFrame, test: pd.DataFrame, raw: np.ndarray, recipe: Recipe, health,
                  top_k: int, seconds: float) -> FoldResult:
     """Predictions and metrics of one fold's test snapshots under ``recipe``.

@@ -48,6 +48,8 @@ class Training(Section):
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
     #: LightGBM monotone constraints from each feature definition's risk direction.
     monotone: bool = True
+    #: Categoricals with more training levels than this are kept only if they raise the out-of-time ROC-AUC.
+    screen_categorical_levels: PositiveInt = 8
     top_k: PositiveInt = 50
     lightgbm: dict[str, Any] = {}
     promotion_min_auc_gain_vs_champion: float = 0.0
@@ -127,6 +129,8 @@ class Scoring(Section):
     #: Smallest move of an account's probability (in points) that pages explain; smaller moves get no reason.
     change_min_points: Annotated[float, Field(ge=0, le=100)] = 5.0
     psi_threshold: Annotated[float, Field(gt=0)] = 0.25
+    #: Days of snapshots before the training date in the drift check's second reference (models/drift.py).
+    drift_recent_days: PositiveInt = 91
     #: Reason groups that say when an account can churn (contract timing), not why: shown as context.
     context_groups: list[str] = ["renewal", "attr_billing_term"]
     #: Effect group -> the groups that cause it: when both are risk reasons, the cause is read first.

@@ -225,7 +225,8 @@ def registry_entry(uri: str) -> tuple[str, str | None, str]:
 
 def check_drift(cfg: Config, model, frame: pd.DataFrame, record: Run) -> DriftReport:
     """PSI of every model feature vs training; a warning is recorded (and :func:`summary` prints it), never fatal."""
-    drift = check(getattr(model, "reference_", None) or {}, model.prepare(frame), cfg.scoring.psi_threshold)
+    drift = check(getattr(model, "reference_", None) or {}, model.prepare(frame), cfg.scoring.psi_threshold,
+                  getattr(model, "reference_recent_", None))
     record.drift = drift.to_dict()
     if drift.warning:
         record.warnings.append(drift.warning)

@@ -50,7 +50,8 @@ def check_features(model, features, uri: str) -> None:
     produced, expected = [f.name for f in features], list(model.feature_names_)
     produced_categorical = {f.name for f in features if f.kind == "categorical"}
     missing = [f for f in expected if f not in produced]
-    extra = [f for f in produced if f not in expected]
+    screened = getattr(model, "screened_out_", None) or {}  # left out by training on purpose
+    extra = [f for f in produced if f not in expected and f not in screened]
     categorical = set(getattr(model, "categorical_", []))
     changed = [f"{f} ({'categorical' if f in categorical else 'numeric'} in the model)"
                for f in expected if f in produced and (f in categorical) != (f in produced_categorical)]

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.drift import reference_entry
-from models.drift import check
+from models.drift import check, reference_entry, references
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +64,22 @@ def test_warning_lists_the_worst_first_and_counts_the_rest():
 def test_features_without_reference_are_skipped(training):
     report = check({}, training, threshold=0.25)
     assert report.psi == {} and report.warning is None
+
+
+def test_a_feature_that_grows_with_the_calendar_is_silent_a_shift_in_the_data_is_not():
+    # tenure on a young customer base: 100 accounts sign up every month for a year, none leaves
+    rng = np.random.default_rng(3)
+    signed = np.repeat(np.arange(13), 100) * 30 + rng.uniform(0, 30, 1300)
+
+    def month(k):
+        tenure = 30 * k - signed[signed <= 30 * k]
+        return pd.DataFrame({"tenure_days": tenure, "logins": rng.poisson(20, tenure.size).astype(float)})
+
+    history = pd.concat([month(k) for k in range(1, 12)])
+    recent = pd.concat([month(k) for k in (9, 10, 11)])
+    whole, last = references(history, ["tenure_days", "logins"]), references(recent, ["tenure_days", "logins"])
+    today = month(12)
+    assert check(whole, today, 0.25).drifted.keys() == {"tenure_days"}  # the whole history alone: fires every run
+    assert check(whole, today, 0.25, recent=last).warning is None
+    broken = today.assign(logins=today["logins"] / 2)  # half of the events lost in a load
+    assert list(check(whole, broken, 0.25, recent=last).drifted) == ["logins"]

@@ -88,3 +88,34 @@ def test_two_runs_with_one_seed_give_identical_metrics(demo, tmp_path):
     assert runs[0].fingerprint == runs[1].fingerprint
     model, health = runs[0].backtest.pooled()["model"], runs[0].backtest.pooled()["health"]
     assert model["roc_auc"] > health["roc_auc"] > 0.5
+
+
+def test_screen_measures_each_many_level_attribute_out_of_time():
+    from models.classifier import ChurnModel
+
+    rng = np.random.default_rng(5)
+    accounts, dates = 600, [date(2024, 1, 1) + timedelta(days=30 * k) for k in range(10)]
+    noise = rng.integers(0, 50, accounts).astype(str)
+    state = rng.integers(0, 12, accounts)
+    rows = []
+    for k, day in enumerate(dates):
+        usage = rng.gamma(2.0, 10.0, accounts)
+        logit = -2.5 - 0.05 * usage + 1.5 * (state < 3)
+        rows.append(pd.DataFrame({"account_id": np.arange(accounts).astype(str), "as_of": day, "usage": usage,
+                                  "noise": noise, "state": state.astype(str),
+                                  "churned": rng.random(accounts) < 1 / (1 + np.exp(-logit))}))
+    panel = pd.concat(rows, ignore_index=True)
+    folds = make_folds(panel["as_of"], folds=3, test_days=31, window_days=31, min_train_dates=3)
+
+    def fit_without(drop):
+        names = [c for c in ("usage", "noise", "state") if c not in drop]
+
+        def fit(rows, trees, calibrator=None, train_until=None):
+            return ChurnModel(seed=1).fit(rows, rows["churned"], trees=trees, feature_names=names,
+                                          categorical=[c for c in ("noise", "state") if c in names])
+        return fit
+
+    found = evaluation.screen(panel, folds, fit_without, ["noise", "state"], trees=100)
+    assert found["noise"]["with"] == found["state"]["with"]  # one run with every feature
+    assert abs(found["noise"]["with"] - found["noise"]["without"]) < 0.01  # noise: no gain to keep it for
+    assert found["state"]["with"] > found["state"]["without"] + 0.02
