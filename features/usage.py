@@ -249,3 +249,21 @@ def events_of_type_vs_all_accounts(t, p):
     to the same ratio of all established accounts on the as-of date, minus 1 (null without such events in the
     {baseline} days)."""
     return rate_vs_all_accounts(t, f"events_{p.event}_{p.window}d", f"events_{p.event}_{p.baseline}d", p)
+
+
+@feature(
+    name="holiday_days_{window}d", family="usage", frame="derived", per="calendar_short_window", unit="days",
+    group="calendar", topic="holidays",
+    risk="{value:.0f} of the last {window} days were holidays", protective="{value:.0f} of the last {window} days "
+    "were holidays",
+    direction="context",
+)
+def holiday_days(t, p):
+    """Days of the {window} days before the as-of date that are holidays of the calendar (``features.calendar``):
+    context for the usage in those days, never a reason. Only with a calendar configured."""
+    from datetime import timedelta
+
+    days = p.settings.calendar.days()
+    inside = [flag((t.as_of > ibis.literal(d)) & (t.as_of <= ibis.literal(d + timedelta(days=p.window))))
+              for d in days]
+    return sum(inside[1:], inside[0]) if inside else ibis.literal(0.0)

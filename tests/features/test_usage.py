@@ -155,3 +155,22 @@ def pd_testing(left, right):
     import pandas as pd
 
     pd.testing.assert_frame_equal(left.sort_index(), right.sort_index())
+
+
+def test_holiday_days_count_the_calendar_days_in_the_short_windows_and_only_with_a_calendar(tmp_path):
+    from pipeline.config import load_config
+    from pipeline.engine.featurize import build_features
+    from pipeline.io.sources import open_source
+
+    tiny_world.write(tmp_path)
+    dates = [date(2024, 1, 3), date(2024, 3, 15), date(2024, 4, 1)]
+    cfg = load_config(None, {"features.calendar.holidays": [{"first": "2024-03-28", "last": "2024-04-02"}],
+                             "features.calendar.country": "US", "features.calendar.country_years": [2023, 2024]})
+    with open_source(tmp_path) as source:
+        with_calendar = build_features(source, cfg, dates, with_labels=False).frame
+        without = build_features(source, Config(), dates, with_labels=False).frame
+    got = with_calendar[with_calendar.account_id == "A1"].set_index("as_of")[["holiday_days_7d", "holiday_days_30d"]]
+    assert got.loc[date(2024, 4, 1)].tolist() == [4, 4]  # March 28-31 (April 1 is the as-of date itself: unseen)
+    assert got.loc[date(2024, 1, 3)].tolist() == [1, 2]  # New Year's Day; Christmas too in 30 days
+    assert got.loc[date(2024, 3, 15)].tolist() == [0, 1]  # Washington's Birthday, February 19
+    assert not [c for c in without if c.startswith("holiday_days")]
