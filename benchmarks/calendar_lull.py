@@ -23,7 +23,6 @@ import tempfile
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
