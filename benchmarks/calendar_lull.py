@@ -119,7 +119,7 @@ def markdown(results: list[dict], meta: dict) -> str:
         n, lu = r["normal"], r["lull"]
         lines.append(f"| {r['world']} | **lull vs normal** | **{ratio(lu['mean_p'], n['mean_p'])}** | "
                      f"{ratio(lu['churn_rate'], n['churn_rate'])} | **{ratio(lu['high_per_date'], n['high_per_date'])}**"
-                     f" | | all dates {r['all_auc']:.4f} | |")
+                     f" | | {'all dates %.4f' % r['all_auc'] if r.get('all_auc') else ''} | |")
     lines += ["", "Dates: " + "; ".join(f"{k}: lull {', '.join(v[0])}, normal {', '.join(v[1])}"
                                         for k, v in DATES.items()), ""]
     return "\n".join(lines)
