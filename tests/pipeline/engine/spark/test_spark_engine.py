@@ -17,7 +17,7 @@ from scoring_fixtures import feature_panel, fit_model, scoring_config
 
 pytestmark = pytest.mark.spark
 #: An experiment running on the scored date: both engines assign its entrants.
-EXPERIMENT = {"name": "spark-check", "start": "2020-01-01", "tiers": ["high", "medium"], "holdout_share": 0.3}
+EXPERIMENT = {"name": "spark-check", "start": "2020-01-01", "tiers": ["high", "medium", "low"], "holdout_share": 0.3}
 #: A calendar, so the holiday days are computed on Spark too (usage against all accounts always is).
 CALENDAR = {"features.calendar.holidays": [{"first": "2024-12-24", "last": "2025-01-01"}],
             "features.calendar.country": "US", "features.calendar.country_years": [2024, 2025]}
