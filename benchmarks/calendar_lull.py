@@ -3,7 +3,7 @@
 For each world (``demo`` and ``seasonal`` have the generator's Dec 24 - Jan 1 lull; ``summer`` adds a
 July 21 - August 10 shutdown the features never saw): generate it from 2024-01-01, ``churn train
 --train-until`` the first evaluation date (through the CLI, as ``make quality`` does), then build the
-features with labels on lull dates (the last 7 days inside the lull) and on normal dates around them, and
+features with labels on lull dates (at least 4 of their last 7 days inside the lull) and on normal dates around them, and
 score them with the registered model. Reported per group of dates: mean predicted probability, observed
 churn rate, high-tier size per date, ECE, ROC-AUC, and how often the first reason of a top-decile account
 names one of its real drivers (on the dates the world's truth covers: first of the month).
@@ -31,7 +31,8 @@ from benchmarks import quality_eval as qe
 
 START = "2024-01-01"
 DAYS = 900  # to 2026-06-19: the labels of the last evaluation date (2026-02-01) close
-#: Evaluation dates per world: (lull dates, normal dates around them). A lull date's last 7 days are lull days.
+#: Evaluation dates per world: (lull dates, normal dates around them). At least 4 of a lull date's last 7 days are
+#: lull days (all 7 but for Dec 28); none of a normal date's.
 DATES = {
     "year_end": (["2025-12-28", "2025-12-31", "2026-01-01", "2026-01-02"],
                  ["2025-11-15", "2025-12-01", "2025-12-10", "2026-01-20", "2026-02-01"]),
