@@ -7,6 +7,7 @@ section; a definition reads them as ``p.settings`` (e.g. ``p.settings.usage.tren
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, model_validator
@@ -87,6 +88,48 @@ class SubscriptionFeatures(Section):
     addon_change_days: PositiveInt = 90
 
 
+class HolidayRange(Section):
+    """One lull: its first and last day (inclusive)."""
+
+    first: date
+    last: date
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HolidayRange:
+        if self.last < self.first:
+            raise ValueError(f"a holiday range ends on or after its first day: {self.first} .. {self.last}")
+        return self
+
+
+class CalendarSettings(Section):
+    """``features.calendar``: the days usage is low for every account (holidays, shutdowns, summer lulls)."""
+
+    #: Date ranges of lulls (first and last day, inclusive), e.g. ``{first: 2025-12-24, last: 2026-01-01}``.
+    holidays: list[HolidayRange] = []
+    #: ISO 3166 country code whose public holidays join ``holidays`` (PyPI ``holidays``, the ``calendar`` extra).
+    country: str | None = None
+    #: Years (first and last) for which the country's public holidays are listed.
+    country_years: tuple[int, int] = (2020, 2030)
+
+    @property
+    def configured(self) -> bool:
+        """Whether any holiday is configured."""
+        return bool(self.holidays or self.country)
+
+    def days(self) -> list[date]:
+        """Every holiday day, sorted: the ranges' days and the country's public holidays."""
+        from datetime import timedelta
+
+        out = {r.first + timedelta(days=k) for r in self.holidays for k in range((r.last - r.first).days + 1)}
+        if self.country:
+            import holidays  # the `calendar` extra; only read when a country is configured
+
+            first, last = self.country_years
+            out |= set(holidays.country_holidays(self.country, years=range(first, last + 1)))
+        return sorted(out)
+
+
 class FeatureSettings(Section):
     """``features:``: windows, vocabularies and attributes of the feature definitions."""
 
@@ -97,3 +140,4 @@ class FeatureSettings(Section):
     mrr_change_days: PositiveInt = 90
     subscriptions: SubscriptionFeatures = SubscriptionFeatures()
     attributes: Attributes = Attributes()
+    calendar: CalendarSettings = CalendarSettings()

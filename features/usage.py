@@ -198,3 +198,72 @@ def events_of_type_vs_baseline(t, p):
     minus 1; over the account's tenure when it is shorter (null without such events in the {baseline} days).
     A drop in one part of the product can hide in the total."""
     return rate_vs_baseline(t, f"events_{p.event}_{p.window}d", f"events_{p.event}_{p.baseline}d", p)
+
+
+def date_wide_rate(t, column, days, p):
+    """Daily rate of ``column`` ({days} days) summed over the established accounts of the row's own as-of date.
+
+    Established: at least {baseline} days of tenure, so new accounts (short history) do not move it. The sum runs
+    over the accounts active on the same as-of date only (a window partitioned by ``as_of``), and each of their
+    values sees only data before that date: point in time like every other feature.
+    """
+    established = t.tenure_days.fill_null(0) >= p.baseline
+    return ibis.ifelse(established, t[column], 0).sum().over(group_by=t.as_of) / days
+
+
+def rate_vs_all_accounts(t, recent, baseline, p):
+    """The account's :func:`rate_vs_baseline` plus 1 over the same ratio of every established account together,
+    minus 1: the account's own change, without the change every account shares on that date."""
+    own = rate_vs_baseline(t, recent, baseline, p) + 1
+    shared = date_wide_rate(t, recent, p.window, p) / date_wide_rate(t, baseline, p.baseline, p)
+    return own / ibis.ifelse(shared.isnull() | (shared == 0), ibis.null(), shared) - 1
+
+
+@feature(
+    name="events_{window}d_vs_all_accounts", family="usage", frame="derived", per="short_window",
+    unit="ratio", group="usage_trend", topic="usage trend",
+    risk="Daily usage in the last {window} days, against the account's {baseline}-day average, is {pct} {above} "
+         "the change of all accounts",
+    protective="Daily usage in the last {window} days, against the account's {baseline}-day average, is {pct} "
+               "{above} the change of all accounts",
+    direction="lower",
+)
+def events_vs_all_accounts(t, p):
+    """Events per day in the last {window} days over events per day in the last {baseline} days, relative to the
+    same ratio of all established accounts on the as-of date, minus 1: a holiday lull every account shares is not
+    a decline (null without events in the {baseline} days)."""
+    return rate_vs_all_accounts(t, f"events_{p.window}d", f"events_{p.baseline}d", p)
+
+
+@feature(
+    name="events_{event}_{window}d_vs_all_accounts", family="usage", frame="derived",
+    per="event_type_short_window", unit="ratio", group="usage_{event}", topic="'{event_type}' events",
+    risk="Daily '{event_type}' events in the last {window} days, against the account's {baseline}-day average, "
+         "are {pct} {above} the change of all accounts",
+    protective="Daily '{event_type}' events in the last {window} days, against the account's {baseline}-day "
+               "average, are {pct} {above} the change of all accounts",
+    direction="lower",
+)
+def events_of_type_vs_all_accounts(t, p):
+    """'{event_type}' events per day in the last {window} days over the same in the last {baseline} days, relative
+    to the same ratio of all established accounts on the as-of date, minus 1 (null without such events in the
+    {baseline} days)."""
+    return rate_vs_all_accounts(t, f"events_{p.event}_{p.window}d", f"events_{p.event}_{p.baseline}d", p)
+
+
+@feature(
+    name="holiday_days_{window}d", family="usage", frame="derived", per="calendar_short_window", unit="days",
+    group="calendar", topic="holidays",
+    risk="{value:.0f} of the last {window} days were holidays", protective="{value:.0f} of the last {window} days "
+    "were holidays",
+    direction="context",
+)
+def holiday_days(t, p):
+    """Days of the {window} days before the as-of date that are holidays of the calendar (``features.calendar``):
+    context for the usage in those days, never a reason. Only with a calendar configured."""
+    from datetime import timedelta
+
+    days = p.settings.calendar.days()
+    inside = [flag((t.as_of > ibis.literal(d)) & (t.as_of <= ibis.literal(d + timedelta(days=p.window))))
+              for d in days]
+    return sum(inside[1:], inside[0]) if inside else ibis.literal(0.0)

@@ -131,6 +131,9 @@ class Scoring(Section):
     psi_threshold: Annotated[float, Field(gt=0)] = 0.25
     #: Days of snapshots before the training date in the drift check's second reference (models/drift.py).
     drift_recent_days: PositiveInt = 91
+    #: Usage below its own baseline for at least this share of the accounts is a date-wide shift (a holiday),
+    #: told apart from feature drift (models/date_shift.py).
+    date_shift_share: Annotated[float, Field(gt=0.5, le=1)] = 0.7
     #: Reason groups that say when an account can churn (contract timing), not why: shown as context.
     context_groups: list[str] = ["renewal", "attr_billing_term"]
     #: Effect group -> the groups that cause it: when both are risk reasons, the cause is read first.

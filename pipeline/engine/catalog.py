@@ -134,6 +134,8 @@ def _expansions(per: str | None, cfg: Config, vocab: Vocabulary, attributes: set
         return [{"window": w} for w in windows]
     if per == "short_window":
         return short
+    if per == "calendar_short_window":  # only with a calendar (features.calendar)
+        return short if cfg.features.calendar.configured else []
     if per == "ticket_window":
         return [{"window": w} for w in cfg.features.tickets.windows]
     if per == "event_type_window":

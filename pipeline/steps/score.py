@@ -20,6 +20,7 @@ from typing import Callable
 
 import pandas as pd
 
+from models import date_shift
 from models.drift import DriftReport, check
 from models.health_score import HealthScore
 from pipeline.engine.catalog import Vocabulary
@@ -107,7 +108,7 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
             if frame.empty:
                 raise ChurnError(f"no account is active on {record.as_of} in {snap.source.label}: nothing to score")
         with timed(record.timings, "drift"):
-            drift = check_drift(cfg, model, frame, record)
+            drift = check_drift(cfg, model, frame, record, features)
         accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
         scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record,
                           getattr(model, "base_rate_", None))
@@ -223,12 +224,22 @@ def registry_entry(uri: str) -> tuple[str, str | None, str]:
     return name, str(found.version), found.run_id or ""
 
 
-def check_drift(cfg: Config, model, frame: pd.DataFrame, record: Run) -> DriftReport:
-    """PSI of every model feature vs training; a warning is recorded (and :func:`summary` prints it), never fatal."""
+def check_drift(cfg: Config, model, frame: pd.DataFrame, record: Run, features: list | None = None) -> DriftReport:
+    """PSI of every model feature vs training; a warning is recorded (and :func:`summary` prints it), never fatal.
+
+    With the model's ``features``, a date-wide shift (usage fell for most accounts at once: a holiday) is told
+    apart (:mod:`models.date_shift`): its own warning, and the usage features it explains leave the drift warning.
+    """
     drift = check(getattr(model, "reference_", None) or {}, model.prepare(frame), cfg.scoring.psi_threshold,
                   getattr(model, "reference_recent_", None))
     record.drift = drift.to_dict()
-    if drift.warning:
+    shift = date_shift.detect(frame, features or [], drift.drifted, cfg.scoring.date_shift_share)
+    if shift is not None:
+        record.warnings.append(shift.warning)
+        rest = DriftReport({k: v for k, v in drift.psi.items() if k not in shift.explains}, drift.threshold)
+        if rest.warning:
+            record.warnings.append(rest.warning)
+    elif drift.warning:
         record.warnings.append(drift.warning)
     return drift
 

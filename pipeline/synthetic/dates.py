@@ -59,6 +59,20 @@ class Calendar:
                 - d.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.int64)
         return (doy >= ylen - 8) | (doy == 0)
 
+    def in_ranges(self, days, ranges) -> np.ndarray:
+        """Return True on days inside any of ``ranges``: ("MM-DD", "MM-DD") first and last day, every year.
+
+        A range whose last day comes before its first in the year wraps over New Year.
+        """
+        d = self.dates(days)
+        md = ((d.astype("datetime64[M]").astype(np.int64) % 12 + 1) * 100
+              + (d - d.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1)
+        inside = np.zeros(d.shape, dtype=bool)
+        for first, last in ranges:
+            lo, hi = (int(x.replace("-", "")) for x in (first, last))
+            inside |= ((md >= lo) & (md <= hi)) if lo <= hi else ((md >= lo) | (md <= hi))
+        return inside
+
     def day_of_year(self, days) -> np.ndarray:
         """Return the day of year, 0 = January 1st."""
         d = self.dates(days)

@@ -78,7 +78,8 @@ class WorldParams:
     # usage
     events_per_user_day: float = 0.12
     weekend_factor: float = 0.25
-    holiday_factor: float = 0.5
+    holiday_factor: float = 0.5  # usage on the Dec 24 - Jan 1 lull days (and on ``extra_lulls``)
+    extra_lulls: tuple = ()  # more lulls every year, as ("MM-DD", "MM-DD") first and last day (inclusive)
     # support tickets
     ticket_rate: tuple = (0.02, 0.05, 0.12)
     urgent_share: float = 0.05

@@ -68,6 +68,11 @@ PRESETS: MappingProxyType = MappingProxyType({
         "seasonal usage (35 % summer dip) and churn (logit +0.6 in December, -0.6 in June)",
         params={"usage_season_amplitude": 0.35, "churn_season_amplitude": 0.6},
     ),
+    "summer": Preset(
+        "the demo world with a summer shutdown beside the year-end lull: every account's usage halves from "
+        "July 21 to August 10, churn unchanged",
+        params={"extra_lulls": (("07-21", "08-10"),)},
+    ),
     "anytime": Preset(
         "churn at any time: three quarters of the risk acts day by day, a quarter at renewals",
         params={"anytime_share": 0.75},

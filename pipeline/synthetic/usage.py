@@ -13,10 +13,11 @@ SCHEMA = pa.schema([("account_id", pa.string()), ("occurred_at", pa.timestamp("u
 
 
 def day_factor(p: WorldParams, cal: Calendar, days: int) -> np.ndarray:
-    """Relative activity per day: quiet weekends, a year-end lull and (optionally) a seasonal swing."""
+    """Relative activity per day: quiet weekends, a year-end lull (and ``extra_lulls``), optionally a seasonal swing."""
     d = np.arange(days)
+    lull = cal.holiday(d) | cal.in_ranges(d, p.extra_lulls)
     factor = (np.where(cal.weekday(d) >= 5, p.weekend_factor, 1.0)
-              * np.where(cal.holiday(d), p.holiday_factor, 1.0))
+              * np.where(lull, p.holiday_factor, 1.0))
     if p.usage_season_amplitude:
         factor = factor * (1.0 - p.usage_season_amplitude * cal.season(d, p.usage_season_trough_doy))
     return factor

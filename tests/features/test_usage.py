@@ -90,3 +90,87 @@ def test_usage_vs_baseline_reads_a_young_account_over_its_own_tenure():
     got = rows.select(v=feature.expression(rows, cfg.features)).execute()["v"].tolist()
     # 20 days old, every event in them: steady (0), not a 2/3 drop; 10 vs 30 per month: -2/3; no tenure: 90 days
     assert got == pytest.approx([0.0, -2 / 3, 0.0])
+
+
+# ---------------------------------------------------------------- usage against every account's on the same date
+LULL_T, LATER = date(2024, 3, 1), date(2024, 5, 1)
+
+
+def lull_world(after_t: float = 2.0) -> dict:
+    """Three established accounts with 2 events a day; in the 7 days before LULL_T everyone halves (a holiday) and
+    C stops; after LULL_T every account has ``after_t`` events a day."""
+    import pandas as pd
+
+    days = pd.date_range("2023-10-01", "2024-06-30", freq="D")
+    rows = []
+    for account in ("A", "B", "C"):
+        for day in days:
+            lull = LULL_T - pd.Timedelta(days=7).to_pytimedelta() <= day.date() < LULL_T
+            n = after_t if day.date() >= LULL_T else (0.0 if lull and account == "C" else 1.0 if lull else 2.0)
+            if n:
+                rows.append((account, day + pd.Timedelta(hours=10), "login", f"{account}-u", n))
+    accounts = pd.DataFrame([(a, a, "SMB", "Ann", pd.Timestamp("2023-01-01")) for a in "ABC"],
+                            columns=["account_id", "name", "segment", "csm", "created_at"])
+    subscriptions = pd.DataFrame([(a, date(2023, 1, 1), date(2025, 1, 1), 100.0, "pro") for a in "ABC"],
+                                 columns=["account_id", "start_date", "end_date", "mrr", "plan"])
+    events = pd.DataFrame(rows, columns=["account_id", "occurred_at", "event_type", "user_id", "quantity"])
+    return {"accounts": accounts, "subscriptions": subscriptions, "usage_events": events}
+
+
+def lull_features(tables, dates):
+    from pipeline.engine.featurize import build_features
+    from pipeline.io.sources import open_frames
+
+    with open_frames(tables) as source:
+        built = build_features(source, Config(), dates, with_labels=False)
+    return built.frame.set_index(["account_id", "as_of"])
+
+
+def test_usage_against_all_accounts_takes_out_a_lull_every_account_shares():
+    frame = lull_features(lull_world(), [LULL_T])
+    a, c = frame.loc[("A", LULL_T)], frame.loc[("C", LULL_T)]
+    assert a["events_7d_vs_baseline"] < -0.4  # the holiday reads as a decline against the account's own past ...
+    # ... against all accounts together (A and B halved, C stopped), A fell less than they did
+    own = (7 / 7) / ((83 * 2 + 7) / 90)  # 7 events in the last 7 days; 83 days of 2 and 7 of 1 in the last 90
+    shared = ((7 + 7 + 0) / 7) / ((173 + 173 + 166) / 90)  # every account's events together
+    assert a["events_7d_vs_all_accounts"] == pytest.approx(own / shared - 1)
+    assert a["events_7d_vs_all_accounts"] > 0 > c["events_7d_vs_all_accounts"] == pytest.approx(-1)
+    assert a["events_login_7d_vs_all_accounts"] == pytest.approx(a["events_7d_vs_all_accounts"])
+
+
+def test_usage_against_all_accounts_never_sees_a_later_as_of_date():
+    """In one panel with a later date whose every account is ten times busier, the earlier date's values are the
+    ones it has alone: the date-wide sums are per as-of date, each over data before it."""
+    alone = lull_features(lull_world(), [LULL_T])
+    busy = lull_world(after_t=20.0)
+    panel = lull_features(busy, [LULL_T, LATER])
+    columns = [c for c in panel.columns if c.endswith("_vs_all_accounts")]
+    assert columns
+    earlier = panel.xs(LULL_T, level="as_of", drop_level=False)[columns]
+    pd_testing(alone[columns], earlier)
+    assert not panel.xs(LATER, level="as_of")[columns].equals(alone.droplevel("as_of")[columns])
+
+
+def pd_testing(left, right):
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(left.sort_index(), right.sort_index())
+
+
+def test_holiday_days_count_the_calendar_days_in_the_short_windows_and_only_with_a_calendar(tmp_path):
+    from pipeline.config import load_config
+    from pipeline.engine.featurize import build_features
+    from pipeline.io.sources import open_source
+
+    tiny_world.write(tmp_path)
+    dates = [date(2024, 1, 3), date(2024, 3, 15), date(2024, 4, 1)]
+    cfg = load_config(None, {"features.calendar.holidays": [{"first": "2024-03-28", "last": "2024-04-02"}],
+                             "features.calendar.country": "US", "features.calendar.country_years": [2023, 2024]})
+    with open_source(tmp_path) as source:
+        with_calendar = build_features(source, cfg, dates, with_labels=False).frame
+        without = build_features(source, Config(), dates, with_labels=False).frame
+    got = with_calendar[with_calendar.account_id == "A1"].set_index("as_of")[["holiday_days_7d", "holiday_days_30d"]]
+    assert got.loc[date(2024, 4, 1)].tolist() == [4, 4]  # March 28-31 (April 1 is the as-of date itself: unseen)
+    assert got.loc[date(2024, 1, 3)].tolist() == [1, 2]  # New Year's Day; Christmas too in 30 days
+    assert got.loc[date(2024, 3, 15)].tolist() == [0, 1]  # Washington's Birthday, February 19
+    assert not [c for c in without if c.startswith("holiday_days")]

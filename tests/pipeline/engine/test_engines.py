@@ -11,7 +11,9 @@ from pipeline.engine.labels import snapshot_dates
 from pipeline.io.load import load_tables
 from pipeline.io.sources import open_source
 
-CFG = load_config(None, {})
+#: With a calendar, so the holiday days (a sum over literal dates) are compared on every engine too.
+CFG = load_config(None, {"features.calendar.holidays": [{"first": "2024-12-24", "last": "2025-01-01"}],
+                         "features.calendar.country": "US", "features.calendar.country_years": [2024, 2025]})
 
 
 def panel(spec):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -169,6 +169,19 @@ def test_drift_is_printed_once_and_recorded(setup):
     run = Warehouse(tmp / "drift.duckdb").runs().iloc[0]
     assert run["status"] == "succeeded" and "events_30d" in run["warnings"]
     assert json.loads(run["drift"])["events_30d"] > 1 and result.drift.drifted
+
+
+def test_a_holiday_week_is_a_date_wide_shift_not_feature_drift(setup):
+    """The small world's year-end lull (Dec 24 - Jan 1): scored on 2025-01-01, every account's last 7 days are
+    holidays; the run says so once, and no usage feature is left in a drift warning."""
+    cfg, end, tmp = setup
+    result = score.run(cfg, as_of=date(2025, 1, 1), model_uri=URI, warehouse=str(tmp / "holiday.duckdb"))
+    shifts = [w for w in result.run.warnings if w.startswith("usage fell for ")]
+    assert len(shifts) == 1 and "of accounts in the last 7 days: a calendar effect? risk is adjusted" in shifts[0]
+    drift = [w for w in result.run.warnings if w.startswith("feature drift")]
+    assert not any("_vs_baseline" in w for w in drift)
+    calm = score.run(cfg, as_of=date(2024, 11, 1), model_uri=URI, warehouse=str(tmp / "holiday.duckdb"))
+    assert not [w for w in calm.run.warnings if w.startswith("usage fell for ")]
 
 
 def test_missing_attributes_are_warned_about_once_per_score(setup):

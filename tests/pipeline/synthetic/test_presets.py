@@ -58,7 +58,7 @@ def _churns(subs: pd.DataFrame, grace: int = 30) -> pd.DataFrame:
 
 def test_catalogue_names_and_descriptions():
     assert preset_names()[0] == "demo"
-    assert set(preset_names()) == {"demo", "monthly", "annual", "short", "growth", "seasonal", "anytime",
+    assert set(preset_names()) == {"demo", "monthly", "annual", "short", "growth", "seasonal", "summer", "anytime",
                                    "minimal", "vocab", "outreach", "addons"}
     assert all(p.description for p in PRESETS.values())
     assert get_preset("demo").params == {} and world_params("demo") == world_params()
@@ -199,6 +199,21 @@ def test_seasonal_world_dips_in_summer_and_churns_in_december(tmp_path):
     month = pd.to_datetime(truth.as_of_date).dt.month
     assert truth[month.isin([10, 11, 12])].true_churn_prob.mean() \
         > 1.3 * truth[month.isin([4, 5, 6])].true_churn_prob.mean()
+
+
+def test_summer_world_halves_usage_in_its_shutdown_and_leaves_churn_alone(worlds):
+    def daily(name, first, last):
+        folder, _ = worlds[name]
+        usage = _read(folder, "usage_events").reset_index(drop=True)
+        day = usage.occurred_at.dt.strftime("%m-%d")
+        weekday = usage.occurred_at.dt.dayofweek < 5
+        return usage[weekday & (day >= first) & (day <= last)].groupby(usage.occurred_at.dt.date).size().mean()
+
+    shutdown, june = daily("summer", "07-21", "08-10"), daily("summer", "06-01", "06-30")
+    assert shutdown < 0.6 * june  # halved (a weekday inside the lull against a June weekday)
+    assert daily("demo", "07-21", "08-10") > 0.8 * daily("demo", "06-01", "06-30")
+    assert _truth(worlds["summer"][0])[0].true_churn_prob.mean() == pytest.approx(
+        _truth(worlds["demo"][0])[0].true_churn_prob.mean(), rel=0.1)
 
 
 def test_anytime_world_churns_between_renewals(worlds):

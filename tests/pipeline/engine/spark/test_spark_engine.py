@@ -17,19 +17,22 @@ from scoring_fixtures import feature_panel, fit_model, scoring_config
 
 pytestmark = pytest.mark.spark
 #: An experiment running on the scored date: both engines assign its entrants.
-EXPERIMENT = {"name": "spark-check", "start": "2020-01-01", "tiers": ["high", "medium"], "holdout_share": 0.3}
+EXPERIMENT = {"name": "spark-check", "start": "2020-01-01", "tiers": ["high", "medium", "low"], "holdout_share": 0.3}
+#: A calendar, so the holiday days are computed on Spark too (usage against all accounts always is).
+CALENDAR = {"features.calendar.holidays": [{"first": "2024-12-24", "last": "2025-01-01"}],
+            "features.calendar.country": "US", "features.calendar.country_years": [2024, 2025]}
 
 
 @pytest.fixture(scope="module")
 def runs(small_world, spark, tmp_path_factory):
     """The same small model scores the small world on DuckDB and on Spark, into two warehouse files."""
     tmp = tmp_path_factory.mktemp("spark-score")
-    cfg = scoring_config(small_world, tmp)
+    cfg = scoring_config(small_world, tmp, **CALENDAR)
     table, panel, end = feature_panel(cfg)
     model = fit_model(table, panel, rounds=40)
     out = {}
     for engine in ("duckdb", "spark"):
-        engine_cfg = scoring_config(small_world, tmp, engine=engine, experiments=[EXPERIMENT])
+        engine_cfg = scoring_config(small_world, tmp, engine=engine, experiments=[EXPERIMENT], **CALENDAR)
         result = score.run(engine_cfg, model=model, warehouse=str(tmp / f"{engine}.duckdb"))
         out[engine] = (result, Warehouse.from_config(engine_cfg, str(tmp / f"{engine}.duckdb")).scores(end))
     return out

@@ -1,0 +1,34 @@
+"""Tests of ``benchmarks/calendar_lull.py``: its dates are what it says they are, and its report reads."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks import calendar_lull as cl
+from pipeline.synthetic.dates import Calendar
+from pipeline.synthetic.presets import world_params
+
+
+def lull_days(world: str, days: np.ndarray) -> np.ndarray:
+    cal, p = Calendar(cl.START), world_params(world)
+    return cal.holiday(days) | cal.in_ranges(days, p.extra_lulls)
+
+
+def test_lull_dates_have_mostly_lull_days_behind_them_and_normal_dates_none():
+    start = np.datetime64(cl.START, "D")
+    for world, key in cl.WORLDS.items():
+        lull, normal = cl.DATES[key]
+        for day in lull + normal:
+            offset = int((np.datetime64(day, "D") - start).astype(int))
+            week = lull_days(world, np.arange(offset - 7, offset))
+            assert week.sum() >= 4 if day in lull else not week.any(), (world, day)
+            assert offset + 120 < cl.DAYS  # its label window closes inside the generated days
+
+
+def test_report_writes_the_lull_against_normal_ratios():
+    figures = {"dates": 4, "rows": 10, "mean_p": 0.06, "churn_rate": 0.05, "high_per_date": 12.0, "ece": 0.01,
+               "auc": 0.8, "reasons_real": 0.9, "reasons_rows": 20}
+    result = {"world": "demo", "lull": figures, "normal": {**figures, "mean_p": 0.05, "high_per_date": 10.0},
+              "all_auc": 0.8}
+    text = cl.markdown([result], {"command": "x", "git": "y", "when": "z", "accounts": 1, "seed": 1, "overlay": None})
+    assert "| demo | **lull vs normal** | **+20.0%** | +0.0% | **+20.0%** |" in text
