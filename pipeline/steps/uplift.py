@@ -1,0 +1,116 @@
+"""``churn train-uplift``: learn from an experiment's arms whom a call keeps.
+
+:func:`experiment_frame` joins an experiment's assignments to the account's
+features as of its assignment date and its outcome by the pipeline's own label
+logic (churn within ``labels.horizon_days``, a return within the grace period
+not counted), keeping only outcomes whose window closed before the training date:
+an outcome not yet known then is never used. :func:`run` chooses the learner out
+of time (:func:`models.uplift.select`), refits it on every usable row and, with
+``track``, logs and registers it in MLflow with its validated flag
+(:mod:`pipeline.publish.uplift`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from models import folds as folds_
+from models.experiments import OUTREACH
+from models.uplift import LEARNERS, Selection, TooFewAccounts, UpliftModel, select
+from pipeline.config import Config
+from pipeline.engine.engines import get_engine
+from pipeline.engine.featurize import build_features
+from pipeline.engine.labels import data_end
+
+Progress = Callable[[str], None]
+#: Fewest accounts per arm, in the training and in the test cohorts, before an uplift is learned.
+MIN_PER_ARM = 50
+
+
+@dataclass
+class UpliftResult:
+    """What ``churn train-uplift`` did: the rows used, the choice, the model (``None`` when nothing was learned)."""
+
+    experiment: str
+    until: date | None
+    n_assigned: int
+    n_closed: int
+    selection: Selection | None
+    model: UpliftModel | None
+    message: str
+    features: list[str] = field(default_factory=list)
+    registered: str | None = None
+
+    @property
+    def validated(self) -> bool:
+        return bool(self.selection and self.selection.validated)
+
+
+def experiment_frame(cfg: Config, assigned: pd.DataFrame, until: date | None = None,
+                     progress: Progress = lambda msg: None) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Assignments with features as of their date and closed outcomes, as known on ``until``.
+
+    Parameters
+    ----------
+    cfg : pipeline.config.Config
+    assigned : pandas.DataFrame
+        ``account_id``, ``arm``, ``assigned_date`` (``churn_experiments`` rows, or a generated world's).
+    until : date, optional
+        Known until this date (default and cap: the data end).
+
+    Returns
+    -------
+    (frame, features, categorical)
+        One row per assignment whose outcome window closed before ``until``: ``account_id``,
+        ``assigned_date``, ``treated`` (outreach arm), ``churned`` and the feature columns.
+    """
+    window = folds_.label_window_days(cfg.labels)
+    with get_engine(cfg.engine).source(cfg) as source:
+        end = data_end(source)
+        known = min(until or end, end)
+        rows = assigned.assign(assigned_date=pd.to_datetime(assigned["assigned_date"]).dt.date)
+        rows = rows[folds_.closed_before(rows["assigned_date"], known, window)]
+        if rows.empty:
+            return rows.assign(treated=[], churned=[]), [], []
+        dates = sorted(rows["assigned_date"].unique())
+        progress(f"features and outcomes of {len(rows):,} assignments on {len(dates)} dates (known until {known})")
+        table = build_features(source, cfg, dates, with_labels=True, end=known)
+    panel = table.frame.assign(as_of=pd.to_datetime(table.frame["as_of"]).dt.date)
+    frame = rows[["account_id", "arm", "assigned_date"]].astype({"account_id": str}).merge(
+        panel, left_on=["account_id", "assigned_date"], right_on=["account_id", "as_of"], how="inner")
+    frame = frame[frame["label_observed"].astype(bool)].reset_index(drop=True)
+    frame["treated"] = (frame["arm"] == OUTREACH).astype(int)
+    frame["churned"] = frame["churned"].astype(int)
+    return frame, table.feature_names, table.categorical
+
+
+def fit(frame: pd.DataFrame, features: list[str], categorical: list[str], window_days: int, seed: int = 0,
+        learners: tuple = LEARNERS, min_per_arm: int = MIN_PER_ARM,
+        true_uplift: np.ndarray | None = None) -> tuple[Selection | None, UpliftModel | None, str]:
+    """Choose out of time and refit on every row; ``(None, None, message)`` when the experiment is too small."""
+    try:
+        chosen = select(frame, features, categorical, window_days, learners, min_per_arm, seed, true_uplift)
+    except TooFewAccounts as err:
+        return None, None, f"no uplift model: {err}; `uplift` stays null"
+    assert chosen.chosen is not None
+    model = UpliftModel(chosen.chosen, seed).fit(frame, features, categorical)
+    return chosen, model, chosen.reason
+
+
+def run(cfg: Config, experiment: str, assigned: pd.DataFrame, *, until: date | None = None,
+        progress: Progress = lambda msg: None, track: bool = True) -> UpliftResult:
+    """Learn the uplift of ``experiment`` from ``assigned``; log and register it with ``track``."""
+    frame, features, categorical = experiment_frame(cfg, assigned, until, progress)
+    window = folds_.label_window_days(cfg.labels)
+    selection, model, message = fit(frame, features, categorical, window, seed=cfg.training.seed)
+    result = UpliftResult(experiment, until, len(assigned), len(frame), selection, model, message, features)
+    if track and model is not None:
+        from pipeline.publish import uplift as publish
+
+        result.registered = publish.log(cfg, result)
+    return result
