@@ -234,7 +234,8 @@ class Selection:
         Lower end of the chosen learner's 90 % bootstrap interval of the Qini coefficient.
     chosen : str
     validated : bool
-        The chosen learner beats chance out of time (``qini_low > 0``) and is not the ``risk`` baseline.
+        The chosen learner beats chance out of time (``qini_low > 0``) and the ranking by churn
+        probability (the ``risk`` baseline's Qini coefficient), when that was compared.
     reason : str
         Why it is (not) validated, in words.
     """
@@ -325,8 +326,10 @@ def select(frame: pd.DataFrame, features: list[str], categorical: list[str], win
     candidates = [n for n in learners if n != "risk"] or list(learners)
     chosen = max(candidates, key=lambda n: qini[n])
     low = bootstrap_low(scores[chosen], test_rows["treated"], test_rows["churned"], seed=seed)
-    validated = low > 0 and chosen != "risk"
+    validated = low > 0 and ("risk" not in qini or qini[chosen] > qini["risk"])
     reason = (f"learner '{chosen}': out-of-time Qini coefficient {qini[chosen]:.4f} (90 % bootstrap low {low:.4f}) "
               f"on {n_test['outreach']} outreach and {n_test['holdout']} holdout accounts assigned from {test_from}; "
-              + ("validated: better than chance" if validated else "not validated: not distinguishable from chance"))
+              + ("validated: better than chance and than the churn probability's order" if validated else
+                 "not validated: not better than chance or than ranking by churn probability"
+                 + (f" ({qini['risk']:.4f})" if "risk" in qini else "")))
     return Selection(test_from, n_train, n_test, qini, low, chosen, validated, reason, scores)

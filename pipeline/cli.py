@@ -341,6 +341,28 @@ def impact(
         _say(f"wrote {path}")
 
 
+@app.command("train-uplift")
+@handles_errors
+def train_uplift(
+    experiment: str = typer.Option(..., "--experiment", "-e", help="A name from experiments: in the config."),
+    data: Optional[str] = DataOpt,
+    train_until: Optional[str] = typer.Option(None, "--train-until", help="Use only outcomes whose window closed before this date YYYY-MM-DD (default: the data end)."),
+    warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL holding churn_experiments (default: warehouse)."),
+    tracking_uri: Optional[str] = TrackingOpt,
+    sources: Optional[Path] = SourcesOpt,
+    engine: Optional[str] = EngineOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Learn from an experiment's arms whom a call keeps (uplift), out of time; log and register it in MLflow."""
+    from pipeline.steps import uplift
+
+    cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources),
+                       **{"tracking.uri": tracking_uri})
+    _say_tracking(cfg)
+    result = uplift.train_experiment(cfg, experiment, until=_parse_date(train_until, "--train-until"), progress=_say)
+    typer.echo(uplift.summary(result), nl=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(prog_name="churn")
 

@@ -114,3 +114,34 @@ def run(cfg: Config, experiment: str, assigned: pd.DataFrame, *, until: date | N
 
         result.registered = publish.log(cfg, result)
     return result
+
+
+def train_experiment(cfg: Config, experiment: str, *, until: date | None = None, warehouse: str | None = None,
+                     progress: Progress = lambda msg: None, track: bool = True) -> UpliftResult:
+    """``churn train-uplift``: the assignments of ``experiment`` from ``churn_experiments``, then :func:`run`."""
+    from pipeline.io.experiment_tables import read_assignments
+    from pipeline.io.warehouse import Warehouse
+    from pipeline.steps.impact import find_experiment
+
+    spec = find_experiment(cfg, experiment)
+    assigned = read_assignments(Warehouse.from_config(cfg, warehouse), spec.name)
+    if assigned.empty:
+        return UpliftResult(spec.name, until, 0, 0, None, None,
+                            f"no uplift model: no account is assigned to experiment '{spec.name}' yet; "
+                            "`uplift` stays null")
+    return run(cfg, spec.name, assigned, until=until, progress=progress, track=track)
+
+
+def summary(result: UpliftResult) -> str:
+    """What ``churn train-uplift`` prints."""
+    lines = [f"experiment {result.experiment}: {result.n_assigned:,} assigned, {result.n_closed:,} with a closed "
+             "outcome window"]
+    sel = result.selection
+    if sel is not None:
+        lines.append(f"out of time (training: {sel.n_train['outreach']} outreach / {sel.n_train['holdout']} holdout; "
+                     f"test from {sel.test_from}: {sel.n_test['outreach']} / {sel.n_test['holdout']})")
+        lines += [f"  Qini {name:<5} {value:+.4f}" for name, value in sel.qini.items()]
+    lines.append(result.message)
+    if result.registered:
+        lines.append(f"registered {result.registered} ({'validated: champion' if result.validated else 'not validated: challenger'})")
+    return "\n".join(lines) + "\n"
