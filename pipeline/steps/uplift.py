@@ -103,11 +103,12 @@ def fit(frame: pd.DataFrame, features: list[str], categorical: list[str], window
 
 
 def run(cfg: Config, experiment: str, assigned: pd.DataFrame, *, until: date | None = None,
-        progress: Progress = lambda msg: None, track: bool = True) -> UpliftResult:
+        progress: Progress = lambda msg: None, track: bool = True, min_per_arm: int = MIN_PER_ARM) -> UpliftResult:
     """Learn the uplift of ``experiment`` from ``assigned``; log and register it with ``track``."""
     frame, features, categorical = experiment_frame(cfg, assigned, until, progress)
     window = folds_.label_window_days(cfg.labels)
-    selection, model, message = fit(frame, features, categorical, window, seed=cfg.training.seed)
+    selection, model, message = fit(frame, features, categorical, window, seed=cfg.training.seed,
+                                    min_per_arm=min_per_arm)
     result = UpliftResult(experiment, until, len(assigned), len(frame), selection, model, message, features)
     if track and model is not None:
         from pipeline.publish import uplift as publish
