@@ -13,7 +13,7 @@ import json
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import joblib
 import mlflow
@@ -29,9 +29,6 @@ from pipeline.publish.gate import CHALLENGER, CHAMPION
 from pipeline.publish.pyfunc import REQUIREMENTS, _quiet, download
 from pipeline.publish.registry import configure, git_commit
 
-if TYPE_CHECKING:
-    from pipeline.steps.uplift import UpliftResult
-
 ARTIFACT = "uplift_model"
 
 
@@ -45,8 +42,11 @@ class UpliftPyfunc(PythonModel):
         return pd.DataFrame({"uplift": self.model.predict(pd.DataFrame(model_input))})
 
 
-def log(cfg: Config, result: UpliftResult) -> str:
-    """Log the run and register the model; the registered version (``NAME vN``)."""
+def log(cfg: Config, result: Any) -> str:
+    """Log the run and register the model; the registered version (``NAME vN``).
+
+    ``result`` is a :class:`pipeline.steps.uplift.UpliftResult` with a model (publish does not import steps).
+    """
     sel, model = result.selection, result.model
     assert sel is not None and model is not None
     name = cfg.tracking.uplift_model_name
