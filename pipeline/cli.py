@@ -108,7 +108,7 @@ def _data_config(config: Optional[Path], **overrides):
 def generate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the world into."),
     preset: str = typer.Option("demo", "--preset", help="A named world: demo, monthly, annual, short, growth, "
-                               "seasonal, anytime, minimal, vocab, outreach, addons (pipeline/synthetic/presets.py says what each is)."),
+                               "seasonal, anytime, minimal, vocab, outreach, outreach-varied, addons (pipeline/synthetic/presets.py says what each is)."),
     accounts: Optional[int] = typer.Option(None, "--accounts", help="Number of accounts [default: the preset's, 2000]."),
     days: Optional[int] = typer.Option(None, "--days", help="Length of the simulated period in days "
                                        "[default: the preset's, 730]."),
