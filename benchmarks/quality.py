@@ -64,7 +64,7 @@ def zoo() -> dict[str, Spec]:
     """Every world: the generator's presets, then fight-churn's socialnet7."""
     from pipeline.synthetic.presets import preset_names
 
-    specs = {name: Spec(name) for name in preset_names() if name != "outreach"}  # a CS team's calls move churn
+    specs = {name: Spec(name) for name in preset_names() if not name.startswith("outreach")}  # a CS team's calls move churn
     specs["short"] = Spec("short", overlay="short.yaml", test_snapshots=8, history_days=183)
     specs["fightchurn"] = Spec("fightchurn", kind="fightchurn", overlay="fightchurn.yaml", test_snapshots=4)
     return specs

@@ -108,7 +108,7 @@ def _data_config(config: Optional[Path], **overrides):
 def generate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the world into."),
     preset: str = typer.Option("demo", "--preset", help="A named world: demo, monthly, annual, short, growth, "
-                               "seasonal, anytime, minimal, vocab, outreach, addons (pipeline/synthetic/presets.py says what each is)."),
+                               "seasonal, anytime, minimal, vocab, outreach, outreach-varied, addons (pipeline/synthetic/presets.py says what each is)."),
     accounts: Optional[int] = typer.Option(None, "--accounts", help="Number of accounts [default: the preset's, 2000]."),
     days: Optional[int] = typer.Option(None, "--days", help="Length of the simulated period in days "
                                        "[default: the preset's, 730]."),
@@ -296,6 +296,7 @@ def risk_list(
     segment: Optional[str] = typer.Option(None, "--segment", help="Only this segment (case-insensitive)."),
     top: Optional[int] = typer.Option(None, "--top", "-n", min=1, help="Only the N accounts most at risk."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or html."),
+    rank_by: Optional[str] = typer.Option(None, "--rank-by", help="saved (MRR a call is expected to keep), probability or revenue (at risk) [default: saved when a validated uplift model scored the accounts, else probability]."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here instead of stdout; html without --csm into a folder: one page per CSM. HTML also writes one page per listed account in accounts/ beside it."),
     config: Optional[Path] = ConfigOpt,
 ):
@@ -306,7 +307,7 @@ def risk_list(
     cfg = _config(config, warehouse=warehouse)
     text, written = lists.publish(
         Warehouse.from_config(cfg), fmt, out, as_of=_parse_date(as_of, "--as-of"), csm=csm, segment=segment, top=top,
-        experiments=cfg.experiments,
+        experiments=cfg.experiments, rank_by=rank_by,
     )
     if text:
         typer.echo(text, nl=False)
@@ -339,6 +340,28 @@ def impact(
     typer.echo(to_text(result), nl=False)
     for path in result.files:
         _say(f"wrote {path}")
+
+
+@app.command("train-uplift")
+@handles_errors
+def train_uplift(
+    experiment: str = typer.Option(..., "--experiment", "-e", help="A name from experiments: in the config."),
+    data: Optional[str] = DataOpt,
+    train_until: Optional[str] = typer.Option(None, "--train-until", help="Use only outcomes whose window closed before this date YYYY-MM-DD (default: the data end)."),
+    warehouse: Optional[str] = typer.Option(None, "--warehouse", "-w", help="DuckDB file or PostgreSQL URL holding churn_experiments (default: warehouse)."),
+    tracking_uri: Optional[str] = TrackingOpt,
+    sources: Optional[Path] = SourcesOpt,
+    engine: Optional[str] = EngineOpt,
+    config: Optional[Path] = ConfigOpt,
+):
+    """Learn from an experiment's arms whom a call keeps (uplift), out of time; log and register it in MLflow."""
+    from pipeline.steps import uplift
+
+    cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources),
+                       **{"tracking.uri": tracking_uri})
+    _say_tracking(cfg)
+    result = uplift.train_experiment(cfg, experiment, until=_parse_date(train_until, "--train-until"), progress=_say)
+    typer.echo(uplift.summary(result), nl=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

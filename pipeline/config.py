@@ -63,6 +63,8 @@ class Tracking(Section):
     uri: str = "sqlite:///mlflow.db"
     experiment: str = "churn"
     model_name: str = "churn-model"
+    #: Registered model of `churn train-uplift` (its own versions; alias `champion` only when validated).
+    uplift_model_name: str = "churn-uplift"
     #: Where run artifacts and models are stored; default: ``mlruns/`` beside a SQLite store.
     artifact_location: str | None = None
     _origin: str = PrivateAttr("the default tracking.uri")

@@ -48,6 +48,12 @@ SCORE_COLUMNS = [
     Column("model_version", "text", False, "Registered model version that scored."),
     Column("run_id", "text", True, "The `score_runs` row of the run that wrote this row."),
     Column("scored_at", "timestamp", True, "When the run started (UTC)."),
+    # issue 22 (whom to call): added in place (ALTER TABLE ADD COLUMN) to tables made before
+    Column("uplift", "double", False,
+           "Estimated reduction of churn_probability if the account is contacted, from the validated uplift model "
+           "(`churn train-uplift`); null without one."),
+    Column("expected_saved_mrr", "double", False,
+           "MRR a call is expected to keep: uplift × mrr with a validated uplift model, else churn_probability × mrr."),
 ]
 #: ``score_runs``: one row per run, run_id the primary key.
 RUN_COLUMNS = [

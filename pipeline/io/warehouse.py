@@ -126,6 +126,8 @@ class Warehouse:
             pause_point("write_began")
             named = {f.name: f for f in features or ()}
             scores = self._with_change(con, scores, run.as_of, named)
+            # a later version's nullable columns (e.g. uplift) the caller does not fill are written null
+            scores = scores.assign(**{c.name: None for c in SCORE_COLUMNS if c.name not in scores and not c.required})
             self.backend.execute(con, f"DELETE FROM {self.names['scores']} WHERE as_of_date = ?", [run.as_of])
             pause_point("scores_deleted")
             self.backend.insert(con, self.names["scores"], scores[[c.name for c in SCORE_COLUMNS]], SCORE_COLUMNS)

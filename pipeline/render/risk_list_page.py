@@ -64,6 +64,8 @@ class RiskList:
     total: int = 0
     held: pd.DataFrame | None = None
     tier_rule: str | None = None
+    #: What orders the list, in words (``risk-list --rank-by``).
+    ranked_by: str = "churn probability"
 
     @property
     def title(self) -> str:
@@ -72,7 +74,8 @@ class RiskList:
 
     @property
     def subtitle(self) -> str:
-        parts = [f"{len(self.rows):,} of {self.total:,} accounts" + (f" in segment {self.segment}" if self.segment else "")]
+        parts = [f"{len(self.rows):,} of {self.total:,} accounts" + (f" in segment {self.segment}" if self.segment else ""),
+                 f"ranked by {self.ranked_by}"]
         if len(self.rows):
             first = self.rows.iloc[0]
             parts.append(f"model {first['model_name']} v{first['model_version'] or '?'}")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from models.errors import ChurnError
@@ -27,11 +28,35 @@ from pipeline.render.risk_list_page import (ACCOUNTS_DIR, TREND_POINTS, UNASSIGN
                                             to_table)
 
 FORMATS = ("table", "csv", "html")
+#: ``--rank-by`` choices: the ``churn_scores`` column each orders by (largest first) and the header's words.
+RANK_BY = {
+    "saved": ("expected_saved_mrr", "MRR a call is expected to keep (uplift × MRR)"),
+    "probability": ("churn_probability", "churn probability"),
+    "revenue": ("revenue_at_risk", "revenue at risk"),
+}
+
+
+def default_rank_by(rows: pd.DataFrame) -> str:
+    """``saved`` when the rows carry a validated uplift model's estimate, else ``probability``."""
+    return "saved" if "uplift" in rows and rows["uplift"].notna().any() else "probability"
+
+
+def order(rows: pd.DataFrame, rank_by: str) -> pd.DataFrame:
+    """``rows`` by the ``rank_by`` column, largest first (ties and nulls: by ``risk_rank``)."""
+    column = RANK_BY[rank_by][0]
+    if column not in rows:
+        raise ChurnError(f"--rank-by {rank_by}: churn_scores has no {column} column yet; run `churn score` again")
+    key = rows[column].astype("float64").fillna(-np.inf)
+    return rows.assign(_key=-key).sort_values(["_key", "risk_rank"], kind="stable").drop(columns="_key"
+                                                                                          ).reset_index(drop=True)
 
 
 def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, segment: str | None = None,
-         top: int | None = None, history: bool = False, experiments: Sequence[Experiment] = ()) -> RiskList:
+         top: int | None = None, history: bool = False, experiments: Sequence[Experiment] = (),
+         rank_by: str | None = None) -> RiskList:
     """Read a risk list from the warehouse.
+
+    ``rank_by`` (a key of :data:`RANK_BY`) orders it; default :func:`default_rank_by`.
 
     The holdout accounts of the ``experiments`` running on the date are left out
     (and counted), or kept with ``holdout`` set when their experiment has ``show_holdout``.
@@ -46,9 +71,13 @@ def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, se
         raise ChurnError(f"{store.label} holds no scores yet: run `churn score` first")
     held = holdout_accounts(store, experiments, day)
     hidden = set(held.loc[~held["show"], "account_id"])
-    rows = store.scores(day, csm, segment, None if hidden else top)
+    if rank_by is not None and rank_by not in RANK_BY:
+        raise ChurnError(f"--rank-by must be one of {', '.join(RANK_BY)} (got '{rank_by}')")
+    rows = store.scores(day, csm, segment, None if hidden or rank_by != "probability" else top)
     if rows.empty:
         raise ChurnError(_nothing(store, day, csm, segment))
+    rank_by = rank_by or default_rank_by(rows)
+    rows = order(rows, rank_by)
     out = rows["account_id"].isin(hidden)
     left_out, rows = rows.loc[out, ["account_id", "csm"]].reset_index(drop=True), rows[~out].reset_index(drop=True)
     total = store.count(day, csm, segment) - len(left_out)
@@ -58,7 +87,8 @@ def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, se
     trend = store.history(day, csm, segment, TREND_POINTS) if history else None
     if csm is not None and len(rows):  # the stored spelling, not the (case-insensitive) filter's
         csm = rows["csm"].iloc[0]
-    return RiskList(rows, day, csm, segment, trend, total, left_out, store.tier_rule(day))
+    return RiskList(rows, day, csm, segment, trend, total, left_out, tier_rule=store.tier_rule(day),
+                    ranked_by=RANK_BY[rank_by][1])
 
 
 def _nothing(store: Warehouse, day: date, csm: str | None, segment: str | None) -> str:
@@ -80,7 +110,7 @@ def per_csm(rl: RiskList, top: int | None = None) -> dict[str, RiskList]:
         rows = mine.head(top) if top else mine
         history = None if rl.history is None else rl.history[rl.history["account_id"].isin(rows["account_id"])]
         held = None if rl.held is None else rl.held[rl.held["csm"].fillna(UNASSIGNED) == csm]
-        out[csm] = RiskList(rows, rl.as_of, csm, rl.segment, history, len(mine), held)
+        out[csm] = RiskList(rows, rl.as_of, csm, rl.segment, history, len(mine), held, rl.ranked_by)
     return out
 
 
@@ -92,7 +122,7 @@ def slug(name: str) -> str:
 # ---------------------------------------------------------------------- output
 def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as_of: date | None = None,
             csm: str | None = None, segment: str | None = None, top: int | None = None,
-            experiments: Sequence[Experiment] = ()) -> tuple[str, list[Path]]:
+            experiments: Sequence[Experiment] = (), rank_by: str | None = None) -> tuple[str, list[Path]]:
     """Render a risk list; return the text for stdout (if ``out`` is not given) and the files written.
 
     ``experiments`` (``cfg.experiments``) decide which holdout accounts are left out or marked.
@@ -104,7 +134,7 @@ def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as
         raise ChurnError(f"--format must be one of {', '.join(FORMATS)} (got '{fmt}')")
     pages_per_csm = fmt == "html" and csm is None and out is not None and (out.is_dir() or not out.suffix)
     rl = load(store, as_of, csm, segment, None if pages_per_csm else top, history=fmt == "html",
-              experiments=experiments)
+              experiments=experiments, rank_by=rank_by)
     if pages_per_csm and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         lists = per_csm(rl, top)

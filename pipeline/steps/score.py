@@ -66,7 +66,7 @@ class ScoreResult:
 
 
 def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None, model=None,
-        warehouse: str | None = None, progress: Progress = lambda msg: None) -> ScoreResult:
+        warehouse: str | None = None, progress: Progress = lambda msg: None, uplift_model=None) -> ScoreResult:
     """Score every account active on ``as_of`` and write the rows and the run record.
 
     Parameters
@@ -83,12 +83,16 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
         DuckDB file or PostgreSQL URL overriding ``cfg.warehouse``.
     progress : callable
         Receives one line per step (and the drift warning).
+    uplift_model : models.uplift.UpliftModel, optional
+        A validated uplift model (tests); by default the registry's validated champion
+        (``tracking.uplift_model_name``) when scoring with the registry's churn model, else none.
 
     Raises
     ------
     ChurnError
         On a missing model, unusable data or a warehouse that cannot be written.
     """
+    from_registry = model is None
     store = Warehouse.from_config(cfg, warehouse)
     record = Run(uuid.uuid4().hex, as_of, utc_now(), source=mask_url(str(cfg.data)))
     with _recorded(store, record):
@@ -110,12 +114,48 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
         with timed(record.timings, "drift"):
             drift = check_drift(cfg, model, frame, record, features)
         accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
+        uplift = estimate_uplift(cfg, frame, progress) if from_registry and uplift_model is None else (
+            None if uplift_model is None else uplift_model.predict(frame))
         scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record,
-                          getattr(model, "base_rate_", None))
+                          getattr(model, "base_rate_", None), uplift)
         record.status, record.rows = "succeeded", len(scores)
         assigned: list = []
         scores = store.write(scores, record, also=assigner(cfg.experiments, record.as_of, assigned), features=features)
     return ScoreResult(record, scores, drift, store.label, assigned)
+
+
+def estimate_uplift(cfg: Config, frame: pd.DataFrame, progress: Progress):
+    """The validated uplift champion's estimate per row of ``frame``; ``None`` (and why) without one."""
+    from models.errors import ModelError
+    from pipeline.publish.uplift import load_validated
+
+    try:
+        found = load_validated(cfg) if _registered(cfg, cfg.tracking.uplift_model_name) else None
+    except ModelError as exc:
+        progress(f"uplift left null: {exc}")
+        return None
+    if found is None:
+        return None
+    missing = [f for f in found.features_ if f not in frame]
+    if missing:
+        progress(f"uplift left null: the uplift model needs features today's data lacks ({', '.join(missing[:5])})")
+        return None
+    return found.predict(frame)
+
+
+def _registered(cfg: Config, name: str) -> bool:
+    """Whether ``name`` is a registered model of the tracking store (without creating anything)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.publish.registry import point_at
+
+    point_at(cfg.tracking)
+    try:
+        MlflowClient().get_registered_model(name)
+    except MlflowException:
+        return False
+    return True
 
 
 def earlier_dates(as_of: date, count: int, frequency: str) -> list[date]:

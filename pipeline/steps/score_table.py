@@ -80,8 +80,14 @@ def ranks(probability: np.ndarray, revenue: np.ndarray, account_id: np.ndarray) 
     return out
 
 
+def expected_saved(probability: np.ndarray, mrr: np.ndarray, uplift: np.ndarray | None) -> np.ndarray:
+    """MRR a call is expected to keep: ``uplift × mrr`` with an uplift, else ``probability × mrr``."""
+    return (probability if uplift is None else np.asarray(uplift, dtype="float64")) * mrr
+
+
 def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
-             explained, health: np.ndarray, record, base_rate: float | None = None) -> pd.DataFrame:
+             explained, health: np.ndarray, record, base_rate: float | None = None,
+             uplift: np.ndarray | None = None) -> pd.DataFrame:
     """The ``churn_scores`` rows (without ``probability_change`` and ``change_reasons``, which the warehouse fills).
 
     Parameters
@@ -101,6 +107,8 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
         The run: as-of date, model name and version, run id, start time; its ``tier_rule`` is set here.
     base_rate : float, optional
         The model's training base rate (``ChurnModel.base_rate_``), for the ``relative`` tier rule.
+    uplift : numpy.ndarray, optional
+        The validated uplift model's estimate for each row (``None``: no validated model, ``uplift`` null).
     """
     mrr = frame["mrr"].to_numpy(dtype="float64") if "mrr" in frame else np.full(len(frame), np.nan)
     revenue = probability * mrr * cfg.labels.horizon_days / MONTH_DAYS
@@ -124,6 +132,8 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
         model_version=record.model_version,
         run_id=record.run_id,
         scored_at=record.started_at,
+        uplift=np.nan if uplift is None else np.asarray(uplift, dtype="float64"),
+        expected_saved_mrr=expected_saved(probability, mrr, uplift),
     )
     return out.sort_values("risk_rank", kind="stable").reset_index(drop=True)
 

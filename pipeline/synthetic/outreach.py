@@ -22,6 +22,19 @@ stays active, and the world's later vectorised draws (over the active accounts)
 shift, so a world "without the calls" is no counterfactual of the same accounts;
 the holdout is. Who was listed, called and saved is written to
 ``_truth/outreach.parquet``.
+
+With ``outreach_driver_effect`` the effect differs between accounts: an account's
+save share is the mean of the per-driver effects weighted by each driver's share
+of its churn logit at listing (onboarding lag and open urgent tickets can be very
+savable, a usage decline a little, the unpredictable driver, which no table
+shows, not at all). A share ``outreach_backfire_share`` of the listed accounts
+reacts badly instead: never saved, and once called it cancels on the call day
+with probability ``outreach_backfire_loss``. The truth records, per listed account
+and listing date, the oracle probability without a call (``p_no_call``) and the
+true uplift of a call, ``p_no_call - p_call`` (``true_uplift``; negative for a
+bad reaction): ``p * save`` for a savable account and
+``-(1 - p) * loss * (1 - return_prob * return_fast_share)`` for one that reacts badly
+(a quick return within the grace period is no churn).
 """
 from __future__ import annotations
 
@@ -59,21 +72,49 @@ class Outreach:
         self.called = np.full(n, NOT, np.int64)
         self.saved = np.zeros(n, bool)
         self.call_sec = np.zeros(n, np.int64)
+        self.p_listed = np.zeros(n)  # oracle churn probability at listing (without a call)
+        self.effect = np.full(n, float(p.outreach_effect))  # relative change of churn if called (save share < 0)
+        self.backfire = np.zeros(n, bool)
+        self.driven_off = np.zeros(n, bool)  # reacts badly and cancels on the call day
 
-    def list_accounts(self, idx: np.ndarray, prob: np.ndarray, day: int) -> None:
-        """Put the active accounts ``idx`` at or above the threshold on the list, call the outreach arm."""
+    def save_share(self, contrib: np.ndarray) -> np.ndarray:
+        """Relative effect of a call per account: ``outreach_effect``, or the driver-weighted mean effect."""
+        p = self.p
+        if p.outreach_driver_effect is None:
+            return np.full(contrib.shape[0], float(p.outreach_effect))
+        total = contrib.sum(axis=1)
+        weights = np.where(total[:, None] > 0, contrib / np.where(total > 0, total, 1.0)[:, None], 0.0)
+        weights[total <= 0, -1] = 1.0  # no driver at all: the unpredictable one
+        return weights @ np.asarray(p.outreach_driver_effect, dtype=float)
+
+    def list_accounts(self, idx: np.ndarray, prob: np.ndarray, day: int, contrib: np.ndarray | None = None) -> None:
+        """Put the active accounts ``idx`` at or above the threshold on the list, call the outreach arm.
+
+        ``contrib`` (the driver contributions of ``idx``) sets each account's effect when
+        ``outreach_driver_effect`` is given.
+        """
         p, rng = self.p, self.rng
         if day < p.outreach_start_day:
             return
-        new = idx[(prob >= p.outreach_threshold) & (self.listed[idx] == NOT)]
+        pick = (prob >= p.outreach_threshold) & (self.listed[idx] == NOT)
+        new = idx[pick]
         if not new.size:
             return
         self.listed[new] = day
+        self.p_listed[new] = prob[pick]
+        if contrib is not None:
+            self.effect[new] = self.save_share(contrib[pick])
         share = np.where(self.holdout[new], p.outreach_holdout_leak, p.outreach_contact_share)
         reached = rng.random(new.size) < share
         low, high = p.outreach_delay_days
         delay = rng.integers(low, high + 1, new.size)
-        saved = rng.random(new.size) < -p.outreach_effect
+        saved = rng.random(new.size) < -self.effect[new]
+        if p.outreach_backfire_share > 0:
+            bad = rng.random(new.size) < p.outreach_backfire_share
+            off = rng.random(new.size) < p.outreach_backfire_loss
+            self.backfire[new] = bad
+            saved &= ~bad
+            self.driven_off[new[reached & bad & off]] = True
         called = new[reached]
         self.called[called] = day + delay[reached]
         self.saved[called] = saved[reached]
@@ -84,6 +125,17 @@ class Outreach:
         return (self.saved[idx] & (self.called[idx] != NOT) & (self.called[idx] <= day)
                 & (day <= self.listed[idx] + self.p.truth_horizon_days))
 
+    def calls_lost(self, day: int) -> np.ndarray:
+        """Accounts that react badly to a call made on ``day`` and cancel on the spot."""
+        return np.flatnonzero(self.driven_off & (self.called == day))
+
+    def true_uplift(self, idx: np.ndarray) -> np.ndarray:
+        """Churn probability without a call minus with one, at listing, for the listed accounts ``idx``."""
+        p, prob = self.p, self.p_listed[idx]
+        keep = 1.0 - p.return_prob * p.return_fast_share
+        return np.where(self.backfire[idx], -(1.0 - prob) * p.outreach_backfire_loss * keep,
+                        prob * -self.effect[idx])
+
     def truth(self, ids: np.ndarray, cal: Calendar) -> pd.DataFrame:
         """``_truth/outreach.parquet``: every listed account, its arm, call and whether the call saved it."""
         idx = np.flatnonzero(self.listed != NOT)
@@ -92,7 +144,9 @@ class Outreach:
             "account_id": ids[idx], "experiment": self.p.outreach_experiment,
             "listed_on": cal.dates(self.listed[idx]), "arm": np.where(self.holdout[idx], HOLDOUT, OUTREACH),
             "contacted": called, "contacted_on": pd.Series(cal.dates(np.where(called, self.called[idx], 0))).where(called),
-            "saved": self.saved[idx] & called, "true_effect": self.p.outreach_effect,
+            "saved": self.saved[idx] & called,
+            "true_effect": np.where(self.backfire[idx], 0.0, self.effect[idx]),
+            "backfire": self.backfire[idx], "p_no_call": self.p_listed[idx], "true_uplift": self.true_uplift(idx),
         })
 
     def activities(self, ids: np.ndarray, cal: Calendar, days: int) -> pd.DataFrame:

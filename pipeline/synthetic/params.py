@@ -131,6 +131,11 @@ class WorldParams:
     outreach_holdout_leak: float = 0.0  # holdout accounts called against the rule
     outreach_delay_days: tuple = (0, 7)  # days from listing to the call
     outreach_effect: float = -0.3  # relative change of a called account's churn within the horizon
+    # heterogeneous effect (None = every call has outreach_effect): relative change of churn per driver, in the
+    # order of DRIVERS; an account's effect is the mean over its drivers weighted by their share of its logit
+    outreach_driver_effect: tuple | None = None
+    outreach_backfire_share: float = 0.0  # listed accounts that react badly to being chased (no save then)
+    outreach_backfire_loss: float = 0.0  # chance that such an account, once called, cancels on the call day
 
     def __post_init__(self):
         checks = [
@@ -150,6 +155,11 @@ class WorldParams:
              and 0.0 <= self.outreach_contact_share <= 1.0 and 0.0 <= self.outreach_holdout_leak <= 1.0
              and 0 <= self.outreach_delay_days[0] <= self.outreach_delay_days[1],
              "outreach_effect in [-1, 0] (a call saves), shares in [0, 1], delay days (low, high)"),
+            (self.outreach_driver_effect is None or (len(self.outreach_driver_effect) == len(DRIVERS)
+                                                     and all(-1.0 <= e <= 0.0 for e in self.outreach_driver_effect)),
+             f"outreach_driver_effect: one relative effect in [-1, 0] per driver {DRIVERS}"),
+            (0.0 <= self.outreach_backfire_share <= 1.0 and 0.0 <= self.outreach_backfire_loss <= 1.0,
+             "outreach_backfire_share and outreach_backfire_loss in [0, 1]"),
         ]
         for ok, message in checks:
             if not ok:

@@ -106,6 +106,18 @@ PRESETS: MappingProxyType = MappingProxyType({
                 "outreach_effect": -0.3},
         world={"days": 1096, "start_date": "2023-01-01"},
     ),
+    "outreach-varied": Preset(
+        "the outreach world where a call's effect differs between accounts (the truth records each listed "
+        "account's true uplift): churn driven by onboarding lag or open urgent tickets is very savable (-80 %), "
+        "a detractor score half (-40 %), a usage decline a little (-15 %), segment and unpredictable churn (causes "
+        "no table shows) not at all; 10 % of the listed accounts react badly (a call drives 30 % of them off); "
+        "4,000 accounts, calls from 2024-07-01, a 30 % holdout",
+        params={"outreach_experiment": "retention-2025", "outreach_start_day": 547, "outreach_threshold": 0.05,
+                "outreach_holdout_share": 0.30, "outreach_contact_share": 0.9, "outreach_holdout_leak": 0.02,
+                "outreach_effect": -0.3, "outreach_driver_effect": (-0.15, -0.8, -0.8, -0.4, 0.0, 0.0),
+                "outreach_backfire_share": 0.10, "outreach_backfire_loss": 0.3},
+        world={"days": 1096, "start_date": "2023-01-01", "accounts": 4000},
+    ),
 })
 
 _PARAM_NAMES = {f.name for f in fields(WorldParams)}

@@ -216,7 +216,7 @@ class Simulation:
                                for k in range(1, horizon + 1)], axis=0)
         prob = horizon_prob(p, decision, ahead, survive)
         if self.cs is not None:
-            self.cs.list_accounts(idx, prob, day)
+            self.cs.list_accounts(idx, prob, day, contrib)
         self._truth.append((idx, np.full(idx.size, day), prob, dominant_driver(contrib), contrib))
 
     def snapshot_days(self) -> set:
@@ -245,6 +245,11 @@ class Simulation:
                 new = np.arange(lo, hi)
                 led.open(new, day, acc.term0[new], acc.plan0[new], acc.seats[new])
             self._returns(day)
+            if self.cs is not None:
+                lost = self.cs.calls_lost(day)
+                lost = lost[self.led.active[lost]]
+                if lost.size:
+                    self._leave(lost, day)
             self._renewals(day)
             if self.p.anytime_share:
                 self._cancellations(day)

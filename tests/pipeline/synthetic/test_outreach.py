@@ -93,3 +93,29 @@ def test_with_no_true_effect_about_95_percent_of_seeds_find_no_significant_effec
     quiet = sum(not r.significant for r in results)
     assert quiet >= 18, [r.p_value for r in results]
     assert all(r.verdict.startswith("not enough evidence yet") for r in results if not r.significant)
+
+
+def test_a_varied_world_records_each_listed_accounts_true_uplift(tmp_path):
+    generate_world(tmp_path, seed=3, preset="outreach-varied", params={"outreach_start_day": 100}, **SMALL)
+    truth = pd.read_parquet(tmp_path / "_truth" / "outreach.parquet")
+    assert truth["account_id"].is_unique and len(truth) > 20
+    good, bad = truth[~truth["backfire"]], truth[truth["backfire"]]
+    # p without a call minus p with one: the save share times p for most, a loss for those who react badly
+    assert np.allclose(good["true_uplift"], good["p_no_call"] * -good["true_effect"])
+    assert (good["true_uplift"] >= 0).all() and good["true_effect"].nunique() > 5
+    assert (bad["true_uplift"] < 0).all() and not bad["saved"].any()
+    assert truth["true_effect"].between(-0.8, 0.0).all()
+
+
+def test_the_homogeneous_world_has_one_relative_effect(tmp_path):
+    generate_world(tmp_path, seed=3, preset="outreach", params={"outreach_start_day": 100}, **SMALL)
+    truth = pd.read_parquet(tmp_path / "_truth" / "outreach.parquet")
+    assert (truth["true_effect"] == -0.3).all() and not truth["backfire"].any()
+    assert np.allclose(truth["true_uplift"], 0.3 * truth["p_no_call"])
+
+
+def test_driver_effects_are_checked():
+    from pipeline.synthetic.params import WorldParams
+
+    with pytest.raises(ValueError, match="outreach_driver_effect"):
+        WorldParams(outreach_driver_effect=(-0.5, 0.0))

@@ -59,7 +59,7 @@ def _churns(subs: pd.DataFrame, grace: int = 30) -> pd.DataFrame:
 def test_catalogue_names_and_descriptions():
     assert preset_names()[0] == "demo"
     assert set(preset_names()) == {"demo", "monthly", "annual", "short", "growth", "seasonal", "summer", "anytime",
-                                   "minimal", "vocab", "outreach", "addons"}
+                                   "minimal", "vocab", "outreach", "outreach-varied", "addons"}
     assert all(p.description for p in PRESETS.values())
     assert get_preset("demo").params == {} and world_params("demo") == world_params()
 

@@ -1,0 +1,131 @@
+"""Uplift learners out of time against the generator's true uplift.
+
+For each world (the ``outreach-varied`` preset with several seeds, where a call's effect differs
+between accounts, and the ``outreach`` preset, one relative effect for every account), the
+experiment is the one the world's CS team ran: every account it listed, its arm (the pipeline's
+hash) and listing date, as ``churn_experiments`` would hold them. Features as of that date and
+outcomes by the pipeline's labels come from :func:`pipeline.steps.uplift.experiment_frame`; the
+learners are compared by :func:`models.uplift.select` (earlier cohorts train, later ones test).
+
+Reported per world and learner: the out-of-time Qini coefficient on observed outcomes, its ratio to
+the Qini coefficient of the ranking by the true uplift on the same test rows (the target: >= 0.7),
+and the oracle Qini (:func:`models.uplift.oracle_qini`: the true uplift gained by the ranking, as a
+share of the best ranking's; needs no outcomes, so it is far less noisy).
+
+Writes ``benchmarks/uplift.md``.
+
+    python -m benchmarks.uplift [--seeds 1,2,3] [--null-seeds 1] [--accounts 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models import folds as folds_
+from models.uplift import LEARNERS, oracle_qini
+from pipeline.config import load_config
+from pipeline.steps.uplift import experiment_frame, fit
+from pipeline.synthetic import generate_world
+
+OUT = Path(__file__).with_name("uplift.md")
+
+
+def world_rows(preset: str, seed: int, accounts: int | None, work: Path) -> dict:
+    """Generate the world, build the experiment frame, compare the learners; one result dict."""
+    folder = work / f"{preset}-{seed}"
+    generate_world(folder, preset=preset, seed=seed, accounts=accounts)
+    truth = pd.read_parquet(folder / "_truth" / "outreach.parquet")
+    assigned = pd.DataFrame({"account_id": truth["account_id"].astype(str), "arm": truth["arm"],
+                             "assigned_date": pd.to_datetime(truth["listed_on"]).dt.date})
+    cfg = load_config(None, {"data": str(folder), "warehouse": str(work / "wh.duckdb")})
+    frame, features, categorical = experiment_frame(cfg, assigned)
+    uplift = frame.merge(truth.assign(account_id=truth["account_id"].astype(str))[["account_id", "true_uplift"]],
+                         on="account_id", how="left")["true_uplift"].to_numpy()
+    window = folds_.label_window_days(cfg.labels)
+    sel, _, message = fit(frame, features, categorical, window, true_uplift=uplift)
+    out = {"world": f"{preset} seed {seed}", "listed": len(truth), "closed": len(frame), "message": message}
+    if sel is None:
+        return out
+    test = (pd.to_datetime(frame["assigned_date"]) >= pd.Timestamp(sel.test_from)).to_numpy()
+    out.update(test_from=sel.test_from, n_train=sel.n_train, n_test=sel.n_test, chosen=sel.chosen,
+               validated=sel.validated, qini=sel.qini,
+               oracle={k: oracle_qini(v, uplift[test]) for k, v in sel.test_scores.items()},
+               true_sd=float(np.std(uplift[test])))
+    return out
+
+
+def table(results: list[dict]) -> list[str]:
+    names = [*LEARNERS, "true uplift"]
+    lines = ["| world | learner | Qini (observed) | ratio to true uplift's | oracle Qini | chosen |",
+             "|---|---|---:|---:|---:|---|"]
+    for r in results:
+        if "qini" not in r:
+            lines.append(f"| {r['world']} | - | - | - | - | {r['message']} |")
+            continue
+        best = r["qini"]["true uplift"]
+        for name in names:
+            q = r["qini"][name]
+            ratio = f"{q / best:.2f}" if best > 0 else "n/a"
+            mark = "**chosen**" + (" (validated)" if r["validated"] else " (not validated)") if name == r["chosen"] else ""
+            lines.append(f"| {r['world']} | {name} | {q:.4f} | {ratio} | {r['oracle'][name]:.2f} | {mark} |")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default="1,2,3", help="seeds of the outreach-varied world")
+    parser.add_argument("--null-seeds", default="1", help="seeds of the homogeneous outreach world")
+    parser.add_argument("--accounts", type=int, default=None, help="accounts per world (default: the preset's)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    started, results = time.perf_counter(), []
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = [("outreach-varied", int(s)) for s in args.seeds.split(",") if s] + [
+            ("outreach", int(s)) for s in args.null_seeds.split(",") if s]
+        for preset, seed in jobs:
+            print(f"{preset} seed {seed} ...", flush=True)
+            results.append(world_rows(preset, seed, args.accounts, Path(tmp)))
+            print("\n".join(table(results[-1:])), flush=True)
+    varied = [r for r in results if r["world"].startswith("outreach-varied") and "qini" in r]
+    ratios = [r["qini"][r["chosen"]] / r["qini"]["true uplift"] for r in varied if r["qini"]["true uplift"] > 0]
+    lines = [
+        "# Uplift learners out of time vs the true uplift",
+        "",
+        f"Generated by `python -m benchmarks.uplift --seeds {args.seeds} --null-seeds {args.null_seeds}"
+        + (f" --accounts {args.accounts}" if args.accounts else "") + "` on "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({platform.machine()}, "
+        f"{time.perf_counter() - started:.0f} s).",
+        "",
+        "The experiment of each world is the one its CS team ran (listed accounts, arm by the pipeline's hash, "
+        "listing date); features as of that date and outcomes by the pipeline's labels "
+        "(`pipeline.steps.uplift.experiment_frame`). Earlier cohorts train (outcome windows closed before the "
+        "first test cohort), later ones test. *Qini (observed)*: `models.uplift.qini_coefficient` on the test "
+        "rows' outcomes; *ratio*: to the Qini of ranking the same rows by the generator's true uplift (target "
+        ">= 0.7); *oracle Qini*: true uplift gained by the ranking as a share of the best ranking's "
+        "(`models.uplift.oracle_qini`, no outcome noise). `risk` ranks by the estimated churn probability "
+        "without a call (the churn model's order), the baseline.",
+        "",
+        *table(results),
+        "",
+        "Accounts per arm (training / test): " + "; ".join(
+            f"{r['world']}: {r['n_train']} / {r['n_test']}" for r in results if "n_train" in r),
+        "",
+        (f"Chosen learner's Qini / true uplift's Qini on the varied worlds: "
+         + ", ".join(f"{v:.2f}" for v in ratios) + f" (mean {np.mean(ratios):.2f}).") if ratios else "",
+        "",
+    ]
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

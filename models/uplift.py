@@ -1,0 +1,335 @@
+"""Uplift of outreach without I/O: who is kept by a call, learned from a holdout experiment.
+
+The data are an experiment's assignments (arm, assignment date, the account's
+features as of that date) and their outcomes (churned within the label horizon
+after assignment), one row per account. Being in the ``outreach`` arm is the
+treatment (intention to treat: whether a CSM actually reached the account is
+not used). The *uplift* of an account is the churn probability in the holdout
+arm minus the one in the outreach arm: positive = a call keeps it.
+
+* :class:`UpliftModel` fits one of the learners on LightGBM:
+
+  - ``risk``: the churn probability without a call alone (``mu0``), the ranking
+    of the churn model; the baseline every learner must beat;
+  - ``t``: T-learner, ``mu0 - mu1`` from one classifier per arm;
+  - ``x``: X-learner (Künzel et al. 2019): the arms' imputed effects regressed on
+    the features, blended by the (known, constant) share of the outreach arm;
+  - ``dr``: doubly robust (DR-learner, Kennedy 2020): the AIPW pseudo-outcome with
+    the known assignment share and cross-fitted ``mu0``, ``mu1``, regressed on the features.
+
+* :func:`qini_coefficient` and :func:`oracle_qini` measure a ranking: the first on
+  observed outcomes of both arms, the second against a known true uplift (generated worlds).
+* :func:`select` chooses the learner out of time: earlier assignment cohorts train,
+  later ones test, and the chosen learner is refitted on every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from models.errors import ModelError
+
+LEARNERS = ("risk", "t", "x", "dr")
+#: Small trees, strong regularisation: experiments hold hundreds to a few thousand accounts.
+PARAMS = {"n_estimators": 200, "learning_rate": 0.03, "num_leaves": 7, "min_child_samples": 40,
+          "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "reg_lambda": 5.0,
+          "min_split_gain": 0.0, "verbose": -1}
+
+
+class TooFewAccounts(ModelError):
+    """An experiment too small (or with too few closed outcomes) to learn an uplift from."""
+
+
+def _matrix(frame: pd.DataFrame, features: list[str], categories: dict[str, list]) -> pd.DataFrame:
+    x = frame[features].copy()
+    for name, levels in categories.items():
+        x[name] = pd.Categorical(x[name].astype("string"), categories=levels)
+    return x
+
+
+def _classifier(seed: int, params: dict) -> lgb.LGBMClassifier:
+    return lgb.LGBMClassifier(**{**PARAMS, **params, "random_state": seed})
+
+
+def _regressor(seed: int, params: dict) -> lgb.LGBMRegressor:
+    return lgb.LGBMRegressor(**{**PARAMS, **params, "random_state": seed})
+
+
+def _prob(model: lgb.LGBMClassifier | None, x: pd.DataFrame, fallback: float) -> np.ndarray:
+    if model is None:
+        return np.full(len(x), fallback)
+    return model.predict_proba(x)[:, 1]
+
+
+def _fit_classifier(x: pd.DataFrame, y: np.ndarray, seed: int, params: dict) -> lgb.LGBMClassifier | None:
+    """A classifier of ``y``; ``None`` when ``y`` has one value only (the rate is then the prediction)."""
+    if np.unique(y).size < 2:
+        return None
+    return _classifier(seed, params).fit(x, y)
+
+
+@dataclass
+class UpliftModel:
+    """One uplift learner on LightGBM.
+
+    Parameters
+    ----------
+    learner : str
+        One of :data:`LEARNERS`.
+    seed : int
+    params : dict
+        LightGBM parameters on top of :data:`PARAMS`.
+    """
+
+    learner: str = "t"
+    seed: int = 0
+    params: dict = field(default_factory=dict)
+    features_: list[str] = field(default_factory=list)
+    categories_: dict = field(default_factory=dict)
+    share_: float = 0.5
+    models_: dict = field(default_factory=dict)
+    rates_: tuple = (0.0, 0.0)
+
+    def fit(self, frame: pd.DataFrame, features: list[str], categorical: list[str] | None = None) -> "UpliftModel":
+        """Fit on ``frame`` (``features``, ``treated`` 0/1 = outreach arm, ``churned`` 0/1)."""
+        if self.learner not in LEARNERS:
+            raise ModelError(f"unknown uplift learner '{self.learner}'; known: {', '.join(LEARNERS)}")
+        t = frame["treated"].to_numpy(dtype=int)
+        y = frame["churned"].to_numpy(dtype=float)
+        if t.sum() == 0 or t.sum() == t.size:
+            raise TooFewAccounts("an uplift needs accounts of both arms")
+        self.features_ = list(features)
+        self.categories_ = {c: sorted(frame[c].dropna().astype(str).unique()) for c in categorical or []}
+        x = _matrix(frame, self.features_, self.categories_)
+        self.share_ = float(t.mean())
+        self.rates_ = (float(y[t == 0].mean()), float(y[t == 1].mean()))
+        p = self.params
+        if self.learner == "risk":
+            self.models_ = {"mu0": _fit_classifier(x[t == 0], y[t == 0], self.seed, p)}
+            return self
+        if self.learner in ("t", "x"):
+            mu0 = _fit_classifier(x[t == 0], y[t == 0], self.seed, p)
+            mu1 = _fit_classifier(x[t == 1], y[t == 1], self.seed + 1, p)
+            self.models_ = {"mu0": mu0, "mu1": mu1}
+            if self.learner == "x":
+                # imputed reduction of churn: without a call minus with one
+                d1 = _prob(mu0, x[t == 1], self.rates_[0]) - y[t == 1]
+                d0 = y[t == 0] - _prob(mu1, x[t == 0], self.rates_[1])
+                self.models_["tau1"] = _regressor(self.seed + 2, p).fit(x[t == 1], d1)
+                self.models_["tau0"] = _regressor(self.seed + 3, p).fit(x[t == 0], d0)
+            return self
+        # doubly robust: cross-fitted outcome models, known assignment share
+        mu0_hat, mu1_hat = np.empty(len(y)), np.empty(len(y))
+        folds = np.random.default_rng(self.seed).integers(0, 2, len(y))
+        for k in (0, 1):
+            fit, out = folds != k, folds == k
+            m0 = _fit_classifier(x[fit & (t == 0)], y[fit & (t == 0)], self.seed, p)
+            m1 = _fit_classifier(x[fit & (t == 1)], y[fit & (t == 1)], self.seed + 1, p)
+            mu0_hat[out] = _prob(m0, x[out], self.rates_[0])
+            mu1_hat[out] = _prob(m1, x[out], self.rates_[1])
+        e = self.share_
+        effect = mu1_hat - mu0_hat + t * (y - mu1_hat) / e - (1 - t) * (y - mu0_hat) / (1 - e)
+        self.models_ = {"tau": _regressor(self.seed + 2, p).fit(x, -effect)}
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Estimated reduction of the churn probability if contacted (``risk``: the churn probability itself)."""
+        if not self.models_:
+            raise ModelError("the uplift model is not fitted")
+        x = _matrix(frame, self.features_, self.categories_)
+        m = self.models_
+        if self.learner == "risk":
+            return _prob(m["mu0"], x, self.rates_[0])
+        if self.learner == "t":
+            return _prob(m["mu0"], x, self.rates_[0]) - _prob(m["mu1"], x, self.rates_[1])
+        if self.learner == "x":
+            return self.share_ * m["tau0"].predict(x) + (1 - self.share_) * m["tau1"].predict(x)
+        return m["tau"].predict(x)
+
+
+# ------------------------------------------------------------------ measures
+def _tie_ends(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Descending order of ``score`` and the positions where a run of tied scores ends."""
+    order = np.argsort(-score, kind="stable")
+    s = score[order]
+    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
+    return order, ends
+
+
+def qini_curve(score, treated, churned) -> tuple[np.ndarray, np.ndarray]:
+    """The Qini curve of a ranking on observed outcomes.
+
+    Accounts are taken in decreasing ``score`` (tied scores enter together). At each
+    step the curve is the number of accounts kept by outreach among those taken:
+    ``R_t - R_c * N_t / N_c`` with ``R`` the accounts retained (not churned) and ``N``
+    the accounts of each arm taken so far, divided by the number of accounts.
+
+    Returns
+    -------
+    (share, gain)
+        Share of the accounts taken (from 0 to 1) and the gain there.
+    """
+    score, t, y = np.asarray(score, float), np.asarray(treated, int), 1 - np.asarray(churned, int)
+    order, ends = _tie_ends(score)
+    t, y = t[order], y[order]
+    n_t, n_c = np.cumsum(t)[ends], np.cumsum(1 - t)[ends]
+    r_t, r_c = np.cumsum(y * t)[ends], np.cumsum(y * (1 - t))[ends]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = r_t - np.where(n_c > 0, r_c * n_t / np.where(n_c > 0, n_c, 1), 0.0)
+    n = score.size
+    return np.r_[0.0, (ends + 1) / n], np.r_[0.0, gain / n]
+
+
+def _area_over_random(share: np.ndarray, gain: np.ndarray) -> float:
+    return float(np.trapezoid(gain, share) - gain[-1] / 2)
+
+
+def qini_coefficient(score, treated, churned) -> float:
+    """Area between the Qini curve (:func:`qini_curve`) and the random ranking's straight line.
+
+    0 for a ranking no better than chance; larger is better. The ranking by the true
+    uplift sets the reachable value on a generated world (:func:`oracle_qini` needs no outcomes).
+    """
+    return _area_over_random(*qini_curve(score, treated, churned))
+
+
+def gain_curve(score, true_uplift) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative true uplift per account in decreasing ``score`` (ties enter together)."""
+    score, u = np.asarray(score, float), np.asarray(true_uplift, float)
+    order, ends = _tie_ends(score)
+    return np.r_[0.0, (ends + 1) / score.size], np.r_[0.0, np.cumsum(u[order])[ends] / score.size]
+
+
+def oracle_qini(score, true_uplift) -> float:
+    """Area of :func:`gain_curve` over the random line, as a share of the ranking by the true uplift itself.
+
+    1 is the best ranking there is, 0 chance, negative worse than chance; ``nan`` when the true uplift
+    does not differ between the accounts (no ranking is better than another).
+    """
+    best = _area_over_random(*gain_curve(true_uplift, true_uplift))
+    if best <= 1e-12:
+        return float("nan")
+    return _area_over_random(*gain_curve(score, true_uplift)) / best
+
+
+# ------------------------------------------------------------------ out-of-time choice
+@dataclass
+class Selection:
+    """The learners compared out of time and the one chosen.
+
+    Attributes
+    ----------
+    test_from : date
+        First assignment date of the test cohorts; training rows' windows closed before it.
+    n_train, n_test : dict
+        Accounts per arm (``outreach``, ``holdout``) in each part.
+    qini : dict
+        Out-of-time Qini coefficient of each learner.
+    qini_low : float
+        Lower end of the chosen learner's 90 % bootstrap interval of the Qini coefficient.
+    chosen : str
+    validated : bool
+        The chosen learner beats chance out of time (``qini_low > 0``) and the ranking by churn
+        probability (the ``risk`` baseline's Qini coefficient), when that was compared.
+    reason : str
+        Why it is (not) validated, in words.
+    """
+
+    test_from: date | None
+    n_train: dict
+    n_test: dict
+    qini: dict
+    qini_low: float | None
+    chosen: str | None
+    validated: bool
+    reason: str
+    test_scores: dict = field(default_factory=dict)
+
+
+def _arms(frame: pd.DataFrame) -> dict:
+    t = frame["treated"].to_numpy(dtype=int)
+    return {"outreach": int(t.sum()), "holdout": int((1 - t).sum())}
+
+
+def bootstrap_low(score, treated, churned, draws: int = 200, level: float = 0.9, seed: int = 0) -> float:
+    """Lower end of the percentile bootstrap interval of :func:`qini_coefficient` (rows re-drawn)."""
+    score, treated, churned = (np.asarray(a) for a in (score, treated, churned))
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        i = rng.integers(0, score.size, score.size)
+        values.append(qini_coefficient(score[i], treated[i], churned[i]))
+    return float(np.quantile(values, (1 - level) / 2))
+
+
+def split_out_of_time(frame: pd.DataFrame, window_days: int, test_share: float = 0.35) -> tuple[date, np.ndarray, np.ndarray]:
+    """Train and test rows by assignment date: the latest cohorts (about ``test_share`` of the rows) test.
+
+    Training rows are those whose outcome window (``window_days``) closed before the first test date,
+    so no training outcome was unknown when the test cohort was assigned.
+    """
+    dates = pd.to_datetime(frame["assigned_date"])
+    cohorts = np.sort(dates.unique())
+    counts = dates.value_counts().reindex(cohorts).to_numpy()
+    tail = np.cumsum(counts[::-1])[::-1] / counts.sum()
+    start_at = int(np.flatnonzero(tail <= test_share)[0]) if (tail <= test_share).any() else len(cohorts) - 1
+    test_from = pd.Timestamp(cohorts[max(start_at, 1)])
+    test = (dates >= test_from).to_numpy()
+    train = (dates + pd.Timedelta(days=window_days) < test_from).to_numpy()
+    return test_from.date(), train, test
+
+
+def select(frame: pd.DataFrame, features: list[str], categorical: list[str], window_days: int,
+           learners: tuple = LEARNERS, min_per_arm: int = 50, seed: int = 0,
+           true_uplift: np.ndarray | None = None) -> Selection:
+    """Compare ``learners`` out of time on ``frame`` and choose the best Qini coefficient.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per assigned account with a closed outcome: ``assigned_date``, ``treated``, ``churned``, features.
+    window_days : int
+        Label horizon plus grace: a training outcome must be final before the test cohorts start.
+    min_per_arm : int
+        Fewer accounts of an arm in the training or the test part: nothing is chosen (``TooFewAccounts``).
+    true_uplift : ndarray, optional
+        The generator's true uplift of each row (benchmarks): adds ``oracle`` scores for the test rows.
+
+    Raises
+    ------
+    TooFewAccounts
+        With the counts, when an arm of either part is below ``min_per_arm``.
+    """
+    if frame.empty:
+        raise TooFewAccounts("no assigned account has a closed outcome window yet")
+    test_from, train, test = split_out_of_time(frame, window_days)
+    n_train, n_test = _arms(frame[train]), _arms(frame[test])
+    short = [f"{part} {arm}: {n}" for part, counts in (("training", n_train), ("test", n_test))
+             for arm, n in counts.items() if n < min_per_arm]
+    if short:
+        raise TooFewAccounts(f"too few accounts with a closed outcome to learn an uplift out of time (at least "
+                             f"{min_per_arm} per arm and part; {', '.join(short)})")
+    fit_rows, test_rows = frame[train].reset_index(drop=True), frame[test].reset_index(drop=True)
+    qini, scores = {}, {}
+    for name in learners:
+        model = UpliftModel(name, seed).fit(fit_rows, features, categorical)
+        scores[name] = model.predict(test_rows)
+        qini[name] = qini_coefficient(scores[name], test_rows["treated"], test_rows["churned"])
+    if true_uplift is not None:
+        scores["true uplift"] = np.asarray(true_uplift)[test]
+        qini["true uplift"] = qini_coefficient(scores["true uplift"], test_rows["treated"], test_rows["churned"])
+    candidates = [n for n in learners if n != "risk"] or list(learners)
+    chosen = max(candidates, key=lambda n: qini[n])
+    low = bootstrap_low(scores[chosen], test_rows["treated"], test_rows["churned"], seed=seed)
+    validated = low > 0 and ("risk" not in qini or qini[chosen] > qini["risk"])
+    reason = (f"learner '{chosen}': out-of-time Qini coefficient {qini[chosen]:.4f} (90 % bootstrap low {low:.4f}) "
+              f"on {n_test['outreach']} outreach and {n_test['holdout']} holdout accounts assigned from {test_from}; "
+              + ("validated: better than chance and than the churn probability's order" if validated else
+                 "not validated: not better than chance or than ranking by churn probability"
+                 + (f" ({qini['risk']:.4f})" if "risk" in qini else "")))
+    return Selection(test_from, n_train, n_test, qini, low, chosen, validated, reason, scores)

@@ -1,0 +1,148 @@
+"""``churn train-uplift``: learn from an experiment's arms whom a call keeps.
+
+:func:`experiment_frame` joins an experiment's assignments to the account's
+features as of its assignment date and its outcome by the pipeline's own label
+logic (churn within ``labels.horizon_days``, a return within the grace period
+not counted), keeping only outcomes whose window closed before the training date:
+an outcome not yet known then is never used. :func:`run` chooses the learner out
+of time (:func:`models.uplift.select`), refits it on every usable row and, with
+``track``, logs and registers it in MLflow with its validated flag
+(:mod:`pipeline.publish.uplift`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from models import folds as folds_
+from models.experiments import OUTREACH
+from models.uplift import LEARNERS, Selection, TooFewAccounts, UpliftModel, select
+from pipeline.config import Config
+from pipeline.engine.engines import get_engine
+from pipeline.engine.featurize import build_features
+from pipeline.engine.labels import data_end
+
+Progress = Callable[[str], None]
+#: Fewest accounts per arm, in the training and in the test cohorts, before an uplift is learned.
+MIN_PER_ARM = 50
+
+
+@dataclass
+class UpliftResult:
+    """What ``churn train-uplift`` did: the rows used, the choice, the model (``None`` when nothing was learned)."""
+
+    experiment: str
+    until: date | None
+    n_assigned: int
+    n_closed: int
+    selection: Selection | None
+    model: UpliftModel | None
+    message: str
+    features: list[str] = field(default_factory=list)
+    registered: str | None = None
+
+    @property
+    def validated(self) -> bool:
+        return bool(self.selection and self.selection.validated)
+
+
+def experiment_frame(cfg: Config, assigned: pd.DataFrame, until: date | None = None,
+                     progress: Progress = lambda msg: None) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Assignments with features as of their date and closed outcomes, as known on ``until``.
+
+    Parameters
+    ----------
+    cfg : pipeline.config.Config
+    assigned : pandas.DataFrame
+        ``account_id``, ``arm``, ``assigned_date`` (``churn_experiments`` rows, or a generated world's).
+    until : date, optional
+        Known until this date (default and cap: the data end).
+
+    Returns
+    -------
+    (frame, features, categorical)
+        One row per assignment whose outcome window closed before ``until``: ``account_id``,
+        ``assigned_date``, ``treated`` (outreach arm), ``churned`` and the feature columns.
+    """
+    window = folds_.label_window_days(cfg.labels)
+    with get_engine(cfg.engine).source(cfg) as source:
+        end = data_end(source)
+        known = min(until or end, end)
+        rows = assigned.assign(assigned_date=pd.to_datetime(assigned["assigned_date"]).dt.date)
+        rows = rows[folds_.closed_before(rows["assigned_date"], known, window)]
+        if rows.empty:
+            return rows.assign(treated=[], churned=[]), [], []
+        dates = sorted(rows["assigned_date"].unique())
+        progress(f"features and outcomes of {len(rows):,} assignments on {len(dates)} dates (known until {known})")
+        table = build_features(source, cfg, dates, with_labels=True, end=known)
+    panel = table.frame.assign(as_of=pd.to_datetime(table.frame["as_of"]).dt.date)
+    frame = rows[["account_id", "arm", "assigned_date"]].astype({"account_id": str}).merge(
+        panel, left_on=["account_id", "assigned_date"], right_on=["account_id", "as_of"], how="inner")
+    frame = frame[frame["label_observed"].astype(bool)].reset_index(drop=True)
+    frame["treated"] = (frame["arm"] == OUTREACH).astype(int)
+    frame["churned"] = frame["churned"].astype(int)
+    return frame, table.feature_names, table.categorical
+
+
+def fit(frame: pd.DataFrame, features: list[str], categorical: list[str], window_days: int, seed: int = 0,
+        learners: tuple = LEARNERS, min_per_arm: int = MIN_PER_ARM,
+        true_uplift: np.ndarray | None = None) -> tuple[Selection | None, UpliftModel | None, str]:
+    """Choose out of time and refit on every row; ``(None, None, message)`` when the experiment is too small."""
+    try:
+        chosen = select(frame, features, categorical, window_days, learners, min_per_arm, seed, true_uplift)
+    except TooFewAccounts as err:
+        return None, None, f"no uplift model: {err}; `uplift` stays null"
+    assert chosen.chosen is not None
+    model = UpliftModel(chosen.chosen, seed).fit(frame, features, categorical)
+    return chosen, model, chosen.reason
+
+
+def run(cfg: Config, experiment: str, assigned: pd.DataFrame, *, until: date | None = None,
+        progress: Progress = lambda msg: None, track: bool = True, min_per_arm: int = MIN_PER_ARM) -> UpliftResult:
+    """Learn the uplift of ``experiment`` from ``assigned``; log and register it with ``track``."""
+    frame, features, categorical = experiment_frame(cfg, assigned, until, progress)
+    window = folds_.label_window_days(cfg.labels)
+    selection, model, message = fit(frame, features, categorical, window, seed=cfg.training.seed,
+                                    min_per_arm=min_per_arm)
+    result = UpliftResult(experiment, until, len(assigned), len(frame), selection, model, message, features)
+    if track and model is not None:
+        from pipeline.publish import uplift as publish
+
+        result.registered = publish.log(cfg, result)
+    return result
+
+
+def train_experiment(cfg: Config, experiment: str, *, until: date | None = None, warehouse: str | None = None,
+                     progress: Progress = lambda msg: None, track: bool = True) -> UpliftResult:
+    """``churn train-uplift``: the assignments of ``experiment`` from ``churn_experiments``, then :func:`run`."""
+    from pipeline.io.experiment_tables import read_assignments
+    from pipeline.io.warehouse import Warehouse
+    from pipeline.steps.impact import find_experiment
+
+    spec = find_experiment(cfg, experiment)
+    assigned = read_assignments(Warehouse.from_config(cfg, warehouse), spec.name)
+    if assigned.empty:
+        return UpliftResult(spec.name, until, 0, 0, None, None,
+                            f"no uplift model: no account is assigned to experiment '{spec.name}' yet; "
+                            "`uplift` stays null")
+    return run(cfg, spec.name, assigned, until=until, progress=progress, track=track)
+
+
+def summary(result: UpliftResult) -> str:
+    """What ``churn train-uplift`` prints."""
+    lines = [f"experiment {result.experiment}: {result.n_assigned:,} assigned, {result.n_closed:,} with a closed "
+             "outcome window"]
+    sel = result.selection
+    if sel is not None:
+        lines.append(f"out of time (training: {sel.n_train['outreach']} outreach / {sel.n_train['holdout']} holdout; "
+                     f"test from {sel.test_from}: {sel.n_test['outreach']} / {sel.n_test['holdout']})")
+        lines += [f"  Qini {name:<5} {value:+.4f}" for name, value in sel.qini.items()]
+    lines.append(result.message)
+    if result.registered:
+        lines.append(f"registered {result.registered} ({'validated: champion' if result.validated else 'not validated: challenger'})")
+    return "\n".join(lines) + "\n"
