@@ -208,14 +208,14 @@ class ChurnModel(BaseEstimator):
                 f"the data lacks {len(missing)} feature column(s) the model was trained on: "
                 f"{', '.join(missing)}{unknown}. Build features with the model's vocabulary and a compatible config."
             )
-        out = pd.DataFrame(index=X.index)
+        columns = {}
         for c in self.feature_names_:
             if c in self.categorical_:
                 values = X[c].astype("string").astype(object).where(X[c].notna(), None)
-                out[c] = pd.Categorical(values, categories=self.categories_[c])
+                columns[c] = pd.Categorical(values, categories=self.categories_[c])
             else:
-                out[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
-        return out
+                columns[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
+        return pd.DataFrame(columns, index=X.index, columns=self.feature_names_)
 
     def raw_score(self, X, trees: int | None = None) -> np.ndarray:
         """LightGBM log-odds of churn (of the first ``trees`` trees when given)."""
