@@ -151,13 +151,15 @@ def run_world(name: str, work: Path, cmd, size: dict, seed: int) -> dict:
         q.churn(cmd, ["features", "--data", str(work / "data"), "--panel", "--no-validate",
                       "--out", str(work / "panel.parquet"), "--config", str(cfg_path)], work / "features.log")
         panel = qe.read_panel(work / "panel.parquet")
-        split = qe.split(panel, window, spec.test_snapshots)
+        end = pd.Timestamp(res["data_end"])
+        closed = panel.assign(label_observed=panel["as_of"] + pd.Timedelta(days=window) < end)
+        split = qe.split(closed, window, spec.test_snapshots)
         res["split"] = {"cutoff": str(split[0].date()), "test_dates": [str(pd.Timestamp(d).date()) for d in split[2]],
                         "history_days": int((split[0] - pd.Timestamp(res["data_start"])).days)}
         model = q.train(cmd, cfg_path, cfg, work, split[0], res)
         if model is not None and not set(model.feature_names) <= set(panel.columns):
             raise RuntimeError("the model's vocabulary differs from the panel's (rebuild not supported here)")
-        evaluate(panel, split, model, res, cfg, pd.Timestamp(res["data_end"]))
+        evaluate(panel, split, model, res, cfg, end)
     except Exception as exc:  # noqa: BLE001
         res.update(status="error", error=f"{type(exc).__name__}: {exc}")
     res["seconds"]["total"] = time.perf_counter() - started

@@ -12,7 +12,9 @@ import pandas as pd
 from features.revenue import MONTH
 from pipeline.config import Config, CONFIG_VERSION
 from pipeline.io.experiment_tables import entry_line
+from pipeline.io.score_tables import CURVE_DAYS
 from models.errors import ModelError
+from models.hazard import check_curves, window_of
 
 #: Average month length in days (the features' billing month): revenue at risk counts the months of the horizon.
 MONTH_DAYS = MONTH
@@ -77,8 +79,36 @@ def ranks(probability: np.ndarray, revenue: np.ndarray, account_id: np.ndarray) 
     return out
 
 
+def curve_columns(model, frame: pd.DataFrame, horizon_days: int) -> tuple[dict, np.ndarray | None]:
+    """``churn_probability_<d>d`` and ``expected_churn_window`` from the model's time-to-churn curve.
+
+    Returns the columns and the curve at ``horizon_days`` (what ``churn_probability`` becomes when the
+    hazard model serves it). All null, and ``None``, when the model carries no curve (``hazard_``:
+    trained before curves existed). Every curve is checked non-decreasing and within [0, 1]
+    (:func:`models.hazard.check_curves`).
+    """
+    hazard = getattr(model, "hazard_", None)
+    if hazard is None:
+        nulls = {f"churn_probability_{d}d": np.full(len(frame), np.nan) for d in CURVE_DAYS}
+        return {**nulls, "expected_churn_window": pd.array([None] * len(frame), dtype="Int64")}, None
+    curves = hazard.predict_curve(frame)
+    points = np.column_stack([hazard.at(curves, d) for d in CURVE_DAYS])
+    check_curves(points)
+    window = window_of(curves, hazard.period_days)
+    columns = {**{f"churn_probability_{d}d": points[:, k] for k, d in enumerate(CURVE_DAYS)},
+               "expected_churn_window": pd.array([None if np.isnan(w) else int(w) for w in window], dtype="Int64")}
+    return columns, hazard.at(curves, horizon_days)
+
+
+def served_probability(model, probability: np.ndarray, at_horizon: np.ndarray | None) -> np.ndarray:
+    """``churn_probability``: the classifier's, or the curve's at the horizon when the hazard model serves it."""
+    if at_horizon is None or getattr(model, "serving_", "classifier") != "hazard":
+        return probability
+    return at_horizon
+
+
 def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
-             explained, health: np.ndarray, record) -> pd.DataFrame:
+             explained, health: np.ndarray, record, curves: dict | None = None) -> pd.DataFrame:
     """The ``churn_scores`` rows (without ``probability_change`` and ``change_reasons``, which the warehouse fills).
 
     Parameters
@@ -96,6 +126,8 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
         The health score of each row (the model's baseline).
     record : pipeline.io.warehouse.Run
         The run: as-of date, model name and version, run id, start time.
+    curves : dict, optional
+        The time-to-churn columns (:func:`curve_columns`); null columns without.
     """
     mrr = frame["mrr"].to_numpy(dtype="float64") if "mrr" in frame else np.full(len(frame), np.nan)
     revenue = probability * mrr * cfg.labels.horizon_days / MONTH_DAYS
@@ -103,6 +135,7 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
     out = out.merge(accounts, on="account_id", how="left")
     out = out.assign(
         churn_probability=probability,
+        **(curves if curves is not None else curve_columns(None, frame, cfg.labels.horizon_days)[0]),
         risk_rank=ranks(probability, revenue, out["account_id"].to_numpy()),
         risk_tier=tiers(probability, cfg),
         mrr=mrr,

@@ -88,7 +88,7 @@ def test_one_row_per_active_account_with_ranks_tiers_and_revenue(setup, scored):
     assert rows["probability_change"].isna().all()  # first run
     run = Warehouse.from_config(cfg).runs().iloc[0]
     assert (run["status"], run["row_count"], run["run_id"]) == ("succeeded", len(rows), rows["run_id"].iloc[0])
-    assert set(json.loads(run["timings"])) == {"model", "features", "predict", "drift", "write"}
+    assert set(json.loads(run["timings"])) == {"model", "features", "predict", "curves", "drift", "write"}
 
 
 def test_probabilities_equal_the_registered_models(setup, scored):
