@@ -4,7 +4,8 @@
 account churned then (see :func:`models.hazard.durations`).
 
 * :func:`time_auc`: cumulative/dynamic ROC-AUC at t (Heagerty & Zheng 2005):
-  cases churned by t, controls were still there after t; rows censored before t
+  cases churned by t, controls were still there at t (observed past it, or
+  censored exactly at t, the end of the curve); rows censored before t
   are weighted out by the inverse probability of censoring (IPCW, Uno et al. 2007).
 * :func:`brier`: the IPCW Brier score at t (Graf et al. 1999) and
   :func:`integrated_brier`, its trapezoidal mean over the times.
@@ -39,7 +40,7 @@ def time_auc(duration, event, risk, t: float) -> float | None:
     d, e, r = (np.asarray(a, dtype="float64") for a in (duration, event, risk))
     times, surv = censoring_survival(d, e)
     case = (d <= t) & (e == 1)
-    control = d > t
+    control = (d > t) | ((d == t) & (e == 0))  # censored exactly at t: still there at t
     if not case.any() or not control.any():
         return None
     y = np.concatenate([np.ones(case.sum()), np.zeros(control.sum())])
@@ -52,7 +53,7 @@ def brier(duration, event, probability, t: float) -> float:
     d, e, p = (np.asarray(a, dtype="float64") for a in (duration, event, probability))
     times, surv = censoring_survival(d, e)
     case = (d <= t) & (e == 1)
-    control = d > t
+    control = (d > t) | ((d == t) & (e == 0))  # censored exactly at t: still there at t
     loss = np.zeros(len(d))
     loss[case] = (1.0 - p[case]) ** 2 / _g(times, surv, d[case], before=True)
     loss[control] = p[control] ** 2 / _g(times, surv, t)

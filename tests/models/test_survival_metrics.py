@@ -24,3 +24,10 @@ def test_censored_rows_are_weighted_out_not_counted_as_survivors():
     assert np.isclose(brier(duration, event, np.full(10, 0.3), 30), 0.21)
     times, surv = censoring_survival(np.array([5.0, 10, 20]), np.array([0, 1, 0]))
     assert times.tolist() == [5, 10, 20] and np.allclose(surv, [2 / 3, 2 / 3, 0])
+
+
+def test_rows_censored_exactly_at_t_are_controls_at_t():
+    # the curve ends at 180 days: a row observed for all 180 days without churn survived to t = 180
+    duration = np.array([20.0, 100.0, 180.0, 180.0])
+    event = np.array([1, 1, 0, 0])
+    assert time_auc(duration, event, np.array([0.9, 0.8, 0.1, 0.2]), 180) == 1.0
