@@ -87,7 +87,8 @@ def evaluate(panel: pd.DataFrame, split, model, res: dict, cfg: dict, end) -> No
     grace = int(labels["grace_days"])
     feats, cats = qe.feature_columns(panel)
     before = panel[panel["as_of"] < cutoff].reset_index(drop=True)
-    closed = panel[panel["label_observed"] & panel["as_of"].isin(train_dates)].reset_index(drop=True)
+    window = pd.Timedelta(days=int(labels["horizon_days"]) + grace)  # the classifier's label window
+    closed = panel[panel["as_of"] + window < cutoff].reset_index(drop=True)
     test = panel[panel["label_observed"] & panel["as_of"].isin(test_dates)].reset_index(drop=True)
     duration, event = durations(test, end.date(), grace, DAYS[-1])
     scores: dict[str, np.ndarray] = {}

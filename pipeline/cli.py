@@ -296,6 +296,7 @@ def risk_list(
     segment: Optional[str] = typer.Option(None, "--segment", help="Only this segment (case-insensitive)."),
     top: Optional[int] = typer.Option(None, "--top", "-n", min=1, help="Only the N accounts most at risk."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or html."),
+    rank_by: str = typer.Option("probability", "--rank-by", help="probability (churn within the horizon) or urgency (churn within 30 days, from the time-to-churn curve)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here instead of stdout; html without --csm into a folder: one page per CSM. HTML also writes one page per listed account in accounts/ beside it."),
     config: Optional[Path] = ConfigOpt,
 ):
@@ -306,7 +307,7 @@ def risk_list(
     cfg = _config(config, warehouse=warehouse)
     text, written = lists.publish(
         Warehouse.from_config(cfg), fmt, out, as_of=_parse_date(as_of, "--as-of"), csm=csm, segment=segment, top=top,
-        experiments=cfg.experiments,
+        experiments=cfg.experiments, rank_by=rank_by,
     )
     if text:
         typer.echo(text, nl=False)

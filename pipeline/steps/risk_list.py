@@ -27,11 +27,15 @@ from pipeline.render.risk_list_page import (ACCOUNTS_DIR, TREND_POINTS, UNASSIGN
                                             to_table)
 
 FORMATS = ("table", "csv", "html")
+#: ``--rank-by``: the ``churn_scores`` columns each choice orders by (highest first); ties keep ``risk_rank``.
+#: ``urgency`` is the 30-day probability of the time-to-churn curve (rows without a curve fall back to the probability).
+RANK_BY = {"probability": ("churn_probability",), "urgency": ("churn_probability_30d", "churn_probability")}
 
 
 def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, segment: str | None = None,
-         top: int | None = None, history: bool = False, experiments: Sequence[Experiment] = ()) -> RiskList:
-    """Read a risk list from the warehouse.
+         top: int | None = None, history: bool = False, experiments: Sequence[Experiment] = (),
+         rank_by: str = "probability") -> RiskList:
+    """Read a risk list from the warehouse, ordered by ``rank_by`` (a key of :data:`RANK_BY`).
 
     The holdout accounts of the ``experiments`` running on the date are left out
     (and counted), or kept with ``holdout`` set when their experiment has ``show_holdout``.
@@ -41,14 +45,21 @@ def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, se
     ChurnError
         When nothing was scored on ``as_of`` or nothing matches the filters.
     """
+    if rank_by not in RANK_BY:
+        raise ChurnError(f"--rank-by must be one of {', '.join(RANK_BY)} (got '{rank_by}')")
     day = as_of or store.latest_as_of()
     if day is None:
         raise ChurnError(f"{store.label} holds no scores yet: run `churn score` first")
     held = holdout_accounts(store, experiments, day)
     hidden = set(held.loc[~held["show"], "account_id"])
-    rows = store.scores(day, csm, segment, None if hidden else top)
+    ranked = rank_by == "probability"
+    rows = store.scores(day, csm, segment, None if hidden or not ranked else top)
     if rows.empty:
         raise ChurnError(_nothing(store, day, csm, segment))
+    if not ranked:
+        keys = [c for c in RANK_BY[rank_by] if c in rows]
+        rows = rows.sort_values([*keys, "risk_rank"], ascending=[*[False] * len(keys), True], kind="stable",
+                                na_position="last").reset_index(drop=True)
     out = rows["account_id"].isin(hidden)
     left_out, rows = rows.loc[out, ["account_id", "csm"]].reset_index(drop=True), rows[~out].reset_index(drop=True)
     total = store.count(day, csm, segment) - len(left_out)
@@ -92,7 +103,7 @@ def slug(name: str) -> str:
 # ---------------------------------------------------------------------- output
 def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as_of: date | None = None,
             csm: str | None = None, segment: str | None = None, top: int | None = None,
-            experiments: Sequence[Experiment] = ()) -> tuple[str, list[Path]]:
+            experiments: Sequence[Experiment] = (), rank_by: str = "probability") -> tuple[str, list[Path]]:
     """Render a risk list; return the text for stdout (if ``out`` is not given) and the files written.
 
     ``experiments`` (``cfg.experiments``) decide which holdout accounts are left out or marked.
@@ -104,7 +115,7 @@ def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as
         raise ChurnError(f"--format must be one of {', '.join(FORMATS)} (got '{fmt}')")
     pages_per_csm = fmt == "html" and csm is None and out is not None and (out.is_dir() or not out.suffix)
     rl = load(store, as_of, csm, segment, None if pages_per_csm else top, history=fmt == "html",
-              experiments=experiments)
+              experiments=experiments, rank_by=rank_by)
     if pages_per_csm and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         lists = per_csm(rl, top)
