@@ -249,6 +249,12 @@ def main(argv=None) -> int:
             res = run_world(name, root / name.replace("@", "-"), cmd, size, args.seed)
             results.append(res)
             q.say(f"[{name}] {res['status']} {res.get('error', '')} {json.dumps(res.get('scores', {}).get('hazard'))}")
+            write(results, argv, args, started)
+    return 0
+
+
+def write(results: list[dict], argv, args, started: float) -> None:
+    """The report of the worlds done so far (rewritten after each world)."""
     meta = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "git": q.git_state(),
             "command": "python -m benchmarks.hazard " + " ".join(argv if argv is not None else sys.argv[1:]),
             "machine": f"{q.platform.machine()}, {q.os.cpu_count()} cores", "size": size, "seed": args.seed,
@@ -256,7 +262,6 @@ def main(argv=None) -> int:
     (args.out_dir / "hazard.md").write_text(report(results, meta))
     (args.out_dir / "hazard.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
     q.say(f"wrote {args.out_dir / 'hazard.md'}")
-    return 0
 
 
 if __name__ == "__main__":

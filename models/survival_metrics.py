@@ -28,7 +28,11 @@ def censoring_survival(duration, event) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _g(times: np.ndarray, surv: np.ndarray, at, before: bool = False) -> np.ndarray:
-    """G evaluated at ``at`` (G(t-) with ``before``), floored to avoid huge weights."""
+    """G evaluated at ``at`` (G(t-) with ``before``), floored to avoid huge weights.
+
+    Controls at t are weighted by G(t-): a row censored exactly at t (the end of the curve) is still
+    a control there, so the censoring at t must not shrink its weight's denominator.
+    """
     at = np.asarray(at, dtype="float64")
     idx = np.searchsorted(times, at, side="left" if before else "right") - 1
     g = np.where(idx >= 0, surv[np.clip(idx, 0, None)], 1.0)
@@ -44,7 +48,7 @@ def time_auc(duration, event, risk, t: float) -> float | None:
     if not case.any() or not control.any():
         return None
     y = np.concatenate([np.ones(case.sum()), np.zeros(control.sum())])
-    w = np.concatenate([1.0 / _g(times, surv, d[case], before=True), np.full(control.sum(), 1.0 / _g(times, surv, t))])
+    w = np.concatenate([1.0 / _g(times, surv, d[case], before=True), np.full(control.sum(), 1.0 / _g(times, surv, t, before=True))])
     return float(roc_auc_score(y, np.concatenate([r[case], r[control]]), sample_weight=w))
 
 
@@ -56,7 +60,7 @@ def brier(duration, event, probability, t: float) -> float:
     control = (d > t) | ((d == t) & (e == 0))  # censored exactly at t: still there at t
     loss = np.zeros(len(d))
     loss[case] = (1.0 - p[case]) ** 2 / _g(times, surv, d[case], before=True)
-    loss[control] = p[control] ** 2 / _g(times, surv, t)
+    loss[control] = p[control] ** 2 / _g(times, surv, t, before=True)
     return float(loss.mean())
 
 

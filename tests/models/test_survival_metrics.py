@@ -31,3 +31,9 @@ def test_rows_censored_exactly_at_t_are_controls_at_t():
     duration = np.array([20.0, 100.0, 180.0, 180.0])
     event = np.array([1, 1, 0, 0])
     assert time_auc(duration, event, np.array([0.9, 0.8, 0.1, 0.2]), 180) == 1.0
+
+
+def test_the_brier_score_of_a_fair_prediction_stays_a_brier_score_when_everyone_is_censored_at_the_end():
+    duration = np.array([20.0] * 2 + [180.0] * 8)
+    event = np.array([1] * 2 + [0] * 8)
+    assert np.isclose(brier(duration, event, np.full(10, 0.2), 180), 0.16)
