@@ -257,7 +257,8 @@ def write(results: list[dict], argv, args, started: float) -> None:
     """The report of the worlds done so far (rewritten after each world)."""
     meta = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "git": q.git_state(),
             "command": "python -m benchmarks.hazard " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "machine": f"{q.platform.machine()}, {q.os.cpu_count()} cores", "size": size, "seed": args.seed,
+            "machine": f"{q.platform.machine()}, {q.os.cpu_count()} cores",
+            "size": {"accounts": args.accounts}, "seed": args.seed,
             "seconds": time.perf_counter() - started}
     (args.out_dir / "hazard.md").write_text(report(results, meta))
     (args.out_dir / "hazard.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str))
