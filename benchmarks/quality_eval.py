@@ -19,7 +19,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from models.evaluation import top_weights
 
 #: Columns of a ``churn features --panel`` table that are not features.
-NON_FEATURES = ("account_id", "as_of", "churned", "churn_date", "label_observed")
+NON_FEATURES = ("account_id", "as_of", "churned", "churn_date", "label_observed", "next_churn_date")
 #: The plain baseline of the issue: 200 trees x 7 leaves, no early stopping, no calibration.
 PLAIN_PARAMS = dict(n_estimators=200, num_leaves=7, learning_rate=0.05, n_jobs=1, verbose=-1,
                     deterministic=True, force_row_wise=True)

@@ -296,7 +296,7 @@ def risk_list(
     segment: Optional[str] = typer.Option(None, "--segment", help="Only this segment (case-insensitive)."),
     top: Optional[int] = typer.Option(None, "--top", "-n", min=1, help="Only the N accounts most at risk."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or html."),
-    rank_by: Optional[str] = typer.Option(None, "--rank-by", help="saved (MRR a call is expected to keep), probability or revenue (at risk) [default: saved when a validated uplift model scored the accounts, else probability]."),
+    rank_by: Optional[str] = typer.Option(None, "--rank-by", help="saved (MRR a call is expected to keep), probability, revenue (at risk) or urgency (churn within 30 days, from the time-to-churn curve) [default: saved when a validated uplift model scored the accounts, else probability]."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write here instead of stdout; html without --csm into a folder: one page per CSM. HTML also writes one page per listed account in accounts/ beside it."),
     config: Optional[Path] = ConfigOpt,
 ):

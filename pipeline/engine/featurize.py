@@ -21,7 +21,7 @@ from pipeline.engine.frames import Frames
 from pipeline.config import Config
 
 KEYS = ["account_id", "as_of"]
-LABEL_COLUMNS = ["churned", "churn_date", "label_observed"]
+LABEL_COLUMNS = ["churned", "churn_date", "label_observed", "next_churn_date"]
 
 
 @dataclass
@@ -133,4 +133,6 @@ def tidy(frame: pd.DataFrame, features: list[Feature]) -> pd.DataFrame:
         out["churned"] = out["churned"].fillna(0).astype("int64")
         out["label_observed"] = out["label_observed"].astype(bool)
         out["churn_date"] = pd.to_datetime(out["churn_date"]).dt.date
+        if "next_churn_date" in out:
+            out["next_churn_date"] = pd.to_datetime(out["next_churn_date"]).dt.date
     return out.sort_values(KEYS, kind="stable").reset_index(drop=True)

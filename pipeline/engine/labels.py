@@ -79,16 +79,21 @@ def labels(source, snapshots: ibis.Table, cfg: Config, end: date) -> ibis.Table:
     """Label and observability for each (account_id, as_of) of ``snapshots``.
 
     Returns columns ``account_id``, ``as_of``, ``churned`` (1/0), ``churn_date``
-    (first churn in the horizon, or null) and ``label_observed``.
+    (first churn in the horizon, or null), ``label_observed`` and ``next_churn_date``
+    (first churn within the longer of the horizon and the time-to-churn curve, or null:
+    the time-to-churn label, see :mod:`models.hazard`).
     """
     horizon = ibis.interval(days=cfg.labels.horizon_days)
+    reach = ibis.interval(days=max(cfg.labels.horizon_days, cfg.labels.curve_days))
     churns = churn_events(source, cfg.labels.grace_days)
     s = snapshots
     j = s.left_join(
         churns,
-        [s.account_id == churns.account_id, churns.churn_date > s.as_of, churns.churn_date <= s.as_of + horizon],
+        [s.account_id == churns.account_id, churns.churn_date > s.as_of, churns.churn_date <= s.as_of + reach],
     )
-    out = j.group_by(["account_id", "as_of"]).aggregate(churn_date=j.churn_date.min())
+    out = j.group_by(["account_id", "as_of"]).aggregate(next_churn_date=j.churn_date.min())
+    out = out.mutate(churn_date=ibis.ifelse(out.next_churn_date <= out.as_of + horizon, out.next_churn_date,
+                                            ibis.null("date")))
     last_observable = end - timedelta(days=cfg.labels.horizon_days + cfg.labels.grace_days)
     return out.mutate(
         churned=ibis.ifelse(out.churn_date.notnull(), 1, 0),

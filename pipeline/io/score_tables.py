@@ -18,6 +18,8 @@ class Column(NamedTuple):
     meaning: str
 
 
+#: Days of the time-to-churn curve written as ``churn_probability_<days>d``.
+CURVE_DAYS = (30, 60, 90, 180)
 #: ``churn_scores``: one row per (as_of_date, account_id), the primary key.
 SCORE_COLUMNS = [
     Column("as_of_date", "date", True, "Scored as of this date (features see only data before it)."),
@@ -26,6 +28,12 @@ SCORE_COLUMNS = [
     Column("csm", "text", False, "Owner from `accounts.csm` (null: unassigned)."),
     Column("segment", "text", False, "From `accounts.segment`."),
     Column("churn_probability", "double", True, "Calibrated probability of churning within the label horizon."),
+    *[Column(f"churn_probability_{d}d", "double", False,
+             f"Probability of churning within {d} days, from the time-to-churn curve (non-decreasing in the "
+             "days; null: the model has no curve).") for d in CURVE_DAYS],
+    Column("expected_churn_window", "integer", False,
+           "Days at the end of the first curve period (30, 60, ...) whose churn probability passes one half "
+           "(null: none within the curve, or no curve)."),
     Column("risk_rank", "integer", True, "1 = most at risk on this date (ties: higher revenue at risk first)."),
     Column("risk_tier", "text", True, "`high` / `medium` / `low` by `scoring.tiers`."),
     Column("mrr", "double", False, "Monthly recurring revenue on the as-of date."),

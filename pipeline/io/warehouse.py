@@ -120,6 +120,8 @@ class Warehouse:
         """
         if run.as_of is None:
             raise ValueError("a run writes scores of one as-of date: run.as_of is not set")
+        # nullable columns the caller did not fill (rows from a model without a time-to-churn curve) are null
+        scores = scores.assign(**{c.name: None for c in SCORE_COLUMNS if not c.required and c.name not in scores})
         started = time.perf_counter()
         with self.backend.transaction() as con:
             self._prepare(con)

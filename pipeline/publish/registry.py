@@ -133,7 +133,11 @@ def version_tags(result: TrainResult, run_id: str) -> dict[str, str]:
         "train_until": str(result.train_until),
         "data_fingerprint": result.fingerprint,
         "validated": str(result.validated).lower(),
+        # which model's probability `churn score` writes as churn_probability (the other one, if any, rides along)
+        "churn_probability_model": getattr(result.model, "serving_", "classifier"),
     }
+    if getattr(result.model, "hazard_latest_auc_", None) is not None:
+        tags["hazard_latest_fold_auc"] = f"{result.model.hazard_latest_auc_:.6f}"
     if result.validated:
         latest = result.backtest.latest
         tags["latest_fold_test"] = f"{min(latest.fold.test_dates)}..{max(latest.fold.test_dates)}"

@@ -33,6 +33,7 @@ RANK_BY = {
     "saved": ("expected_saved_mrr", "MRR a call is expected to keep (uplift × MRR)"),
     "probability": ("churn_probability", "churn probability"),
     "revenue": ("revenue_at_risk", "revenue at risk"),
+    "urgency": ("churn_probability_30d", "churn probability within 30 days (time-to-churn curve)"),
 }
 
 

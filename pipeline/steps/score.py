@@ -32,7 +32,8 @@ from pipeline.io.experiment_tables import assigner
 from pipeline.errors import mask_secrets
 from pipeline.io.urls import mask_url
 from pipeline.io.warehouse import Run, Warehouse, utc_now
-from pipeline.steps.score_table import ACCOUNT_COLUMNS, assemble, check_config_version, check_features, summary
+from pipeline.steps.score_table import (ACCOUNT_COLUMNS, assemble, check_config_version, check_features, curve_columns,
+                                       served_probability, summary)
 from pipeline.config import Config
 from pipeline.pause_points import pause_point
 
@@ -113,11 +114,14 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
                 raise ChurnError(f"no account is active on {record.as_of} in {snap.source.label}: nothing to score")
         with timed(record.timings, "drift"):
             drift = check_drift(cfg, model, frame, record, features)
+        with timed(record.timings, "curves"):
+            curves, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days)
+        probability = served_probability(model, probability, at_horizon)
         accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
         uplift = estimate_uplift(cfg, frame, progress) if from_registry and uplift_model is None else (
             None if uplift_model is None else uplift_model.predict(frame))
         scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record,
-                          getattr(model, "base_rate_", None), uplift)
+                          getattr(model, "base_rate_", None), uplift, curves)
         record.status, record.rows = "succeeded", len(scores)
         assigned: list = []
         scores = store.write(scores, record, also=assigner(cfg.experiments, record.as_of, assigned), features=features)

@@ -12,8 +12,10 @@ import pandas as pd
 from features.revenue import MONTH
 from pipeline.config import Config, CONFIG_VERSION
 from pipeline.io.experiment_tables import entry_line
+from pipeline.io.score_tables import CURVE_DAYS
 from models.errors import ModelError
 from models.tiers import TierRule
+from models.hazard import check_curves, window_of
 
 #: Average month length in days (the features' billing month): revenue at risk counts the months of the horizon.
 MONTH_DAYS = MONTH
@@ -85,9 +87,37 @@ def expected_saved(probability: np.ndarray, mrr: np.ndarray, uplift: np.ndarray 
     return (probability if uplift is None else np.asarray(uplift, dtype="float64")) * mrr
 
 
+def curve_columns(model, frame: pd.DataFrame, horizon_days: int) -> tuple[dict, np.ndarray | None]:
+    """``churn_probability_<d>d`` and ``expected_churn_window`` from the model's time-to-churn curve.
+
+    Returns the columns and the curve at ``horizon_days`` (what ``churn_probability`` becomes when the
+    hazard model serves it). All null, and ``None``, when the model carries no curve (``hazard_``:
+    trained before curves existed). Every curve is checked non-decreasing and within [0, 1]
+    (:func:`models.hazard.check_curves`).
+    """
+    hazard = getattr(model, "hazard_", None)
+    if hazard is None:
+        nulls = {f"churn_probability_{d}d": np.full(len(frame), np.nan) for d in CURVE_DAYS}
+        return {**nulls, "expected_churn_window": pd.array([None] * len(frame), dtype="Int64")}, None
+    curves = hazard.predict_curve(frame)
+    points = np.column_stack([hazard.at(curves, d) for d in CURVE_DAYS])
+    check_curves(points)
+    window = window_of(curves, hazard.period_days)
+    columns = {**{f"churn_probability_{d}d": points[:, k] for k, d in enumerate(CURVE_DAYS)},
+               "expected_churn_window": pd.array([None if np.isnan(w) else int(w) for w in window], dtype="Int64")}
+    return columns, hazard.at(curves, horizon_days)
+
+
+def served_probability(model, probability: np.ndarray, at_horizon: np.ndarray | None) -> np.ndarray:
+    """``churn_probability``: the classifier's, or the curve's at the horizon when the hazard model serves it."""
+    if at_horizon is None or getattr(model, "serving_", "classifier") != "hazard":
+        return probability
+    return at_horizon
+
+
 def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
              explained, health: np.ndarray, record, base_rate: float | None = None,
-             uplift: np.ndarray | None = None) -> pd.DataFrame:
+             uplift: np.ndarray | None = None, curves: dict | None = None) -> pd.DataFrame:
     """The ``churn_scores`` rows (without ``probability_change`` and ``change_reasons``, which the warehouse fills).
 
     Parameters
@@ -109,6 +139,8 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
         The model's training base rate (``ChurnModel.base_rate_``), for the ``relative`` tier rule.
     uplift : numpy.ndarray, optional
         The validated uplift model's estimate for each row (``None``: no validated model, ``uplift`` null).
+    curves : dict, optional
+        The time-to-churn columns (:func:`curve_columns`); null columns without.
     """
     mrr = frame["mrr"].to_numpy(dtype="float64") if "mrr" in frame else np.full(len(frame), np.nan)
     revenue = probability * mrr * cfg.labels.horizon_days / MONTH_DAYS
@@ -118,6 +150,7 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
     risk_tier, record.tier_rule = tiers(probability, rank, cfg, base_rate)
     out = out.assign(
         churn_probability=probability,
+        **(curves if curves is not None else curve_columns(None, frame, cfg.labels.horizon_days)[0]),
         risk_rank=rank,
         risk_tier=risk_tier,
         mrr=mrr,

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from models import evaluation
 from models import folds as folds_
 from models.classifier import ChurnModel
 from models.errors import ModelError
+from models.hazard import HazardModel
 from models.health_score import HealthScore
 from pipeline.config import Config, Training
 from pipeline.engine.featurize import FeatureTable
@@ -185,11 +187,56 @@ def train_models(cfg: Config, table: FeatureTable, panel: pd.DataFrame, until: d
     seconds["final"] = time.perf_counter() - started - seconds["backtest"]
     progress(f"  {model.best_iteration_} trees, {model.calibrator_.method} calibration "
              f"({recipe.evidence}; {seconds['final']:.1f} s)")
+    hazard_model(cfg, table, until, backtest, model, progress)
     latest = panel[panel["as_of"] >= sorted(panel["as_of"].unique())[-min(3, panel["as_of"].nunique())]]
     result = TrainResult(cfg, model, backtest, panel, table, until, fingerprint(panel, table.feature_names),
                          model.importance(latest), seconds)
     result.recipe = recipe
     return result
+
+
+def fit_hazard(cfg: Config, table: FeatureTable, end: date) -> HazardModel:
+    """The time-to-churn model on every snapshot before ``end``, as known at ``end`` (censored ones too)."""
+    frame = table.frame[pd.to_datetime(table.frame["as_of"]) < pd.Timestamp(end)]
+    monotone = {f.name: f.sign for f in table.features} if cfg.training.monotone else None
+    return HazardModel(cfg.labels.curve_period_days, cfg.labels.curve_periods, params=dict(cfg.training.lightgbm),
+                       seed=cfg.training.seed).fit(
+        frame, end, cfg.labels.grace_days, feature_names=table.feature_names, categorical=table.categorical,
+        monotone=monotone)
+
+
+def hazard_model(cfg: Config, table: FeatureTable, until: date, backtest: evaluation.Backtest, model: ChurnModel,
+                 progress: Progress) -> None:
+    """Fit the time-to-churn model beside ``model`` (``model.hazard_``) and say which serves ``churn_probability``.
+
+    On the latest out-of-time fold, a hazard model fitted on what was known at its first test date
+    is compared with the classifier at the label horizon (ROC-AUC on the same test snapshots); it
+    serves (``model.serving_ = "hazard"``) only when it is better. Nothing is fitted when the panel
+    has no ``next_churn_date`` (a table built by an older version).
+    """
+    model.serving_ = "classifier"
+    if "next_churn_date" not in table.frame:
+        return
+    started = time.perf_counter()
+    if backtest.folds:
+        latest = backtest.latest
+        check = fit_hazard(cfg, table, latest.fold.test_start)
+        preds = latest.predictions
+        keyed = table.frame.assign(as_of=pd.to_datetime(table.frame["as_of"]).dt.date)
+        rows = preds[["account_id", "as_of"]].assign(as_of=pd.to_datetime(preds["as_of"]).dt.date).merge(
+            keyed, on=["account_id", "as_of"], how="left")
+        at_horizon = check.at(check.predict_curve(rows), cfg.labels.horizon_days)
+        y = preds["churned"].to_numpy()
+        model.hazard_latest_auc_ = float(roc_auc_score(y, at_horizon)) if 0 < y.sum() < len(y) else float("nan")
+        classifier_auc = float(latest.model.get("roc_auc", float("nan")))
+        if model.hazard_latest_auc_ > classifier_auc:
+            model.serving_ = "hazard"
+        progress(f"time-to-churn model on the latest fold: ROC-AUC {model.hazard_latest_auc_:.4f} at "
+                 f"{cfg.labels.horizon_days} days vs the classifier's {classifier_auc:.4f}: "
+                 f"the {model.serving_} serves churn_probability")
+    model.hazard_ = fit_hazard(cfg, table, until)
+    progress(f"  time-to-churn model: {model.hazard_.rows_:,} period rows, {model.hazard_.events_:,} churns "
+             f"({time.perf_counter() - started:.1f} s)")
 
 
 def finish(result: TrainResult, track: bool, progress: Progress, promote: bool = False) -> None:

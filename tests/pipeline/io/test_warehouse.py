@@ -20,7 +20,7 @@ import pytest
 
 from features.base import Definition, Feature
 from models.errors import ChurnError
-from pipeline.io.score_tables import RUN_COLUMNS, SCORE_COLUMNS
+from pipeline.io.score_tables import CURVE_DAYS, RUN_COLUMNS, SCORE_COLUMNS
 from pipeline.io.warehouse import Run, Warehouse
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,6 +44,8 @@ def fake_scores(as_of: date, accounts: list[str], seed: int, run_id: str) -> pd.
         "reason_summary": "No notable risk signals", "model_name": "churn-model", "model_version": "1",
         "run_id": run_id, "scored_at": datetime(2025, 1, 1, 3, 0),
         "contributions": [json.dumps({"usage": round(float(x), 4)}) for x in p],
+        **{f"churn_probability_{d}d": p * d / 180 for d in CURVE_DAYS},
+        "expected_churn_window": pd.array([90 if x > 0.75 else None for x in p], dtype="Int64"),
     })
 
 
@@ -201,6 +203,20 @@ def test_columns_added_by_a_later_version_are_added_in_place(tmp_path):
     moved = Warehouse(path).scores(D3)["change_reasons"].dropna()
     assert len(moved) > 40 and moved.str.match(r"risk (up|down) \d+ points?").all()
     assert len(Warehouse(path).scores(D1)) == 50
+
+
+def test_a_table_without_the_curve_columns_gets_them_in_place(store):
+    write(store, D1, ACCOUNTS, 1, "r1")
+    curve = [f"churn_probability_{d}d" for d in CURVE_DAYS] + ["expected_churn_window"]
+    with store.backend.transaction() as con:  # a table made before time-to-churn curves existed
+        for name in curve:
+            store.backend.execute(con, f"ALTER TABLE churn_scores DROP COLUMN {name}")
+    assert not set(curve) & set(column_types(store, "churn_scores"))
+    written = write(store, D2, ACCOUNTS, 2, "r2")
+    rows = store.scores(D2).set_index("account_id").loc[written["account_id"]]
+    assert np.allclose(rows["churn_probability_180d"], written["churn_probability_180d"])
+    assert rows["expected_churn_window"].isna().tolist() == written["expected_churn_window"].isna().tolist()
+    assert store.scores(D1)["churn_probability_30d"].isna().all()  # the older rows have no curve
 
 
 def test_failed_run_is_recorded_separately(store):

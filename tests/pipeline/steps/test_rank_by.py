@@ -52,7 +52,7 @@ def test_without_an_uplift_the_list_ranks_by_probability_and_uplift_is_null(tmp_
     rl = load(wh, DAY, top=2)
     assert list(rl.rows["account_id"]) == ["A000", "A001"] and "ranked by churn probability" in rl.subtitle
     assert rl.rows["uplift"].isna().all()
-    assert set(RANK_BY) == {"saved", "probability", "revenue"}
+    assert set(RANK_BY) == {"saved", "probability", "revenue", "urgency"}
 
 
 def _old_table(backend, con):

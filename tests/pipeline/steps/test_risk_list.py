@@ -234,3 +234,21 @@ def test_holdout_accounts_come_back_after_the_experiment_ends(tmp_path):
     wh, exps, holdout = _experiment_store(tmp_path, end="2025-02-15")
     assert len(load(wh, experiments=exps).rows) == 30
     assert not set(load(wh, as_of=DATES[1], experiments=exps).rows["account_id"]) & holdout
+
+
+def test_rank_by_urgency_orders_by_the_30_day_probability(tmp_path):
+    wh = Warehouse(tmp_path / "wh.duckdb")
+    rows = rows_for(DATES[0], 0)
+    soon = np.linspace(0.01, 0.6, len(rows))  # the accounts least at risk over the horizon leave soonest
+    rows = rows.assign(churn_probability_30d=soon, churn_probability_60d=soon, churn_probability_90d=soon,
+                       churn_probability_180d=soon)
+    wh.write(rows, Run("r0", DATES[0], datetime(2025, 3, 1), status="succeeded", rows=len(rows)))
+    urgent = load(wh, rank_by="urgency", top=3).rows
+    assert urgent["account_id"].tolist() == ["A029", "A028", "A027"]
+    assert load(wh, top=3).rows["account_id"].tolist() == ["A000", "A001", "A002"]
+    with pytest.raises(ChurnError, match="--rank-by must be one of saved, probability, revenue, urgency"):
+        load(wh, rank_by="soonest")
+    # scores written without a curve (an older model) rank by the probability under urgency too
+    old = Warehouse(tmp_path / "old.duckdb")
+    old.write(rows_for(DATES[0], 0), Run("r0", DATES[0], datetime(2025, 3, 1), status="succeeded", rows=30))
+    assert load(old, rank_by="urgency", top=2).rows["account_id"].tolist() == ["A000", "A001"]

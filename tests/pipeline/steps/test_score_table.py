@@ -12,8 +12,8 @@ import pytest
 from features.base import REGISTRY, Feature
 from pipeline.config import CONFIG_VERSION, load_config
 from models.errors import ModelError
-from pipeline.steps.score_table import (MONTH_DAYS, assemble, check_config_version, check_features, ranks, summary,
-                                    tiers)
+from pipeline.steps.score_table import (MONTH_DAYS, assemble, check_config_version, check_features, curve_columns,
+                                        ranks, served_probability, summary, tiers)
 
 CFG = load_config(None, {"scoring.tiers": {"high": 0.3, "medium": 0.1}})
 
@@ -101,3 +101,29 @@ def test_summary_counts_tiers_and_revenue_and_repeats_warnings():
                      "tiers: high: 1, medium: 0, low: 2; revenue at risk over the horizon: 1,230",
                      "timings: model 1.0 s, write 0.5 s",
                      "WARNING: feature drift: events_30d"]
+
+
+def test_curve_columns_are_non_decreasing_and_serve_the_horizon_only_when_the_hazard_won():
+    from models.hazard import HazardModel
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=4000)
+    as_of = pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, 4000), unit="D")
+    life = rng.exponential(60 / (0.2 + np.exp(x)))
+    churn = np.where(life <= 180, as_of + pd.to_timedelta(np.ceil(life), unit="D"), pd.NaT)
+    frame = pd.DataFrame({"account_id": [f"a{i}" for i in range(4000)], "as_of": as_of.date, "x": x,
+                          "next_churn_date": pd.to_datetime(churn).date})
+    hazard = HazardModel().fit(frame, date(2025, 6, 1), 30, trees=30, feature_names=["x"])
+    scored = frame.head(200)
+    columns, at_90 = curve_columns(SimpleNamespace(hazard_=hazard), scored, 90)
+    curve = np.column_stack([columns[f"churn_probability_{d}d"] for d in (30, 60, 90, 180)])
+    assert (np.diff(curve, axis=1) >= 0).all() and (curve >= 0).all() and (curve <= 1).all()
+    assert np.allclose(at_90, columns["churn_probability_90d"])
+    window = columns["expected_churn_window"]
+    passed = curve[:, 3] > 0.5
+    assert window.isna().tolist() == (~passed).tolist() and set(window.dropna()) <= {30, 60, 90, 120, 150, 180}
+    classifier = np.full(200, 0.2)
+    assert served_probability(SimpleNamespace(hazard_=hazard, serving_="classifier"), classifier, at_90) is classifier
+    assert np.allclose(served_probability(SimpleNamespace(hazard_=hazard, serving_="hazard"), classifier, at_90), at_90)
+    nulls, none = curve_columns(SimpleNamespace(), scored, 90)  # a model trained before curves existed
+    assert none is None and np.isnan(nulls["churn_probability_30d"]).all() and nulls["expected_churn_window"].isna().all()

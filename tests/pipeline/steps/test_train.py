@@ -27,6 +27,11 @@ def test_train_until_uses_only_what_was_known_then(demo, tmp_path):
     columns = [*result.table.feature_names, "churned"]
     pd.testing.assert_frame_equal(past[columns], full.loc[past.index, columns], check_dtype=False)
     assert result.report.is_file()
+    # the time-to-churn model rides along, trained on what was known then (censored snapshots included)
+    hazard = result.model.hazard_
+    assert result.model.serving_ in ("classifier", "hazard") and hazard.events_ > 0
+    assert hazard.rows_ > len(result.panel)  # several periods per snapshot, and snapshots the classifier cannot use
+    assert (hazard.predict_curve(result.panel.head(50))[:, -1] <= 1).all()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,184 @@
+"""Time-to-churn curves: a discrete-time hazard model on person-period rows.
+
+For every snapshot (account, T) of the panel the next days are cut into periods
+of ``period_days`` (30 by default), up to ``periods`` of them (6: 180 days). A
+snapshot contributes one *person-period* row per period it has fully observed,
+with target 1 in the period where it churned (and no row after that) and 0
+before. Observed means the churn status of every day of the period is final in
+the data known at ``end``: a churn on day E counts once the grace period after
+it has passed (E + grace < end), the same convention as the classifier's
+``label_observed``. Snapshots whose window has not closed yet (censored) still
+contribute the periods they saw, which a fixed-horizon classifier must drop.
+
+A LightGBM booster (:class:`models.classifier.ChurnModel`, uncalibrated) learns
+the hazard ``h_k(x) = P(churn in period k | no churn before k, x)`` from the
+features plus the period number. The curve ``F_k = 1 - prod_{j<=k} (1 - h_j)``
+is non-decreasing and within [0, 1] by construction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from models.classifier import ChurnModel
+from models.errors import ModelError
+
+#: The feature the booster sees beside the account's features: which period (1, 2, ...) the row is about.
+PERIOD = "period"
+
+
+def observed_days(as_of, end: date, grace_days: int, max_days: int) -> np.ndarray:
+    """Days after each snapshot whose churn status is final in the data known at ``end``, at most ``max_days``.
+
+    Day d after T is final when T + d + grace < end (a return within the grace period would have
+    been seen); negative for snapshots at or after ``end`` minus the grace period, clipped to 0.
+    """
+    as_of = pd.to_datetime(pd.Series(as_of)).to_numpy()
+    days = (np.datetime64(end) - as_of).astype("timedelta64[D]").astype("int64") - grace_days - 1
+    return np.clip(days, 0, max_days)
+
+
+def event_days(as_of, next_churn_date) -> np.ndarray:
+    """Days from each snapshot to its next churn (NaN: none known)."""
+    start = pd.to_datetime(pd.Series(list(as_of)))
+    churn = pd.to_datetime(pd.Series(list(next_churn_date)))
+    return (churn - start).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def person_periods(frame: pd.DataFrame, end: date, grace_days: int, period_days: int, periods: int) -> pd.DataFrame:
+    """One row per (snapshot, observed period): ``row`` (position in ``frame``), ``period`` (1-based), ``event``.
+
+    Only what is known at ``end`` is used: a churn whose grace period ends on or after ``end``
+    is not an event (its periods are not observed), and neither is any later one.
+    """
+    seen = observed_days(frame["as_of"], end, grace_days, period_days * periods)
+    until = event_days(frame["as_of"], frame["next_churn_date"])
+    churned = ~np.isnan(until) & (until <= seen)
+    last = np.where(churned, np.ceil(np.nan_to_num(until, nan=1.0) / period_days), seen // period_days).astype("int64")
+    last = np.clip(last, 0, periods)
+    row = np.repeat(np.arange(len(frame)), last)
+    period = np.arange(len(row)) - np.repeat(np.cumsum(last) - last, last) + 1
+    event = (churned[row] & (period == last[row])).astype("int64")
+    return pd.DataFrame({"row": row, PERIOD: period, "event": event})
+
+
+def durations(frame: pd.DataFrame, end: date, grace_days: int, max_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """(days observed until churn or censoring, 1 if churned) of each snapshot, as known at ``end``."""
+    seen = observed_days(frame["as_of"], end, grace_days, max_days)
+    until = event_days(frame["as_of"], frame["next_churn_date"])
+    churned = ~np.isnan(until) & (until <= seen)
+    return np.where(churned, until, seen).astype("float64"), churned.astype("int64")
+
+
+def curve_from_hazards(hazards: np.ndarray) -> np.ndarray:
+    """Cumulative churn probability at the end of each period from per-period hazards (rows x periods)."""
+    h = np.clip(np.asarray(hazards, dtype="float64"), 0.0, 1.0)
+    return 1.0 - np.cumprod(1.0 - h, axis=1)
+
+
+def check_curves(curves: np.ndarray) -> None:
+    """Refuse curves that decrease or leave [0, 1] (every row).
+
+    Raises
+    ------
+    ModelError
+        Naming how many rows break the rule.
+    """
+    c = np.asarray(curves, dtype="float64")
+    bad = ~np.isfinite(c).all(axis=1) | (c < 0).any(axis=1) | (c > 1).any(axis=1)
+    if c.shape[1] > 1:
+        bad |= (np.diff(c, axis=1) < 0).any(axis=1)
+    if bad.any():
+        raise ModelError(f"{int(bad.sum())} of {len(c)} time-to-churn curves decrease or leave [0, 1]")
+
+
+def window_of(curves: np.ndarray, period_days: int, threshold: float = 0.5) -> np.ndarray:
+    """Days at the end of the first period whose cumulative probability passes ``threshold`` (NaN: none)."""
+    c = np.asarray(curves, dtype="float64")
+    passed = c > threshold
+    first = passed.argmax(axis=1)
+    return np.where(passed.any(axis=1), (first + 1) * period_days, np.nan)
+
+
+class HazardModel:
+    """Discrete-time hazard model: per-period churn hazards from a LightGBM booster on person-period rows.
+
+    Parameters
+    ----------
+    period_days, periods : int
+        The curve's periods: ``periods`` steps of ``period_days`` days.
+    params : dict, optional
+        LightGBM parameters over the classifier's defaults.
+    seed : int
+
+    Attributes
+    ----------
+    model_ : models.classifier.ChurnModel
+        The booster on person-period rows (features plus :data:`PERIOD`), uncalibrated.
+    feature_names_ : list of str
+        The account features (without :data:`PERIOD`).
+    rows_, events_ : int
+        Person-period rows and events it was trained on.
+    """
+
+    def __init__(self, period_days: int = 30, periods: int = 6, params: dict | None = None, seed: int = 42):
+        self.period_days = period_days
+        self.periods = periods
+        self.params = params
+        self.seed = seed
+
+    @property
+    def days(self) -> list[int]:
+        """Days at the end of each period (30, 60, ...)."""
+        return [self.period_days * (k + 1) for k in range(self.periods)]
+
+    def fit(self, frame: pd.DataFrame, end: date, grace_days: int, *, trees: int = 200, feature_names=None,
+            categorical=None, monotone: dict | None = None) -> "HazardModel":
+        """Train on every snapshot of ``frame`` (with ``as_of`` and ``next_churn_date``) as known at ``end``.
+
+        Raises
+        ------
+        ModelError
+            When no period has been observed or no churn happened in one.
+        """
+        expanded = person_periods(frame, end, grace_days, self.period_days, self.periods)
+        if expanded.empty or not 0 < expanded["event"].sum() < len(expanded):
+            raise ModelError("the time-to-churn model needs observed periods with and without churn; "
+                             f"the data known at {end} has {len(expanded)} period rows, "
+                             f"{int(expanded['event'].sum())} with churn")
+        names = list(feature_names or [c for c in frame.columns if c not in ("account_id", "as_of", "churned",
+                                                                               "churn_date", "label_observed",
+                                                                               "next_churn_date")])
+        rows = frame.iloc[expanded["row"].to_numpy()][names].reset_index(drop=True)
+        rows[PERIOD] = expanded[PERIOD].to_numpy().astype("float64")
+        self.feature_names_ = names
+        self.model_ = ChurnModel(params=self.params, seed=self.seed, calibration="none").fit(
+            rows, expanded["event"].to_numpy(), trees=trees, feature_names=[*names, PERIOD], categorical=categorical,
+            monotone=monotone)
+        self.rows_, self.events_ = len(expanded), int(expanded["event"].sum())
+        return self
+
+    def hazards(self, X: pd.DataFrame) -> np.ndarray:
+        """P(churn in period k | none before), shape (rows, periods)."""
+        prepared = self.model_.prepare(X.assign(**{PERIOD: 1.0}))
+        stacked = pd.concat([prepared.assign(**{PERIOD: float(k + 1)}) for k in range(self.periods)],
+                            ignore_index=True)
+        raw = np.asarray(self.model_.booster_.predict(stacked, raw_score=True))
+        return (1.0 / (1.0 + np.exp(-raw))).reshape(self.periods, len(X)).T
+
+    def predict_curve(self, X: pd.DataFrame) -> np.ndarray:
+        """Cumulative P(churn within 30, 60, ... days), shape (rows, periods): non-decreasing, in [0, 1]."""
+        curves = curve_from_hazards(self.hazards(X))
+        check_curves(curves)
+        return curves
+
+    def at(self, curves: np.ndarray, days: int) -> np.ndarray:
+        """The curve at ``days``, linear between period ends (0 at day 0)."""
+        grid = np.array([0, *self.days], dtype="float64")
+        c = np.column_stack([np.zeros(len(curves)), curves])
+        k = int(np.clip(np.searchsorted(grid, days), 1, len(grid) - 1))
+        w = (min(days, grid[-1]) - grid[k - 1]) / (grid[k] - grid[k - 1])
+        return c[:, k - 1] + w * (c[:, k] - c[:, k - 1])

@@ -1,0 +1,91 @@
+"""The discrete-time hazard model: person-period rows as known at a date, curves, and their checks."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.errors import ModelError
+from models.hazard import (HazardModel, check_curves, curve_from_hazards, durations, observed_days, person_periods,
+                           window_of)
+
+END = date(2025, 1, 1)
+
+
+def snaps(rows):
+    return pd.DataFrame(rows, columns=["as_of", "next_churn_date"]).assign(
+        as_of=lambda f: pd.to_datetime(f["as_of"]).dt.date,
+        next_churn_date=lambda f: pd.to_datetime(f["next_churn_date"]).dt.date)
+
+
+def test_observed_days_stop_a_grace_period_before_the_data_end():
+    days = observed_days([date(2024, 1, 1), date(2024, 11, 1), date(2024, 12, 15)], END, 30, 180)
+    assert list(days) == [180, (END - date(2024, 11, 1)).days - 31, 0]
+
+
+def test_person_periods_stop_at_the_churn_and_keep_censored_periods():
+    frame = snaps([
+        ("2024-01-01", "2024-03-15"),   # churns on day 74: periods 1, 2, 3 with the event in 3
+        ("2024-01-01", None),           # never churns, fully observed: 6 periods of 0
+        ("2024-09-01", None),           # censored: (END - grace) - as_of - 1 = 91 days -> 3 whole periods
+    ])
+    pp = person_periods(frame, END, 30, 30, 6)
+    assert pp.groupby("row")["period"].apply(list).to_dict() == {0: [1, 2, 3], 1: [1, 2, 3, 4, 5, 6], 2: [1, 2, 3]}
+    assert pp.loc[pp["event"] == 1, ["row", "period"]].values.tolist() == [[0, 3]]
+
+
+def test_a_churn_not_yet_final_at_the_end_is_no_event_and_leaks_nothing():
+    # The churn on 2024-12-20 is in the data, but its grace period runs past END: as known at END it is not
+    # final, so the row must look exactly like one without it (only periods observed before then, all 0).
+    leaky = snaps([("2024-09-01", "2024-12-20")])
+    clean = snaps([("2024-09-01", None)])
+    pd.testing.assert_frame_equal(person_periods(leaky, END, 30, 30, 6), person_periods(clean, END, 30, 30, 6))
+    assert durations(leaky, END, 30, 180)[1].tolist() == [0]
+    # ... and a snapshot after END contributes nothing at all
+    assert person_periods(snaps([("2025-02-01", "2025-03-01")]), END, 30, 30, 6).empty
+
+
+def test_curves_are_non_decreasing_and_within_bounds():
+    rng = np.random.default_rng(0)
+    curves = curve_from_hazards(rng.uniform(0, 1, size=(500, 6)))
+    check_curves(curves)
+    assert (np.diff(curves, axis=1) >= 0).all() and (curves >= 0).all() and (curves <= 1).all()
+    with pytest.raises(ModelError, match="1 of 2"):
+        check_curves(np.array([[0.1, 0.2], [0.3, 0.2]]))
+    assert window_of(np.array([[0.1, 0.6, 0.7], [0.1, 0.2, 0.3]]), 30).tolist()[0] == 60
+    assert np.isnan(window_of(np.array([[0.1, 0.2, 0.3]]), 30)[0])
+
+
+def world(n=3000, seed=1):
+    """Accounts whose risk x sets a constant monthly hazard; monthly snapshots in 2023-2024."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        x = rng.normal()
+        start = pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(rng.integers(0, 600)))
+        life = rng.exponential(30 / (0.02 + 0.25 / (1 + np.exp(-2 * x))))
+        churn = start + pd.Timedelta(days=int(life) + 1)
+        for as_of in pd.date_range(start, min(churn, pd.Timestamp(END)), freq="MS"):
+            if as_of < churn:
+                rows.append((f"a{i}", as_of.date(), churn.date(), x, rng.normal()))
+    frame = pd.DataFrame(rows, columns=["account_id", "as_of", "churn", "x", "noise"])
+    frame["next_churn_date"] = np.where(pd.to_datetime(frame["churn"]) <= pd.to_datetime(frame["as_of"]) +
+                                        pd.Timedelta(days=180), frame["churn"], None)
+    return frame.drop(columns="churn")
+
+
+def test_the_hazard_model_ranks_by_the_true_risk_and_its_curves_hold():
+    frame = world()
+    train = frame[pd.to_datetime(frame["as_of"]) < pd.Timestamp("2024-06-01")]
+    model = HazardModel(period_days=30, periods=6).fit(train, date(2024, 6, 1), 30, trees=60,
+                                                       feature_names=["x", "noise"])
+    assert model.rows_ > len(train) and model.events_ > 0
+    test = frame[pd.to_datetime(frame["as_of"]) == pd.Timestamp("2024-06-01")]
+    curves = model.predict_curve(test)
+    assert curves.shape == (len(test), 6)
+    assert pd.Series(curves[:, 0]).corr(test["x"].reset_index(drop=True), method="spearman") > 0.8
+    assert np.allclose(model.at(curves, 90), curves[:, 2]) and np.allclose(model.at(curves, 45),
+                                                                          (curves[:, 0] + curves[:, 1]) / 2)
