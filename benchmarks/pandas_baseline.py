@@ -24,7 +24,8 @@ checks it against ``build_features``:
   more than 0 to T; the lookback + 1 (91) when there is none in the lookback.
 
 Not computed (the panel does compute them): ``active_users_trend``,
-``usage_slope``, ``events_per_user_{w}d`` and ``events_{w}d_vs_baseline``.
+``usage_slope``, ``events_per_user_{w}d``, ``events_{w}d_vs_baseline`` and
+``events_{w}d_vs_all_accounts``.
 """
 
 from __future__ import annotations

@@ -215,7 +215,8 @@ def rate_vs_all_accounts(t, recent, baseline, p):
     """The account's :func:`rate_vs_baseline` plus 1 over the same ratio of every established account together,
     minus 1: the account's own change, without the change every account shares on that date."""
     own = rate_vs_baseline(t, recent, baseline, p) + 1
-    shared = date_wide_rate(t, recent, p.window, p) / date_wide_rate(t, baseline, p.baseline, p)
+    base = date_wide_rate(t, baseline, p.baseline, p)
+    shared = date_wide_rate(t, recent, p.window, p) / ibis.ifelse(base == 0, ibis.null(), base)
     return own / ibis.ifelse(shared.isnull() | (shared == 0), ibis.null(), shared) - 1
 
 

@@ -172,7 +172,7 @@ def _text(text: str) -> pa.Scalar:
 
 def _float_texts(numbers: np.ndarray) -> pa.Array:
     """``numbers.astype(str)`` as an Arrow array, converting each distinct value once."""
-    distinct, where = np.unique(numbers, return_inverse=True)
+    distinct, where = np.unique(numbers + 0.0, return_inverse=True)  # -0.0 reads 0.0 (see _value_texts)
     return _strings(distinct.astype(str).tolist()).take(where.reshape(-1))
 
 
@@ -180,7 +180,8 @@ def _value_texts(values: Values, rows: np.ndarray, columns: np.ndarray) -> pa.Ar
     """The value at (``rows[i]``, ``columns[i]``) as JSON text: a number (6 decimals), a quoted category, null."""
     numbers = values.numbers[rows, columns]
     finite = np.isfinite(numbers)
-    distinct, where = np.unique(np.round(numbers[finite], DECIMALS), return_inverse=True)
+    # + 0.0: -0.0 and 0.0 are one value to np.unique; without it the text depends on which comes first
+    distinct, where = np.unique(np.round(numbers[finite], DECIMALS) + 0.0, return_inverse=True)
     texts = distinct.astype(str).tolist() + ["null"]
     index = np.full(len(numbers), len(distinct), dtype=np.int64)
     index[finite] = where.reshape(-1)

@@ -34,7 +34,9 @@ SMALL_TRAINING = {"training.folds": 1, "training.test_days": 31,
 #: Compared between runs: everything a row says except which run wrote it and when.
 ROW_COLUMNS = ["as_of_date", "account_id", "account_name", "csm", "segment", "churn_probability", "risk_rank",
                "risk_tier", "mrr", "revenue_at_risk", "health_score", "reasons", "reason_summary",
-               "probability_change", "change_reasons", "contributions", "model_name", "model_version"]
+               "probability_change", "change_reasons", "contributions", "model_name", "model_version",
+               "churn_probability_30d", "churn_probability_60d", "churn_probability_90d", "churn_probability_180d",
+               "expected_churn_window", "uplift", "expected_saved_mrr"]
 
 
 def scoring_config(data, tmp: Path, **overrides):

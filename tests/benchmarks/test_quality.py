@@ -51,7 +51,7 @@ def test_world_configs_overlay_the_project_config(tmp_path):
     assert set(specs) >= {"demo", "monthly", "annual", "short", "growth", "seasonal", "anytime", "minimal",
                           "vocab", "fightchurn"}
     _, cfg = quality.world_config(specs["fightchurn"], tmp_path)
-    assert cfg["labels"] == {"horizon_days": 30, "grace_days": 0}
+    assert {k: cfg["labels"][k] for k in ("horizon_days", "grace_days")} == {"horizon_days": 30, "grace_days": 0}
     assert cfg["snapshots"]["frequency"] == "weekly"
     assert cfg["features"]["attributes"]["categorical"] == ["country"]
     assert cfg["features"]["usage"]["windows"]  # kept from configs/pipeline.yaml

@@ -187,7 +187,8 @@ def _contributions_per_row(result, vals) -> list[str]:
             if lead.kind == "categorical":
                 text = "null" if pd.isna(value) else json.dumps(str(value), ensure_ascii=False)
             else:
-                text = repr(round(float(value), DECIMALS)) if np.isfinite(float(value)) else "null"
+                # + 0.0: a value of -0.0 reads 0.0 (as the vectorised writer renders it)
+                text = repr(round(float(value), DECIMALS) + 0.0) if np.isfinite(float(value)) else "null"
             cells.append(f"{json.dumps(group)}: [{rounded!r}, {json.dumps(lead.name)}, {text}, {json.dumps(lead.topic)}]")
         docs.append("{" + ", ".join(cells) + "}")
     return docs

@@ -56,7 +56,9 @@ CONFIG_CASES = {
     "runs table with quote": ("scoring:\n  runs_table: 'runs\"x'\n", "not a plain SQL name"),
     "attribute with SQL": ("features:\n  attributes:\n    categorical: ['industry) --']\n", "not a plain SQL name"),
     "no windows": ("features:\n  usage:\n    windows: []\n", "bad value for 'features.usage.windows'"),
-    "tier out of range": ("scoring:\n  tiers: {high: 1.5, medium: 0.1}\n", "bad value for 'scoring.tiers.high'"),
+    "tier out of range": ("scoring:\n  tiers: {high: 1.5, medium: 0.1}\n",
+                          "bad value for 'scoring.tiers': Value error, rule 'probability': high and medium are "
+                          "probabilities below 1"),
     "tiers inverted": ("scoring:\n  tiers: {high: 0.05, medium: 0.2}\n", "scoring.tiers"),
     "not a mapping": ("- just\n- a list\n", "expected a mapping"),
     "not yaml": ("labels: [unclosed\n", "not valid YAML"),

@@ -36,7 +36,8 @@ def table():
 
 def test_one_row_per_active_account_and_date_with_the_catalogs_columns(table):
     frame = table.frame
-    assert list(frame.columns[:-3]) == KEYS + table.feature_names and set(frame.columns[-3:]) == set(LABEL_COLUMNS)
+    labels = len(LABEL_COLUMNS)
+    assert list(frame.columns[:-labels]) == KEYS + table.feature_names and set(frame.columns[-labels:]) == set(LABEL_COLUMNS)
     got = {(a, d) for a, d in zip(frame.account_id, frame.as_of)}
     assert got == {(a, d) for d in DATES for a in active(d)} and len(got) == len(frame)
     assert list(frame[KEYS].itertuples(index=False)) == sorted(frame[KEYS].itertuples(index=False))
