@@ -92,12 +92,16 @@ def screen_categoricals(cfg: Config, table: FeatureTable, panel: pd.DataFrame, f
     A 50-value attribute (a state, a country) gives a churn panel's repeated snapshots of the same
     accounts many ways to fit noise: one with no signal cost 0.02-0.03 ROC-AUC on fight-churn's world.
     Each categorical with more than ``training.screen_categorical_levels`` training levels is kept
-    only if the backtest's folds score better with it than without it.
+    only if the backtest's folds score better with it than without it (with no fold, it is left out).
     """
     limit = cfg.training.screen_categorical_levels
     candidates = [c for c in table.categorical if c in panel and panel[c].nunique() > limit]
-    if not candidates or not folds:
+    if not candidates:
         return {}
+    if not folds:  # nothing can show that it helps: it stays out
+        for name in candidates:
+            progress(f"  {name} ({panel[name].nunique()} levels): no out-of-time fold to show it helps: left out")
+        return {name: f"{panel[name].nunique()} levels; no out-of-time fold to show it helps" for name in candidates}
     found = evaluation.screen(panel, folds, lambda drop: make_fitter(cfg, table, drop), candidates,
                               cfg.training.default_trees)
     out = {}

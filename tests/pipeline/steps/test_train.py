@@ -103,3 +103,18 @@ def test_mlflow_tracking_uri_from_the_environment_is_where_train_logs_and_score_
     assert where in scored.stderr.splitlines()
     assert "churn-env v1" in scored.stdout
     assert list(workdir.iterdir()) == []
+
+
+def test_many_level_categoricals_must_earn_their_place_and_scoring_accepts_those_left_out(short_world, tmp_path):
+    from pipeline.steps.score_table import check_features
+
+    screened = train.run(short_config(short_world, tmp_path, **{"training.screen_categorical_levels": 1}),
+                         track=False)  # one fold: every categorical with 2+ levels is measured with and without
+    measured = [f for f in screened.table.categorical if screened.panel[f].nunique() > 1]
+    assert measured and set(screened.model.screened_out_) <= set(measured)
+    assert all("out-of-time ROC-AUC" in why for why in screened.model.screened_out_.values())
+    assert not set(screened.model.screened_out_) & set(screened.model.feature_names_)
+    check_features(screened.model, screened.table.features, "m")  # a left-out column is no mismatch
+    blind = train.run(short_config(short_world, tmp_path, **{"training.screen_categorical_levels": 1,
+                                                             "training.min_train_dates": 50}), track=False)
+    assert set(blind.model.screened_out_) == set(measured)  # no fold to show they help: all left out
