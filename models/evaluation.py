@@ -251,12 +251,16 @@ def backtest(panel: pd.DataFrame, folds: list[Fold], fit: Fitter, health, top_k:
     return Backtest(results, top_k), choose_recipe(raws, labels, aucs, default_trees, calibration_method, seed)
 
 
-def screen(panel: pd.DataFrame, folds: list[Fold], fit_without: Callable[[tuple[str, ...]], Fitter],
-           candidates: list[str], trees: int) -> dict[str, dict[str, float]]:
-    """Mean out-of-time ROC-AUC over ``folds`` with every feature, and without each of ``candidates``.
+def screen(panel: pd.DataFrame, splits: list[tuple[np.ndarray, np.ndarray]],
+           fit_without: Callable[[tuple[str, ...]], Fitter], candidates: list[str], trees: int
+           ) -> dict[str, dict[str, float]]:
+    """Mean ROC-AUC over ``splits`` with every feature, and without each of ``candidates``.
 
     Parameters
     ----------
+    splits : list of (train, test) boolean masks over ``panel``'s rows
+        The backtest's out-of-time folds (:func:`fold_splits`), or account-grouped folds when the history
+        has none (:func:`account_splits`).
     fit_without : callable
         ``fit_without(names)`` -> a :class:`Fitter` that leaves the features ``names`` out.
     candidates : list of str
@@ -267,12 +271,12 @@ def screen(panel: pd.DataFrame, folds: list[Fold], fit_without: Callable[[tuple[
     Returns
     -------
     dict
-        Candidate to ``{"with": auc, "without": auc}`` (NaN where no fold had both classes).
+        Candidate to ``{"with": auc, "without": auc}`` (NaN where no split had both classes).
     """
     def mean_auc(drop: tuple[str, ...]) -> float:
         fit, found = fit_without(drop), []
-        for fold in folds:
-            train, test = (panel[panel["as_of"].isin(dates)] for dates in (fold.train_dates, fold.test_dates))
+        for train_rows, test_rows in splits:
+            train, test = panel[train_rows], panel[test_rows]
             y = test["churned"].to_numpy()
             if 0 < y.sum() < len(y):
                 found.append(roc_auc_score(y, fit(train, trees).raw_score(test)))
@@ -280,6 +284,25 @@ def screen(panel: pd.DataFrame, folds: list[Fold], fit_without: Callable[[tuple[
 
     full = mean_auc(())
     return {c: {"with": full, "without": mean_auc((c,))} for c in candidates}
+
+
+def fold_splits(panel: pd.DataFrame, folds: list[Fold]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The rows each out-of-time fold trains and tests on."""
+    as_of = panel["as_of"]
+    return [(as_of.isin(f.train_dates).to_numpy(), as_of.isin(f.test_dates).to_numpy()) for f in folds]
+
+
+def account_splits(panel: pd.DataFrame, k: int = 3, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` folds that test on accounts never trained on (every snapshot of an account on one side).
+
+    For a static account attribute this asks the question that matters, whether it generalises to other
+    accounts, where a history too short for an out-of-time fold cannot ask it forward in time.
+    """
+    accounts = panel["account_id"].astype(str).to_numpy()
+    unique = np.unique(accounts)
+    group = dict(zip(unique, np.random.default_rng(seed).permutation(len(unique)) % k))
+    fold = np.array([group[a] for a in accounts])
+    return [(fold != i, fold == i) for i in range(k)]
 
 
 def _report_fold(fold: Fold, train: pd.DataFrame, test: pd.DataFrame, raw: np.ndarray, recipe: Recipe, health,

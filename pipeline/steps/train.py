@@ -92,26 +92,26 @@ def screen_categoricals(cfg: Config, table: FeatureTable, panel: pd.DataFrame, f
     A 50-value attribute (a state, a country) gives a churn panel's repeated snapshots of the same
     accounts many ways to fit noise: one with no signal cost 0.02-0.03 ROC-AUC on fight-churn's world.
     Each categorical with more than ``training.screen_categorical_levels`` training levels is kept
-    only if the backtest's folds score better with it than without it (with no fold, it is left out).
+    only if the backtest's folds score better with it than without it; a history with no fold uses folds of
+    held-out accounts instead (:func:`models.evaluation.account_splits`).
     """
     limit = cfg.training.screen_categorical_levels
     candidates = [c for c in table.categorical if c in panel and panel[c].nunique() > limit]
     if not candidates:
         return {}
-    if not folds:  # nothing can show that it helps: it stays out
-        for name in candidates:
-            progress(f"  {name} ({panel[name].nunique()} levels): no out-of-time fold to show it helps: left out")
-        return {name: f"{panel[name].nunique()} levels; no out-of-time fold to show it helps" for name in candidates}
-    found = evaluation.screen(panel, folds, lambda drop: make_fitter(cfg, table, drop), candidates,
+    # no out-of-time fold (a short history): folds of accounts never trained on ask whether it generalises
+    splits = (evaluation.fold_splits(panel, folds) if folds else
+              evaluation.account_splits(panel, seed=cfg.training.seed))
+    how = "out-of-time" if folds else "held-out-account"
+    found = evaluation.screen(panel, splits, lambda drop: make_fitter(cfg, table, drop), candidates,
                               cfg.training.default_trees)
     out = {}
     for name, auc in found.items():
         verdict = "kept" if auc["with"] > auc["without"] else "left out"
-        progress(f"  {name} ({panel[name].nunique()} levels): out-of-time ROC-AUC {auc['with']:.4f} with it, "
-                 f"{auc['without']:.4f} without: {verdict}")
+        line = f"{panel[name].nunique()} levels; {how} ROC-AUC {auc['with']:.4f} with it, {auc['without']:.4f} without"
+        progress(f"  {name}: {line}: {verdict}")
         if verdict == "left out":
-            out[name] = (f"{panel[name].nunique()} levels; out-of-time ROC-AUC {auc['with']:.4f} with it, "
-                         f"{auc['without']:.4f} without")
+            out[name] = line
     return out
 
 
