@@ -259,8 +259,7 @@ def screen(panel: pd.DataFrame, splits: list[tuple[np.ndarray, np.ndarray]],
     Parameters
     ----------
     splits : list of (train, test) boolean masks over ``panel``'s rows
-        The backtest's out-of-time folds (:func:`fold_splits`), or account-grouped folds when the history
-        has none (:func:`account_splits`).
+        The backtest's out-of-time folds (:func:`fold_splits`).
     fit_without : callable
         ``fit_without(names)`` -> a :class:`Fitter` that leaves the features ``names`` out.
     candidates : list of str
@@ -290,19 +289,6 @@ def fold_splits(panel: pd.DataFrame, folds: list[Fold]) -> list[tuple[np.ndarray
     """The rows each out-of-time fold trains and tests on."""
     as_of = panel["as_of"]
     return [(as_of.isin(f.train_dates).to_numpy(), as_of.isin(f.test_dates).to_numpy()) for f in folds]
-
-
-def account_splits(panel: pd.DataFrame, k: int = 3, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``k`` folds that test on accounts never trained on (every snapshot of an account on one side).
-
-    For a static account attribute this asks the question that matters, whether it generalises to other
-    accounts, where a history too short for an out-of-time fold cannot ask it forward in time.
-    """
-    accounts = panel["account_id"].astype(str).to_numpy()
-    unique = np.unique(accounts)
-    group = dict(zip(unique, np.random.default_rng(seed).permutation(len(unique)) % k))
-    fold = np.array([group[a] for a in accounts])
-    return [(fold != i, fold == i) for i in range(k)]
 
 
 def _report_fold(fold: Fold, train: pd.DataFrame, test: pd.DataFrame, raw: np.ndarray, recipe: Recipe, health,

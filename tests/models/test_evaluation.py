@@ -120,10 +120,3 @@ def test_screen_measures_each_many_level_attribute_out_of_time():
     assert abs(found["noise"]["with"] - found["noise"]["without"]) < 0.01  # noise: no gain to keep it for
     assert found["state"]["with"] > found["state"]["without"] + 0.02
 
-
-def test_account_splits_never_put_one_account_on_both_sides():
-    panel = pd.DataFrame({"account_id": np.repeat(np.arange(50).astype(str), 4)})
-    splits = evaluation.account_splits(panel, k=3)
-    assert len(splits) == 3 and sum(test.sum() for _, test in splits) == len(panel)
-    for train, test in splits:
-        assert not set(panel["account_id"][train]) & set(panel["account_id"][test])
