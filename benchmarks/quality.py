@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -209,37 +208,15 @@ def run_world(spec: Spec, work: Path, cmd: list[str], size: dict, seed: int, fre
     return res
 
 
-#: The random attribute of ``--noise-attribute``: as many levels as a US state or a country column,
-#: skewed (a few large levels, many small ones) and partly missing, carrying no signal at all.
-NOISE_ATTRIBUTE, NOISE_LEVELS, NOISE_MISSING = "noise_attr", 50, 0.11
-
-
-def with_noise_attribute(data: Path, out: Path, seed: int) -> None:
-    """Copy the world in ``data`` to ``out`` (tables linked) with a random attribute added to ``accounts``."""
-    out.mkdir(parents=True, exist_ok=True)
-    for table in data.iterdir():
-        if not table.name.startswith("accounts."):
-            (out / table.name).symlink_to(table.resolve(), target_is_directory=table.is_dir())
-            continue
-        read, write = ((pd.read_csv, "to_csv") if table.suffix == ".csv" else (pd.read_parquet, "to_parquet"))
-        accounts = read(table)
-        rng = np.random.default_rng(seed + 7)
-        weights = 1.0 / np.arange(1, NOISE_LEVELS + 1)
-        levels = rng.choice(NOISE_LEVELS, size=len(accounts), p=weights / weights.sum())
-        values = pd.Series([f"level_{k:02d}" for k in levels], dtype=object)
-        accounts[NOISE_ATTRIBUTE] = values.where(rng.random(len(accounts)) >= NOISE_MISSING, None)
-        getattr(accounts, write)(out / table.name, index=False)
-
-
 def run_noise_attribute(spec: Spec, work: Path, cmd: list[str], cfg: dict, cutoff, test_dates, seed: int,
                         candidate: dict | None) -> dict:
     """Train and evaluate the world again with a random categorical attribute; its ROC-AUC on the same test rows."""
     noisy = work / "noise"
     try:
-        with_noise_attribute(work / "data", noisy / "data", seed)
+        qe.with_noise_attribute(work / "data", noisy / "data", seed)
         attributes = cfg.get("features", {}).get("attributes", {})
         added = {"features": {"attributes": {**attributes,
-                                             "categorical": [*attributes.get("categorical", []), NOISE_ATTRIBUTE]}}}
+                                             "categorical": [*attributes.get("categorical", []), qe.NOISE_ATTRIBUTE]}}}
         cfg_path, noisy_cfg = world_config(spec, noisy, candidate=deep_merge(candidate or {}, added))
         churn(cmd, ["features", "--data", str(noisy / "data"), "--panel", "--no-validate",
                     "--out", str(noisy / "panel.parquet"), "--config", str(cfg_path)], noisy / "features.log")
@@ -251,7 +228,7 @@ def run_noise_attribute(spec: Spec, work: Path, cmd: list[str], cfg: dict, cutof
         test = panel[panel["label_observed"] & panel["as_of"].isin(test_dates)].copy()
         test["model"] = model.risk(test)
         return {"auc": qe.scores(test, "model", probability=True)["auc"],
-                "used": NOISE_ATTRIBUTE in model.feature_names, "levels": NOISE_LEVELS, "missing": NOISE_MISSING}
+                "used": qe.NOISE_ATTRIBUTE in model.feature_names, "levels": qe.NOISE_LEVELS, "missing": qe.NOISE_MISSING}
     except Exception as exc:  # noqa: BLE001 - recorded in the report
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -293,8 +270,8 @@ def evaluate(panel: pd.DataFrame, train_dates, test_dates, model, res: dict, cfg
         except Exception as exc:  # noqa: BLE001
             res.update(status="model failed to score", error=f"{type(exc).__name__}: {exc}")
         try:
-            res["tiers"] = tiers_on_test_dates(model.model, test, cfg)
-            res["drift"] = drift_on_test_dates(model.model, test, cfg)
+            res["tiers"] = qe.tiers_on_test_dates(model.model, test, cfg)
+            res["drift"] = qe.drift_on_test_dates(model.model, test, cfg)
         except Exception as exc:  # noqa: BLE001
             res["drift"] = {"error": f"{type(exc).__name__}: {exc}"}
     try:
@@ -323,44 +300,6 @@ def evaluate(panel: pd.DataFrame, train_dates, test_dates, model, res: dict, cfg
                 res["reasons"] = qe.reason_grounding(test, families, res["truth"])
             except Exception as exc:  # noqa: BLE001
                 res["reasons"] = {"error": f"{type(exc).__name__}: {exc}"}
-
-
-def tiers_on_test_dates(model, test: pd.DataFrame, cfg: dict) -> dict:
-    """Accounts in each tier per test date by the world's configured rule (the default: relative)."""
-    from pipeline.config import Tiers
-    from models.tiers import TierRule
-
-    t = Tiers.model_validate(cfg.get("scoring", {}).get("tiers", {}))
-    counts = {}
-    for day, rows in test.groupby("as_of"):
-        p = rows["model"].to_numpy()
-        made, rule = TierRule(t.rule, t.high, t.medium).assign(p, (-p).argsort().argsort() + 1,
-                                                                getattr(model, "base_rate_", None))
-        counts[str(pd.Timestamp(day).date())] = {k: int((made == k).sum()) for k in ("high", "medium", "low")}
-    return {"rule": rule, "by_date": counts, "empty_high_dates": sum(c["high"] == 0 for c in counts.values())}
-
-
-def drift_on_test_dates(model, test: pd.DataFrame, cfg: dict) -> dict:
-    """The scorer's drift check on every test date, and on the last one with a shift injected.
-
-    The shift: the model's most important numeric feature moved by one standard deviation, as a
-    broken load or a unit change would; the check should name it.
-    """
-    from models.drift import check
-
-    threshold = float(cfg.get("scoring", {}).get("psi_threshold", 0.25))
-    recent = getattr(model, "reference_recent_", None)
-    warned: dict[str, list[str]] = {}
-    for day, rows in test.groupby("as_of"):
-        found = check(model.reference_, model.prepare(rows), threshold, recent).drifted
-        warned[str(pd.Timestamp(day).date())] = list(found)
-    last = test[test["as_of"] == test["as_of"].max()]
-    numeric = [c for c in model.importance(last).index if c not in model.categorical_]
-    shifted = model.prepare(last)
-    shifted[numeric[0]] = shifted[numeric[0]] + shifted[numeric[0]].std()
-    caught = numeric[0] in check(model.reference_, shifted, threshold, recent).drifted
-    return {"dates": len(warned), "warned_dates": sum(bool(v) for v in warned.values()), "by_date": warned,
-            "injected": numeric[0], "injected_caught": caught}
 
 
 # ------------------------------------------------------------------ main
@@ -396,7 +335,7 @@ def main(argv=None) -> int:
                     help="a YAML change under test (e.g. training: {lightgbm: {num_leaves: 15}}), merged into every "
                          "world's config; the report names it")
     ap.add_argument("--noise-attribute", action="store_true",
-                    help=f"train every world again with a random {NOISE_LEVELS}-level categorical attribute "
+                    help=f"train every world again with a random {qe.NOISE_LEVELS}-level categorical attribute "
                          "(no signal): its ROC-AUC beside the model's")
     ap.add_argument("--fresh", action="store_true", help="re-run fight-churn's simulator even if its export is cached")
     args = ap.parse_args(argv)

@@ -10,6 +10,7 @@ registered model (:func:`load_trained_model`) and the health scorecard
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -265,3 +266,63 @@ def registered_version(tracking_uri: str, model_name: str) -> dict | None:
     return {"version": str(v.version), "promotion": v.tags.get("promotion"),
             "promotion_reason": v.tags.get("promotion_reason"), "trees": params.get("trees"),
             "calibration": params.get("calibration_method"), "backtest_latest_auc": v.tags.get("latest_fold_auc")}
+
+
+#: The random attribute of ``--noise-attribute``: as many levels as a US state or a country column,
+#: skewed (a few large levels, many small ones) and partly missing, carrying no signal at all.
+NOISE_ATTRIBUTE, NOISE_LEVELS, NOISE_MISSING = "noise_attr", 50, 0.11
+
+
+def with_noise_attribute(data: Path, out: Path, seed: int) -> None:
+    """Copy the world in ``data`` to ``out`` (tables linked) with a random attribute added to ``accounts``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for table in data.iterdir():
+        if not table.name.startswith("accounts."):
+            (out / table.name).symlink_to(table.resolve(), target_is_directory=table.is_dir())
+            continue
+        read, write = ((pd.read_csv, "to_csv") if table.suffix == ".csv" else (pd.read_parquet, "to_parquet"))
+        accounts = read(table)
+        rng = np.random.default_rng(seed + 7)
+        weights = 1.0 / np.arange(1, NOISE_LEVELS + 1)
+        levels = rng.choice(NOISE_LEVELS, size=len(accounts), p=weights / weights.sum())
+        values = pd.Series([f"level_{k:02d}" for k in levels], dtype=object)
+        accounts[NOISE_ATTRIBUTE] = values.where(rng.random(len(accounts)) >= NOISE_MISSING, None)
+        getattr(accounts, write)(out / table.name, index=False)
+
+
+def tiers_on_test_dates(model, test: pd.DataFrame, cfg: dict) -> dict:
+    """Accounts in each tier per test date by the world's configured rule (the default: relative)."""
+    from pipeline.config import Tiers
+    from models.tiers import TierRule
+
+    t = Tiers.model_validate(cfg.get("scoring", {}).get("tiers", {}))
+    counts = {}
+    for day, rows in test.groupby("as_of"):
+        p = rows["model"].to_numpy()
+        made, rule = TierRule(t.rule, t.high, t.medium).assign(p, (-p).argsort().argsort() + 1,
+                                                                getattr(model, "base_rate_", None))
+        counts[str(pd.Timestamp(day).date())] = {k: int((made == k).sum()) for k in ("high", "medium", "low")}
+    return {"rule": rule, "by_date": counts, "empty_high_dates": sum(c["high"] == 0 for c in counts.values())}
+
+
+def drift_on_test_dates(model, test: pd.DataFrame, cfg: dict) -> dict:
+    """The scorer's drift check on every test date, and on the last one with a shift injected.
+
+    The shift: the model's most important numeric feature moved by one standard deviation, as a
+    broken load or a unit change would; the check should name it.
+    """
+    from models.drift import check
+
+    threshold = float(cfg.get("scoring", {}).get("psi_threshold", 0.25))
+    recent = getattr(model, "reference_recent_", None)
+    warned: dict[str, list[str]] = {}
+    for day, rows in test.groupby("as_of"):
+        found = check(model.reference_, model.prepare(rows), threshold, recent).drifted
+        warned[str(pd.Timestamp(day).date())] = list(found)
+    last = test[test["as_of"] == test["as_of"].max()]
+    numeric = [c for c in model.importance(last).index if c not in model.categorical_]
+    shifted = model.prepare(last)
+    shifted[numeric[0]] = shifted[numeric[0]] + shifted[numeric[0]].std()
+    caught = numeric[0] in check(model.reference_, shifted, threshold, recent).drifted
+    return {"dates": len(warned), "warned_dates": sum(bool(v) for v in warned.values()), "by_date": warned,
+            "injected": numeric[0], "injected_caught": caught}
