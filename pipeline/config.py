@@ -50,6 +50,9 @@ class Training(Section):
     monotone: bool = True
     #: Categoricals with more training levels than this are kept only if they raise the out-of-time ROC-AUC.
     screen_categorical_levels: PositiveInt = 8
+    #: With no out-of-time fold, such a categorical is kept only if an account-level permutation test of its
+    #: levels against churn gives a p-value below this.
+    screen_categorical_alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
     top_k: PositiveInt = 50
     lightgbm: dict[str, Any] = {}
     promotion_min_auc_gain_vs_champion: float = 0.0

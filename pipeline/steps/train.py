@@ -16,7 +16,7 @@ from typing import Callable
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from models import evaluation
+from models import association, evaluation
 from models import folds as folds_
 from models.classifier import ChurnModel
 from models.errors import ModelError
@@ -92,25 +92,41 @@ def screen_categoricals(cfg: Config, table: FeatureTable, panel: pd.DataFrame, f
     A 50-value attribute (a state, a country) gives a churn panel's repeated snapshots of the same
     accounts many ways to fit noise: one with no signal cost 0.02-0.03 ROC-AUC on fight-churn's world.
     Each categorical with more than ``training.screen_categorical_levels`` training levels is kept
-    only if the backtest's folds score better with it than without it; with no fold it is kept (and said).
+    only if the backtest's folds score better with it than without it; with no fold, only if its levels
+    go with churn at all (:func:`screen_without_folds`).
     """
     limit = cfg.training.screen_categorical_levels
     candidates = [c for c in table.categorical if c in panel and panel[c].nunique() > limit]
     if not candidates:
         return {}
     if not folds:
-        # Measured on fight-churn's 5-month world (no fold): folds of held-out accounts said its 26-level
-        # country hurt (0.783 vs 0.797), yet out of time the model lost 0.023 ROC-AUC without it. No
-        # evidence either way: kept, and said.
-        for name in candidates:
-            progress(f"  {name}: {panel[name].nunique()} levels; not screened (no out-of-time fold): kept")
-        return {}
+        return screen_without_folds(cfg, panel, candidates, progress)
     found = evaluation.screen(panel, evaluation.fold_splits(panel, folds), lambda drop: make_fitter(cfg, table, drop),
                               candidates, cfg.training.default_trees)
     out = {}
     for name, auc in found.items():
         verdict = "kept" if auc["with"] > auc["without"] else "left out"
         line = f"{panel[name].nunique()} levels; out-of-time ROC-AUC {auc['with']:.4f} with it, {auc['without']:.4f} without"
+        progress(f"  {name}: {line}: {verdict}")
+        if verdict == "left out":
+            out[name] = line
+    return out
+
+
+def screen_without_folds(cfg: Config, panel: pd.DataFrame, candidates: list[str],
+                         progress: Progress) -> dict[str, str]:
+    """With no out-of-time fold: keep a many-level categorical only if its levels and churn are dependent.
+
+    Measured on fight-churn's 5-month world (no fold): folds of held-out accounts said its 26-level country
+    hurt (0.783 vs 0.797 ROC-AUC), yet out of time the model lost 0.023 without it; an account-level
+    permutation test (:mod:`models.association`) tells that country from a random attribute.
+    """
+    alpha, out = cfg.training.screen_categorical_alpha, {}
+    for name in candidates:
+        p = association.permutation_pvalue(panel, name, seed=cfg.training.seed)
+        verdict = "kept" if p < alpha else "left out"
+        line = (f"{panel[name].nunique()} levels; no out-of-time fold: levels vs churn over accounts, "
+                f"permutation p = {p:.3f} (kept below {alpha:g})")
         progress(f"  {name}: {line}: {verdict}")
         if verdict == "left out":
             out[name] = line
