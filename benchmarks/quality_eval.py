@@ -317,12 +317,13 @@ def drift_on_test_dates(model, test: pd.DataFrame, cfg: dict) -> dict:
     recent = getattr(model, "reference_recent_", None)
     warned: dict[str, list[str]] = {}
     for day, rows in test.groupby("as_of"):
-        found = check(model.reference_, model.prepare(rows), threshold, recent).drifted
+        found = check(model.reference_, model.prepare(rows), threshold, recent, pd.Timestamp(day).date()).drifted
         warned[str(pd.Timestamp(day).date())] = list(found)
     last = test[test["as_of"] == test["as_of"].max()]
     numeric = [c for c in model.importance(last).index if c not in model.categorical_]
     shifted = model.prepare(last)
     shifted[numeric[0]] = shifted[numeric[0]] + shifted[numeric[0]].std()
-    caught = numeric[0] in check(model.reference_, shifted, threshold, recent).drifted
+    caught = numeric[0] in check(model.reference_, shifted, threshold, recent,
+                                 pd.Timestamp(last["as_of"].max()).date()).drifted
     return {"dates": len(warned), "warned_dates": sum(bool(v) for v in warned.values()), "by_date": warned,
             "injected": numeric[0], "injected_caught": caught}

@@ -49,6 +49,7 @@ class Definition:
     requires: tuple[str, ...] = ()  # optional contract tables it needs
     at_most_zero: str | None = None  # the sentence, either way, when the value is 0 or less
     capped_by: str | None = None  # the parameter holding the value's cap: "{plus}" reads "+" at the cap
+    ages: bool = False  # the value grows by one a day by construction (tenure): the drift check ages its reference
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def feature(
     requires: tuple[str, ...] = (),
     at_most_zero: str | None = None,
     capped_by: str | None = None,
+    ages: bool = False,
 ):
     """Register a feature definition.
 
@@ -192,6 +194,9 @@ def feature(
     capped_by : str, optional
         The parameter holding a cap on the value; ``{plus}`` in a sentence reads "+" at the cap
         ("open for 180+ days"), nothing below it.
+    ages : bool
+        The value grows by one a day by construction (tenure): the drift check compares it with its
+        training reference aged to the scoring date, so a base growing older is no drift.
     """
     if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}")
@@ -220,6 +225,7 @@ def feature(
                 requires=requires,
                 at_most_zero=at_most_zero,
                 capped_by=capped_by,
+                ages=ages,
             )
         )
         return fn

@@ -196,7 +196,7 @@ def addons_removed(f, p):
 @feature(
     family="account", frame="accounts", unit="days", group="tenure", topic="tenure",
     risk="Customer for only {value:,.0f} day{s}", protective="Customer for {value:,.0f} day{s}",
-    direction="context",
+    direction="context", ages=True,
 )
 def tenure_days(f, p):
     """Days since the account was created."""

@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from models import calibration
-from models.drift import references
+from models.drift import aged_references, references
 from models.errors import ModelError
 
 #: Columns of a feature table that are never features.
@@ -162,9 +162,19 @@ class ChurnModel(BaseEstimator):
             self.calibrator_ = calibration.choose(self.raw_score(X_calib), y_calib, self.calibration, self.seed)
         return self
 
-    def set_recent_reference(self, X: pd.DataFrame) -> "ChurnModel":
-        """Record the feature distribution of ``X`` (the latest snapshots known at training) for drift checks."""
-        self.reference_recent_ = references(self.prepare(X), self.feature_names_) if len(X) else {}
+    def set_recent_reference(self, X: pd.DataFrame, ages: list[str] | tuple[str, ...] = ()) -> "ChurnModel":
+        """Record the feature distribution of ``X`` (the latest snapshots known at training) for drift checks.
+
+        ``ages``: features that grow by one a day (tenure), recorded as of ``X``'s last ``as_of``
+        (:func:`models.drift.aged_references`).
+        """
+        if not len(X):
+            self.reference_recent_ = {}
+            return self
+        prepared = self.prepare(X)[self.feature_names_]
+        ages = [c for c in ages if c in self.feature_names_]
+        self.reference_recent_ = aged_references(prepared, X["as_of"], ages) if ages else references(
+            prepared, self.feature_names_)
         return self
 
     def lightgbm_params(self) -> dict:

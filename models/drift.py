@@ -24,6 +24,7 @@ shift worth a look before trusting the scores.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -74,7 +75,7 @@ class DriftReport:
 
 
 def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float,
-          recent: dict[str, dict] | None = None) -> DriftReport:
+          recent: dict[str, dict] | None = None, as_of: date | None = None) -> DriftReport:
     """Compare today's feature values with the training reference(s).
 
     Parameters
@@ -88,6 +89,9 @@ def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float,
     recent : dict, optional
         The same over the training's last months (``ChurnModel.reference_recent_``); a feature's PSI
         is then the smaller of the two.
+    as_of : date, optional
+        Today's date: a feature that ages by construction (tenure) is compared with its recent reference
+        aged to it (:func:`aged_references`).
 
     Returns
     -------
@@ -96,8 +100,30 @@ def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float,
     values = {name: psi(entry, frame[name]) for name, entry in (reference or {}).items() if name in frame}
     for name, entry in (recent or {}).items():
         if name in values:
-            values[name] = min(values[name], psi(entry, frame[name]))
+            now = frame[name]
+            if "aged_to" in entry and as_of is not None:
+                now = now - (pd.Timestamp(as_of) - pd.Timestamp(entry["aged_to"])).days
+            values[name] = min(values[name], psi(entry, now))
     return DriftReport(values, threshold)
+
+
+def aged_references(frame: pd.DataFrame, as_of: pd.Series, ages: list[str]) -> dict[str, dict]:
+    """:func:`references` of ``frame``'s columns, those in ``ages`` as of the last of the ``as_of`` dates.
+
+    A feature that grows by one a day (tenure) moves on every run of a young base; compared with
+    its training values aged to the scoring date, only a change in who the accounts are shows.
+    Each of its rows is moved to the last date (``+ days to it``) and the entry records that date
+    (``aged_to``), which :func:`check` ages on to the scoring date.
+    """
+    frame = frame.copy()
+    dates = pd.to_datetime(pd.Series(as_of).to_numpy())
+    last = dates.max()
+    for name in ages:
+        frame[name] = frame[name].to_numpy() + (last - dates).days.to_numpy()
+    found = references(frame, list(frame.columns))
+    for name in ages:
+        found[name]["aged_to"] = last.date().isoformat()
+    return found
 
 
 def references(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict]:

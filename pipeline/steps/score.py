@@ -275,7 +275,7 @@ def check_drift(cfg: Config, model, frame: pd.DataFrame, record: Run, features: 
     apart (:mod:`models.date_shift`): its own warning, and the usage features it explains leave the drift warning.
     """
     drift = check(getattr(model, "reference_", None) or {}, model.prepare(frame), cfg.scoring.psi_threshold,
-                  getattr(model, "reference_recent_", None))
+                  getattr(model, "reference_recent_", None), record.as_of)
     record.drift = drift.to_dict()
     shift = date_shift.detect(frame, features or [], drift.drifted, cfg.scoring.date_shift_share)
     if shift is not None:

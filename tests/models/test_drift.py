@@ -83,3 +83,31 @@ def test_a_feature_that_grows_with_the_calendar_is_silent_a_shift_in_the_data_is
     assert check(whole, today, 0.25, recent=last).warning is None
     broken = today.assign(logins=today["logins"] / 2)  # half of the events lost in a load
     assert list(check(whole, broken, 0.25, recent=last).drifted) == ["logins"]
+
+
+def test_tenure_of_a_base_that_only_grows_older_is_compared_with_its_reference_aged_to_today():
+    # fight-churn-like: every account signed up in the first month, none leaves; five months of history
+    from datetime import date, timedelta
+
+    from models.drift import aged_references
+
+    rng = np.random.default_rng(4)
+    signed = rng.uniform(0, 30, 1000)
+    start = date(2020, 1, 1)
+
+    def month(k):
+        return pd.DataFrame({"tenure_days": 30 * k - signed, "logins": rng.poisson(20, signed.size).astype(float),
+                             "as_of": start + timedelta(days=30 * k)})
+
+    history = pd.concat([month(k) for k in range(1, 6)])
+    recent = pd.concat([month(k) for k in (3, 4, 5)])
+    whole = references(history, ["tenure_days", "logins"])
+    young = references(recent, ["tenure_days", "logins"])
+    aged = aged_references(recent[["tenure_days", "logins"]], recent["as_of"], ["tenure_days"])
+    assert aged["tenure_days"]["aged_to"] == str(start + timedelta(days=150))
+    today, day = month(7), start + timedelta(days=210)
+    assert "tenure_days" in check(whole, today, 0.25, recent=young).drifted  # both references are younger
+    assert check(whole, today, 0.25, recent=aged, as_of=day).warning is None
+    assert "tenure_days" in check(whole, today, 0.25, recent=aged).drifted  # no date: nothing to age by
+    broken = today.assign(tenure_days=today["tenure_days"] + 90)  # e.g. created_at shifted by a re-import
+    assert "tenure_days" in check(whole, broken, 0.25, recent=aged, as_of=day).drifted

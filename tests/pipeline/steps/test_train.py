@@ -57,6 +57,10 @@ def test_three_months_of_weekly_snapshots_train_and_report_out_of_time(short_wor
     assert max(fold.train_dates) + timedelta(days=30) < fold.test_start
     assert result.backtest.latest.model["roc_auc"] == result.backtest.latest.model["roc_auc"]  # measured, not NaN
     assert "UNVALIDATED" not in train.summary(result)
+    # the drift check's recent reference holds tenure as of the training's last snapshot date (it ages by construction)
+    last = result.model.reference_recent_["tenure_days"]["aged_to"]
+    assert last == str(max(d for d in result.table.frame["as_of"] if d <= result.train_until))
+    assert "aged_to" not in result.model.reference_recent_["events_30d"]
 
 
 @pytest.mark.parametrize("promote", [False, True])
