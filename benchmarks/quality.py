@@ -53,7 +53,8 @@ class Spec:
     """
 
     name: str
-    kind: str = "preset"  # or "fightchurn"
+    kind: str = "preset"  # "fightchurn"; "one-line": the preset's world without its add-on lines
+    preset: str | None = None  # the generator preset, when it is not ``name``
     overlay: str | None = None  # benchmarks/worlds/<overlay>: config merged over configs/pipeline.yaml
     test_snapshots: int = 3
     history_days: int | None = None
@@ -65,6 +66,7 @@ def zoo() -> dict[str, Spec]:
 
     specs = {name: Spec(name) for name in preset_names() if not name.startswith("outreach")}  # a CS team's calls move churn
     specs["short"] = Spec("short", overlay="short.yaml", test_snapshots=8, history_days=183)
+    specs["addons-one-line"] = Spec("addons-one-line", kind="one-line", preset="addons")
     specs["fightchurn"] = Spec("fightchurn", kind="fightchurn", overlay="fightchurn.yaml", test_snapshots=4)
     return specs
 
@@ -126,6 +128,20 @@ def churn_command(override: str | None) -> list[str]:
 
 
 # ------------------------------------------------------------------ data
+def drop_addon_lines(folder: Path, products: tuple[str, ...]) -> str:
+    """Rewrite ``folder``'s subscriptions without the add-on lines: the same world, one line per period.
+
+    The generator draws add-on lines after the simulation from their own random stream, so the
+    accounts, usage and churn are the same; the difference between the two worlds' figures is what
+    reading base plus add-on lines costs or gains.
+    """
+    path = folder / "subscriptions.csv"
+    subs = pd.read_csv(path, dtype=str, keep_default_na=False)
+    subs[~subs["plan"].isin(products)].to_csv(path, index=False)
+    return (f"the addons world (same seed) written as one line per period: its add-on lines "
+            f"({', '.join(products)}) left out, the base lines as they were")
+
+
 def make_world(spec: Spec, folder: Path, size: dict, cfg: dict, seed: int, fresh: bool) -> dict:
     """Generate or convert the world into ``folder``; return what it is."""
     if spec.kind == "fightchurn":
@@ -152,8 +168,12 @@ def make_world(spec: Spec, folder: Path, size: dict, cfg: dict, seed: int, fresh
         step = 7 if cfg.get("snapshots", {}).get("frequency") == "weekly" else 31
         window = cfg["labels"]["horizon_days"] + cfg["labels"]["grace_days"]
         days = spec.history_days + step * spec.test_snapshots + window + step
-    summary = generate_world(folder, accounts=size["accounts"], seed=seed, preset=spec.name, days=days)
-    return {"description": get_preset(spec.name).description, "truth": str(folder / "_truth" / "truth.parquet"),
+    preset = spec.preset or spec.name
+    summary = generate_world(folder, accounts=size["accounts"], seed=seed, preset=preset, days=days)
+    description = get_preset(preset).description
+    if spec.kind == "one-line":
+        description = drop_addon_lines(folder, get_preset(preset).params["addon_products"])
+    return {"description": description, "truth": str(folder / "_truth" / "truth.parquet"),
             "data_start": summary["data_start"], "data_end": summary["data_end"],
             "events": summary["tables"]["usage_events"]}
 

@@ -134,6 +134,25 @@ def noise_table(results: list[dict]) -> list[str]:
     return lines + [""]
 
 
+#: Issue 27's bar: reading base plus add-on lines costs at most this much ROC-AUC.
+LINES_MAX_LOSS = 0.003
+
+
+def lines_table(results: list[dict]) -> list[str]:
+    """The addons world beside the same world written as one line per period (``addons-one-line``)."""
+    found = {r["world"]: _get(r, "model", "auc") for r in results}
+    lines, one = found.get("addons"), found.get("addons-one-line")
+    if lines is None or one is None:
+        return []
+    verdict = "met" if lines >= one - LINES_MAX_LOSS else "missed"
+    return ["## Billing lines", "",
+            "The `addons` world (a base plan plus add-on lines) and the same world with its add-on lines left out "
+            "(`addons-one-line`: same seed, accounts, usage and churn). Target: the model's ROC-AUC with add-on "
+            f"lines no lower than with one line per period by more than {LINES_MAX_LOSS}.", "",
+            "| addons | addons-one-line | difference | target |", "|---|---|---|---|",
+            f"| {_f(lines)} | {_f(one)} | {lines - one:+.3f} | {verdict} |", ""]
+
+
 def details(res: dict) -> list[str]:
     """A few lines per world: what it is, the split, the training run, the other scorers' calibration."""
     out = [f"### {res['world']}", ""]
@@ -248,6 +267,7 @@ def write_reports(results: list[dict], meta: dict, out_dir: Path, other: dict | 
         *reason_table(results),
         "",
         *noise_table(results),
+        *lines_table(results),
         *((comparison(results, other, note) + [""]) if other else []),
         "## Per world",
         "",

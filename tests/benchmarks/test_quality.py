@@ -131,6 +131,29 @@ def test_harness_runs_one_tiny_world_end_to_end(tmp_path):
     assert (tmp_path / "keep" / "demo" / "train.log").exists()
 
 
+def test_the_addons_world_written_as_one_line_per_period_keeps_only_its_base_lines(tmp_path):
+    from pipeline.synthetic import generate_world
+
+    both, one = tmp_path / "addons", tmp_path / "one"
+    for folder in (both, one):
+        generate_world(folder, accounts=120, seed=3, preset="addons")
+    assert "one line per period" in quality.drop_addon_lines(one, ("Meetings", "Storage"))
+    lines, base = pd.read_csv(both / "subscriptions.csv"), pd.read_csv(one / "subscriptions.csv")
+    assert lines["plan"].isin(["Meetings", "Storage"]).any() and not base["plan"].isin(["Meetings", "Storage"]).any()
+    kept = lines[~lines["plan"].isin(["Meetings", "Storage"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, base)
+    assert quality.zoo()["addons-one-line"].preset == "addons"
+
+
+def test_billing_lines_section_compares_the_two_writings_of_the_addons_world():
+    worlds = [{"world": "addons", "model": {"auc": 0.850}}, {"world": "addons-one-line", "model": {"auc": 0.852}}]
+    text = "\n".join(quality_report.lines_table(worlds))
+    assert "| 0.850 | 0.852 | -0.002 | met |" in text
+    worlds[0]["model"]["auc"] = 0.845
+    assert "missed" in "\n".join(quality_report.lines_table(worlds))
+    assert quality_report.lines_table(worlds[:1]) == []
+
+
 # ------------------------------------------------------------------ fight-churn's simulator, converted
 def _fightchurn_schema(url: str, schema: str) -> None:
     """A tiny socialnet7-like schema in the simulator's layout (account, subscription, event_type, event)."""
