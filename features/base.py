@@ -12,6 +12,7 @@ PostgreSQL and Spark.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -50,6 +51,7 @@ class Definition:
     at_most_zero: str | None = None  # the sentence, either way, when the value is 0 or less
     capped_by: str | None = None  # the parameter holding the value's cap: "{plus}" reads "+" at the cap
     ages: bool = False  # the value grows by one a day by construction (tenure): the drift check ages its reference
+    history: str | None = None  # days of history the value needs to mean what it means for older accounts ("{window}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,14 @@ class Feature:
         """The reason group in words, for legends: the definition's ``topic`` with the parameters filled in."""
         label = _capitalised(str(self.params.get("attribute", "")).replace("_", " "))
         return _capitalised(self.definition.topic.format(**{"label": label, **self.params}))
+
+    @property
+    def history_days(self) -> int | None:
+        """Days of history the value needs (the definition's ``history`` filled in), or None."""
+        if not self.definition.history:
+            return None
+        terms = self.definition.history.format(**self.params).split("+")
+        return sum(math.prod(int(factor) for factor in term.split("*")) for term in terms)
 
     @property
     def direction(self) -> str:
@@ -160,6 +170,7 @@ def feature(
     at_most_zero: str | None = None,
     capped_by: str | None = None,
     ages: bool = False,
+    history: str | None = None,
 ):
     """Register a feature definition.
 
@@ -197,6 +208,10 @@ def feature(
     ages : bool
         The value grows by one a day by construction (tenure): the drift check compares it with its
         training reference aged to the scoring date, so a base growing older is no drift.
+    history : str, optional
+        Days of an account's history the value needs before it means what it means for an older
+        account: a number or a template over the parameters, sums and products of whole numbers
+        (``"{window}"``, ``"{trend}+{trend}"``, ``"7*{weeks}"``). The drift check compares it only among accounts that old.
     """
     if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}")
@@ -226,6 +241,7 @@ def feature(
                 at_most_zero=at_most_zero,
                 capped_by=capped_by,
                 ages=ages,
+                history=history,
             )
         )
         return fn

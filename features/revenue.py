@@ -35,6 +35,7 @@ def mrr(f, p):
     risk="Monthly revenue is {up} {pct} on {mrr_days} days ago",
     protective="Monthly revenue is {up} {pct} on {mrr_days} days ago",
     direction="lower",
+    history="{mrr_days}",
 )
 def mrr_change(f, p):
     """Relative MRR change over the last {mrr_days} days (null if there was no MRR then)."""
@@ -93,6 +94,7 @@ def _days_to_renewal(f):
     risk="Renewal is {value:.0f} day{s} away",
     protective="Renewal is {value:.0f} day{s} away",
     direction="context",
+    history="31",  # the term is inferred once a first base line closed (a month for monthly terms)
 )
 def days_to_renewal(f, p):
     """Days until the current term of the base line ends: its renewal_date when the data has it, else its
@@ -106,6 +108,7 @@ def days_to_renewal(f, p):
     risk="Renews about every {value:.0f} day{s}",
     protective="Renews about every {value:.0f} day{s}",
     direction="context",
+    history="31",  # the term is inferred once a first base line closed (a month for monthly terms)
 )
 def billing_term_days(f, p):
     """The account's billing term in days: the running base line's billing_period_months when the data has
@@ -119,6 +122,7 @@ def billing_term_days(f, p):
     risk="Renewal falls within the next {horizon} days",
     protective="No renewal within the next {horizon} days",
     direction="context",
+    history="31",  # the term is inferred once a first base line closed (a month for monthly terms)
 )
 def renewal_within_horizon(f, p):
     """1 when the current term ends within the label horizon ({horizon} days): the account can leave then."""
@@ -130,6 +134,7 @@ def renewal_within_horizon(f, p):
     risk="{value:.0f} plan change{s} or renewal{s} in the last year",
     protective="{value:.0f} plan change{s} or renewal{s} in the last year",
     direction="context",
+    history="365",
 )
 def subscription_changes_365d(f, p):
     """Subscription rows started in the 365 days before the as-of date (renewals, up/downgrades)."""
@@ -174,6 +179,7 @@ def addon_mrr_share(f, p):
     risk="{value:.0f} add-on{s} added in the last {addon_days} days",
     protective="{value:.0f} add-on{s} added in the last {addon_days} days",
     direction="context",
+    history="{addon_days}",
 )
 def addons_added(f, p):
     """Add-on plans running on the as-of date that did not run as add-ons {addon_days} days earlier
@@ -186,6 +192,7 @@ def addons_added(f, p):
     risk="{value:.0f} add-on{s} removed in the last {addon_days} days",
     protective="{value:.0f} add-on{s} removed in the last {addon_days} days",
     direction="higher",
+    history="{addon_days}",
 )
 def addons_removed(f, p):
     """Add-on plans that ran as add-ons {addon_days} days before the as-of date and no longer run

@@ -23,6 +23,7 @@ TICKETS = ("support_tickets",)
     risk="{value:.0f} support ticket{s} opened in the last {window} days",
     protective="Only {value:.0f} support ticket{s} in the last {window} days",
     direction="higher",
+    history="{window}",
 )
 def tickets_opened(f, p):
     """Support tickets opened in the {window} days before the as-of date."""

@@ -32,6 +32,7 @@ def change(recent, before):
     risk="Only {value:,.0f} product event{s} in the last {window} days",
     protective="{value:,.0f} product event{s} in the last {window} days",
     direction="lower",
+    history="{window}",
 )
 def events(f, p):
     """Product events (sum of quantity, all types) in the {window} days before the as-of date."""
@@ -44,6 +45,7 @@ def events(f, p):
     risk="Only {value:,.0f} '{event_type}' event{s} in the last {window} days",
     protective="{value:,.0f} '{event_type}' event{s} in the last {window} days",
     direction="lower",
+    history="{window}",
 )
 def events_of_type(f, p):
     """Events of type '{event_type}' in the {window} days before the as-of date."""
@@ -56,6 +58,7 @@ def events_of_type(f, p):
     risk="Active on only {value:.0f} of the last {window} days",
     protective="Active on {value:.0f} of the last {window} days",
     direction="lower",
+    history="{window}",
 )
 def active_days(f, p):
     """Days with at least one event among the {window} days before the as-of date."""
@@ -68,6 +71,7 @@ def active_days(f, p):
     risk="Only {value:.0f} active user{s} in the last {window} days",
     protective="{value:.0f} active user{s} in the last {window} days",
     direction="lower",
+    history="{window}",
 )
 def active_users(f, p):
     """Distinct users with any event in the {window} days before the as-of date."""
@@ -79,6 +83,7 @@ def active_users(f, p):
     risk="Product usage is {up} {pct} on the previous {trend} days",
     protective="Product usage is {up} {pct} on the previous {trend} days",
     direction="lower",
+    history="{trend}+{trend}",
 )
 def events_trend(f, p):
     """Events in the last {trend} days relative to the {trend} days before, minus 1."""
@@ -91,6 +96,7 @@ def events_trend(f, p):
     risk="Active users are {up} {pct} on the previous {trend} days",
     protective="Active users are {up} {pct} on the previous {trend} days",
     direction="lower",
+    history="{trend}+{trend}",
 )
 def active_users_trend(f, p):
     """Distinct active users in the last {trend} days relative to the {trend} days before, minus 1."""
@@ -106,6 +112,7 @@ def active_users_trend(f, p):
     risk="Weekly usage goes {up} by {pct} of an average week, week after week",
     protective="Weekly usage goes {up} by {pct} of an average week, week after week",
     direction="lower",
+    history="7*{weeks}",
 )
 def usage_slope(f, p):
     """Least-squares slope of weekly events over the last {weeks} weeks, relative to the mean week."""
@@ -138,6 +145,7 @@ def days_since_last_activity(f, p):
     risk="Uses only {value:.0f} product feature{s} (event type{s}) in the last {window} days",
     protective="Uses {value:.0f} product feature{s} (event type{s}) in the last {window} days",
     direction="lower",
+    history="{window}",
 )
 def breadth(f, p):
     """Distinct event types used in the {window} days before the as-of date."""
@@ -151,6 +159,7 @@ def breadth(f, p):
     risk="Only {value:,.1f} events per active user in the last {window} days",
     protective="{value:,.1f} events per active user in the last {window} days",
     direction="lower",
+    history="{window}",
 )
 def events_per_user(t, p):
     """Events per distinct active user in the {window} days before the as-of date."""
@@ -176,6 +185,7 @@ def rate_vs_baseline(t, recent, baseline, p):
     risk="Daily usage in the last {window} days is {pct} {above} the account's {baseline}-day average",
     protective="Daily usage in the last {window} days is {pct} {above} the account's {baseline}-day average",
     direction="lower",
+    history="{baseline}",
 )
 def events_vs_baseline(t, p):
     """Events per day in the last {window} days relative to events per day over the last {baseline} days, minus 1;
@@ -192,6 +202,7 @@ def events_vs_baseline(t, p):
     protective="Daily '{event_type}' events in the last {window} days are {up} {pct} on the account's "
                "{baseline}-day average",
     direction="lower",
+    history="{baseline}",
 )
 def events_of_type_vs_baseline(t, p):
     """'{event_type}' events per day in the last {window} days relative to the same over the last {baseline} days,
@@ -228,6 +239,7 @@ def rate_vs_all_accounts(t, recent, baseline, p):
     protective="Daily usage in the last {window} days, against the account's {baseline}-day average, is {pct} "
                "{above} the change of all accounts",
     direction="lower",
+    history="{baseline}",
 )
 def events_vs_all_accounts(t, p):
     """Events per day in the last {window} days over events per day in the last {baseline} days, relative to the
@@ -244,6 +256,7 @@ def events_vs_all_accounts(t, p):
     protective="Daily '{event_type}' events in the last {window} days, against the account's {baseline}-day "
                "average, are {pct} {above} the change of all accounts",
     direction="lower",
+    history="{baseline}",
 )
 def events_of_type_vs_all_accounts(t, p):
     """'{event_type}' events per day in the last {window} days over the same in the last {baseline} days, relative

@@ -87,7 +87,7 @@ class ChurnModel(BaseEstimator):
         Training distribution of each feature for drift checks (see :func:`models.drift.reference_entry`).
     reference_recent_ : dict
         The same over the snapshots of the training's last months, labelled or not
-        (:meth:`set_recent_reference`; empty until it is called).
+        (:meth:`set_drift_references`; empty until it is called).
     medians_ : dict
         Training median of each numeric feature: the line between a feature's risky and safe side
         for reasons (see :func:`models.reasons.explain`).
@@ -162,19 +162,29 @@ class ChurnModel(BaseEstimator):
             self.calibrator_ = calibration.choose(self.raw_score(X_calib), y_calib, self.calibration, self.seed)
         return self
 
-    def set_recent_reference(self, X: pd.DataFrame, ages: list[str] | tuple[str, ...] = ()) -> "ChurnModel":
-        """Record the feature distribution of ``X`` (the latest snapshots known at training) for drift checks.
+    def set_drift_references(self, X: pd.DataFrame, X_recent: pd.DataFrame, ages: list[str] | tuple[str, ...] = (),
+                             history: dict[str, int] | None = None) -> "ChurnModel":
+        """Record the feature distributions the drift check compares with (:mod:`models.drift`).
 
-        ``ages``: features that grow by one a day (tenure), recorded as of ``X``'s last ``as_of``
-        (:func:`models.drift.aged_references`).
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            The training snapshots (``reference_``).
+        X_recent : pandas.DataFrame
+            The latest snapshots known at training, labelled or not, with ``as_of`` (``reference_recent_``).
+        ages : sequence of str
+            Features that grow by one a day; the first is the account's tenure. The recent reference holds
+            them as of ``X_recent``'s last date (:func:`models.drift.aged_references`).
+        history : dict, optional
+            Feature to the days of history its value needs; compared only among accounts with that tenure.
         """
-        if not len(X):
-            self.reference_recent_ = {}
-            return self
-        prepared = self.prepare(X)[self.feature_names_]
         ages = [c for c in ages if c in self.feature_names_]
-        self.reference_recent_ = aged_references(prepared, X["as_of"], ages) if ages else references(
-            prepared, self.feature_names_)
+        tenure = ages[0] if ages else None
+        history = {k: v for k, v in (history or {}).items() if k in self.feature_names_}
+        train = self.prepare(X)[self.feature_names_]
+        self.reference_ = references(train, self.feature_names_, train[tenure] if tenure else None, history)
+        self.reference_recent_ = aged_references(self.prepare(X_recent)[self.feature_names_], X_recent["as_of"],
+                                                 ages, tenure, history) if len(X_recent) else {}
         return self
 
     def lightgbm_params(self) -> dict:

@@ -23,7 +23,7 @@ shift worth a look before trusting the scores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -44,10 +44,13 @@ class DriftReport:
         Feature name to PSI (features without a reference are absent).
     threshold : float
         PSI above which a feature counts as drifted.
+    unchecked : dict
+        Features not compared, to the days of history they need: too few accounts had it in training.
     """
 
     psi: dict[str, float]
     threshold: float
+    unchecked: dict[str, int] = field(default_factory=dict)
 
     @property
     def drifted(self) -> dict[str, float]:
@@ -69,9 +72,20 @@ class DriftReport:
             "check the data before trusting these scores"
         )
 
-    def to_dict(self) -> dict[str, float]:
-        """PSI per feature rounded for storage, largest first."""
-        return {k: round(v, 4) for k, v in sorted(self.psi.items(), key=lambda kv: -kv[1])}
+    @property
+    def note(self) -> str | None:
+        """One line naming the features not checked (their windows were not yet full in training)."""
+        if not self.unchecked:
+            return None
+        shown = ", ".join(f"{k} ({v} days)" for k, v in list(self.unchecked.items())[:SHOWN])
+        more = f" and {len(self.unchecked) - SHOWN} more" if len(self.unchecked) > SHOWN else ""
+        return (f"drift not checked for {len(self.unchecked)} features: fewer than {MIN_FULL_HISTORY} training "
+                f"accounts had the history they need: {shown}{more}")
+
+    def to_dict(self) -> dict[str, float | None]:
+        """PSI per feature rounded for storage, largest first; features not checked last, as None."""
+        found: dict[str, float | None] = {k: round(v, 4) for k, v in sorted(self.psi.items(), key=lambda kv: -kv[1])}
+        return {**found, **{k: None for k in self.unchecked}}
 
 
 def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float,
@@ -96,18 +110,43 @@ def check(reference: dict[str, dict], frame: pd.DataFrame, threshold: float,
     Returns
     -------
     DriftReport
+        Features whose reference holds too few accounts with the history they need (see
+        :func:`references`) have no PSI; they are listed in ``unchecked``.
     """
-    values = {name: psi(entry, frame[name]) for name, entry in (reference or {}).items() if name in frame}
-    for name, entry in (recent or {}).items():
-        if name in values:
-            now = frame[name]
-            if "aged_to" in entry and as_of is not None:
-                now = now - (pd.Timestamp(as_of) - pd.Timestamp(entry["aged_to"])).days
-            values[name] = min(values[name], psi(entry, now))
-    return DriftReport(values, threshold)
+    values: dict[str, float] = {}
+    unchecked: dict[str, int] = {}
+    for refs in (reference or {}), (recent or {}):
+        for name, entry in refs.items():
+            if name not in frame:
+                continue
+            found = _psi_today(entry, frame, name, as_of)
+            if found is None:
+                unchecked.setdefault(name, int(entry.get("history_days", 0)))
+            else:
+                values[name] = min(values.get(name, found), found)
+    return DriftReport(values, threshold, {k: v for k, v in unchecked.items() if k not in values})
 
 
-def aged_references(frame: pd.DataFrame, as_of: pd.Series, ages: list[str]) -> dict[str, dict]:
+#: Accounts with a feature's full history, in a reference and today, below which it is not compared.
+MIN_FULL_HISTORY = 100
+
+
+def _psi_today(entry: dict, frame: pd.DataFrame, name: str, as_of: date | None) -> float | None:
+    """PSI of today's ``name`` against one reference ``entry``; None when there are too few accounts to compare."""
+    if "unchecked" in entry:
+        return None
+    now = frame[name]
+    if entry.get("history_days") and entry.get("tenure") in frame:
+        now = now[frame[entry["tenure"]].to_numpy() >= entry["history_days"]]
+        if len(now) < MIN_FULL_HISTORY:
+            return None
+    if "aged_to" in entry and as_of is not None:
+        now = now - (pd.Timestamp(as_of) - pd.Timestamp(entry["aged_to"])).days
+    return psi(entry, now)
+
+
+def aged_references(frame: pd.DataFrame, as_of: pd.Series, ages: list[str], tenure: str | None = None,
+                    history: dict[str, int] | None = None) -> dict[str, dict]:
     """:func:`references` of ``frame``'s columns, those in ``ages`` as of the last of the ``as_of`` dates.
 
     A feature that grows by one a day (tenure) moves on every run of a young base; compared with
@@ -115,20 +154,37 @@ def aged_references(frame: pd.DataFrame, as_of: pd.Series, ages: list[str]) -> d
     Each of its rows is moved to the last date (``+ days to it``) and the entry records that date
     (``aged_to``), which :func:`check` ages on to the scoring date.
     """
-    frame = frame.copy()
+    aged = frame.copy()
     dates = pd.to_datetime(pd.Series(as_of).to_numpy())
     last = dates.max()
     for name in ages:
-        frame[name] = frame[name].to_numpy() + (last - dates).days.to_numpy()
-    found = references(frame, list(frame.columns))
+        aged[name] = aged[name].to_numpy() + (last - dates).days.to_numpy()
+    found = references(aged, list(frame.columns), frame[tenure] if tenure else None, history)
     for name in ages:
         found[name]["aged_to"] = last.date().isoformat()
     return found
 
 
-def references(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict]:
-    """:func:`reference_entry` of each of ``columns`` of ``frame``."""
-    return {c: reference_entry(frame[c]) for c in columns}
+def references(frame: pd.DataFrame, columns: list[str], tenure: pd.Series | None = None,
+               history: dict[str, int] | None = None) -> dict[str, dict]:
+    """:func:`reference_entry` of each of ``columns`` of ``frame``.
+
+    ``history``: days of an account's history a feature needs before its value means what it means
+    for an older account (a 365-day count, a 90-day change, a ratio to a 90-day baseline). Such a
+    feature's reference holds only the rows whose ``tenure`` reaches it, and :func:`check` compares it
+    on today's accounts that do: on a young base, windows that fill up as accounts age are no drift.
+    With fewer than :data:`MIN_FULL_HISTORY` such rows the feature is left unchecked.
+    """
+    out = {}
+    for c in columns:
+        need = int((history or {}).get(c) or 0)
+        if not need or tenure is None:
+            out[c] = reference_entry(frame[c])
+            continue
+        full = tenure.to_numpy() >= need
+        entry = reference_entry(frame[c][full]) if full.sum() >= MIN_FULL_HISTORY else {"unchecked": int(full.sum())}
+        out[c] = {**entry, "history_days": need, "tenure": str(tenure.name)}
+    return out
 
 
 # ------------------------------------------------------------------ the reference and PSI

@@ -205,8 +205,9 @@ def train_models(cfg: Config, table: FeatureTable, panel: pd.DataFrame, until: d
     seconds = {"backtest": time.perf_counter() - started}
     progress(f"training the final model on all {len(panel):,} usable snapshots ...")
     model = fit(panel, recipe.trees, recipe.calibrator, until)
-    model.set_recent_reference(recent_snapshots(table.frame, until, cfg.scoring.drift_recent_days),
-                               ages=[f.name for f in table.features if f.definition.ages])
+    model.set_drift_references(panel, recent_snapshots(table.frame, until, cfg.scoring.drift_recent_days),
+                               ages=[f.name for f in table.features if f.definition.ages],
+                               history={f.name: f.history_days for f in table.features if f.history_days})
     seconds["final"] = time.perf_counter() - started - seconds["backtest"]
     progress(f"  {model.best_iteration_} trees, {model.calibrator_.method} calibration "
              f"({recipe.evidence}; {seconds['final']:.1f} s)")

@@ -104,3 +104,13 @@ def test_a_capped_value_reads_as_at_least_the_cap():
     assert ticket.sentence(180.0) == "A high/urgent support ticket has been open for 180+ days"
     assert ticket.sentence(43.0) == "A high/urgent support ticket has been open for 43 days"
     assert ticket.sentence(1.0) == "A high/urgent support ticket has been open for 1 day"
+
+
+@pytest.mark.parametrize("history, params, days", [
+    (None, {"window": 7}, None), ("{window}", {"window": 7}, 7), ("{trend}+{trend}", {"trend": 30}, 60),
+    ("7*{weeks}", {"weeks": 4}, 28), ("365", {}, 365),
+])
+def test_history_days_fill_the_definition_template(monkeypatch, history, params, days):
+    monkeypatch.setattr(base, "REGISTRY", [])
+    feature(name="x", history=history, **definition_args())(lambda f, p: None)
+    assert Feature("x", base.REGISTRY[0], params).history_days == days

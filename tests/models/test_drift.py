@@ -111,3 +111,31 @@ def test_tenure_of_a_base_that_only_grows_older_is_compared_with_its_reference_a
     assert "tenure_days" in check(whole, today, 0.25, recent=aged).drifted  # no date: nothing to age by
     broken = today.assign(tenure_days=today["tenure_days"] + 90)  # e.g. created_at shifted by a re-import
     assert "tenure_days" in check(whole, broken, 0.25, recent=aged, as_of=day).drifted
+
+
+def test_a_window_that_fills_as_a_young_base_ages_is_compared_only_among_accounts_old_enough():
+    # a 90-day count on a base of accounts 10-130 days old in training and 40-160 days old today
+    rng = np.random.default_rng(6)
+
+    def base(oldest):
+        tenure = rng.uniform(oldest - 120, oldest, 3000)
+        per_day = rng.gamma(16.0, 0.125, tenure.size)
+        return pd.DataFrame({"tenure_days": tenure, "events_90d": per_day * np.minimum(tenure, 90)})
+
+    training, today = base(130), base(160)
+    plain = references(training, ["events_90d"])
+    full = references(training, ["events_90d"], training["tenure_days"], {"events_90d": 90})
+    assert full["events_90d"]["history_days"] == 90 and full["events_90d"]["tenure"] == "tenure_days"
+    assert "events_90d" in check(plain, today, 0.25).drifted  # the windows filled: "drift" on every run
+    assert check(full, today, 0.25).warning is None
+    broken = today.assign(events_90d=today["events_90d"] / 2)  # half of the events lost in a load
+    assert "events_90d" in check(full, broken, 0.25).drifted
+
+
+def test_a_feature_no_training_account_was_old_enough_for_is_left_unchecked_and_said():
+    training = pd.DataFrame({"tenure_days": np.linspace(1, 150, 500), "changes_365d": np.arange(500) % 5})
+    refs = references(training, ["changes_365d"], training["tenure_days"], {"changes_365d": 365})
+    assert refs["changes_365d"] == {"unchecked": 0, "history_days": 365, "tenure": "tenure_days"}
+    report = check(refs, training.assign(changes_365d=50), 0.25)
+    assert report.warning is None and report.unchecked == {"changes_365d": 365}
+    assert "changes_365d (365 days)" in report.note and report.to_dict() == {"changes_365d": None}

@@ -61,6 +61,9 @@ def test_three_months_of_weekly_snapshots_train_and_report_out_of_time(short_wor
     last = result.model.reference_recent_["tenure_days"]["aged_to"]
     assert last == str(max(d for d in result.table.frame["as_of"] if d <= result.train_until))
     assert "aged_to" not in result.model.reference_recent_["events_30d"]
+    # a 90-day window is compared only among accounts with 90 days of tenure (in both references)
+    assert result.model.reference_["events_90d"]["history_days"] == 90
+    assert result.model.reference_recent_["events_90d"]["tenure"] == "tenure_days"
 
 
 @pytest.mark.parametrize("promote", [False, True])
