@@ -77,7 +77,8 @@ RUN_COLUMNS = [
     Column("finished_at", "timestamp", False, "End of the run (UTC), just before the commit."),
     Column("seconds", "double", False, "finished_at - started_at."),
     Column("timings", "json", False, "Seconds per step: model, features, predict, explain, write."),
-    Column("drift", "json", False, "PSI of every feature vs the training data, largest first."),
+    Column("drift", "json", False, "PSI of every feature vs the training data, largest first; `null` for a feature "
+           "not checked (too few training accounts had the history it needs)."),
     Column("warnings", "text", False, "Drift warnings, one per line."),
     Column("error", "text", False, "Why a failed run failed."),
     Column("tier_rule", "text", False, "Which rule made the risk tiers, in words (`scoring.tiers`)."),

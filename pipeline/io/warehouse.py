@@ -52,7 +52,7 @@ class Run:
     rows: int = 0
     finished_at: datetime | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    drift: dict[str, float] = field(default_factory=dict)
+    drift: dict[str, float | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     tier_rule: str | None = None
