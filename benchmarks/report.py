@@ -10,6 +10,7 @@ TARGETS = {
     "cli_vs_bare": 3.0,       # churn features (one date) <= 3x a bare process doing the floor
     "score_100k_s": 10.0,     # scoring 100k accounts with reasons < 10 s
     "peak_rss_gib": 4.0,      # 100 M events end to end < 4 GiB
+    "curves_vs_score": 1.5,   # scoring 100k accounts with time-to-churn curves <= 1.5x without (issue 23)
 }
 
 
@@ -73,6 +74,19 @@ def _spark_lines(size: int, steps: dict) -> list[str]:
     return lines
 
 
+def _curve_lines(size: int, steps: dict) -> list[str]:
+    """Scoring with the time-to-churn curves (``score_curves``) against without (``score``), from the same run."""
+    if not ("score" in steps and "score_curves" in steps):
+        return []
+    with_, without = steps["score_curves"]["seconds"], steps["score"]["seconds"]
+    ratio, target = with_ / without, TARGETS["curves_vs_score"]
+    load = steps["score_curves"].get("load")
+    return [f"- {size:,} events, scoring 100,000 accounts with time-to-churn curves vs without: {with_:.2f} s vs "
+            f"{without:.2f} s = {ratio:.2f}x (target <= {target}x: {'met' if ratio <= target else 'missed'}); the "
+            f"curves alone {steps['score_curves'].get('curves_s', float('nan')):.2f} s"
+            + (f"; load average {load}" if load else "")]
+
+
 def write_results(path: Path, results: dict, machine: str, versions: str, repeats: int, when: str,
                   load: str = "") -> None:
     """Write the results table, the ratios against the targets and how they were measured."""
@@ -115,6 +129,7 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
             summary.append(f"- {size:,} events end to end (features, train, score): largest peak RSS {rss / 1024:.2f} GiB "
                            f"(target < {TARGETS['peak_rss_gib']:.0f} GiB: {'met' if rss / 1024 < 4 else 'missed'})")
         summary += _spark_lines(size, steps)
+        summary += _curve_lines(size, steps)
         for step in ("train", "score"):
             if step in steps:
                 line = f"- {size:,} events: {step} {steps[step]['seconds']:.2f} s"
