@@ -12,6 +12,7 @@ autoescaped template ``pipeline/render/templates/account.html``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 import pandas as pd
 
 from models.reason_documents import contribution
@@ -33,7 +34,7 @@ def file_name(account_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", str(account_id)) + ".html"
 
 
-def chart(series: dict[str, list[float]], dates: list, *, percent: bool, xs: list[float] | None = None,
+def chart(series: dict[str, list[float]], dates: list, *, percent: bool, xs: Sequence[float] | None = None,
           marks: tuple = ()) -> dict:
     """Where an SVG line chart draws ``series`` (one value per date, ``nan`` = no point) and its axes.
 
