@@ -216,9 +216,10 @@ class HazardModel:
         raw = np.zeros((len(X), self.periods))
         if fixed is not None:  # trees that never read the period: the same for every period, read once
             raw += np.asarray(fixed.predict(matrix, raw_score=True))[:, None]
-        for k in range(self.periods if by_period is not None else 0):
-            matrix[:, column] = float(k + 1)
-            raw[:, k] += by_period.predict(matrix, raw_score=True)
+        for k in range(self.periods):
+            if by_period is not None:
+                matrix[:, column] = float(k + 1)
+                raw[:, k] += by_period.predict(matrix, raw_score=True)
         return 1.0 / (1.0 + np.exp(-raw))
 
     def predict_curve(self, X: pd.DataFrame) -> np.ndarray:
