@@ -56,8 +56,10 @@ def run_step(step: str, world: Path) -> dict:
 
 def measure(step: str, world: Path, repeats: int) -> dict:
     """Median seconds and the largest peak RSS over ``repeats`` runs."""
+    load = os.getloadavg()[0]
     runs = [run_step(step, world) for _ in range(repeats)]
     report = dict(runs[-1])
+    report["load"] = f"{load:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     report["seconds"] = statistics.median(r["seconds"] for r in runs)
     report["all_seconds"] = [round(r["seconds"], 3) for r in runs]
     report["peak_rss_mb"] = max(max(r["peak_rss_mb"], r.get("jvm_rss_mb", 0)) for r in runs)
@@ -97,10 +99,11 @@ def machine() -> str:
 
 
 def merge_saved(path: Path, results: dict, repeats: int) -> dict:
-    """Keep the sizes measured earlier (e.g. the opt-in 100 M run) beside the ones measured now."""
+    """Keep the sizes and steps measured earlier (e.g. the opt-in 100 M run, or every step but those of
+    ``--steps``) beside the ones measured now."""
     saved = json.loads(path.read_text()) if path.exists() else {}
     for size, steps in results.items():
-        saved[str(size)] = {**steps, "repeats": repeats}
+        saved[str(size)] = {**saved.get(str(size), {}), **steps, "repeats": repeats}
     path.write_text(json.dumps(saved, indent=1, default=str) + "\n")
     return {int(size): {k: v for k, v in steps.items() if k != "repeats"} for size, steps in sorted(saved.items(), key=lambda kv: int(kv[0]))}
 
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         world = world_for(size, args.root)
         steps = [s for s in (args.steps or chosen) if s != "pandas" or size <= PANDAS_LIMIT]
         results[size] = {step: measure(step, world, args.repeats) for step in steps}
-        if "duckdb" in args.engines:
+        if "duckdb" in args.engines and args.steps is None:  # --steps measures those steps only
             results[size]["cli"] = cli_startup(world, args.repeats)
         print(json.dumps({str(size): results[size]}, default=str), flush=True)
     from benchmarks.report import write_results

@@ -64,17 +64,30 @@ def score(world: Path) -> dict:
     """Scoring with reasons per 100,000 accounts: predict, exact contributions, reasons, one DuckDB write.
 
     The feature rows of the world's last day are repeated (with new account ids)
-    to 100,000 accounts; features are built before the clock starts.
+    to 100,000 accounts; features are built before the clock starts. The time-to-churn
+    curve columns are left null (how scoring ran before issue 23): :func:`score_curves` adds them.
     """
+    return _score(world, curves=False)
+
+
+def score_curves(world: Path) -> dict:
+    """:func:`score` plus the time-to-churn curves as ``churn score`` computes them (the model's ``hazard_``:
+    ``churn_probability_30d`` ... ``180d``, ``expected_churn_window``, the served probability)."""
+    return _score(world, curves=True)
+
+
+def _score(world: Path, curves: bool) -> dict:
     import pandas as pd
 
     from models.predict import predict_and_explain
     from pipeline.io.warehouse import Run, Warehouse, utc_now
     from pipeline.steps import score as scoring
-    from pipeline.steps.score_table import assemble
+    from pipeline.steps.score_table import assemble, curve_columns, served_probability, serving
 
     cfg = bench_config(world)
     model, health, name, version, uri = scoring.load_model(cfg, None)
+    if curves and getattr(model, "hazard_", None) is None:
+        raise SystemExit("score_curves: the registered model has no time-to-churn model (retrain: step train)")
     table, end = score_frame(cfg, model.vocabulary_)
     frame = table.frame
     accounts = pd.DataFrame({"account_id": frame["account_id"], "account_name": frame["account_id"],
@@ -84,21 +97,32 @@ def score(world: Path) -> dict:
     record = Run("bench", end, utc_now(), model_name=name, model_version=version)
     probability, explained = predict_and_explain(model, frame, table.features, cfg.scoring.top_reasons,
                                                  cfg.scoring.context_groups)
-    rows = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record)
+    columns, curve_s = None, 0.0
+    if curves:
+        curve_started = time.perf_counter()
+        columns, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days)
+        probability = served_probability(model, probability, at_horizon)
+        record.churn_probability_model = serving(model, at_horizon)
+        curve_s = time.perf_counter() - curve_started
+    rows = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record,
+                    curves=columns)
     record.status, record.rows = "succeeded", len(rows)
     Warehouse.from_config(cfg).write(rows, record)
-    return {"seconds": time.perf_counter() - started, "rows": len(rows),
-            "note": f"{model.booster_.num_trees()} trees, 100,000 accounts, reasons + DuckDB write"}
+    trees = model.booster_.num_trees()
+    hazard = f", curves {curve_s:.2f} s ({model.hazard_.model_.booster_.num_trees()} hazard trees)" if curves else ""
+    return {"seconds": time.perf_counter() - started, "rows": len(rows), "curves_s": round(curve_s, 3),
+            "note": f"{trees} trees, 100,000 accounts, reasons + DuckDB write{hazard}"}
 
 
 def _steps() -> dict:
     from benchmarks.spark_steps import SPARK_STEPS
 
-    return {"floor": floor, "panel": panel, "pandas": pandas, "train": train, "score": score, **SPARK_STEPS}
+    return {"floor": floor, "panel": panel, "pandas": pandas, "train": train, "score": score, "score_curves": score_curves,
+            **SPARK_STEPS}
 
 
 #: DuckDB steps (the default of ``make bench``); :data:`ENGINE_STEPS` adds the Spark ones.
-STEPS = ["floor", "panel", "pandas", "train", "score"]
+STEPS = ["floor", "panel", "pandas", "train", "score", "score_curves"]
 ENGINE_STEPS = {"duckdb": STEPS, "spark": ["spark_panel", "spark_train", "spark_score"]}
 
 

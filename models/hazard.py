@@ -18,8 +18,10 @@ is non-decreasing and within [0, 1] by construction.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -103,6 +105,45 @@ def window_of(curves: np.ndarray, period_days: int, threshold: float = 0.5) -> n
     return np.where(passed.any(axis=1), (first + 1) * period_days, np.nan)
 
 
+def split_trees(booster: lgb.Booster, feature: str) -> tuple[lgb.Booster | None, lgb.Booster | None]:
+    """``booster``'s trees as two boosters, those that never split on ``feature`` and those that do (``None``: no
+    such tree); their raw scores add up to ``booster``'s (a booster's raw score is the sum of its trees').
+
+    Built from LightGBM's own model text: the header, the chosen ``Tree=`` blocks renumbered, the rest.
+    """
+    text = booster.model_to_string()
+    start, end = text.index("\nTree=0\n") + 1, text.index("end of trees")
+    header = re.sub(r"^tree_sizes=.*\n", "", text[:start], flags=re.M)  # optional: trees are then read in order
+    blocks = re.split(r"^Tree=\d+\n", text[start:end], flags=re.M)[1:]
+    index = str(booster.feature_name().index(feature))
+
+    def reads(block: str) -> bool:
+        found = re.search(r"^split_feature=(.*)$", block, flags=re.M)
+        return found is not None and index in found.group(1).split()
+
+    def joined(chosen: list[str]) -> lgb.Booster | None:
+        if not chosen:
+            return None
+        trees = "".join(f"Tree={i}\n{block}" for i, block in enumerate(chosen))
+        return lgb.Booster(model_str=header + trees + text[end:])
+
+    return joined([b for b in blocks if not reads(b)]), joined([b for b in blocks if reads(b)])
+
+
+def booster_matrix(prepared: pd.DataFrame) -> np.ndarray:
+    """``prepared`` (:meth:`models.classifier.ChurnModel.prepare`) as the float matrix LightGBM makes of it:
+    categorical columns as their category codes (missing: NaN), the rest as they are."""
+    out = np.empty(prepared.shape, dtype="float64")
+    for i, name in enumerate(prepared.columns):
+        values = prepared[name]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.codes.to_numpy()
+            out[:, i] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, i] = values.to_numpy(dtype="float64", na_value=np.nan)
+    return out
+
+
 class HazardModel:
     """Discrete-time hazard model: per-period churn hazards from a LightGBM booster on person-period rows.
 
@@ -162,12 +203,24 @@ class HazardModel:
         return self
 
     def hazards(self, X: pd.DataFrame) -> np.ndarray:
-        """P(churn in period k | none before), shape (rows, periods)."""
+        """P(churn in period k | none before), shape (rows, periods).
+
+        The rows are prepared and turned into one float matrix once; each period only rewrites its
+        :data:`PERIOD` column before the booster reads it (no copy of the frame per period), and only the
+        trees that split on the period are read once per period (:func:`split_trees`).
+        """
         prepared = self.model_.prepare(X.assign(**{PERIOD: 1.0}))
-        stacked = pd.concat([prepared.assign(**{PERIOD: float(k + 1)}) for k in range(self.periods)],
-                            ignore_index=True)
-        raw = np.asarray(self.model_.booster_.predict(stacked, raw_score=True))
-        return (1.0 / (1.0 + np.exp(-raw))).reshape(self.periods, len(X)).T
+        matrix = booster_matrix(prepared)
+        column = prepared.columns.get_loc(PERIOD)
+        fixed, by_period = split_trees(self.model_.booster_, PERIOD)
+        raw = np.zeros((len(X), self.periods))
+        if fixed is not None:  # trees that never read the period: the same for every period, read once
+            raw += np.asarray(fixed.predict(matrix, raw_score=True))[:, None]
+        for k in range(self.periods):
+            if by_period is not None:
+                matrix[:, column] = float(k + 1)
+                raw[:, k] += by_period.predict(matrix, raw_score=True)
+        return 1.0 / (1.0 + np.exp(-raw))
 
     def predict_curve(self, X: pd.DataFrame) -> np.ndarray:
         """Cumulative P(churn within 30, 60, ... days), shape (rows, periods): non-decreasing, in [0, 1]."""
@@ -182,3 +235,17 @@ class HazardModel:
         k = int(np.clip(np.searchsorted(grid, days), 1, len(grid) - 1))
         w = (min(days, grid[-1]) - grid[k - 1]) / (grid[k] - grid[k - 1])
         return c[:, k - 1] + w * (c[:, k] - c[:, k - 1])
+
+
+def renewal_decides(window, renewal_days, period_days: int) -> np.ndarray:
+    """Whether the renewal falls in the period where the curve passes one half (the likely moment to leave).
+
+    ``window`` is ``expected_churn_window`` (days at the end of that period, NaN: none), ``renewal_days`` the days
+    from the as-of date to the renewal (NaN: unknown). The period is ``(window - period_days, window]``; the first
+    one includes day 0 (a renewal today).
+    """
+    w = np.asarray(window, dtype="float64")
+    r = np.asarray(renewal_days, dtype="float64")
+    start = np.where(w <= period_days, -np.inf, w - period_days)
+    with np.errstate(invalid="ignore"):
+        return (r > start) & (r <= w)

@@ -36,7 +36,7 @@ ROW_COLUMNS = ["as_of_date", "account_id", "account_name", "csm", "segment", "ch
                "risk_tier", "mrr", "revenue_at_risk", "health_score", "reasons", "reason_summary",
                "probability_change", "change_reasons", "contributions", "model_name", "model_version",
                "churn_probability_30d", "churn_probability_60d", "churn_probability_90d", "churn_probability_180d",
-               "expected_churn_window", "uplift", "expected_saved_mrr"]
+               "expected_churn_window", "uplift", "expected_saved_mrr", "renewal_date"]
 
 
 def scoring_config(data, tmp: Path, **overrides):

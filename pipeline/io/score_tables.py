@@ -62,6 +62,10 @@ SCORE_COLUMNS = [
            "(`churn train-uplift`); null without one."),
     Column("expected_saved_mrr", "double", False,
            "MRR a call is expected to keep: uplift × mrr with a validated uplift model, else churn_probability × mrr."),
+    # issue 23 (time to churn): added in place too
+    Column("renewal_date", "date", False,
+           "The account's next renewal: the as-of date + `days_to_renewal` (the running base line's `renewal_date`, "
+           "else the end of its billing term); null when the term is unknown or that feature is not built."),
 ]
 #: ``score_runs``: one row per run, run_id the primary key.
 RUN_COLUMNS = [
@@ -82,6 +86,10 @@ RUN_COLUMNS = [
     Column("warnings", "text", False, "Drift warnings, one per line."),
     Column("error", "text", False, "Why a failed run failed."),
     Column("tier_rule", "text", False, "Which rule made the risk tiers, in words (`scoring.tiers`)."),
+    # issue 23 (time to churn): added in place (ALTER TABLE ADD COLUMN) to tables made before
+    Column("churn_probability_model", "text", False,
+           "Which model served `churn_probability`: `classifier`, or `hazard` (the time-to-churn curve at the "
+           "label horizon, when it beat the classifier out of time); null: a run from before it was recorded."),
 ]
 
 

@@ -56,6 +56,8 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     tier_rule: str | None = None
+    #: ``classifier`` or ``hazard``: which model served ``churn_probability``.
+    churn_probability_model: str | None = None
 
     def record(self) -> pd.DataFrame:
         """The run as a one-row frame in :data:`RUN_COLUMNS` order."""
@@ -67,6 +69,7 @@ class Run:
             "seconds": seconds, "timings": json.dumps({k: round(v, 3) for k, v in self.timings.items()}),
             "drift": json.dumps(self.drift), "warnings": "\n".join(self.warnings) or None,
             "error": self.error, "tier_rule": self.tier_rule,
+            "churn_probability_model": self.churn_probability_model,
         }
         return pd.DataFrame([row])
 

@@ -31,7 +31,8 @@ HOLDOUT_NOTE = "holdout – do not contact"
 #: Account pages are written in this folder beside the list.
 ACCOUNTS_DIR = "accounts"
 CSV_COLUMNS = ["risk_rank", "account_id", "account_name", "csm", "segment", "churn_probability", "risk_tier",
-               "revenue_at_risk", "mrr", "probability_change", "change_reasons", "health_score", "reason_summary"]
+               "revenue_at_risk", "mrr", "probability_change", "change_reasons", "health_score", "reason_summary",
+               "churn_probability_30d", "expected_churn_window", "renewal_date", "likely_when"]
 
 
 
@@ -107,6 +108,17 @@ def _money(value) -> str:
     return "" if _missing(value) else f"{value:,.0f}"
 
 
+def _when(r) -> str:
+    """``likely_when`` of a row (:func:`pipeline.render.when.likely_when`), "" when the list has none."""
+    return getattr(r, "likely_when", "") or ""
+
+
+def _window(r) -> str:
+    """``expected_churn_window`` as the "likely to leave" column's sort key ("" without one)."""
+    window = getattr(r, "expected_churn_window", None)
+    return "" if window is None or pd.isna(window) else str(int(window))
+
+
 def _note(r) -> str:
     """``holdout – do not contact`` for a shown holdout account, else nothing."""
     return f"{HOLDOUT_NOTE.upper()}: " if getattr(r, "holdout", False) else ""
@@ -116,11 +128,12 @@ def to_table(rl: RiskList) -> str:
     """A fixed-width text table, one account per line, reasons last."""
     cells = [
         [str(r.risk_rank), f"{r.account_name or ''} ({r.account_id})", r.csm or UNASSIGNED, _percent(r.churn_probability),
-         r.risk_tier, _money(r.revenue_at_risk), _change(r.probability_change), _note(r) + (r.reason_summary or "")]
+         r.risk_tier, _when(r), _money(r.revenue_at_risk), _change(r.probability_change),
+         _note(r) + (r.reason_summary or "")]
         for r in rl.rows.itertuples()
     ]
-    header = ["rank", "account", "csm", "prob", "tier", "rev. at risk", "change", "top reasons"]
-    right = {0, 3, 5, 6}
+    header = ["rank", "account", "csm", "prob", "tier", "likely to leave", "rev. at risk", "change", "top reasons"]
+    right = {0, 3, 6, 7}
     widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header) - 1)]
 
     def line(row):
@@ -132,7 +145,7 @@ def to_table(rl: RiskList) -> str:
 
 def to_csv(rl: RiskList) -> str:
     """Machine-readable columns of the list (reasons as the one-line summary)."""
-    return rl.rows[CSV_COLUMNS + (["holdout"] if "holdout" in rl.rows else [])].to_csv(index=False)
+    return rl.rows.reindex(columns=CSV_COLUMNS + (["holdout"] if "holdout" in rl.rows else [])).to_csv(index=False)
 
 
 # ------------------------------------------------------------------------ HTML
@@ -189,6 +202,7 @@ def _row(r, trend: list[float], link: bool = False) -> dict:
         "segment": str(r.segment or ""),
         "probability": _percent(r.churn_probability), "probability_v": f"{r.churn_probability:.6f}",
         "tier": r.risk_tier, "tier_v": "hml".index(r.risk_tier[0]),
+        "when": _when(r), "when_v": _window(r),
         "revenue": _money(r.revenue_at_risk),
         "revenue_v": "" if _missing(r.revenue_at_risk) else f"{r.revenue_at_risk:.2f}",
         "change": _change(delta), "change_class": "" if not delta else ("up" if delta > 0 else "down"),
@@ -208,7 +222,8 @@ def to_html(rl: RiskList, links: bool = False) -> str:
             trends[account] = part.sort_values("as_of_date")["churn_probability"].tolist()
     rows = [_row(r, trends.get(r.account_id, [r.churn_probability]), links) for r in rl.rows.itertuples()]
     footer = ("Probability of churning within the label horizon (calibrated). Revenue at risk = probability × MRR × "
-              "months of the horizon. Change = percentage points since the previous run. Trend: last "
+              "months of the horizon. Likely to leave: when the time-to-churn curve passes one half, said as the renewal "
+              "when it falls in that period. Change = percentage points since the previous run. Trend: last "
               f"{TREND_POINTS} runs. Click a column header to sort.")
     return environment().get_template(TEMPLATE).render(title=rl.title, subtitle=rl.subtitle, rows=rows,
                                                        footer=footer)

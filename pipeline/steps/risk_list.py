@@ -23,7 +23,9 @@ from models.errors import ChurnError
 from pipeline.config import Experiment
 from pipeline.io.experiment_tables import holdout_accounts
 from pipeline.io.warehouse import Warehouse
+from models.settings import Labels
 from pipeline.render import account_page
+from pipeline.render.when import likely_when
 from pipeline.render.risk_list_page import (ACCOUNTS_DIR, TREND_POINTS, UNASSIGNED, RiskList, to_csv, to_html,
                                             to_table)
 
@@ -54,10 +56,11 @@ def order(rows: pd.DataFrame, rank_by: str) -> pd.DataFrame:
 
 def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, segment: str | None = None,
          top: int | None = None, history: bool = False, experiments: Sequence[Experiment] = (),
-         rank_by: str | None = None) -> RiskList:
+         rank_by: str | None = None, period_days: int = Labels().curve_period_days) -> RiskList:
     """Read a risk list from the warehouse.
 
-    ``rank_by`` (a key of :data:`RANK_BY`) orders it; default :func:`default_rank_by`.
+    ``rank_by`` (a key of :data:`RANK_BY`) orders it; default :func:`default_rank_by`. Every row gets
+    ``likely_when`` (:func:`pipeline.render.when.likely_when`; ``period_days``: ``labels.curve_period_days``).
 
     The holdout accounts of the ``experiments`` running on the date are left out
     (and counted), or kept with ``holdout`` set when their experiment has ``show_holdout``.
@@ -83,6 +86,7 @@ def load(store: Warehouse, as_of: date | None = None, csm: str | None = None, se
     left_out, rows = rows.loc[out, ["account_id", "csm"]].reset_index(drop=True), rows[~out].reset_index(drop=True)
     total = store.count(day, csm, segment) - len(left_out)
     rows = rows.head(top) if top else rows
+    rows = rows.assign(likely_when=likely_when(rows, period_days))
     if len(held):
         rows["holdout"] = rows["account_id"].isin(set(held.loc[held["show"], "account_id"]))
     trend = store.history(day, csm, segment, TREND_POINTS) if history else None
@@ -123,10 +127,13 @@ def slug(name: str) -> str:
 # ---------------------------------------------------------------------- output
 def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as_of: date | None = None,
             csm: str | None = None, segment: str | None = None, top: int | None = None,
-            experiments: Sequence[Experiment] = (), rank_by: str | None = None) -> tuple[str, list[Path]]:
+            experiments: Sequence[Experiment] = (), rank_by: str | None = None,
+            period_days: int = Labels().curve_period_days) -> tuple[str, list[Path]]:
     """Render a risk list; return the text for stdout (if ``out`` is not given) and the files written.
 
-    ``experiments`` (``cfg.experiments``) decide which holdout accounts are left out or marked.
+    ``experiments`` (``cfg.experiments``) decide which holdout accounts are left out or marked;
+    ``period_days`` (``labels.curve_period_days``) is the curve's period ("before its renewal" when the renewal
+    falls in the period where the curve passes one half).
 
     HTML without ``csm`` and with ``out`` a folder (existing, or a path without
     a suffix) writes one stand-alone page per CSM there, each with its own ``top``.
@@ -135,7 +142,7 @@ def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as
         raise ChurnError(f"--format must be one of {', '.join(FORMATS)} (got '{fmt}')")
     pages_per_csm = fmt == "html" and csm is None and out is not None and (out.is_dir() or not out.suffix)
     rl = load(store, as_of, csm, segment, None if pages_per_csm else top, history=fmt == "html",
-              experiments=experiments, rank_by=rank_by)
+              experiments=experiments, rank_by=rank_by, period_days=period_days)
     if pages_per_csm and out is not None:
         out.mkdir(parents=True, exist_ok=True)
         lists = per_csm(rl, top)
@@ -143,12 +150,12 @@ def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as
         shown = pd.concat([part.rows for part in lists.values()])
         for path, text in pages:
             path.write_text(text, encoding="utf-8")
-        return "", [path for path, _ in pages] + write_account_pages(store, rl.as_of, shown, out)
+        return "", [path for path, _ in pages] + write_account_pages(store, rl.as_of, shown, out, period_days)
     if fmt == "html" and out is not None:
         text = to_html(rl, links=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
-        return "", [out, *write_account_pages(store, rl.as_of, rl.rows, out.parent)]
+        return "", [out, *write_account_pages(store, rl.as_of, rl.rows, out.parent, period_days)]
     text = {"table": to_table, "csv": to_csv, "html": to_html}[fmt](rl)
     if out is None:
         return text, []
@@ -157,7 +164,8 @@ def publish(store: Warehouse, fmt: str = "table", out: Path | None = None, *, as
     return "", [out]
 
 
-def write_account_pages(store: Warehouse, as_of: date, rows: pd.DataFrame, folder: Path) -> list[Path]:
+def write_account_pages(store: Warehouse, as_of: date, rows: pd.DataFrame, folder: Path,
+                        period_days: int = Labels().curve_period_days) -> list[Path]:
     """One page per listed account in ``folder/accounts`` (its history read from the warehouse)."""
     history = store.account_history(as_of, rows["account_id"].astype(str).tolist(), TREND_POINTS)
     target = folder / ACCOUNTS_DIR
@@ -165,6 +173,6 @@ def write_account_pages(store: Warehouse, as_of: date, rows: pd.DataFrame, folde
     written = []
     for account, part in history.groupby("account_id", sort=False):
         path = target / account_page.file_name(account)
-        path.write_text(account_page.to_html(part), encoding="utf-8")
+        path.write_text(account_page.to_html(part, period_days), encoding="utf-8")
         written.append(path)
     return written

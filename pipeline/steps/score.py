@@ -33,7 +33,7 @@ from pipeline.errors import mask_secrets
 from pipeline.io.urls import mask_url
 from pipeline.io.warehouse import Run, Warehouse, utc_now
 from pipeline.steps.score_table import (ACCOUNT_COLUMNS, assemble, check_config_version, check_features, curve_columns,
-                                       served_probability, summary)
+                                       served_probability, serving, summary)
 from pipeline.config import Config
 from pipeline.pause_points import pause_point
 
@@ -117,6 +117,7 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
         with timed(record.timings, "curves"):
             curves, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days)
         probability = served_probability(model, probability, at_horizon)
+        record.churn_probability_model = serving(model, at_horizon)
         accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
         uplift = estimate_uplift(cfg, frame, progress) if from_registry and uplift_model is None else (
             None if uplift_model is None else uplift_model.predict(frame))

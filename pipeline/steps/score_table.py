@@ -21,6 +21,8 @@ from models.hazard import check_curves, window_of
 MONTH_DAYS = MONTH
 #: ``accounts`` columns copied into ``churn_scores`` (source name -> score table name).
 ACCOUNT_COLUMNS = {"name": "account_name", "csm": "csm", "segment": "segment"}
+#: ``score_runs.churn_probability_model`` in the run summary's words.
+SERVED_WORDS = {"classifier": "classifier", "hazard": "hazard model (its time-to-churn curve at the label horizon)"}
 
 
 def check_config_version(model, cfg: Config, uri: str) -> None:
@@ -108,11 +110,33 @@ def curve_columns(model, frame: pd.DataFrame, horizon_days: int) -> tuple[dict, 
     return columns, hazard.at(curves, horizon_days)
 
 
+def serving(model, at_horizon: np.ndarray | None) -> str:
+    """Which model serves ``churn_probability`` (``score_runs.churn_probability_model``): ``classifier`` or ``hazard``.
+
+    The hazard model serves only when training chose it (``serving_``) and this run has its curve.
+    """
+    return "hazard" if at_horizon is not None and getattr(model, "serving_", "classifier") == "hazard" else "classifier"
+
+
 def served_probability(model, probability: np.ndarray, at_horizon: np.ndarray | None) -> np.ndarray:
     """``churn_probability``: the classifier's, or the curve's at the horizon when the hazard model serves it."""
-    if at_horizon is None or getattr(model, "serving_", "classifier") != "hazard":
-        return probability
-    return at_horizon
+    return probability if at_horizon is None or serving(model, at_horizon) == "classifier" else at_horizon
+
+
+def renewal_dates(frame: pd.DataFrame, as_of) -> pd.Series:
+    """Each row's next renewal (``churn_scores.renewal_date``): ``as_of`` + the ``days_to_renewal`` feature.
+
+    Only where the renewal is known: the feature exists and the account's term is known
+    (``billing_term_days`` not null, when the frame has it): without a term the feature assumes a year,
+    which is no date to tell a CSM. Null elsewhere.
+    """
+    if "days_to_renewal" not in frame or as_of is None:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    days = frame["days_to_renewal"].astype("float64")
+    if "billing_term_days" in frame:
+        days = days.where(frame["billing_term_days"].notna())
+    out = pd.Timestamp(as_of) + pd.to_timedelta(days.round(), unit="D")
+    return pd.Series([None if pd.isna(d) else d.date() for d in out], index=frame.index, dtype=object)
 
 
 def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
@@ -167,6 +191,7 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
         scored_at=record.started_at,
         uplift=np.nan if uplift is None else np.asarray(uplift, dtype="float64"),
         expected_saved_mrr=expected_saved(probability, mrr, uplift),
+        renewal_date=renewal_dates(frame, record.as_of).to_numpy(),
     )
     return out.sort_values("risk_rank", kind="stable").reset_index(drop=True)
 
@@ -178,9 +203,11 @@ def summary(result) -> str:
     tiers_text = ", ".join(f"{t}: {int(counts.get(t, 0)):,}" for t in ("high", "medium", "low"))
     at_risk = result.scores["revenue_at_risk"].sum()
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in run_.timings.items())
+    served = getattr(run_, "churn_probability_model", None)
     lines = [
         f"scored {run_.rows:,} accounts as of {run_.as_of} with {run_.model_name} v{run_.model_version or '?'} "
         f"-> {result.warehouse} (run {run_.run_id})",
+        *([f"churn_probability served by the {SERVED_WORDS.get(served, served)}"] if served else []),
         f"tiers: {tiers_text}{f' ({run_.tier_rule})' if getattr(run_, 'tier_rule', None) else ''}; "
         f"revenue at risk over the horizon: {at_risk:,.0f}",
         f"timings: {timing}",

@@ -89,3 +89,35 @@ def test_the_hazard_model_ranks_by_the_true_risk_and_its_curves_hold():
     assert pd.Series(curves[:, 0]).corr(test["x"].reset_index(drop=True), method="spearman") > 0.8
     assert np.allclose(model.at(curves, 90), curves[:, 2]) and np.allclose(model.at(curves, 45),
                                                                           (curves[:, 0] + curves[:, 1]) / 2)
+
+
+def test_the_renewal_decides_only_inside_the_period_where_the_curve_passes_one_half():
+    from models.hazard import renewal_decides
+
+    window = [30, 90, 90, 90, np.nan, 30, 180]
+    renewal = [0, 61, 60, 90, 20, np.nan, 151]
+    assert renewal_decides(window, renewal, 30).tolist() == [True, True, False, True, False, False, True]
+
+
+def test_hazards_read_the_rows_as_lightgbm_reads_the_frame_categoricals_included():
+    frame = world(n=800).assign(plan=lambda f: np.where(f["x"] > 0, "pro", np.where(f["noise"] > 0, "basic", None)))
+    model = HazardModel(period_days=30, periods=3).fit(frame, END, 30, trees=20, feature_names=["x", "noise", "plan"],
+                                                       categorical=["plan"])
+    test = frame.head(300).assign(plan=lambda f: f["plan"].where(f.index % 7 > 0, "unseen"))
+    prepared = model.model_.prepare(test.assign(period=1.0))
+    expected = np.column_stack([model.model_.booster_.predict(prepared.assign(period=float(k + 1)), raw_score=True)
+                                for k in range(3)])
+    assert np.allclose(model.hazards(test), 1 / (1 + np.exp(-expected)))
+
+
+def test_the_trees_split_by_the_period_add_up_to_the_booster():
+    from models.hazard import booster_matrix, split_trees
+
+    frame = world(n=800)
+    model = HazardModel(period_days=30, periods=4).fit(frame, END, 30, trees=40, feature_names=["x", "noise"])
+    fixed, by_period = split_trees(model.model_.booster_, "period")
+    assert fixed is not None and by_period is not None
+    assert fixed.num_trees() + by_period.num_trees() == model.model_.booster_.num_trees()
+    matrix = booster_matrix(model.model_.prepare(frame.head(200).assign(period=2.0)))
+    whole = model.model_.booster_.predict(matrix, raw_score=True)
+    assert np.allclose(fixed.predict(matrix, raw_score=True) + by_period.predict(matrix, raw_score=True), whole)

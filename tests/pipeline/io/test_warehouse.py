@@ -320,3 +320,24 @@ def test_postgres_json_and_nulls_round_trip(pg_database):
         kinds = con.execute("SELECT jsonb_typeof(reasons), probability_change IS NULL, csm FROM churn_scores "
                             "ORDER BY account_id").fetchall()
     assert kinds[0] == ("object", True, None) and kinds[1] == ("object", True, "Ann")
+
+
+def test_which_model_served_and_the_renewal_are_recorded_and_added_in_place(store):
+    write(store, D1, ACCOUNTS, 1, "r1")
+    with store.backend.transaction() as con:  # tables made before issue 23 recorded either
+        store.backend.execute(con, "ALTER TABLE score_runs DROP COLUMN churn_probability_model")
+        store.backend.execute(con, "ALTER TABLE churn_scores DROP COLUMN renewal_date")
+    assert "churn_probability_model" not in column_types(store, "score_runs")
+    run = run_for(D2, "r2", len(ACCOUNTS))
+    run.churn_probability_model = "hazard"
+    scores = fake_scores(D2, ACCOUNTS, 2, "r2").assign(renewal_date=[date(2025, 3, 15) if i % 2 else None
+                                                                     for i in range(len(ACCOUNTS))])
+    store.write(scores, run)
+    types = column_types(store, "score_runs")
+    assert types["churn_probability_model"] in ("VARCHAR", "text")
+    runs = store.runs().set_index("run_id")
+    assert runs.loc["r2", "churn_probability_model"] == "hazard" and pd.isna(runs.loc["r1", "churn_probability_model"])
+    rows = store.scores(D2).set_index("account_id")
+    renewals = pd.to_datetime(rows.loc[ACCOUNTS, "renewal_date"]).dt.date
+    assert renewals.iloc[1] == date(2025, 3, 15) and renewals.iloc[::2].isna().all()
+    assert store.scores(D1)["renewal_date"].isna().all()

@@ -62,3 +62,32 @@ def test_groups_stored_without_their_name_in_words_are_not_drawn():
     old = history()
     old["contributions"] = [{"attr_billing_term": 0.5, "nps": 0.2}] * 3  # rows of an older scorer: numbers only
     assert page(old)["signals"] is None and "attr" not in to_html(old)
+
+
+def with_curve(renewal: date | None) -> pd.DataFrame:
+    rows = history()
+    return rows.assign(churn_probability_30d=0.12, churn_probability_60d=0.3, churn_probability_90d=0.55,
+                       churn_probability_180d=0.8, expected_churn_window=pd.array([90] * 3, dtype="Int64"),
+                       renewal_date=renewal)
+
+
+def test_the_page_draws_the_time_to_churn_curve_with_the_renewal_marked():
+    shown = page(with_curve(date(2025, 5, 20)))  # 80 days after the latest run: in the period passing one half
+    curve = shown["curve"]
+    assert curve["points"] == [(30, "12.0%"), (60, "30.0%"), (90, "55.0%"), (180, "80.0%")]
+    xs = [float(x) for x, _ in curve["lines"][0]["dots"]]
+    assert xs[0] == 28 and xs[-1] == 640 - 28 and abs((xs[2] - xs[1]) - (xs[3] - xs[2])) < 0.2  # days in proportion
+    assert abs((xs[4] - xs[3]) - 3 * (xs[2] - xs[1])) < 0.2  # 90 -> 180 days is three times 30 -> 60
+    ((mark_x, label),) = curve["marks"]
+    assert label == "renewal 2025-05-20" and abs(float(mark_x) - (28 + 584 * 80 / 180)) < 0.1
+    html = to_html(with_curve(date(2025, 5, 20)))
+    assert "When it may leave: before its renewal on 2025-05-20" in html
+    assert "Within 30 days: 12.0% · Within 60 days: 30.0% · Within 90 days: 55.0% · Within 180 days: 80.0%" in html
+    assert html.count('class="series"') == 2 + SIGNALS and html.count('class="mark"') == 1
+    assert f'points="{curve["lines"][0]["points"]}"' in html
+
+
+def test_no_curve_no_curve_chart_and_a_renewal_beyond_it_is_not_marked():
+    assert page(history())["curve"] is None and "When it may leave" not in to_html(history())
+    far = page(with_curve(date(2026, 3, 1)))["curve"]
+    assert far["marks"] == [] and far["when"] == "likely within 90 days"

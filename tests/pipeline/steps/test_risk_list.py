@@ -61,7 +61,8 @@ def test_table_defaults_to_the_latest_date_most_at_risk_first(store):
     assert written == []
     lines = text.splitlines()
     assert lines[0] == "Accounts at risk as of 2025-03-01" and lines[1].startswith("5 of 30 accounts")
-    assert re.match(r"rank\s+account\s+csm\s+prob\s+tier\s+rev\. at risk\s+change\s+top reasons", lines[3])
+    assert re.match(r"rank\s+account\s+csm\s+prob\s+tier\s+likely to leave\s+rev\. at risk\s+change\s+top reasons",
+                    lines[3])
     first = lines[4]
     assert first.split()[0] == "1" and "Account & Co 0 (A000)" in first and "Alice Moreau" in first
     assert "90.0%" in first and "high" in first and "+13.5 pts" in first and "still open" in first
@@ -252,3 +253,37 @@ def test_rank_by_urgency_orders_by_the_30_day_probability(tmp_path):
     old = Warehouse(tmp_path / "old.duckdb")
     old.write(rows_for(DATES[0], 0), Run("r0", DATES[0], datetime(2025, 3, 1), status="succeeded", rows=30))
     assert load(old, rank_by="urgency", top=2).rows["account_id"].tolist() == ["A000", "A001"]
+
+
+def test_the_list_says_when_an_account_is_likely_to_leave_in_every_format(tmp_path):
+    wh = Warehouse(tmp_path / "wh.duckdb")
+    day = DATES[0]
+    rows = rows_for(day, 0).assign(
+        churn_probability_30d=0.6, churn_probability_60d=0.7, churn_probability_90d=0.8, churn_probability_180d=0.9,
+        expected_churn_window=pd.array([30, 90, None] * 10, dtype="Int64"),
+        renewal_date=[date(2025, 1, 20), date(2025, 3, 10), date(2025, 1, 5)] * 10)
+    rows.loc[3, "renewal_date"] = date(2025, 2, 20)  # renews after the first period: the curve says 30 days
+    rows.loc[4, "renewal_date"] = date(2025, 2, 10)
+    wh.write(rows, Run("r0", day, datetime(2025, 3, 1), status="succeeded", rows=len(rows)))
+    listed = load(wh).rows.set_index("account_id")
+    assert listed.loc[["A000", "A001", "A002", "A003"], "likely_when"].tolist() == [
+        "before its renewal on 2025-01-20", "before its renewal on 2025-03-10", "", "likely within 30 days"]
+    text, _ = publish(wh, "table", top=4)
+    assert "likely to leave" in text and "before its renewal on 2025-01-20" in text and "likely within 30 days" in text
+    csv = pd.read_csv(io.StringIO(publish(wh, "csv", top=4)[0]))
+    assert csv["likely_when"].fillna("").tolist() == listed["likely_when"].head(4).tolist()
+    assert csv["renewal_date"].tolist()[:2] == ["2025-01-20", "2025-03-10"] and csv["expected_churn_window"][0] == 30
+    html, _ = publish(wh, "html", top=4)
+    assert "<th data-type=\"num\">Likely to leave</th>" in html
+    assert '<td data-v="90">before its renewal on 2025-03-10</td>' in html and '<td data-v="30">likely within 30 days' in html
+    # A004 passes one half by day 90 and renews on day 40: in that period only when periods are 60 days long
+    assert listed.loc["A004", "likely_when"] == "likely within 90 days"
+    assert load(wh, period_days=60).rows.set_index("account_id").loc["A004", "likely_when"] == (
+        "before its renewal on 2025-02-10")
+
+
+def test_a_list_from_before_curves_and_renewals_says_nothing_about_when(store):
+    text, _ = publish(store, "table", top=2)
+    assert "likely to leave" in text and "likely within" not in text and "before its renewal" not in text
+    frame = pd.read_csv(io.StringIO(publish(store, "csv", top=2)[0]))
+    assert frame["likely_when"].isna().all() and frame["renewal_date"].isna().all()

@@ -91,6 +91,13 @@ def test_one_row_per_active_account_with_ranks_tiers_and_revenue(setup, scored):
     assert (run["status"], run["row_count"], run["run_id"]) == ("succeeded", len(rows), rows["run_id"].iloc[0])
     assert run["tier_rule"].startswith(f"tiers by base rate: high ≥ 3× the training base rate {model.base_rate_:.1%}")
     assert set(json.loads(run["timings"])) == {"model", "features", "predict", "curves", "drift", "write"}
+    served = "hazard" if getattr(model, "hazard_", None) is not None and model.serving_ == "hazard" else "classifier"
+    assert run["churn_probability_model"] == served
+    table, _ = features_on(cfg, end, model)  # the renewal: the as-of date + days_to_renewal where the term is known
+    known = table.frame.set_index("account_id").query("billing_term_days == billing_term_days")["days_to_renewal"]
+    renewal = pd.to_datetime(rows.set_index("account_id")["renewal_date"])
+    assert len(known) and (renewal.loc[known.index] - pd.Timestamp(end)).dt.days.tolist() == known.round().tolist()
+    assert renewal.drop(known.index).isna().all()
 
 
 def test_probabilities_equal_the_registered_models(setup, scored):

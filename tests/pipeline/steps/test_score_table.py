@@ -13,7 +13,7 @@ from features.base import REGISTRY, Feature
 from pipeline.config import CONFIG_VERSION, load_config
 from models.errors import ModelError
 from pipeline.steps.score_table import (MONTH_DAYS, assemble, check_config_version, check_features, curve_columns,
-                                        ranks, served_probability, summary, tiers)
+                                        ranks, renewal_dates, served_probability, serving, summary, tiers)
 
 CFG = load_config(None, {"scoring.tiers": {"high": 0.3, "medium": 0.1}})
 
@@ -125,5 +125,26 @@ def test_curve_columns_are_non_decreasing_and_serve_the_horizon_only_when_the_ha
     classifier = np.full(200, 0.2)
     assert served_probability(SimpleNamespace(hazard_=hazard, serving_="classifier"), classifier, at_90) is classifier
     assert np.allclose(served_probability(SimpleNamespace(hazard_=hazard, serving_="hazard"), classifier, at_90), at_90)
+    assert serving(SimpleNamespace(hazard_=hazard, serving_="hazard"), at_90) == "hazard"
+    assert serving(SimpleNamespace(hazard_=hazard, serving_="classifier"), at_90) == "classifier"
+    assert serving(SimpleNamespace(serving_="hazard"), None) == "classifier"  # no curve this run: the classifier
     nulls, none = curve_columns(SimpleNamespace(), scored, 90)  # a model trained before curves existed
     assert none is None and np.isnan(nulls["churn_probability_30d"]).all() and nulls["expected_churn_window"].isna().all()
+
+
+def test_renewal_dates_only_where_the_term_is_known():
+    frame = pd.DataFrame({"days_to_renewal": [10.0, 200.4, 30.0, np.nan], "billing_term_days": [30.4, 365.2, np.nan, 30.4]})
+    assert renewal_dates(frame, date(2025, 1, 1)).tolist() == [date(2025, 1, 11), date(2025, 7, 20), None, None]
+    assert renewal_dates(frame.drop(columns="billing_term_days"), date(2025, 1, 1)).tolist()[2] == date(2025, 1, 31)
+    assert renewal_dates(frame.drop(columns="days_to_renewal"), date(2025, 1, 1)).tolist() == [None] * 4
+
+
+def test_summary_says_which_model_served_the_probability():
+    scores = pd.DataFrame({"risk_tier": ["high"], "revenue_at_risk": [10.0]})
+    run = SimpleNamespace(rows=1, as_of=date(2024, 4, 1), model_name="churn", model_version="2", run_id="r9",
+                          timings={}, warnings=[], churn_probability_model="hazard")
+    lines = summary(SimpleNamespace(run=run, scores=scores, warehouse="wh.duckdb")).splitlines()
+    assert lines[1] == "churn_probability served by the hazard model (its time-to-churn curve at the label horizon)"
+    run.churn_probability_model = "classifier"
+    assert summary(SimpleNamespace(run=run, scores=scores, warehouse="wh.duckdb")).splitlines()[1] == (
+        "churn_probability served by the classifier")
