@@ -65,8 +65,11 @@ def chart(series: dict[str, list[float]], dates: list[date], *, percent: bool) -
             "right": WIDTH - PAD, "bottom": HEIGHT - PAD}
 
 
-def page(history: pd.DataFrame) -> dict:
-    """What the template shows of one account, from its ``churn_scores`` rows (oldest first)."""
+def page(history: pd.DataFrame, why: str | None = None) -> dict:
+    """What the template shows of one account, from its ``churn_scores`` rows (oldest first).
+
+    ``why``: why it is where it is on the call list (:func:`models.call_list.call_reasons`).
+    """
     rows = history.sort_values("as_of_date")
     latest = rows.iloc[-1]
     dates = rows["as_of_date"].tolist()
@@ -84,13 +87,13 @@ def page(history: pd.DataFrame) -> dict:
         "facts": {"account": str(latest["account_id"]), "CSM": latest["csm"] or "unassigned",
                   "segment": latest["segment"] or "", "as of": str(latest["as_of_date"]),
                   "churn probability": f"{percent(latest['churn_probability'])} ({latest['risk_tier']})"},
-        "context": [x["sentence"] for x in (latest["reasons"] or {}).get("context", [])],
+        "context": [x["sentence"] for x in (latest["reasons"] or {}).get("context", [])], "why": why,
         "probability": chart({"churn probability": rows["churn_probability"].tolist()}, dates, percent=True),
         "signals": chart(signals, dates, percent=False) if signals else None,
         "runs": runs,
     }
 
 
-def to_html(history: pd.DataFrame) -> str:
-    """The account's page: one self-contained HTML document."""
-    return environment().get_template("account.html").render(**page(history))
+def to_html(history: pd.DataFrame, why: str | None = None) -> str:
+    """The account's page: one self-contained HTML document (``why``: see :func:`page`)."""
+    return environment().get_template("account.html").render(**page(history, why))
