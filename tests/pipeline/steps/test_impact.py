@@ -241,7 +241,7 @@ def test_results_and_subgroups_are_replaced_together_or_not_at_all(world):
     cfg, *_ = world
     store = Warehouse.from_config(cfg)
     before, subs = read_results(store, NAME), read_subgroups(store, NAME)
-    day = pd.to_datetime(before["as_of_date"]).dt.date.iloc[0]
+    day = pd.to_datetime(subs["as_of_date"]).dt.date.iloc[-1]  # a date with subgroup rows
     rows = before[pd.to_datetime(before["as_of_date"]).dt.date == day].assign(verdict="changed")
     bad = subs[pd.to_datetime(subs["as_of_date"]).dt.date == day].assign(correction=None)  # NOT NULL: the insert fails
     assert len(rows) and len(bad)
