@@ -61,3 +61,8 @@ def test_without_an_uplift_the_words_say_what_orders_the_list():
                             "unlikely to leave"]
     assert call_reasons(pd.Series(["high"]), pd.Series([0.5]), None, usually=0.5, hardly=0.1,
                         order="churn probability")[0].endswith("listed by churn probability)")
+
+
+def test_a_holdout_row_takes_none_of_its_csms_calls():
+    callable_ = np.array([False, True, True, True, True, True, True])
+    assert within_capacity(CSM, callable_, calls_per_csm=1).tolist() == [False, True, True, False, False, False, False]
