@@ -170,19 +170,8 @@ def compare(outreach: pd.DataFrame, holdout: pd.DataFrame, alpha: float = 0.05,
                           verdict="not enough evidence yet: no account of "
                                   f"{'either arm' if n_o == n_h == 0 else ('the outreach arm' if n_o == 0 else 'the holdout')}"
                                   " has a closed outcome window")
-    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
-
     r_o, r_h = c_o / n_o, c_h / n_h
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        diff_ci = confint_proportions_2indep(c_o, n_o, c_h, n_h, method="newcomb", compare="diff", alpha=alpha)
-        ratio_ci = confint_proportions_2indep(c_o, n_o, c_h, n_h, method="log-adjusted", compare="ratio", alpha=alpha)
-        p_value = float(test_proportions_2indep(c_o, n_o, c_h, n_h, method="score", compare="diff",
-                                                correction=False).pvalue)
-    if math.isnan(p_value):  # no churn (or only churn) in both arms: nothing tells the arms apart
-        p_value = 1.0
-    reduction = None if r_h == 0 else 1.0 - r_o / r_h
-    reduction_ci = tuple(_finite(1.0 - float(v)) for v in ratio_ci[::-1]) if c_h or c_o else None
+    diff_ci, reduction, reduction_ci, p_value = rate_intervals(c_o, n_o, c_h, n_h, alpha)
     mde_points, mde_reduction = minimum_detectable_effect(r_h, n_o, n_h, alpha)
     retained, retained_ci = mrr_retained(outreach, holdout, alpha, resamples)
     significant = p_value < alpha
@@ -191,6 +180,38 @@ def compare(outreach: pd.DataFrame, holdout: pd.DataFrame, alpha: float = 0.05,
                         alpha)
     result.verdict = verdict(result)
     return result
+
+
+def rate_intervals(c_o: int, n_o: int, c_h: int, n_h: int,
+                   alpha: float = 0.05) -> tuple[tuple, float | None, tuple | None, float]:
+    """The difference of two arms' churn rates and its interval, the relative reduction and its, the score test.
+
+    Parameters
+    ----------
+    c_o, n_o, c_h, n_h : int
+        Churned and accounts of the outreach arm and of the holdout (both arms non-empty).
+    alpha : float
+
+    Returns
+    -------
+    (difference_ci, reduction, reduction_ci, p_value)
+        Newcombe's interval of outreach − holdout, 1 − rate ratio with the adjusted log interval
+        (``None`` without churn), and the two-sided score test of equal rates (1 when nothing
+        tells the arms apart).
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        diff_ci = confint_proportions_2indep(c_o, n_o, c_h, n_h, method="newcomb", compare="diff", alpha=alpha)
+        ratio_ci = confint_proportions_2indep(c_o, n_o, c_h, n_h, method="log-adjusted", compare="ratio", alpha=alpha)
+        p_value = float(test_proportions_2indep(c_o, n_o, c_h, n_h, method="score", compare="diff",
+                                                correction=False).pvalue)
+    if math.isnan(p_value):  # no churn (or only churn) in both arms: nothing tells the arms apart
+        p_value = 1.0
+    reduction = None if c_h == 0 else 1.0 - (c_o / n_o) / (c_h / n_h)
+    reduction_ci = tuple(_finite(1.0 - float(v)) for v in ratio_ci[::-1]) if c_h or c_o else None
+    return tuple(float(v) for v in diff_ci), reduction, reduction_ci, p_value
 
 
 def _finite(value: float) -> float | None:

@@ -307,7 +307,7 @@ def risk_list(
     cfg = _config(config, warehouse=warehouse)
     text, written = lists.publish(
         Warehouse.from_config(cfg), fmt, out, as_of=_parse_date(as_of, "--as-of"), csm=csm, segment=segment, top=top,
-        experiments=cfg.experiments, rank_by=rank_by, period_days=cfg.labels.curve_period_days,
+        experiments=cfg.experiments, rank_by=rank_by, period_days=cfg.labels.curve_period_days, scoring=cfg.scoring,
     )
     if text:
         typer.echo(text, nl=False)

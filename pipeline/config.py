@@ -126,6 +126,24 @@ class Tiers(Section):
         return self
 
 
+class CallWords(Section):
+    """``scoring.call_words``: when a list says a call keeps an account, from the share of its churn it removes.
+
+    The share is ``uplift / churn_probability`` of a validated uplift model (README "Whom to call").
+    """
+
+    #: From this share on: "accounts like it usually stay when called" (half of them or more).
+    usually: Annotated[float, Field(gt=0, le=1)] = 0.5
+    #: Below this share: "likely to leave whatever we do".
+    hardly: Annotated[float, Field(ge=0, lt=1)] = 0.1
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CallWords:
+        if self.hardly >= self.usually:
+            raise ValueError(f"hardly ({self.hardly}) must be below usually ({self.usually})")
+        return self
+
+
 class Scoring(Section):
     table: SqlName = "churn_scores"
     runs_table: SqlName = "score_runs"
@@ -149,6 +167,11 @@ class Scoring(Section):
     model_cache_dir: str | None = "~/.cache/churn/models"
     #: How long a run waits for another run (or reader) holding the warehouse.
     lock_timeout_seconds: Annotated[float, Field(gt=0)] = 600.0
+    #: Calls the whole team makes a week: risk lists mark their first ``weekly_calls`` accounts (null: no mark).
+    weekly_calls: PositiveInt | None = None
+    #: Calls each CSM makes a week: lists mark each CSM's first ``calls_per_csm`` accounts (null: no per-CSM mark).
+    calls_per_csm: PositiveInt | None = None
+    call_words: CallWords = CallWords()
 
 
 ExperimentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
@@ -175,6 +198,13 @@ class Experiment(Section):
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
     #: Re-drawn arms of the permutation interval of MRR kept per 100 contacted (`churn impact`).
     mrr_resamples: Annotated[int, Field(ge=999)] = 9999
+    #: Subgroups whose effect `churn impact` compares with the rest of the experiment (``reason``: first risk reason).
+    subgroups: Annotated[list[Literal["segment", "tier", "reason"]], AfterValidator(distinct)] = [
+        "segment", "tier", "reason"]
+    #: Correction of the subgroup tests for multiple comparisons: Holm (family-wise error) or Benjamini-Hochberg.
+    subgroup_correction: Literal["holm", "bh"] = "holm"
+    #: Accounts a subgroup, and the rest, need in each arm (closed outcome windows) to be tested.
+    subgroup_min_accounts: PositiveInt = 20
 
     @model_validator(mode="after")
     def _population_and_dates(self) -> Experiment:

@@ -73,8 +73,10 @@ def experiments_section() -> str:
     """The experiment tables' columns with their declared types (``pipeline.io.experiment_tables``)."""
     from pipeline.io.experiment_tables import EXPERIMENT_COLUMNS, RESULT_COLUMNS, RESULTS_TABLE, TABLE
     from pipeline.io.score_tables import schema_markdown
+    from pipeline.io.subgroup_table import SUBGROUP_COLUMNS, SUBGROUP_TABLE
 
-    return schema_markdown(((TABLE, EXPERIMENT_COLUMNS), (RESULTS_TABLE, RESULT_COLUMNS)))
+    return schema_markdown(((TABLE, EXPERIMENT_COLUMNS), (RESULTS_TABLE, RESULT_COLUMNS),
+                            (SUBGROUP_TABLE, SUBGROUP_COLUMNS)))
 
 
 SECTIONS = {"features": features_section, "checks": checks_section, "scores": scores_section,

@@ -21,6 +21,7 @@ import pandas as pd
 
 from models.experiments import HOLDOUT, Comparison, assignments, in_population
 from pipeline.io.score_tables import Column
+from pipeline.io.subgroup_table import write_subgroups
 
 TABLE, RESULTS_TABLE = "churn_experiments", "churn_experiment_results"
 
@@ -176,8 +177,11 @@ def holdout_accounts(store, experiments, day: date) -> pd.DataFrame:
     return frame.drop_duplicates("account_id")
 
 
-def write_results(store, rows: pd.DataFrame) -> pd.DataFrame:
+def write_results(store, rows: pd.DataFrame, subgroups: pd.DataFrame | None = None) -> pd.DataFrame:
     """Replace the results rows of each (experiment, as_of_date) in ``rows``, in one transaction.
+
+    ``subgroups`` (:func:`pipeline.io.subgroup_table.subgroup_rows`) replace that date's rows of
+    ``churn_experiment_subgroups`` in the same transaction.
 
     Returns
     -------
@@ -196,6 +200,8 @@ def write_results(store, rows: pd.DataFrame) -> pd.DataFrame:
                      "ORDER BY scope", [name, day]))
             store.backend.execute(con, f"DELETE {where}", [name, day])
         store.backend.insert(con, RESULTS_TABLE, rows[[c.name for c in RESULT_COLUMNS]], RESULT_COLUMNS)
+        if subgroups is not None:
+            write_subgroups(store.backend, con, subgroups, rows)
     return pd.concat(replaced, ignore_index=True) if replaced else pd.DataFrame()
 
 

@@ -97,10 +97,11 @@ def curve(latest: pd.Series, period_days: int) -> dict | None:
     return out
 
 
-def page(history: pd.DataFrame, period_days: int = Labels().curve_period_days) -> dict:
+def page(history: pd.DataFrame, period_days: int = Labels().curve_period_days, why: str | None = None) -> dict:
     """What the template shows of one account, from its ``churn_scores`` rows (oldest first).
 
-    ``period_days`` (``labels.curve_period_days``) tells when the renewal decides (see :mod:`pipeline.render.when`).
+    ``period_days`` (``labels.curve_period_days``) tells when the renewal decides (see :mod:`pipeline.render.when`);
+    ``why``: why it is where it is on the call list (:func:`models.call_list.call_reasons`).
     """
     rows = history.sort_values("as_of_date")
     latest = rows.iloc[-1]
@@ -119,7 +120,7 @@ def page(history: pd.DataFrame, period_days: int = Labels().curve_period_days) -
         "facts": {"account": str(latest["account_id"]), "CSM": latest["csm"] or "unassigned",
                   "segment": latest["segment"] or "", "as of": str(latest["as_of_date"]),
                   "churn probability": f"{percent(latest['churn_probability'])} ({latest['risk_tier']})"},
-        "context": [x["sentence"] for x in (latest["reasons"] or {}).get("context", [])],
+        "context": [x["sentence"] for x in (latest["reasons"] or {}).get("context", [])], "why": why,
         "probability": chart({"churn probability": rows["churn_probability"].tolist()}, dates, percent=True),
         "curve": curve(latest, period_days),
         "signals": chart(signals, dates, percent=False) if signals else None,
@@ -127,6 +128,6 @@ def page(history: pd.DataFrame, period_days: int = Labels().curve_period_days) -
     }
 
 
-def to_html(history: pd.DataFrame, period_days: int = Labels().curve_period_days) -> str:
-    """The account's page: one self-contained HTML document."""
-    return environment().get_template("account.html").render(**page(history, period_days))
+def to_html(history: pd.DataFrame, period_days: int = Labels().curve_period_days, why: str | None = None) -> str:
+    """The account's page: one self-contained HTML document (``why``: see :func:`page`)."""
+    return environment().get_template("account.html").render(**page(history, period_days, why))

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from models.experiments import HOLDOUT, OUTREACH, POWER, Comparison, p_text
+from models.subgroups import CORRECTIONS, Subgroup
 from pipeline.config import Experiment
 from pipeline.render.jinja import environment
 
@@ -43,6 +44,10 @@ class Impact:
     compliance : dict or None
         Contacts read from ``cs_activities`` (``None`` when the source has no such table).
     horizon, grace : int
+    subgroups : list of models.subgroups.Subgroup
+        The effect per segment, tier and first reason, each tested against the rest.
+    subgroup_verdict : str or None
+        What the subgroup tests found, in words (:func:`models.subgroups.subgroup_verdict`).
     files : list of Path
         What was written (HTML page, PNG plot).
     notes : list of str
@@ -60,6 +65,8 @@ class Impact:
     grace: int
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    subgroups: list[Subgroup] = field(default_factory=list)
+    subgroup_verdict: str | None = None
 
 
 def _pct(v, digits: int = 1) -> str:
@@ -103,6 +110,38 @@ HEADERS = {"scope": "scope", "outreach": "outreach: n · churned · rate", "hold
            "difference": "difference, pts [CI]", "reduction": "relative reduction [CI]", "p": "p",
            "p_holm": "p (Holm)",
            "mde": f"detectable at {POWER:.0%} power", "mrr": "MRR kept per 100 contacted [CI]"}
+
+
+SUBGROUP_HEADERS = {"subgroup": "subgroup", "outreach": "outreach: n · churned · rate",
+                    "holdout": "holdout: n · churned · rate", "difference": "difference, pts [CI]",
+                    "reduction": "relative reduction [CI]", "rest": "rest: reduction", "p": "p (differs from rest)",
+                    "p_adjusted": "p (corrected)", "differs": "differs from rest"}
+
+
+def subgroup_cells(s: Subgroup, alpha: float) -> dict:
+    """The display texts of one subgroup (terminal and HTML)."""
+    rate = {OUTREACH: s.rate_outreach, HOLDOUT: s.rate_holdout}
+    return {
+        "subgroup": f"{s.dimension} {s.level}",
+        "outreach": f"{s.n_outreach:,} · {s.churned_outreach:,} churned · {_pct(rate[OUTREACH])}",
+        "holdout": f"{s.n_holdout:,} · {s.churned_holdout:,} churned · {_pct(rate[HOLDOUT])}",
+        "difference": f"{_points(s.difference)} pts {_interval(s.difference_ci, _points)}".strip(),
+        "reduction": f"{_pct(s.reduction, 0)} {_interval(s.reduction_ci, lambda v: _pct(v, 0))}".strip(),
+        "rest": _pct(s.rest_reduction, 0), "p": p_text(s.p_interaction, alpha),
+        "p_adjusted": p_text(s.p_adjusted, alpha),
+        "differs": ("yes" if s.significant else "no") if s.tested else s.note,
+    }
+
+
+def subgroup_note(result: Impact) -> str | None:
+    """How to read the subgroup rows (``None`` without any)."""
+    if not result.subgroups:
+        return None
+    spec = result.experiment
+    return (f"Subgroups: each row's effect is tested against the rest of the experiment (does its relative reduction "
+            f"differ?), not against zero; p (corrected): {CORRECTIONS[spec.subgroup_correction]} correction over "
+            f"every subgroup test (experiments[].subgroup_correction). Only a corrected p below {spec.alpha:g} says a "
+            "subgroup differs.")
 
 
 def _population(spec: Experiment) -> str:
@@ -153,9 +192,22 @@ def to_text(result: Impact) -> str:
     for extra in (tier_note(result), compliance_line(result)):
         if extra:
             lines += [extra, ""]
+    lines += subgroup_lines(result)
     lines += result.notes
     lines.append(f"verdict: {result.results['all'].verdict}")
     return "\n".join(lines) + "\n"
+
+
+def subgroup_lines(result: Impact) -> list[str]:
+    """The subgroup table, its note and verdict for the terminal (nothing without subgroups)."""
+    if not result.subgroups:
+        return []
+    keys = list(SUBGROUP_HEADERS)
+    table = [[SUBGROUP_HEADERS[k] for k in keys],
+             *[[subgroup_cells(s, result.experiment.alpha)[k] for k in keys] for s in result.subgroups]]
+    widths = [max(len(line[i]) for line in table) for i in range(len(keys))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in table]
+    return [*lines, "", str(subgroup_note(result)), f"subgroups: {result.subgroup_verdict}", ""]
 
 
 def tier_note(result: Impact) -> str | None:
@@ -195,5 +247,7 @@ def page(result: Impact, png: bytes) -> str:
     return environment().get_template(TEMPLATE).render(
         title=f"Experiment {result.experiment.name}", header=header_lines(result), headers=HEADERS, rows=rows,
         compliance=compliance_line(result), verdict=result.results["all"].verdict, tier_note=tier_note(result),
-        notes=result.notes,
+        notes=result.notes, subgroup_headers=SUBGROUP_HEADERS,
+        subgroups=[subgroup_cells(s, result.experiment.alpha) for s in result.subgroups],
+        subgroup_note=subgroup_note(result), subgroup_verdict=result.subgroup_verdict,
         plot=base64.b64encode(png).decode("ascii"))

@@ -28,6 +28,8 @@ TREND_POINTS = 12
 UNASSIGNED = "Unassigned"
 #: What a risk list shows for an experiment's holdout account when ``show_holdout`` is set.
 HOLDOUT_NOTE = "holdout – do not contact"
+#: What the table and the page show for an account that fits the team's calls this week.
+CALL_MARK = "call this week"
 #: Account pages are written in this folder beside the list.
 ACCOUNTS_DIR = "accounts"
 CSV_COLUMNS = ["risk_rank", "account_id", "account_name", "csm", "segment", "churn_probability", "risk_tier",
@@ -67,6 +69,8 @@ class RiskList:
     tier_rule: str | None = None
     #: What orders the list, in words (``risk-list --rank-by``).
     ranked_by: str = "churn probability"
+    #: The team's capacity rule in words (:func:`models.call_list.capacity_rule`); rows then carry ``call_this_week``.
+    capacity: str | None = None
 
     @property
     def title(self) -> str:
@@ -82,6 +86,8 @@ class RiskList:
             parts.append(f"model {first['model_name']} v{first['model_version'] or '?'}")
         if self.tier_rule:
             parts.append(self.tier_rule)
+        if self.capacity:
+            parts.append(self.capacity + f" ({CALL_MARK})")
         if self.held is not None and len(self.held):
             parts.append(f"{len(self.held):,} held out by an experiment (not listed)")
         marked = int(self.rows["holdout"].sum()) if "holdout" in self.rows else 0
@@ -124,15 +130,22 @@ def _note(r) -> str:
     return f"{HOLDOUT_NOTE.upper()}: " if getattr(r, "holdout", False) else ""
 
 
+def _call(r) -> str:
+    """:data:`CALL_MARK` for an account within the team's capacity, else nothing."""
+    return CALL_MARK if getattr(r, "call_this_week", False) is True else ""
+
+
 def to_table(rl: RiskList) -> str:
-    """A fixed-width text table, one account per line, reasons last."""
+    """A fixed-width text table, one account per line, reasons last (a ``call`` column with a capacity)."""
+    calls = "call_this_week" in rl.rows
     cells = [
         [str(r.risk_rank), f"{r.account_name or ''} ({r.account_id})", r.csm or UNASSIGNED, _percent(r.churn_probability),
          r.risk_tier, _when(r), _money(r.revenue_at_risk), _change(r.probability_change),
-         _note(r) + (r.reason_summary or "")]
+         *([_call(r)] if calls else []), getattr(r, "call_reason", ""), _note(r) + (r.reason_summary or "")]
         for r in rl.rows.itertuples()
     ]
-    header = ["rank", "account", "csm", "prob", "tier", "likely to leave", "rev. at risk", "change", "top reasons"]
+    header = ["rank", "account", "csm", "prob", "tier", "likely to leave", "rev. at risk", "change",
+              *(["call"] if calls else []), "why on the list", "top reasons"]
     right = {0, 3, 6, 7}
     widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header) - 1)]
 
@@ -144,8 +157,9 @@ def to_table(rl: RiskList) -> str:
 
 
 def to_csv(rl: RiskList) -> str:
-    """Machine-readable columns of the list (reasons as the one-line summary)."""
-    return rl.rows.reindex(columns=CSV_COLUMNS + (["holdout"] if "holdout" in rl.rows else [])).to_csv(index=False)
+    """Machine-readable columns of the list (reasons as the one-line summary), ``call_this_week`` with a capacity."""
+    extra = [c for c in ("call_reason", "call_this_week", "holdout") if c in rl.rows]
+    return rl.rows.reindex(columns=CSV_COLUMNS + extra).to_csv(index=False)
 
 
 # ------------------------------------------------------------------------ HTML
@@ -211,6 +225,7 @@ def _row(r, trend: list[float], link: bool = False) -> dict:
         "moved": r.change_reasons if isinstance(getattr(r, "change_reasons", None), str) else "",
         "link": f"{ACCOUNTS_DIR}/{account_page.file_name(r.account_id)}" if link else "",
         "holdout": HOLDOUT_NOTE if getattr(r, "holdout", False) else "",
+        "why": getattr(r, "call_reason", "") or "", "call": _call(r),
     }
 
 
@@ -226,4 +241,4 @@ def to_html(rl: RiskList, links: bool = False) -> str:
               "when it falls in that period. Change = percentage points since the previous run. Trend: last "
               f"{TREND_POINTS} runs. Click a column header to sort.")
     return environment().get_template(TEMPLATE).render(title=rl.title, subtitle=rl.subtitle, rows=rows,
-                                                       footer=footer)
+                                                       footer=footer, calls="call_this_week" in rl.rows)

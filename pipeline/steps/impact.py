@@ -5,7 +5,9 @@ each account's outcome with the pipeline's own label logic
 (:func:`pipeline.engine.labels.labels`: churn within ``labels.horizon_days``
 after the assignment date, a return within ``labels.grace_days`` not counted)
 over the accounts whose outcome window has closed by the as-of date, compares
-the arms (:mod:`models.experiments`), overall and per tier at assignment,
+the arms (:mod:`models.experiments`), overall and per tier at assignment, tests
+whether the effect in a segment, tier or first reason differs from the rest's
+(:mod:`models.subgroups`, stored in ``churn_experiment_subgroups`` in the same transaction),
 reads compliance from the optional ``cs_activities`` table, and writes the
 results to ``churn_experiment_results`` (with the data source and the model
 version of the assigning runs; it says when it replaces stored rows) and an
@@ -22,11 +24,13 @@ import ibis
 import pandas as pd
 
 from models.experiments import HOLDOUT, OUTREACH, by_tier, cumulative_churn
+from models.subgroups import subgroup_effects, subgroup_verdict
 from pipeline.engine.engines import get_engine
 from pipeline.engine.labels import data_end, labels
 from models.errors import ChurnError, ConfigError
 from pipeline.config import Config, Experiment
 from pipeline.io.experiment_tables import read_assignments, replaced_lines, result_rows, write_results
+from pipeline.io.subgroup_table import first_reasons, subgroup_rows
 from pipeline.io.warehouse import Warehouse, utc_now
 from pipeline.render.impact_page import Impact, page, plot
 
@@ -131,8 +135,14 @@ def run(cfg: Config, experiment: str, *, as_of: date | None = None, warehouse: s
     result = Impact(spec, day, assigned, closed, by_tier(closed, spec.alpha, spec.mrr_resamples),
                     cumulative_churn(closed, cfg.labels.horizon_days), contacts, cfg.labels.horizon_days,
                     cfg.labels.grace_days)
-    model = model_versions(store, closed if len(closed) else assigned)
-    replaced = write_results(store, result_rows(spec.name, day, result.results, utc_now(), data_source, model))
+    if "reason" in spec.subgroups:
+        closed["reason"] = first_reasons(store, closed)
+    result.subgroups = subgroup_effects(closed, list(spec.subgroups), spec.alpha, spec.subgroup_correction,
+                                        spec.subgroup_min_accounts)
+    result.subgroup_verdict = subgroup_verdict(result.subgroups, spec.subgroup_correction, spec.alpha)
+    model, now = model_versions(store, closed if len(closed) else assigned), utc_now()
+    replaced = write_results(store, result_rows(spec.name, day, result.results, now, data_source, model),
+                             subgroup_rows(spec.name, day, result.subgroups, spec.subgroup_correction, now))
     result.notes = replaced_lines(replaced, data_source, model)
     target = out or Path(cfg.training.report_dir) / f"impact-{spec.name}-{day}.html"
     result.files = write_page(result, target)

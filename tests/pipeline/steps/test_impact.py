@@ -15,12 +15,14 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from models.experiments import HOLDOUT, arms
 from pipeline.cli import app
 from models.errors import ChurnError
-from pipeline.io.experiment_tables import read_assignments, read_results
+from pipeline.io.experiment_tables import read_assignments, read_results, write_results
+from pipeline.io.subgroup_table import read_subgroups
 from pipeline.io.warehouse import Warehouse
 from pipeline.steps import impact
 from pipeline.synthetic import generate_world
@@ -28,7 +30,8 @@ from fault_processes import Zygote
 from scoring_fixtures import feature_panel, fit_model, register, scoring_config, write_config
 
 NAME = "retention-2025"
-EXPERIMENT = {"name": NAME, "start": "2024-01-01", "tiers": ["high", "medium"], "holdout_share": 0.2}
+EXPERIMENT = {"name": NAME, "start": "2024-01-01", "tiers": ["high", "medium"], "holdout_share": 0.2,
+              "subgroup_min_accounts": 5}  # a small world: subgroups of a few holdout accounts are tested
 DATES = [d.date() for d in pd.date_range("2024-01-01", "2024-07-01", freq="MS")]
 KILLS = 4
 
@@ -207,3 +210,42 @@ def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world, caps
         pd.testing.assert_frame_equal(read_assignments(target, NAME).drop(columns=["run_id", "assigned_at"]), after)
     finally:
         zygote.close()
+
+
+def test_subgroups_are_tested_against_the_rest_corrected_said_and_stored(world):
+    cfg, config, tmp, runner = world
+    result = runner.invoke(app, ["impact", "--config", str(config), "--experiment", NAME,
+                                 "--out", str(tmp / "sub" / "impact.html")])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "p (differs from rest)" in text and "p (corrected)" in text and "Holm's correction" in text
+    line = next(x for x in text.splitlines() if x.startswith("subgroups: "))
+    stored = read_subgroups(Warehouse.from_config(cfg), NAME)
+    assert {"segment", "tier", "reason"} >= set(stored["dimension"]) >= {"segment", "tier"}
+    assert set(stored["correction"]) == {"holm"}
+    tested = stored[stored["p_interaction"].notna()]
+    assert len(tested) and (tested["p_adjusted"] >= tested["p_interaction"] - 1e-12).all()
+    assert (stored["significant"] == (stored["p_adjusted"] < 0.05).astype(int)).all()
+    if not stored["significant"].any():
+        assert "no subgroup differs from the rest of the experiment after Holm's correction" in line
+    assert str(escape(line.removeprefix("subgroups: "))) in (tmp / "sub" / "impact.html").read_text()
+    assigned = read_assignments(Warehouse.from_config(cfg), NAME)
+    scores = pd.concat([Warehouse.from_config(cfg).scores(d) for d in DATES])
+    first = {(r.account_id, r.as_of_date): (r.reasons["risk"][0]["group"] if r.reasons["risk"] else None)
+             for r in scores.itertuples()}
+    expected = {g for g in (first.get((a, d)) for a, d in zip(assigned["account_id"], assigned["assigned_date"]))}
+    assert set(stored.loc[stored["dimension"] == "reason", "subgroup"]) <= {g or "(none)" for g in expected}
+
+
+def test_results_and_subgroups_are_replaced_together_or_not_at_all(world):
+    cfg, *_ = world
+    store = Warehouse.from_config(cfg)
+    before, subs = read_results(store, NAME), read_subgroups(store, NAME)
+    day = pd.to_datetime(subs["as_of_date"]).dt.date.iloc[-1]  # a date with subgroup rows
+    rows = before[pd.to_datetime(before["as_of_date"]).dt.date == day].assign(verdict="changed")
+    bad = subs[pd.to_datetime(subs["as_of_date"]).dt.date == day].assign(correction=None)  # NOT NULL: the insert fails
+    assert len(rows) and len(bad)
+    with pytest.raises(Exception):
+        write_results(store, rows, bad)
+    pd.testing.assert_frame_equal(read_results(store, NAME), before)
+    pd.testing.assert_frame_equal(read_subgroups(store, NAME), subs)

@@ -61,8 +61,9 @@ def test_table_defaults_to_the_latest_date_most_at_risk_first(store):
     assert written == []
     lines = text.splitlines()
     assert lines[0] == "Accounts at risk as of 2025-03-01" and lines[1].startswith("5 of 30 accounts")
-    assert re.match(r"rank\s+account\s+csm\s+prob\s+tier\s+likely to leave\s+rev\. at risk\s+change\s+top reasons",
-                    lines[3])
+    assert re.match(r"rank\s+account\s+csm\s+prob\s+tier\s+likely to leave\s+rev\. at risk\s+change\s+why on the list"
+                    r"\s+top reasons", lines[3])
+    assert "likely to leave (no validated uplift model yet: listed by churn probability)" in lines[4]
     first = lines[4]
     assert first.split()[0] == "1" and "Account & Co 0 (A000)" in first and "Alice Moreau" in first
     assert "90.0%" in first and "high" in first and "+13.5 pts" in first and "still open" in first
