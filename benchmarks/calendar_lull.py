@@ -5,7 +5,7 @@ July 21 - August 10 shutdown the features never saw): generate it from 2024-01-0
 --train-until`` the first evaluation date (through the CLI, as ``make quality`` does), then build the
 features with labels on lull dates (at least 4 of their last 7 days inside the lull) and on normal dates around them, and
 score them with the registered model. Reported per group of dates: mean predicted probability, observed
-churn rate, high-tier size per date, ECE, ROC-AUC, and how often the first reason of a top-decile account
+churn rate, high-tier size per date (the configured tier rule), ECE, ROC-AUC, and how often the first reason of a top-decile account
 names one of its real drivers (on the dates the world's truth covers: first of the month).
 
 Writes ``benchmarks/calendar_lull.md`` (and ``.json``).
@@ -58,9 +58,24 @@ def evaluation_rows(cfg_path: Path, model: qe.TrainedModel, dates: list[str]) ->
     return frame[frame["label_observed"]].reset_index(drop=True)
 
 
-def group_figures(rows: pd.DataFrame, high: float, families, truth: str) -> dict:
+def high_tier(rows: pd.DataFrame, model, cfg: dict) -> pd.Series:
+    """Whether each row is in the high tier of its date, by the world's configured rule (the default: relative to
+    the base rate the model was trained on), as ``churn score`` assigns it."""
+    from models.tiers import TierRule
+    from pipeline.config import Tiers
+
+    t = Tiers.model_validate(cfg.get("scoring", {}).get("tiers", {}))
+    rule, out = TierRule(t.rule, t.high, t.medium), pd.Series(False, index=rows.index)
+    for _, day in rows.groupby("as_of"):
+        p = day["model"].to_numpy()
+        made, _ = rule.assign(p, (-p).argsort().argsort() + 1, getattr(model, "base_rate_", None))
+        out[day.index] = made == "high"
+    return out
+
+
+def group_figures(rows: pd.DataFrame, families, truth: str) -> dict:
     """The figures of one group of dates."""
-    per_date = rows.groupby("as_of")["model"].apply(lambda p: int((p >= high).sum()))
+    per_date = rows.groupby("as_of")["high"].sum().astype(int)
     out = {"dates": len(per_date), "rows": len(rows), "mean_p": float(rows["model"].mean()),
            "churn_rate": float(rows["churned"].mean()), "high_per_date": float(per_date.mean()),
            "ece": qe.ece(rows["churned"], rows["model"]), "auc": qe.scores(rows, "model", True)["auc"]}
@@ -87,10 +102,10 @@ def run_world(name: str, work: Path, cmd: list[str], accounts: int, seed: int, o
     rows["model"] = model.risk(rows)
     families = qe.first_reason_families(model.model, rows, cfg_path)
     truth = str(work / "data" / "_truth" / "truth.parquet")
-    high = float(cfg.get("scoring", {}).get("tiers", {}).get("high", 0.30))
+    rows["high"] = high_tier(rows, model.model, cfg)
     in_lull = rows["as_of"].isin(pd.to_datetime(lull)).to_numpy()
-    res["lull"] = group_figures(rows[in_lull], high, families[in_lull], truth)
-    res["normal"] = group_figures(rows[~in_lull], high, families[~in_lull], truth)
+    res["lull"] = group_figures(rows[in_lull], families[in_lull], truth)
+    res["normal"] = group_figures(rows[~in_lull], families[~in_lull], truth)
     res["all_auc"] = qe.scores(rows, "model", True)["auc"]
     res["features"] = len(model.feature_names)
     return res

@@ -281,3 +281,59 @@ def holiday_days(t, p):
     inside = [flag((t.as_of > ibis.literal(d)) & (t.as_of <= ibis.literal(d + timedelta(days=p.window))))
               for d in days]
     return sum(inside[1:], inside[0]) if inside else ibis.literal(0.0)
+
+
+def date_wide_mean(t, column, p):
+    """Mean of ``column`` over the established accounts (at least {baseline} days of tenure) of the row's own as-of
+    date: a window partitioned by ``as_of``, each value over data before that date (point in time)."""
+    established = t.tenure_days.fill_null(0) >= p.baseline
+    total_ = ibis.ifelse(established, t[column], 0).sum().over(group_by=t.as_of)
+    accounts = ibis.ifelse(established, 1, 0).sum().over(group_by=t.as_of)
+    return total_ / ibis.ifelse(accounts == 0, ibis.null(), accounts)
+
+
+def level_vs_all_accounts(t, column, p):
+    """Column ``column`` over its mean among the established accounts of the same as-of date, minus 1: a level
+    every account loses in a lull (a holiday, a summer shutdown) is not the account's own (null when that mean
+    is 0)."""
+    mean = date_wide_mean(t, column, p)
+    return t[column] / ibis.ifelse(mean.isnull() | (mean == 0), ibis.null(), mean) - 1
+
+
+@feature(
+    name="events_{window}d_vs_all_accounts_mean", family="usage", frame="derived", per="short_window",
+    unit="ratio", group="usage_volume", topic="product usage",
+    risk="Product events in the last {window} days are {pct} {above} the mean account's on that date",
+    protective="Product events in the last {window} days are {pct} {above} the mean account's on that date",
+    direction="lower",
+)
+def events_vs_all_accounts_mean(t, p):
+    """Product events in the {window} days before the as-of date relative to the mean of the established accounts
+    on the same as-of date, minus 1: the level without the lull every account shares (a holiday halves both)."""
+    return level_vs_all_accounts(t, f"events_{p.window}d", p)
+
+
+@feature(
+    name="active_days_{window}d_vs_all_accounts_mean", family="usage", frame="derived", per="short_window",
+    unit="ratio", group="active_days", topic="active days",
+    risk="Active days in the last {window} days are {pct} {above} the mean account's on that date",
+    protective="Active days in the last {window} days are {pct} {above} the mean account's on that date",
+    direction="lower",
+)
+def active_days_vs_all_accounts_mean(t, p):
+    """Active days among the {window} days before the as-of date relative to the mean of the established accounts
+    on the same as-of date, minus 1."""
+    return level_vs_all_accounts(t, f"active_days_{p.window}d", p)
+
+
+@feature(
+    name="active_users_{window}d_vs_all_accounts_mean", family="usage", frame="derived", per="short_window",
+    unit="ratio", group="active_users", topic="active users",
+    risk="Active users in the last {window} days are {pct} {above} the mean account's on that date",
+    protective="Active users in the last {window} days are {pct} {above} the mean account's on that date",
+    direction="lower",
+)
+def active_users_vs_all_accounts_mean(t, p):
+    """Distinct active users in the {window} days before the as-of date relative to the mean of the established
+    accounts on the same as-of date, minus 1."""
+    return level_vs_all_accounts(t, f"active_users_{p.window}d", p)

@@ -32,3 +32,16 @@ def test_report_writes_the_lull_against_normal_ratios():
               "all_auc": 0.8}
     text = cl.markdown([result], {"command": "x", "git": "y", "when": "z", "accounts": 1, "seed": 1, "overlay": None})
     assert "| demo | **lull vs normal** | **+20.0%** | +0.0% | **+20.0%** |" in text
+
+
+def test_high_tier_follows_the_configured_rule_per_date():
+    """Relative (the default): at least 3x the model's base rate of 10 %; probability: the given threshold."""
+    import pandas as pd
+
+    class Model:
+        base_rate_ = 0.10
+
+    rows = pd.DataFrame({"as_of": ["d1"] * 3 + ["d2"] * 2, "model": [0.35, 0.29, 0.05, 0.31, 0.5]})
+    assert cl.high_tier(rows, Model(), {}).tolist() == [True, False, False, True, True]
+    fixed = {"scoring": {"tiers": {"rule": "probability", "high": 0.4, "medium": 0.2}}}
+    assert cl.high_tier(rows, Model(), fixed).tolist() == [False, False, False, False, True]

@@ -138,14 +138,28 @@ def test_usage_against_all_accounts_takes_out_a_lull_every_account_shares():
     assert a["events_login_7d_vs_all_accounts"] == pytest.approx(a["events_7d_vs_all_accounts"])
 
 
+def test_short_window_levels_against_the_mean_account_take_out_a_shared_lull():
+    """In the lull A and B had 7 events, 7 active days and 1 user in the last 7 days, C none: against the mean
+    established account on that date (14/3 events) A is half above it, C all below; the raw level halved."""
+    frame = lull_features(lull_world(), [LULL_T])
+    a, c = frame.loc[("A", LULL_T)], frame.loc[("C", LULL_T)]
+    assert a["events_7d"] == 7
+    assert a["events_7d_vs_all_accounts_mean"] == pytest.approx(7 / (14 / 3) - 1)
+    assert a["active_days_7d_vs_all_accounts_mean"] == pytest.approx(7 / (14 / 3) - 1)
+    assert a["active_users_7d_vs_all_accounts_mean"] == pytest.approx(1 / (2 / 3) - 1)
+    assert c["events_7d_vs_all_accounts_mean"] == pytest.approx(-1)
+    # 30 days: A and B had 23 days of 2 events and 7 of 1 (53), C 46
+    assert a["events_30d_vs_all_accounts_mean"] == pytest.approx(53 / ((53 + 53 + 46) / 3) - 1)
+
+
 def test_usage_against_all_accounts_never_sees_a_later_as_of_date():
     """In one panel with a later date whose every account is ten times busier, the earlier date's values are the
     ones it has alone: the date-wide sums are per as-of date, each over data before it."""
     alone = lull_features(lull_world(), [LULL_T])
     busy = lull_world(after_t=20.0)
     panel = lull_features(busy, [LULL_T, LATER])
-    columns = [c for c in panel.columns if c.endswith("_vs_all_accounts")]
-    assert columns
+    columns = [c for c in panel.columns if c.endswith(("_vs_all_accounts", "_vs_all_accounts_mean"))]
+    assert len([c for c in columns if c.endswith("_mean")]) == 6  # events, active days and users: 7 and 30 days
     earlier = panel.xs(LULL_T, level="as_of", drop_level=False)[columns]
     pd_testing(alone[columns], earlier)
     assert not panel.xs(LATER, level="as_of")[columns].equals(alone.droplevel("as_of")[columns])
