@@ -306,6 +306,7 @@ def level_vs_all_accounts(t, column, p):
     risk="Product events in the last {window} days are {pct} {above} the mean account's on that date",
     protective="Product events in the last {window} days are {pct} {above} the mean account's on that date",
     direction="lower",
+    history="{window}",
 )
 def events_vs_all_accounts_mean(t, p):
     """Product events in the {window} days before the as-of date relative to the mean of the established accounts
@@ -319,6 +320,7 @@ def events_vs_all_accounts_mean(t, p):
     risk="Active days in the last {window} days are {pct} {above} the mean account's on that date",
     protective="Active days in the last {window} days are {pct} {above} the mean account's on that date",
     direction="lower",
+    history="{window}",
 )
 def active_days_vs_all_accounts_mean(t, p):
     """Active days among the {window} days before the as-of date relative to the mean of the established accounts
@@ -332,6 +334,7 @@ def active_days_vs_all_accounts_mean(t, p):
     risk="Active users in the last {window} days are {pct} {above} the mean account's on that date",
     protective="Active users in the last {window} days are {pct} {above} the mean account's on that date",
     direction="lower",
+    history="{window}",
 )
 def active_users_vs_all_accounts_mean(t, p):
     """Distinct active users in the {window} days before the as-of date relative to the mean of the established
