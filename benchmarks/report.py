@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 TARGETS = {
-    "panel_vs_floor": 3.0,   # feature panel <= 3x the floor
+    "panel_vs_floor": 3.0,   # feature panel <= 3x the floor at 10 M and 100 M events (issue 24)
+    "panel_vs_floor_small": 5.0,  # ... and <= 5x at 1 M, where fixed costs weigh most
     "pandas_vs_panel": 10.0,  # >= 10x faster than the pandas baseline at 10 M events
-    "cli_vs_bare": 3.0,       # churn features (one date) <= 3x a bare process doing the floor
-    "score_100k_s": 10.0,     # scoring 100k accounts with reasons < 10 s
+    "cli_vs_bare": 2.0,       # churn features (one date) <= 2x a bare process doing the floor (issue 24)
+    "score_100k_s": 8.0,      # scoring 100k accounts with reasons and the write <= 8 s, model load included
+    "help_s": 1.0,            # `churn --help`, a whole process
     "peak_rss_gib": 4.0,      # 100 M events end to end < 4 GiB
     "curves_vs_score": 1.5,   # scoring 100k accounts with time-to-churn curves <= 1.5x without (issue 23)
 }
@@ -125,9 +127,9 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
                 lines.append(_row(size, step, r, floor))
         panel = steps.get("panel", {}).get("seconds")
         if panel and floor:
-            ok = panel / floor <= TARGETS["panel_vs_floor"]
+            bar = TARGETS["panel_vs_floor" if size >= 10_000_000 else "panel_vs_floor_small"]
             summary.append(f"- {size:,} events: feature panel = {panel / floor:.1f}x the floor "
-                           f"(target <= {TARGETS['panel_vs_floor']:.0f}x: {'met' if ok else 'missed'})")
+                           f"(target <= {bar:.0f}x: {'met' if panel / floor <= bar else 'missed'})")
         if panel and "pandas" in steps:
             speedup = steps["pandas"]["seconds"] / panel
             summary.append(f"- {size:,} events: pandas baseline / panel = {speedup:.1f}x "
@@ -135,9 +137,14 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
         cli = steps.get("cli")
         if cli:
             ratio = cli["churn_features_s"] / cli["bare_floor_s"]
+            bar = TARGETS["cli_vs_bare"]
             summary.append(f"- {size:,} events: `churn features` one date {cli['churn_features_s']:.2f} s vs bare "
-                           f"floor process {cli['bare_floor_s']:.2f} s = {ratio:.1f}x (target <= 3x: "
-                           f"{'met' if ratio <= 3 else 'missed'})")
+                           f"floor process {cli['bare_floor_s']:.2f} s = {ratio:.1f}x (target <= {bar:.0f}x: "
+                           f"{'met' if ratio <= bar else 'missed'})")
+            if "help_s" in cli:
+                ok = cli["help_s"] <= TARGETS["help_s"]
+                summary.append(f"- `churn --help` (a whole process): {cli['help_s']:.2f} s "
+                               f"(target <= {TARGETS['help_s']:.0f} s: {'met' if ok else 'missed'})")
         rss = max((r["peak_rss_mb"] for k, r in steps.items() if k in ("panel", "train", "score")), default=0)
         if size >= 100_000_000 and rss:
             summary.append(f"- {size:,} events end to end (features, train, score): largest peak RSS {rss / 1024:.2f} GiB "
@@ -148,8 +155,8 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
             if step in steps:
                 line = f"- {size:,} events: {step} {steps[step]['seconds']:.2f} s"
                 if step == "score":
-                    ok = steps[step]["seconds"] < TARGETS["score_100k_s"]
-                    line += f" (target < {TARGETS['score_100k_s']:.0f} s: {'met' if ok else 'missed'})"
+                    ok = steps[step]["seconds"] <= TARGETS["score_100k_s"]
+                    line += f" (target <= {TARGETS['score_100k_s']:.0f} s: {'met' if ok else 'missed'})"
                 summary.append(line + (f", {steps[step].get('note')}" if steps[step].get("note") else ""))
     lines += ["", "## Against the targets", "", *summary, "", NOTES.format(load=load or "not recorded")]
     path.write_text("\n".join(lines) + "\n")

@@ -77,13 +77,14 @@ def process_seconds(command: list[str], repeats: int) -> float:
 
 
 def cli_startup(world: Path, repeats: int) -> dict:
-    """``churn features`` for one date vs a bare Python process running the floor query."""
+    """``churn features`` for one date vs a bare Python process running the floor query, and ``churn --help``."""
     bare = [sys.executable, "-c",
             "import duckdb; duckdb.connect().execute(\"SELECT account_id, CAST(occurred_at AS DATE) d, "
             f"count(*), sum(quantity) FROM read_parquet('{world}/usage_events/*.parquet') GROUP BY ALL\").fetchall()"]
     churn = [str(Path(sys.executable).parent / "churn"), "features", "--data", str(world),
              "--out", str(world.parent / "one_date.parquet"), "--no-validate"]
-    return {"churn_features_s": process_seconds(churn, repeats), "bare_floor_s": process_seconds(bare, repeats)}
+    return {"churn_features_s": process_seconds(churn, repeats), "bare_floor_s": process_seconds(bare, repeats),
+            "help_s": process_seconds([str(Path(sys.executable).parent / "churn"), "--help"], repeats)}
 
 
 def versions() -> str:
