@@ -102,3 +102,11 @@ def test_the_one_free_column_of_a_stamp_or_number_type_is_guessed_by_type():
         "ticket_id": "string", "account_id": "string", "t1": "timestamp", "t2": "timestamp",
         "priority": "string"})}
     assert two["created_at"] is None and two["resolved_at"] is None  # two timestamps: no guess by type
+
+
+def test_a_billing_period_in_months_is_guessed_from_billing_exports():
+    for name in ("bill_period_months", "BillingPeriod", "plan_interval_months"):
+        found = {g.contract: g.column for g in guess_columns("subscriptions", {
+            "account_id": "string", "start_date": "date", "end_date": "date", "mrr": "float64", "plan": "string",
+            name: "int64"})}
+        assert found["billing_period_months"] == name, name
