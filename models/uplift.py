@@ -332,8 +332,10 @@ def inner_qini(frame: pd.DataFrame, features: list[str], categorical: list[str],
     scores = np.zeros(len(frame))
     for k in range(folds):
         out = block == k
+        if not out.any():  # a cohort larger than a run fills more than one
+            continue
         rows = frame[~out].reset_index(drop=True)
-        if rows["treated"].nunique() < 2 or not out.any():
+        if rows["treated"].nunique() < 2:
             return float("nan"), float("nan")
         model = UpliftModel(learner, seed, groups=groups or {}).fit(rows, features, categorical)
         scores[out] = model.predict(frame[out].reset_index(drop=True))

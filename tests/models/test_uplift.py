@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.uplift import (LEARNERS, TooFewAccounts, UpliftModel, one_se_choice, oracle_qini, qini_coefficient, qini_curve,
-                           select, split_out_of_time)
+from models.uplift import (LEARNERS, TooFewAccounts, UpliftModel, inner_qini, one_se_choice, oracle_qini,
+                           qini_coefficient, qini_curve, select, split_out_of_time)
 
 
 def _experiment(n: int = 4000, seed: int = 0) -> pd.DataFrame:
@@ -94,3 +94,10 @@ def test_one_standard_error_rule_prefers_structure_unless_beaten_clearly():
     assert one_se_choice({"rr": (0.010, 0.004), "t": (0.012, 0.004), "dr": (0.005, 0.004)}, order) == "rr"
     assert one_se_choice({"rr": (0.002, 0.004), "t": (0.012, 0.004), "dr": (0.005, 0.004)}, order) == "t"
     assert one_se_choice({"rr": (float("nan"), float("nan")), "t": (0.001, 0.004)}, order) == "t"
+
+
+def test_a_cohort_larger_than_a_run_still_gets_a_cross_fitted_qini():
+    frame = _experiment(2000, seed=3)
+    frame.loc[:1199, "assigned_date"] = date(2025, 1, 1)  # a backlog: 60 % of the accounts on the first day
+    value, se = inner_qini(frame, ["a", "b"], [], "t")
+    assert np.isfinite(value) and se > 0
