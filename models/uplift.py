@@ -326,22 +326,22 @@ def inner_qini(frame: pd.DataFrame, features: list[str], categorical: list[str],
 
     The rows are cut into ``folds`` runs of consecutive assignment cohorts; each run is scored by the
     learner fitted on the other runs, and the Qini coefficient is taken over all the out-of-fold scores
-    (``nan`` when a run leaves one arm only).
+    (a run whose complement holds one arm only is left unscored; ``nan`` when no run could be scored).
     """
     block = time_blocks(frame, folds)
-    scores = np.zeros(len(frame))
+    scores, scored = np.zeros(len(frame)), np.zeros(len(frame), bool)
     for k in range(folds):
         out = block == k
-        if not out.any():  # a cohort larger than a run fills more than one
-            continue
         rows = frame[~out].reset_index(drop=True)
-        if rows["treated"].nunique() < 2:
-            return float("nan"), float("nan")
+        # a cohort larger than a run fills more than one; the other runs may then hold one arm only
+        if not out.any() or rows["treated"].nunique() < 2:
+            continue
         model = UpliftModel(learner, seed, groups=groups or {}).fit(rows, features, categorical)
-        scores[out] = model.predict(frame[out].reset_index(drop=True))
-    t, y = frame["treated"].to_numpy(), frame["churned"].to_numpy()
-    draws = _bootstrap(scores, t, y, seed=seed)
-    return qini_coefficient(scores, t, y), float(np.std(draws))
+        scores[out], scored[out] = model.predict(frame[out].reset_index(drop=True)), True
+    if not scored.any():
+        return float("nan"), float("nan")
+    s, t, y = scores[scored], frame["treated"].to_numpy()[scored], frame["churned"].to_numpy()[scored]
+    return qini_coefficient(s, t, y), float(np.std(_bootstrap(s, t, y, seed=seed)))
 
 
 def one_se_choice(inner: dict[str, tuple[float, float]], order: list[str]) -> str:

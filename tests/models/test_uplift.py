@@ -101,3 +101,11 @@ def test_a_cohort_larger_than_a_run_still_gets_a_cross_fitted_qini():
     frame.loc[:1199, "assigned_date"] = date(2025, 1, 1)  # a backlog: 60 % of the accounts on the first day
     value, se = inner_qini(frame, ["a", "b"], [], "t")
     assert np.isfinite(value) and se > 0
+
+
+def test_a_dominant_cohort_leaves_its_run_unscored_not_the_whole_choice():
+    frame = _experiment(2000, seed=4)
+    frame.loc[:1899, "assigned_date"] = date(2025, 1, 1)  # 95 %: the other runs hold a hundred accounts
+    frame.loc[1900:, "treated"] = 1  # ... all of one arm
+    value, _ = inner_qini(frame, ["a", "b"], [], "t")
+    assert np.isfinite(value)
