@@ -51,8 +51,25 @@ class UpliftResult:
         return bool(self.selection and self.selection.validated)
 
 
+@dataclass
+class ExperimentData:
+    """An experiment's usable rows (:func:`experiment_data`) and what their feature columns are."""
+
+    frame: pd.DataFrame
+    features: list[str]
+    categorical: list[str]
+    groups: dict[str, str]  # feature name -> its family (the reason groups of the ``rr`` learner)
+
+
 def experiment_frame(cfg: Config, assigned: pd.DataFrame, until: date | None = None,
                      progress: Progress = lambda msg: None) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """``(frame, features, categorical)`` of :func:`experiment_data`."""
+    data = experiment_data(cfg, assigned, until, progress)
+    return data.frame, data.features, data.categorical
+
+
+def experiment_data(cfg: Config, assigned: pd.DataFrame, until: date | None = None,
+                    progress: Progress = lambda msg: None) -> ExperimentData:
     """Assignments with features as of their date and closed outcomes, as known on ``until``.
 
     Parameters
@@ -65,8 +82,8 @@ def experiment_frame(cfg: Config, assigned: pd.DataFrame, until: date | None = N
 
     Returns
     -------
-    (frame, features, categorical)
-        One row per assignment whose outcome window closed before ``until``: ``account_id``,
+    ExperimentData
+        ``frame``: one row per assignment whose outcome window closed before ``until``: ``account_id``,
         ``assigned_date``, ``treated`` (outreach arm), ``churned`` and the feature columns.
     """
     window = folds_.label_window_days(cfg.labels)
@@ -76,7 +93,7 @@ def experiment_frame(cfg: Config, assigned: pd.DataFrame, until: date | None = N
         rows = assigned.assign(assigned_date=pd.to_datetime(assigned["assigned_date"]).dt.date)
         rows = rows[folds_.closed_before(rows["assigned_date"], known, window)]
         if rows.empty:
-            return rows.assign(treated=[], churned=[]), [], []
+            return ExperimentData(rows.assign(treated=[], churned=[]), [], [], {})
         dates = sorted(rows["assigned_date"].unique())
         progress(f"features and outcomes of {len(rows):,} assignments on {len(dates)} dates (known until {known})")
         table = build_features(source, cfg, dates, with_labels=True, end=known)
@@ -86,30 +103,30 @@ def experiment_frame(cfg: Config, assigned: pd.DataFrame, until: date | None = N
     frame = frame[frame["label_observed"].astype(bool)].reset_index(drop=True)
     frame["treated"] = (frame["arm"] == OUTREACH).astype(int)
     frame["churned"] = frame["churned"].astype(int)
-    return frame, table.feature_names, table.categorical
+    return ExperimentData(frame, table.feature_names, table.categorical, {f.name: f.family for f in table.features})
 
 
 def fit(frame: pd.DataFrame, features: list[str], categorical: list[str], window_days: int, seed: int = 0,
-        learners: tuple = LEARNERS, min_per_arm: int = MIN_PER_ARM,
-        true_uplift: np.ndarray | None = None) -> tuple[Selection | None, UpliftModel | None, str]:
+        learners: tuple = LEARNERS, min_per_arm: int = MIN_PER_ARM, true_uplift: np.ndarray | None = None,
+        groups: dict | None = None) -> tuple[Selection | None, UpliftModel | None, str]:
     """Choose out of time and refit on every row; ``(None, None, message)`` when the experiment is too small."""
     try:
-        chosen = select(frame, features, categorical, window_days, learners, min_per_arm, seed, true_uplift)
+        chosen = select(frame, features, categorical, window_days, learners, min_per_arm, seed, true_uplift, groups)
     except TooFewAccounts as err:
         return None, None, f"no uplift model: {err}; `uplift` stays null"
     assert chosen.chosen is not None
-    model = UpliftModel(chosen.chosen, seed).fit(frame, features, categorical)
+    model = UpliftModel(chosen.chosen, seed, groups=groups or {}).fit(frame, features, categorical)
     return chosen, model, chosen.reason
 
 
 def run(cfg: Config, experiment: str, assigned: pd.DataFrame, *, until: date | None = None,
         progress: Progress = lambda msg: None, track: bool = True, min_per_arm: int = MIN_PER_ARM) -> UpliftResult:
     """Learn the uplift of ``experiment`` from ``assigned``; log and register it with ``track``."""
-    frame, features, categorical = experiment_frame(cfg, assigned, until, progress)
+    data = experiment_data(cfg, assigned, until, progress)
     window = folds_.label_window_days(cfg.labels)
-    selection, model, message = fit(frame, features, categorical, window, seed=cfg.training.seed,
-                                    min_per_arm=min_per_arm)
-    result = UpliftResult(experiment, until, len(assigned), len(frame), selection, model, message, features)
+    selection, model, message = fit(data.frame, data.features, data.categorical, window, seed=cfg.training.seed,
+                                    min_per_arm=min_per_arm, groups=data.groups)
+    result = UpliftResult(experiment, until, len(assigned), len(data.frame), selection, model, message, data.features)
     if track and model is not None:
         from pipeline.publish import uplift as publish
 
@@ -141,7 +158,9 @@ def summary(result: UpliftResult) -> str:
     if sel is not None:
         lines.append(f"out of time (training: {sel.n_train['outreach']} outreach / {sel.n_train['holdout']} holdout; "
                      f"test from {sel.test_from}: {sel.n_test['outreach']} / {sel.n_test['holdout']})")
-        lines += [f"  Qini {name:<5} {value:+.4f}" for name, value in sel.qini.items()]
+        lines.append("learner  Qini training (cross-fitted, chooses)  Qini test (out of time)")
+        lines += [f"  {name:<6} {sel.inner[name]:+.4f}{'':28} {value:+.4f}" if name in sel.inner
+                  else f"  {name:<6} {'-':>7}{'':28} {value:+.4f}" for name, value in sel.qini.items()]
     lines.append(result.message)
     if result.registered:
         lines.append(f"registered {result.registered} ({'validated: champion' if result.validated else 'not validated: challenger'})")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.uplift import (LEARNERS, TooFewAccounts, UpliftModel, oracle_qini, qini_coefficient, qini_curve,
-                           select, split_out_of_time)
+from models.uplift import (LEARNERS, TooFewAccounts, UpliftModel, inner_qini, one_se_choice, oracle_qini,
+                           qini_coefficient, qini_curve, select, split_out_of_time)
 
 
 def _experiment(n: int = 4000, seed: int = 0) -> pd.DataFrame:
@@ -65,7 +65,7 @@ def test_the_choice_is_out_of_time_and_says_why():
     # no training outcome was still open when the first test cohort was assigned
     assert (dates[train] + pd.Timedelta(days=60) < pd.Timestamp(chosen.test_from)).all()
     assert (dates[test] >= pd.Timestamp(chosen.test_from)).all() and not (train & test).any()
-    assert chosen.chosen in ("t", "x", "dr") and chosen.validated and "validated" in chosen.reason
+    assert chosen.chosen in ("t", "x", "dr", "rr") and chosen.validated and "validated" in chosen.reason
 
 
 def test_too_few_accounts_is_said_not_guessed():
@@ -76,3 +76,36 @@ def test_too_few_accounts_is_said_not_guessed():
         select(frame.iloc[:0], ["a", "b"], [], window_days=60)
     with pytest.raises(TooFewAccounts, match="both arms"):
         UpliftModel("t").fit(frame.assign(treated=1), ["a"])
+
+
+def test_the_choice_never_looks_at_the_test_cohorts():
+    frame = _experiment(3000, seed=2)
+    first = select(frame, ["a", "b"], [], window_days=60, learners=("t", "rr"))
+    _, _, test = split_out_of_time(frame, 60)
+    scrambled = frame.copy()
+    scrambled.loc[test, "churned"] = np.random.default_rng(9).permutation(scrambled.loc[test, "churned"].to_numpy())
+    again = select(scrambled, ["a", "b"], [], window_days=60, learners=("t", "rr"))
+    assert again.inner == first.inner and again.chosen == first.chosen  # only the test figures move
+    assert again.qini != first.qini
+
+
+def test_one_standard_error_rule_prefers_structure_unless_beaten_clearly():
+    order = ["rr", "t", "dr"]
+    assert one_se_choice({"rr": (0.010, 0.004), "t": (0.012, 0.004), "dr": (0.005, 0.004)}, order) == "rr"
+    assert one_se_choice({"rr": (0.002, 0.004), "t": (0.012, 0.004), "dr": (0.005, 0.004)}, order) == "t"
+    assert one_se_choice({"rr": (float("nan"), float("nan")), "t": (0.001, 0.004)}, order) == "t"
+
+
+def test_a_cohort_larger_than_a_run_still_gets_a_cross_fitted_qini():
+    frame = _experiment(2000, seed=3)
+    frame.loc[:1199, "assigned_date"] = date(2025, 1, 1)  # a backlog: 60 % of the accounts on the first day
+    value, se = inner_qini(frame, ["a", "b"], [], "t")
+    assert np.isfinite(value) and se > 0
+
+
+def test_a_dominant_cohort_leaves_its_run_unscored_not_the_whole_choice():
+    frame = _experiment(2000, seed=4)
+    frame.loc[:1899, "assigned_date"] = date(2025, 1, 1)  # 95 %: the other runs hold a hundred accounts
+    frame.loc[1900:, "treated"] = 1  # ... all of one arm
+    value, _ = inner_qini(frame, ["a", "b"], [], "t")
+    assert np.isfinite(value)

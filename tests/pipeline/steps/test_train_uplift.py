@@ -70,7 +70,7 @@ def test_train_uplift_registers_its_own_model_with_a_validated_flag(world):
     from mlflow import MlflowClient
 
     version = MlflowClient().get_model_version("churn-uplift", result.registered.split(" v")[1])
-    assert version.tags["validated"] == str(result.validated).lower() and version.tags["learner"] in ("t", "x", "dr")
+    assert version.tags["validated"] == str(result.validated).lower() and version.tags["learner"] in ("t", "x", "dr", "rr")
 
 
 def test_cli_without_assignments_says_so(world):
