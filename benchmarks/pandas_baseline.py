@@ -25,7 +25,7 @@ checks it against ``build_features``:
 
 Not computed (the panel does compute them): ``active_users_trend``,
 ``usage_slope``, ``events_per_user_{w}d``, ``events_{w}d_vs_baseline`` and
-``events_{w}d_vs_all_accounts``.
+``events_{w}d_vs_all_accounts`` and the ``*_vs_all_accounts_mean`` levels.
 """
 
 from __future__ import annotations

@@ -320,7 +320,8 @@ def drift_on_test_dates(model, test: pd.DataFrame, cfg: dict) -> dict:
         found = check(model.reference_, model.prepare(rows), threshold, recent, pd.Timestamp(day).date()).drifted
         warned[str(pd.Timestamp(day).date())] = list(found)
     last = test[test["as_of"] == test["as_of"].max()]
-    numeric = [c for c in model.importance(last).index if c not in model.categorical_]
+    numeric = [c for c in model.importance(last).index  # those the check compares (not date-relative ones)
+               if c not in model.categorical_ and c in model.reference_]
     shifted = model.prepare(last)
     shifted[numeric[0]] = shifted[numeric[0]] + shifted[numeric[0]].std()
     caught = numeric[0] in check(model.reference_, shifted, threshold, recent,

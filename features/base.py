@@ -52,6 +52,7 @@ class Definition:
     capped_by: str | None = None  # the parameter holding the value's cap: "{plus}" reads "+" at the cap
     ages: bool = False  # the value grows by one a day by construction (tenure): the drift check ages its reference
     history: str | None = None  # days of history the value needs to mean what it means for older accounts ("{window}")
+    date_relative: bool = False  # measured against all accounts on the same date: the drift check leaves it out
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ def feature(
     capped_by: str | None = None,
     ages: bool = False,
     history: str | None = None,
+    date_relative: bool = False,
 ):
     """Register a feature definition.
 
@@ -212,6 +214,9 @@ def feature(
         Days of an account's history the value needs before it means what it means for an older
         account: a number or a template over the parameters, sums and products of whole numbers
         (``"{window}"``, ``"{trend}+{trend}"``, ``"7*{weeks}"``). The drift check compares it only among accounts that old.
+    date_relative : bool
+        The value is measured against all accounts on the same as-of date: a date-wide shift cannot show
+        in it (the levels it is built from carry one), so the drift check leaves it out.
     """
     if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}")
@@ -242,6 +247,7 @@ def feature(
                 capped_by=capped_by,
                 ages=ages,
                 history=history,
+                date_relative=date_relative,
             )
         )
         return fn

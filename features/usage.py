@@ -240,6 +240,7 @@ def rate_vs_all_accounts(t, recent, baseline, p):
                "{above} the change of all accounts",
     direction="lower",
     history="{baseline}",
+    date_relative=True,
 )
 def events_vs_all_accounts(t, p):
     """Events per day in the last {window} days over events per day in the last {baseline} days, relative to the
@@ -257,6 +258,7 @@ def events_vs_all_accounts(t, p):
                "average, are {pct} {above} the change of all accounts",
     direction="lower",
     history="{baseline}",
+    date_relative=True,
 )
 def events_of_type_vs_all_accounts(t, p):
     """'{event_type}' events per day in the last {window} days over the same in the last {baseline} days, relative
@@ -307,6 +309,7 @@ def level_vs_all_accounts(t, column, p):
     protective="Product events in the last {window} days are {pct} {above} the mean account's on that date",
     direction="lower",
     history="{window}",
+    date_relative=True,
 )
 def events_vs_all_accounts_mean(t, p):
     """Product events in the {window} days before the as-of date relative to the mean of the established accounts
@@ -321,6 +324,7 @@ def events_vs_all_accounts_mean(t, p):
     protective="Active days in the last {window} days are {pct} {above} the mean account's on that date",
     direction="lower",
     history="{window}",
+    date_relative=True,
 )
 def active_days_vs_all_accounts_mean(t, p):
     """Active days among the {window} days before the as-of date relative to the mean of the established accounts
@@ -335,6 +339,7 @@ def active_days_vs_all_accounts_mean(t, p):
     protective="Active users in the last {window} days are {pct} {above} the mean account's on that date",
     direction="lower",
     history="{window}",
+    date_relative=True,
 )
 def active_users_vs_all_accounts_mean(t, p):
     """Distinct active users in the {window} days before the as-of date relative to the mean of the established

@@ -163,7 +163,8 @@ class ChurnModel(BaseEstimator):
         return self
 
     def set_drift_references(self, X: pd.DataFrame, X_recent: pd.DataFrame, ages: list[str] | tuple[str, ...] = (),
-                             history: dict[str, int] | None = None) -> "ChurnModel":
+                             history: dict[str, int] | None = None, skip: list[str] | tuple[str, ...] = ()
+                             ) -> "ChurnModel":
         """Record the feature distributions the drift check compares with (:mod:`models.drift`).
 
         Parameters
@@ -177,13 +178,16 @@ class ChurnModel(BaseEstimator):
             them as of ``X_recent``'s last date (:func:`models.drift.aged_references`).
         history : dict, optional
             Feature to the days of history its value needs; compared only among accounts with that tenure.
+        skip : sequence of str
+            Features the drift check leaves out (measured against all accounts on the same date).
         """
         ages = [c for c in ages if c in self.feature_names_]
         tenure = ages[0] if ages else None
         history = {k: v for k, v in (history or {}).items() if k in self.feature_names_}
+        checked = [c for c in self.feature_names_ if c not in set(skip)]
         train = self.prepare(X)[self.feature_names_]
-        self.reference_ = references(train, self.feature_names_, train[tenure] if tenure else None, history)
-        self.reference_recent_ = aged_references(self.prepare(X_recent)[self.feature_names_], X_recent["as_of"],
+        self.reference_ = references(train, checked, train[tenure] if tenure else None, history)
+        self.reference_recent_ = aged_references(self.prepare(X_recent)[checked], X_recent["as_of"],
                                                  ages, tenure, history) if len(X_recent) else {}
         return self
 

@@ -33,7 +33,7 @@ KEYS = ["account_id", "as_of"]
 #: Usage features the baseline does not attempt (the panel computes them; the baseline says so).
 NOT_IN_BASELINE = {"active_users_trend", "usage_slope"}
 NOT_IN_BASELINE_PREFIX = ("events_per_user_",)
-NOT_IN_BASELINE_SUFFIX = ("_vs_baseline", "_vs_all_accounts")
+NOT_IN_BASELINE_SUFFIX = ("_vs_baseline", "_vs_all_accounts", "_vs_all_accounts_mean")
 
 
 def _project(world, cfg) -> tuple[pd.DataFrame, list[str], list[date]]:

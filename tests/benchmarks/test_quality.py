@@ -129,6 +129,11 @@ def test_harness_runs_one_tiny_world_end_to_end(tmp_path):
     md = (out / "quality.md").read_text()
     assert md.count("| demo |") == 2 and "### demo" in md  # the zoo table and the reasons table
     assert (tmp_path / "keep" / "demo" / "train.log").exists()
+    from benchmarks import quality_drift  # the drift check again on the kept run, references recorded anew
+
+    assert quality_drift.main(["--keep", str(tmp_path / "keep"), "--report", str(out / "quality.json"),
+                               "--out", str(tmp_path / "drift.md")]) == 0
+    assert "| demo |" in (tmp_path / "drift.md").read_text()
 
 
 def test_the_addons_world_written_as_one_line_per_period_keeps_only_its_base_lines(tmp_path):
