@@ -118,7 +118,10 @@ def main(argv=None) -> int:
         ">= 0.7); *oracle Qini*: true uplift gained by the ranking as a share of the best ranking's "
         "(`models.uplift.oracle_qini`, no outcome noise). `risk` ranks by the estimated churn probability "
         "without a call (the churn model's order), the baseline. `rr`: risk × relative effect by reason "
-        "group (`models.uplift_relative`).",
+        "group (`models.uplift_relative`). Every learner also reads `base_risk`, the pipeline's churn "
+        "probability as of the assignment date (a churn model of all the world's accounts refitted on each "
+        "snapshot date on the labels closed before it, `models.uplift_baseline.as_of_risk`): the offset of "
+        "`rr`, a feature of the others.",
         "",
         *table(results),
         "",

@@ -20,7 +20,10 @@ the churn probability twice. This learner assumes the structure of the problem i
   until the data insist), and a light one on ``a`` keeps the level correction stable.
 
 The churn model and the shares entering the Poisson fit are cross-fitted (out of fold), so
-the relative effect is not learned from the churn model's own overfit.
+the relative effect is not learned from the churn model's own overfit. When the rows carry the
+pipeline's churn probability as of their assignment date (column
+:data:`models.uplift_baseline.BASE_RISK`, from a churn model of every account), it is the offset
+``q`` instead (where known) and the experiment's own churn model only gives the reason shares.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+
+from models.uplift_baseline import BASE_RISK
 
 #: Ridge on the reason groups' relative effects (toward the pooled one) and on the level correction.
 SHRINK, LEVEL_SHRINK = 20.0, 5.0
@@ -95,6 +100,20 @@ def _risk(model: lgb.LGBMClassifier | None, x: pd.DataFrame, rate: float) -> np.
     return np.clip(p, 1e-4, 1.0)
 
 
+def _split(x: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The features of the experiment's churn model, and the baseline risk column when there is one."""
+    if BASE_RISK not in x.columns:
+        return x, None
+    return x.drop(columns=[BASE_RISK]), pd.to_numeric(x[BASE_RISK], errors="coerce").to_numpy(dtype=float)
+
+
+def _offset(q: np.ndarray, base: np.ndarray | None) -> np.ndarray:
+    """``q``, replaced by the baseline risk where it is known."""
+    if base is None:
+        return q
+    return np.where(np.isnan(base), q, np.clip(base, 1e-4, 1.0))
+
+
 def _design(z: np.ndarray, t: np.ndarray) -> np.ndarray:
     ones = np.ones((len(z), 1))
     return np.hstack([ones, z, t[:, None] * ones, t[:, None] * z])
@@ -108,6 +127,7 @@ def fit(x: pd.DataFrame, t: np.ndarray, y: np.ndarray, seed: int, params: dict,
     """
     params = dict(params)
     shrink, level = float(params.pop("shrink", SHRINK)), float(params.pop("level_shrink", LEVEL_SHRINK))
+    x, base = _split(x)
     names, member = _group_matrix(list(x.columns), groups or {})
     rate = float(y.mean())
     q, z = np.empty(len(y)), np.empty((len(y), len(names)))
@@ -120,21 +140,23 @@ def fit(x: pd.DataFrame, t: np.ndarray, y: np.ndarray, seed: int, params: dict,
     zc = z - centre
     g = len(names)
     penalty = np.r_[0.0, np.full(g, level), 0.0, np.full(g, shrink)]
-    beta = poisson_fit(_design(zc, t.astype(float)), y, np.log(q), penalty)
+    beta = poisson_fit(_design(zc, t.astype(float)), y, np.log(_offset(q, base)), penalty)
     return {"risk": _classifier(x, y, seed, params), "rate": rate, "member": member, "groups": names,
             "centre": centre, "level": beta[: g + 1], "effect": beta[g + 1:]}
 
 
 def relative_risk(m: dict, x: pd.DataFrame) -> np.ndarray:
     """Estimated churn probability when called divided by the one without a call, per row."""
+    x, _ = _split(x)
     zc = reason_shares(m["risk"], x, m["member"]) - m["centre"]
     return np.exp(m["effect"][0] + zc @ m["effect"][1:])
 
 
 def predict(m: dict, x: pd.DataFrame) -> np.ndarray:
     """Estimated reduction of the churn probability if called: ``p0 * (1 - RR)``."""
+    x, base = _split(x)
     zc = reason_shares(m["risk"], x, m["member"]) - m["centre"]
-    p0 = np.clip(_risk(m["risk"], x, m["rate"]) * np.exp(m["level"][0] + zc @ m["level"][1:]), 0.0, 1.0)
+    p0 = np.clip(_offset(_risk(m["risk"], x, m["rate"]), base) * np.exp(m["level"][0] + zc @ m["level"][1:]), 0.0, 1.0)
     return p0 * (1.0 - np.exp(m["effect"][0] + zc @ m["effect"][1:]))
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 from models import date_shift
 from models.drift import DriftReport, check
 from models.health_score import HealthScore
+from models.uplift_baseline import BASE_RISK
 from pipeline.engine.catalog import Vocabulary
 from pipeline.engine.engines import get_engine, timed
 from pipeline.engine.labels import data_end
@@ -119,8 +120,10 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
         probability = served_probability(model, probability, at_horizon)
         record.churn_probability_model = serving(model, at_horizon)
         accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
-        uplift = estimate_uplift(cfg, frame, progress) if from_registry and uplift_model is None else (
-            None if uplift_model is None else uplift_model.predict(frame))
+        # the uplift learners' baseline risk is the pipeline's churn probability of the day
+        with_risk = frame.assign(**{BASE_RISK: probability})
+        uplift = estimate_uplift(cfg, with_risk, progress) if from_registry and uplift_model is None else (
+            None if uplift_model is None else uplift_model.predict(with_risk))
         scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record,
                           getattr(model, "base_rate_", None), uplift, curves)
         record.status, record.rows = "succeeded", len(scores)

@@ -22,10 +22,11 @@ import pandas as pd
 from models import folds as folds_
 from models.experiments import OUTREACH
 from models.uplift import LEARNERS, Selection, TooFewAccounts, UpliftModel, select
+from models.uplift_baseline import BASE_RISK, as_of_risk
 from pipeline.config import Config
 from pipeline.engine.engines import get_engine
 from pipeline.engine.featurize import build_features
-from pipeline.engine.labels import data_end
+from pipeline.engine.labels import data_end, snapshot_dates
 
 Progress = Callable[[str], None]
 #: Fewest accounts per arm, in the training and in the test cohorts, before an uplift is learned.
@@ -84,7 +85,10 @@ def experiment_data(cfg: Config, assigned: pd.DataFrame, until: date | None = No
     -------
     ExperimentData
         ``frame``: one row per assignment whose outcome window closed before ``until``: ``account_id``,
-        ``assigned_date``, ``treated`` (outreach arm), ``churned`` and the feature columns.
+        ``assigned_date``, ``treated`` (outreach arm), ``churned``, the feature columns and
+        ``base_risk``: the churn probability of a churn model of every account as of the assignment date
+        (:func:`models.uplift_baseline.as_of_risk`: refitted on each snapshot date on the labels closed
+        before it), also listed as a feature.
     """
     window = folds_.label_window_days(cfg.labels)
     with get_engine(cfg.engine).source(cfg) as source:
@@ -97,13 +101,20 @@ def experiment_data(cfg: Config, assigned: pd.DataFrame, until: date | None = No
         dates = sorted(rows["assigned_date"].unique())
         progress(f"features and outcomes of {len(rows):,} assignments on {len(dates)} dates (known until {known})")
         table = build_features(source, cfg, dates, with_labels=True, end=known)
+        refits = [d for d in snapshot_dates(source, cfg, end=known) if d <= max(dates)]
+        progress(f"churn model of every account as of each assignment date ({len(refits)} refits)")
+        book = (build_features(source, cfg, refits, vocab=table.vocabulary, with_labels=True, end=known).frame
+                if refits else table.frame.iloc[:0])
     panel = table.frame.assign(as_of=pd.to_datetime(table.frame["as_of"]).dt.date)
     frame = rows[["account_id", "arm", "assigned_date"]].astype({"account_id": str}).merge(
         panel, left_on=["account_id", "assigned_date"], right_on=["account_id", "as_of"], how="inner")
     frame = frame[frame["label_observed"].astype(bool)].reset_index(drop=True)
     frame["treated"] = (frame["arm"] == OUTREACH).astype(int)
     frame["churned"] = frame["churned"].astype(int)
-    return ExperimentData(frame, table.feature_names, table.categorical, {f.name: f.family for f in table.features})
+    frame[BASE_RISK] = as_of_risk(book, frame, table.feature_names, table.categorical, window, refits,
+                                  cfg.training.seed)
+    groups = {f.name: f.family for f in table.features} | {BASE_RISK: BASE_RISK}
+    return ExperimentData(frame, [*table.feature_names, BASE_RISK], table.categorical, groups)
 
 
 def fit(frame: pd.DataFrame, features: list[str], categorical: list[str], window_days: int, seed: int = 0,

@@ -8,6 +8,7 @@ import pytest
 
 from models import uplift_relative as relative
 from models.uplift import PARAMS, UpliftModel, oracle_qini
+from models.uplift_baseline import BASE_RISK
 
 
 def _world(n: int, seed: int) -> pd.DataFrame:
@@ -62,3 +63,22 @@ def test_uses_only_the_rows_it_is_given():
     b = UpliftModel("rr", seed=0).fit(changed.iloc[:2000], ["lag", "budget", "noise"]).predict(frame.iloc[2000:])
     assert np.array_equal(a, b)
     assert PARAMS["n_jobs"] == 1
+
+
+def test_rr_takes_the_pipeline_churn_probability_as_its_baseline_risk():
+    """With ``base_risk`` (the churn model of every account), rr's risk is that, not the experiment's own model."""
+    train, test = _world(3000, 4), _world(1000, 5)
+    p_true = lambda f: 1 / (1 + np.exp(-(-3.5 + 1.2 * f["lag"] + 1.2 * f["budget"])))  # noqa: E731
+    train[BASE_RISK], test[BASE_RISK] = p_true(train), p_true(test)
+    features = ["lag", "budget", "noise", BASE_RISK]
+    model = UpliftModel("rr", seed=0, groups={"lag": "onboarding", "budget": "budget"}).fit(train, features)
+    assert BASE_RISK not in model.models_["risk"].feature_name_  # the shares come from the other features
+    base = model.predict(test)
+    doubled = model.predict(test.assign(**{BASE_RISK: test[BASE_RISK] / 2}))
+    unclipped = test[BASE_RISK].to_numpy() < 0.3  # p0 is capped at 1
+    assert unclipped.mean() > 0.5
+    assert np.allclose(doubled[unclipped], base[unclipped] / 2, rtol=1e-6, atol=1e-9)
+    # a missing baseline falls back to the experiment's own churn model
+    missing = model.predict(test.assign(**{BASE_RISK: np.nan}))
+    assert np.isfinite(missing).all() and not np.allclose(missing, base)
+    assert oracle_qini(base, test["true_uplift"]) > 0.5

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from models import folds
@@ -52,6 +54,25 @@ def test_only_outcomes_whose_window_closed_before_the_training_date_are_used(wor
         full = outcomes(source, assigned.merge(frame[["account_id"]]), cfg, data_end(source))
     merged = frame.merge(full[["account_id", "churned"]], on="account_id", suffixes=("", "_full"))
     assert (merged["churned"] == merged["churned_full"]).all()
+
+
+def test_baseline_risk_of_an_assignment_uses_no_label_closed_after_its_date(world):
+    """``base_risk``: the churn model of every account as of the assignment date, the same whatever came later."""
+    cfg, assigned, _ = world
+    early = uplift.experiment_data(cfg, assigned, date(2024, 3, 1))
+    assert uplift.BASE_RISK in early.features and early.frame[uplift.BASE_RISK].notna().mean() > 0.5
+    known = early.frame[uplift.BASE_RISK].dropna()
+    assert ((known > 0) & (known < 1)).all()
+    # leaking would help: on the full data, a year more of outcomes (the later cohorts' and these
+    # accounts' own) is there; a baseline fitted on them would differ. It must not.
+    full = uplift.experiment_data(cfg, assigned)
+    assert len(full.frame) > len(early.frame)
+    both = early.frame.merge(full.frame, on=["account_id", "assigned_date"], suffixes=("", "_full"))
+    assert len(both) == len(early.frame)
+    assert np.allclose(both[uplift.BASE_RISK], both[f"{uplift.BASE_RISK}_full"], equal_nan=True)
+    # the churn model of the pipeline ranks churn better than chance on the experiment's accounts
+    rows = full.frame.dropna(subset=[uplift.BASE_RISK])
+    assert roc_auc_score(rows["churned"], rows[uplift.BASE_RISK]) > 0.5
 
 
 def test_too_few_accounts_give_a_message_and_no_model(world):
