@@ -151,11 +151,24 @@ class DuckDBBackend(SqlBackend):
     def insert(self, con, table: str, frame: pd.DataFrame, columns: list) -> None:
         types = TYPES[self.dialect]
         select = ", ".join(f"CAST({c.name} AS {types[c.type]}) AS {c.name}" for c in columns)
-        con.register("incoming_rows", frame)
+        con.register("incoming_rows", _arrow(frame))
         try:
             con.execute(f"INSERT INTO {table} ({', '.join(c.name for c in columns)}) SELECT {select} FROM incoming_rows")
         finally:
             con.unregister("incoming_rows")
+
+
+def _arrow(frame: pd.DataFrame):
+    """``frame`` as an Arrow table, which DuckDB scans faster than Python strings (reasons are kilobytes a row).
+
+    A column Arrow cannot type (mixed Python objects) leaves the frame as it is: DuckDB scans pandas too.
+    """
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return frame
 
 
 class PostgresBackend(SqlBackend):
