@@ -169,7 +169,7 @@ def test_risk_list_template_keeps_tiers_sort_keys_and_sparklines(hostile_store):
     badges = {attrs["class"] for tag, attrs in page.tags if tag == "span"}
     assert badges == {f"tier tier-{t}" for t in rl.rows["risk_tier"]}
     keys = [attrs["data-v"] for tag, attrs in page.tags if tag == "td" and "data-v" in attrs]
-    assert len(keys) == 5 * len(rl.rows)  # rank, probability, tier, revenue, change
+    assert len(keys) == 6 * len(rl.rows)  # rank, probability, tier, likely to leave, revenue, change
     assert page.count("svg") == len(rl.rows) and page.count("circle") == len(rl.rows)
     sortable = [attrs.get("data-type") for tag, attrs in page.tags if tag == "th"]
-    assert sortable == ["num", None, "num", None, "num", "num", None, None]
+    assert sortable == ["num", None, "num", None, "num", "num", "num", None, None]
