@@ -12,6 +12,7 @@ import random
 import shutil
 import time
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -163,6 +164,13 @@ def test_outcomes_and_compliance_are_the_same_on_a_postgresql_source(world, pg_d
 
 
 @pytest.mark.slow
+def restore(base, target):
+    """``base`` copied over ``target`` without ``target``'s write-ahead log: a WAL left by a killed run that had
+    committed would be replayed onto the fresh copy when it is opened."""
+    Path(f"{target}.wal").unlink(missing_ok=True)
+    shutil.copy(base, target)
+
+
 def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world, capsys):
     """SIGKILL at random moments of `churn score` on a new date: never a half-written assignment."""
     cfg, config, tmp, _ = world
@@ -171,7 +179,7 @@ def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world, caps
     new_day = date(2024, 8, 1)
     zygote = Zygote(["score", "--config", config, "--warehouse", tmp / "target.duckdb", "--as-of", new_day], tmp)
     try:
-        shutil.copy(base, tmp / "target.duckdb")
+        restore(base, tmp / "target.duckdb")
         clean = zygote.start()
         line, committed = clean.wait_line("scoring "), clean.wait_line("scored ", ".out")
         assert clean.finish() == 0 and line and committed, clean.text(".err")
@@ -182,7 +190,7 @@ def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world, caps
         assert len(after) > len(before)
         rng, seen = random.Random(13), []
         for _ in range(KILLS):
-            shutil.copy(base, tmp / "target.duckdb")
+            restore(base, tmp / "target.duckdb")
             child = zygote.start()
             child.wait_line("scoring ")
             time.sleep(rng.uniform(0.5, 1.1) * took)
@@ -194,7 +202,7 @@ def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world, caps
             pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
             seen.append("after" if scored else "before")
         for point in ("scores_inserted", "others_written", "run_recorded"):  # held there: every kill lands
-            shutil.copy(base, tmp / "target.duckdb")
+            restore(base, tmp / "target.duckdb")
             child = zygote.start(pause=point)
             assert child.wait_paused() == point, child.text(".err")
             child.kill()
@@ -205,7 +213,7 @@ def test_a_kill_mid_run_leaves_the_assignments_of_before_or_of_after(world, caps
         with capsys.disabled():
             print(f"\nexperiment assignments after {KILLS} SIGKILLs in the {took:.1f} s from the scoring line to the "
                   f"commit: {', '.join(seen)}")
-        shutil.copy(base, tmp / "target.duckdb")  # and a re-run after a kill writes the same assignment
+        restore(base, tmp / "target.duckdb")  # and a re-run after a kill writes the same assignment
         assert zygote.start().finish() == 0
         pd.testing.assert_frame_equal(read_assignments(target, NAME).drop(columns=["run_id", "assigned_at"]), after)
     finally:
