@@ -36,6 +36,7 @@ import yaml
 
 from benchmarks import quality_eval as qe
 from benchmarks.quality_report import write_reports
+from benchmarks.worlds.addon_lines import drop_addon_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLDS_DIR = Path(__file__).with_name("worlds")
@@ -128,20 +129,6 @@ def churn_command(override: str | None) -> list[str]:
 
 
 # ------------------------------------------------------------------ data
-def drop_addon_lines(folder: Path, products: tuple[str, ...]) -> str:
-    """Rewrite ``folder``'s subscriptions without the add-on lines: the same world, one line per period.
-
-    The generator draws add-on lines after the simulation from their own random stream, so the
-    accounts, usage and churn are the same; the difference between the two worlds' figures is what
-    reading base plus add-on lines costs or gains.
-    """
-    path = folder / "subscriptions.csv"
-    subs = pd.read_csv(path, dtype=str, keep_default_na=False)
-    subs[~subs["plan"].isin(products)].to_csv(path, index=False)
-    return (f"the addons world (same seed) written as one line per period: its add-on lines "
-            f"({', '.join(products)}) left out, the base lines as they were")
-
-
 def make_world(spec: Spec, folder: Path, size: dict, cfg: dict, seed: int, fresh: bool) -> dict:
     """Generate or convert the world into ``folder``; return what it is."""
     if spec.kind == "fightchurn":
