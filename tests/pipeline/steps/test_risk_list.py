@@ -156,7 +156,7 @@ def test_html_renders_in_headless_chromium_with_tier_colours(store, tmp_path):
     page = tmp_path / "risk.html"
     publish(store, "html", page)
     shot = tmp_path / "risk.png"
-    done = headless(f"--screenshot={shot}", "--window-size=1400,2200", page.as_uri())
+    done = headless(f"--screenshot={shot}", "--window-size=1400,4400", page.as_uri())  # all 30 rows
     assert shot.is_file(), done.stderr
     import matplotlib.image
 
