@@ -55,11 +55,17 @@ def person_periods(frame: pd.DataFrame, end: date, grace_days: int, period_days:
 
     Only what is known at ``end`` is used: a churn whose grace period ends on or after ``end``
     is not an event (its periods are not observed), and neither is any later one.
+
+    A churn counts only when its whole period is observed; one in a period cut short by ``end`` is censored at
+    the last whole period, like a snapshot without churn. Counting it would keep the churners' part of a period
+    whose survivors are dropped, and the hazard learned for the last periods a short history reaches would be
+    biased towards 1 (all events).
     """
     seen = observed_days(frame["as_of"], end, grace_days, period_days * periods)
     until = event_days(frame["as_of"], frame["next_churn_date"])
-    churned = ~np.isnan(until) & (until <= seen)
-    last = np.where(churned, np.ceil(np.nan_to_num(until, nan=1.0) / period_days), seen // period_days).astype("int64")
+    period_of_churn = np.ceil(np.nan_to_num(until, nan=np.inf) / period_days)
+    churned = ~np.isnan(until) & (period_of_churn * period_days <= seen)
+    last = np.where(churned, period_of_churn, seen // period_days).astype("int64")
     last = np.clip(last, 0, periods)
     row = np.repeat(np.arange(len(frame)), last)
     period = np.arange(len(row)) - np.repeat(np.cumsum(last) - last, last) + 1

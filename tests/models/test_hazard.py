@@ -37,6 +37,16 @@ def test_person_periods_stop_at_the_churn_and_keep_censored_periods():
     assert pp.loc[pp["event"] == 1, ["row", "period"]].values.tolist() == [[0, 3]]
 
 
+def test_a_churn_in_a_period_cut_short_by_the_end_is_censored_like_a_survivor():
+    # 2024-09-01 observes 91 days (3 whole periods). A churn on day 80 is in period 3 (whole): an event. A churn
+    # on day 91 is final too, but in period 4, of which 1 day is seen: counting it while the survivors of that
+    # period are dropped would make period 4 all events (the short-history bias towards a hazard of 1).
+    frame = snaps([("2024-09-01", "2024-11-20"), ("2024-09-01", "2024-12-01"), ("2024-09-01", None)])
+    pp = person_periods(frame, END, 30, 30, 6)
+    assert pp.groupby("row")["period"].max().tolist() == [3, 3, 3]
+    assert pp.loc[pp["event"] == 1, ["row", "period"]].values.tolist() == [[0, 3]]
+
+
 def test_a_churn_not_yet_final_at_the_end_is_no_event_and_leaks_nothing():
     # The churn on 2024-12-20 is in the data, but its grace period runs past END: as known at END it is not
     # final, so the row must look exactly like one without it (only periods observed before then, all 0).
