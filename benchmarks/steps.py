@@ -100,7 +100,7 @@ def _score(world: Path, curves: bool) -> dict:
     columns, curve_s = None, 0.0
     if curves:
         curve_started = time.perf_counter()
-        columns, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days)
+        columns, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days, probability)
         probability = served_probability(model, probability, at_horizon)
         record.churn_probability_model = serving(model, at_horizon)
         curve_s = time.perf_counter() - curve_started

@@ -128,7 +128,7 @@ def main(argv=None) -> int:
         "Accounts per arm (training / test): " + "; ".join(
             f"{r['world']}: {r['n_train']} / {r['n_test']}" for r in results if "n_train" in r),
         "",
-        (f"Chosen learner's Qini / true uplift's Qini on the varied worlds: "
+        ("Chosen learner's Qini / true uplift's Qini on the varied worlds: "
          + ", ".join(f"{v:.2f}" for v in ratios) + f" (mean {np.mean(ratios):.2f}).") if ratios else "",
         "",
     ]

@@ -243,6 +243,22 @@ class HazardModel:
         return c[:, k - 1] + w * (c[:, k] - c[:, k - 1])
 
 
+def anchor(points: np.ndarray, days, at_horizon: np.ndarray, probability: np.ndarray, horizon_days: int) -> np.ndarray:
+    """Curve values at ``days`` (rows x days) moved so that the curve at ``horizon_days`` is ``probability``.
+
+    The classifier's probability of churn within the horizon sets the curve's level there, the hazard model
+    its shape: before the horizon ``F(d) * p / F(h)`` (the share of the horizon's risk that lands by day d),
+    after it ``1 - (1 - p) * S(d) / S(h)`` (the hazard model's survival beyond the horizon). Both maps rise
+    with ``F``, meet at ``p`` on the horizon, and stay within [0, 1], so a non-decreasing curve stays one.
+    """
+    f_h = np.clip(np.asarray(at_horizon, dtype="float64"), 1e-9, 1 - 1e-9)[:, None]
+    p = np.clip(np.asarray(probability, dtype="float64"), 0.0, 1.0)[:, None]
+    values = np.asarray(points, dtype="float64")
+    before = values * p / f_h
+    after = 1.0 - (1.0 - p) * (1.0 - values) / (1.0 - f_h)
+    return np.clip(np.where(np.asarray(days)[None, :] <= horizon_days, before, after), 0.0, 1.0)
+
+
 def renewal_decides(window, renewal_days, period_days: int) -> np.ndarray:
     """Whether the renewal falls in the period where the curve passes one half (the likely moment to leave).
 

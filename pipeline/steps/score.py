@@ -116,7 +116,7 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
         with timed(record.timings, "drift"):
             drift = check_drift(cfg, model, frame, record, features)
         with timed(record.timings, "curves"):
-            curves, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days)
+            curves, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days, probability)
         probability = served_probability(model, probability, at_horizon)
         record.churn_probability_model = serving(model, at_horizon)
         accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})

@@ -15,7 +15,7 @@ from pipeline.io.experiment_tables import entry_line
 from pipeline.io.score_tables import CURVE_DAYS
 from models.errors import ModelError
 from models.tiers import TierRule
-from models.hazard import check_curves, window_of
+from models.hazard import anchor, check_curves, window_of
 
 #: Average month length in days (the features' billing month): revenue at risk counts the months of the horizon.
 MONTH_DAYS = MONTH
@@ -89,25 +89,32 @@ def expected_saved(probability: np.ndarray, mrr: np.ndarray, uplift: np.ndarray 
     return (probability if uplift is None else np.asarray(uplift, dtype="float64")) * mrr
 
 
-def curve_columns(model, frame: pd.DataFrame, horizon_days: int) -> tuple[dict, np.ndarray | None]:
+def curve_columns(model, frame: pd.DataFrame, horizon_days: int,
+                  probability: np.ndarray | None = None) -> tuple[dict, np.ndarray | None]:
     """``churn_probability_<d>d`` and ``expected_churn_window`` from the model's time-to-churn curve.
 
-    Returns the columns and the curve at ``horizon_days`` (what ``churn_probability`` becomes when the
-    hazard model serves it). All null, and ``None``, when the model carries no curve (``hazard_``:
-    trained before curves existed). Every curve is checked non-decreasing and within [0, 1]
-    (:func:`models.hazard.check_curves`).
+    Returns the columns and the hazard model's curve at ``horizon_days`` (what ``churn_probability`` becomes
+    when the hazard model serves it). When the classifier serves the horizon and its ``probability`` is given,
+    the curve is anchored to it (:func:`models.hazard.anchor`): the hazard model gives the shape, the classifier
+    the level at the horizon, so ``churn_probability`` is the curve's value there. All null, and ``None``, when
+    the model carries no curve (``hazard_``: trained before curves existed). Every curve is checked
+    non-decreasing and within [0, 1] (:func:`models.hazard.check_curves`).
     """
     hazard = getattr(model, "hazard_", None)
     if hazard is None:
         nulls = {f"churn_probability_{d}d": np.full(len(frame), np.nan) for d in CURVE_DAYS}
         return {**nulls, "expected_churn_window": pd.array([None] * len(frame), dtype="Int64")}, None
     curves = hazard.predict_curve(frame)
+    at_horizon = hazard.at(curves, horizon_days)
     points = np.column_stack([hazard.at(curves, d) for d in CURVE_DAYS])
+    if probability is not None and serving(model, at_horizon) == "classifier":
+        points = anchor(points, CURVE_DAYS, at_horizon, probability, horizon_days)
+        curves = anchor(curves, hazard.days, at_horizon, probability, horizon_days)
     check_curves(points)
     window = window_of(curves, hazard.period_days)
     columns = {**{f"churn_probability_{d}d": points[:, k] for k, d in enumerate(CURVE_DAYS)},
                "expected_churn_window": pd.array([None if np.isnan(w) else int(w) for w in window], dtype="Int64")}
-    return columns, hazard.at(curves, horizon_days)
+    return columns, at_horizon
 
 
 def serving(model, at_horizon: np.ndarray | None) -> str:

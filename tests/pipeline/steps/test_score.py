@@ -24,6 +24,7 @@ from pipeline.engine.featurize import build_features
 from pipeline.engine.labels import data_end, snapshot_dates, spine
 from pipeline.io.sources import open_source
 from pipeline.io.warehouse import Warehouse
+from pipeline.steps.train import fit_hazard
 from scoring_fixtures import NAME, churn, feature_panel, fit_model, register, scoring_config, write_config
 
 URI = f"models:/{NAME}@champion"
@@ -38,7 +39,9 @@ def setup(small_world, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("score")
     cfg = scoring_config(small_world, tmp)
     table, panel, end = feature_panel(cfg)
-    register(cfg, fit_model(table, panel), panel)
+    model = fit_model(table, panel)
+    model.hazard_, model.serving_ = fit_hazard(cfg, table, end), "classifier"  # as `churn train` adds them
+    register(cfg, model, panel)
     return cfg, end, tmp
 
 
@@ -93,6 +96,10 @@ def test_one_row_per_active_account_with_ranks_tiers_and_revenue(setup, scored):
     assert set(json.loads(run["timings"])) == {"model", "features", "predict", "curves", "drift", "write"}
     served = "hazard" if getattr(model, "hazard_", None) is not None and model.serving_ == "hazard" else "classifier"
     assert run["churn_probability_model"] == served
+    curve = rows[[f"churn_probability_{d}d" for d in (30, 60, 90, 180)]].to_numpy(dtype=float)
+    assert (np.diff(curve, axis=1) >= -1e-12).all() and ((curve >= 0) & (curve <= 1)).all()  # every row
+    if cfg.labels.horizon_days in (30, 60, 90, 180):  # the curve at the horizon is churn_probability, whoever serves
+        assert np.allclose(rows[f"churn_probability_{cfg.labels.horizon_days}d"], rows["churn_probability"])
     table, _ = features_on(cfg, end, model)  # the renewal: the as-of date + days_to_renewal where the term is known
     known = table.frame.set_index("account_id").query("billing_term_days == billing_term_days")["days_to_renewal"]
     renewal = pd.to_datetime(rows.set_index("account_id")["renewal_date"])

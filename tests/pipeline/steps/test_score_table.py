@@ -128,6 +128,20 @@ def test_curve_columns_are_non_decreasing_and_serve_the_horizon_only_when_the_ha
     assert serving(SimpleNamespace(hazard_=hazard, serving_="hazard"), at_90) == "hazard"
     assert serving(SimpleNamespace(hazard_=hazard, serving_="classifier"), at_90) == "classifier"
     assert serving(SimpleNamespace(serving_="hazard"), None) == "classifier"  # no curve this run: the classifier
+    # the classifier serves: the curve is anchored to its probability at the horizon, shape from the hazard model
+    served = SimpleNamespace(hazard_=hazard, serving_="classifier")
+    p = np.linspace(0.01, 0.95, 200)
+    anchored, raw_90 = curve_columns(served, scored, 90, p)
+    curve = np.column_stack([anchored[f"churn_probability_{d}d"] for d in (30, 60, 90, 180)])
+    assert np.allclose(raw_90, at_90) and np.allclose(curve[:, 2], p)
+    assert (np.diff(curve, axis=1) >= -1e-12).all() and (curve >= 0).all() and (curve <= 1).all()
+    raw = np.column_stack([columns[f"churn_probability_{d}d"] for d in (30, 60, 90, 180)])
+    assert np.allclose(curve[:, 0] / curve[:, 2], raw[:, 0] / raw[:, 2])  # the share of the horizon's risk by day 30
+    assert np.allclose((1 - curve[:, 3]) / (1 - curve[:, 2]), (1 - raw[:, 3]) / (1 - raw[:, 2]))  # survival beyond
+    window = pd.Series(anchored["expected_churn_window"])
+    assert window.notna().sum() > 0 and (window.dropna() >= 30).all()
+    hazard_served, _ = curve_columns(SimpleNamespace(hazard_=hazard, serving_="hazard"), scored, 90, p)
+    assert np.allclose(hazard_served["churn_probability_90d"], at_90)  # the hazard model serves: its own curve
     nulls, none = curve_columns(SimpleNamespace(), scored, 90)  # a model trained before curves existed
     assert none is None and np.isnan(nulls["churn_probability_30d"]).all() and nulls["expected_churn_window"].isna().all()
 
