@@ -51,8 +51,7 @@ def world_rows(preset: str, seed: int, accounts: int | None, work: Path) -> dict
     uplift = frame.merge(truth.assign(account_id=truth["account_id"].astype(str))[["account_id", "true_uplift"]],
                          on="account_id", how="left")["true_uplift"].to_numpy()
     window = folds_.label_window_days(cfg.labels)
-    sel, _, message = fit(frame, data.features, data.categorical, window, true_uplift=uplift, groups=data.groups,
-                          book=data.book)
+    sel, _, message = fit(frame, data.features, data.categorical, window, true_uplift=uplift, groups=data.groups)
     out = {"world": f"{preset} seed {seed}", "listed": len(truth), "closed": len(frame), "message": message}
     if sel is None:
         return out

@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 
 from models import uplift_relative as relative
-from models.uplift_baseline import SHARE, group_shares
 from models.errors import ModelError
 from models.qini import (_bootstrap, bootstrap_low, gain_curve, oracle_qini,  # noqa: F401 (re-exported)
                          qini_coefficient, qini_curve)
@@ -60,12 +59,6 @@ def _matrix(frame: pd.DataFrame, features: list[str], categories: dict[str, list
     for name, levels in categories.items():
         x[name] = pd.Categorical(x[name].astype("string"), categories=levels)
     return x
-
-
-def _shares(frame: pd.DataFrame) -> pd.DataFrame | None:
-    """The book model's reason shares the rows carry (``SHARE + group`` columns), or ``None``."""
-    columns = [c for c in frame.columns if str(c).startswith(SHARE)]
-    return frame[columns].reset_index(drop=True) if columns else None
 
 
 def _classifier(seed: int, params: dict) -> lgb.LGBMClassifier:
@@ -103,16 +96,12 @@ class UpliftModel:
     groups : dict
         ``rr`` only: feature name -> reason group (e.g. the feature's family); a feature not named is its
         own group. See :mod:`models.uplift_relative`.
-    book : ChurnModel, optional
-        ``rr`` only: the churn model of every account whose reason shares (:func:`models.uplift_baseline.group_shares`)
-        say why a scored account is at risk, when its frame has no ``SHARE`` columns (fitting reads those).
     """
 
     learner: str = "t"
     seed: int = 0
     params: dict = field(default_factory=dict)
     groups: dict = field(default_factory=dict)
-    book: object | None = None
     features_: list[str] = field(default_factory=list)
     categories_: dict = field(default_factory=dict)
     share_: float = 0.5
@@ -137,8 +126,7 @@ class UpliftModel:
             self.models_ = {"mu0": _fit_classifier(x[t == 0], y[t == 0], self.seed, p)}
             return self
         if self.learner == "rr":
-            self.models_ = relative.fit(x, t, y, self.seed, {**PARAMS, **p}, groups=self.groups,
-                                        shares=_shares(frame))
+            self.models_ = relative.fit(x, t, y, self.seed, {**PARAMS, **p}, groups=self.groups)
             return self
         if self.learner in ("t", "x"):
             mu0 = _fit_classifier(x[t == 0], y[t == 0], self.seed, p)
@@ -174,10 +162,7 @@ class UpliftModel:
         if self.learner == "risk":
             return _prob(m["mu0"], x, self.rates_[0])
         if self.learner == "rr":
-            shares = _shares(frame)
-            if shares is None and self.book is not None:
-                shares = group_shares(self.book, frame.reset_index(drop=True), self.groups)
-            return relative.predict(self.models_, x, shares)
+            return relative.predict(self.models_, x)
         if self.learner == "t":
             return _prob(m["mu0"], x, self.rates_[0]) - _prob(m["mu1"], x, self.rates_[1])
         if self.learner == "x":

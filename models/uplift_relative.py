@@ -23,10 +23,7 @@ The churn model and the shares entering the Poisson fit are cross-fitted (out of
 the relative effect is not learned from the churn model's own overfit. When the rows carry the
 pipeline's churn probability as of their assignment date (column
 :data:`models.uplift_baseline.BASE_RISK`, from a churn model of every account), it is the offset
-``q`` instead (where known). When they also carry that model's reason shares (``shares``, columns
-:data:`models.uplift_baseline.SHARE` + group), those are ``z`` instead of the experiment's own churn
-model's: a model of thousands of accounts tells why an account is at risk better than one of a few
-hundred. Accounts scored later get their shares from the same book model (``book``).
+``q`` instead (where known) and the experiment's own churn model only gives the reason shares.
 """
 
 from __future__ import annotations
@@ -35,7 +32,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from models.uplift_baseline import BASE_RISK, SHARE
+from models.uplift_baseline import BASE_RISK
 
 #: Ridge on the reason groups' relative effects (toward the pooled one) and on the level correction.
 SHRINK, LEVEL_SHRINK = 20.0, 5.0
@@ -117,28 +114,16 @@ def _offset(q: np.ndarray, base: np.ndarray | None) -> np.ndarray:
     return np.where(np.isnan(base), q, np.clip(base, 1e-4, 1.0))
 
 
-def _book_shares(own: np.ndarray, shares: pd.DataFrame | None, names: list[str]) -> np.ndarray:
-    """``own`` shares, replaced by the book model's (``shares``: ``SHARE + group`` columns) on the rows where
-    those are known; a group the book model does not have gets 0."""
-    if shares is None or shares.shape[1] == 0:
-        return own
-    book = np.column_stack([pd.to_numeric(shares[SHARE + n], errors="coerce").to_numpy(dtype=float)
-                            if SHARE + n in shares else np.zeros(len(shares)) for n in names])
-    known = ~np.isnan(book).any(axis=1)
-    return np.where(known[:, None], np.nan_to_num(book), own)
-
-
 def _design(z: np.ndarray, t: np.ndarray) -> np.ndarray:
     ones = np.ones((len(z), 1))
     return np.hstack([ones, z, t[:, None] * ones, t[:, None] * z])
 
 
 def fit(x: pd.DataFrame, t: np.ndarray, y: np.ndarray, seed: int, params: dict,
-        groups: dict | None = None, shares: pd.DataFrame | None = None) -> dict:
+        groups: dict | None = None) -> dict:
     """Fit the churn model and the relative effect; the fitted parts as a dict for :func:`predict`.
 
     ``params`` are LightGBM parameters; ``shrink`` and ``level_shrink`` among them set the ridge penalties.
-    ``shares``: the book model's reason shares of the rows (``SHARE + group`` columns), used where known.
     """
     params = dict(params)
     shrink, level = float(params.pop("shrink", SHRINK)), float(params.pop("level_shrink", LEVEL_SHRINK))
@@ -151,7 +136,6 @@ def fit(x: pd.DataFrame, t: np.ndarray, y: np.ndarray, seed: int, params: dict,
         out = fold == k
         model = _classifier(x[~out], y[~out], seed + k, params)
         q[out], z[out] = _risk(model, x[out], rate), reason_shares(model, x[out], member)
-    z = _book_shares(z, shares, names)
     centre = z.mean(axis=0)
     zc = z - centre
     g = len(names)
@@ -161,21 +145,17 @@ def fit(x: pd.DataFrame, t: np.ndarray, y: np.ndarray, seed: int, params: dict,
             "centre": centre, "level": beta[: g + 1], "effect": beta[g + 1:]}
 
 
-def _centred_shares(m: dict, x: pd.DataFrame, shares: pd.DataFrame | None) -> np.ndarray:
-    return _book_shares(reason_shares(m["risk"], x, m["member"]), shares, m["groups"]) - m["centre"]
-
-
-def relative_risk(m: dict, x: pd.DataFrame, shares: pd.DataFrame | None = None) -> np.ndarray:
+def relative_risk(m: dict, x: pd.DataFrame) -> np.ndarray:
     """Estimated churn probability when called divided by the one without a call, per row."""
     x, _ = _split(x)
-    zc = _centred_shares(m, x, shares)
+    zc = reason_shares(m["risk"], x, m["member"]) - m["centre"]
     return np.exp(m["effect"][0] + zc @ m["effect"][1:])
 
 
-def predict(m: dict, x: pd.DataFrame, shares: pd.DataFrame | None = None) -> np.ndarray:
-    """Estimated reduction of the churn probability if called: ``p0 * (1 - RR)``; ``shares`` as in :func:`fit`."""
+def predict(m: dict, x: pd.DataFrame) -> np.ndarray:
+    """Estimated reduction of the churn probability if called: ``p0 * (1 - RR)``."""
     x, base = _split(x)
-    zc = _centred_shares(m, x, shares)
+    zc = reason_shares(m["risk"], x, m["member"]) - m["centre"]
     p0 = np.clip(_offset(_risk(m["risk"], x, m["rate"]), base) * np.exp(m["level"][0] + zc @ m["level"][1:]), 0.0, 1.0)
     return p0 * (1.0 - np.exp(m["effect"][0] + zc @ m["effect"][1:]))
 

@@ -21,9 +21,8 @@ import pandas as pd
 
 from models import folds as folds_
 from models.experiments import OUTREACH
-from models.classifier import ChurnModel
 from models.uplift import LEARNERS, Selection, TooFewAccounts, UpliftModel, select
-from models.uplift_baseline import BASE_RISK, book_risk
+from models.uplift_baseline import BASE_RISK, as_of_risk
 from pipeline.config import Config
 from pipeline.engine.engines import get_engine
 from pipeline.engine.featurize import build_features
@@ -61,7 +60,6 @@ class ExperimentData:
     features: list[str]
     categorical: list[str]
     groups: dict[str, str]  # feature name -> its family (the reason groups of the ``rr`` learner)
-    book: ChurnModel | None = None  # the latest refit's churn model of every account (``rr``'s reason shares)
 
 
 def experiment_frame(cfg: Config, assigned: pd.DataFrame, until: date | None = None,
@@ -89,9 +87,8 @@ def experiment_data(cfg: Config, assigned: pd.DataFrame, until: date | None = No
         ``frame``: one row per assignment whose outcome window closed before ``until``: ``account_id``,
         ``assigned_date``, ``treated`` (outreach arm), ``churned``, the feature columns and
         ``base_risk``: the churn probability of a churn model of every account as of the assignment date
-        (:func:`models.uplift_baseline.book_risk`: refitted on each snapshot date on the labels closed
-        before it), also listed as a feature, and that model's reason shares (``base_share__<family>``
-        columns, read by the ``rr`` learner only); ``book``: the latest refit's model.
+        (:func:`models.uplift_baseline.as_of_risk`: refitted on each snapshot date on the labels closed
+        before it), also listed as a feature.
     """
     window = folds_.label_window_days(cfg.labels)
     with get_engine(cfg.engine).source(cfg) as source:
@@ -114,28 +111,22 @@ def experiment_data(cfg: Config, assigned: pd.DataFrame, until: date | None = No
     frame = frame[frame["label_observed"].astype(bool)].reset_index(drop=True)
     frame["treated"] = (frame["arm"] == OUTREACH).astype(int)
     frame["churned"] = frame["churned"].astype(int)
-    families = {f.name: f.family for f in table.features}
-    baseline = book_risk(book, frame, table.feature_names, table.categorical, window, refits, cfg.training.seed,
-                         groups=families)
-    frame[BASE_RISK] = baseline.risk
-    frame = pd.concat([frame, baseline.shares], axis=1)
-    return ExperimentData(frame, [*table.feature_names, BASE_RISK], table.categorical,
-                          families | {BASE_RISK: BASE_RISK}, baseline.model)
+    frame[BASE_RISK] = as_of_risk(book, frame, table.feature_names, table.categorical, window, refits,
+                                  cfg.training.seed)
+    groups = {f.name: f.family for f in table.features} | {BASE_RISK: BASE_RISK}
+    return ExperimentData(frame, [*table.feature_names, BASE_RISK], table.categorical, groups)
 
 
 def fit(frame: pd.DataFrame, features: list[str], categorical: list[str], window_days: int, seed: int = 0,
         learners: tuple = LEARNERS, min_per_arm: int = MIN_PER_ARM, true_uplift: np.ndarray | None = None,
-        groups: dict | None = None, book=None) -> tuple[Selection | None, UpliftModel | None, str]:
-    """Choose out of time and refit on every row; ``(None, None, message)`` when the experiment is too small.
-
-    ``book``: the churn model of every account that gives ``rr`` the reason shares of accounts scored later
-    (:attr:`ExperimentData.book`)."""
+        groups: dict | None = None) -> tuple[Selection | None, UpliftModel | None, str]:
+    """Choose out of time and refit on every row; ``(None, None, message)`` when the experiment is too small."""
     try:
         chosen = select(frame, features, categorical, window_days, learners, min_per_arm, seed, true_uplift, groups)
     except TooFewAccounts as err:
         return None, None, f"no uplift model: {err}; `uplift` stays null"
     assert chosen.chosen is not None
-    model = UpliftModel(chosen.chosen, seed, groups=groups or {}, book=book).fit(frame, features, categorical)
+    model = UpliftModel(chosen.chosen, seed, groups=groups or {}).fit(frame, features, categorical)
     return chosen, model, chosen.reason
 
 
@@ -145,7 +136,7 @@ def run(cfg: Config, experiment: str, assigned: pd.DataFrame, *, until: date | N
     data = experiment_data(cfg, assigned, until, progress)
     window = folds_.label_window_days(cfg.labels)
     selection, model, message = fit(data.frame, data.features, data.categorical, window, seed=cfg.training.seed,
-                                    min_per_arm=min_per_arm, groups=data.groups, book=data.book)
+                                    min_per_arm=min_per_arm, groups=data.groups)
     result = UpliftResult(experiment, until, len(assigned), len(data.frame), selection, model, message, data.features)
     if track and model is not None:
         from pipeline.publish import uplift as publish

@@ -69,26 +69,3 @@ def test_unobserved_labels_are_never_fitted():
     hidden = panel.assign(label_observed=False, churned=1)
     assert np.isnan(as_of_risk(hidden, rows, ["signal", "other"], [], WINDOW, refits)).all()
     assert np.isfinite(risk).any()
-
-
-def test_book_risk_says_why_by_the_same_model_of_the_same_date():
-    from models.uplift_baseline import SHARE, book_risk, group_shares
-
-    panel, rows = _panel(), _assigned()
-    refits = sorted(panel["as_of"].unique())
-    groups = {"signal": "usage", "other": "tickets"}
-    got = book_risk(panel, rows, ["signal", "other"], [], WINDOW, refits, groups=groups)
-    assert np.array_equal(got.risk, as_of_risk(panel, rows, ["signal", "other"], [], WINDOW, refits), equal_nan=True)
-    assert list(got.shares.columns) == [SHARE + "usage", SHARE + "tickets"] and len(got.shares) == len(rows)
-    known = np.isfinite(got.risk)
-    assert got.shares[~known].isna().all().all()  # no model on those dates: no shares either
-    total = got.shares[known].sum(axis=1)
-    assert (((total - 1).abs() < 1e-9) | (total == 0)).all()
-    # the shares are the latest model's own on its rows (the last refit scores the last assignments)
-    used = max(r for r in refits if r <= max(rows["assigned_date"]))  # the latest refit any row used
-    last = (pd.to_datetime(rows["assigned_date"]) >= pd.Timestamp(used)).to_numpy()
-    again = group_shares(got.model, rows[last].reset_index(drop=True), groups)
-    assert np.allclose(again.to_numpy(), got.shares[last].to_numpy())
-    # an account at risk by a high signal is at risk for the usage reason
-    high = known & (rows["signal"] > 1.5).to_numpy()
-    assert got.shares.loc[high, SHARE + "usage"].mean() > 0.7

@@ -82,24 +82,3 @@ def test_rr_takes_the_pipeline_churn_probability_as_its_baseline_risk():
     missing = model.predict(test.assign(**{BASE_RISK: np.nan}))
     assert np.isfinite(missing).all() and not np.allclose(missing, base)
     assert oracle_qini(base, test["true_uplift"]) > 0.5
-
-
-def test_rr_reads_the_book_models_reason_shares_and_scores_new_accounts_with_that_model():
-    from models.classifier import ChurnModel
-    from models.uplift_baseline import group_shares
-
-    groups = {"lag": "onboarding", "budget": "budget", "noise": "budget"}
-    features = ["lag", "budget", "noise"]
-    book_rows = _world(20000, 5)  # the book: many accounts; its churn model is fitted on outcomes without a call
-    p0 = 1 / (1 + np.exp(-(-3.5 + 1.2 * book_rows["lag"] + 1.2 * book_rows["budget"])))
-    uncalled = (np.random.default_rng(6).random(len(book_rows)) < p0).astype(int)
-    book = ChurnModel(seed=0, calibration="none").fit(book_rows, uncalled, feature_names=features)
-    train, test = _world(3000, 0), _world(3000, 1)
-    shares = group_shares(book, train, groups)
-    with_shares = pd.concat([train, shares], axis=1)
-    model = UpliftModel("rr", seed=0, groups=groups, book=book).fit(with_shares, features)
-    # rows carrying shares and rows scored by the book model get the same uplift
-    carried = model.predict(pd.concat([test, group_shares(book, test, groups)], axis=1))
-    assert np.allclose(model.predict(test), carried)
-    own = UpliftModel("rr", seed=0, groups=groups).fit(train, features).predict(test)
-    assert oracle_qini(carried, test["true_uplift"]) >= oracle_qini(own, test["true_uplift"]) - 0.02
