@@ -244,9 +244,11 @@ def _load_registered(cfg: Config, uri: str):
     from pipeline.publish.model_files import download, load_churn_model_and_scorecard
 
     cache = Path(cfg.scoring.model_cache_dir) if cfg.scoring.model_cache_dir else None
-    entry = _entry_from_file(cfg.tracking.uri, uri) if cache else None
-    local = None if entry is None else model_cache.held(cache, cfg.tracking.uri, *entry)
-    if local is not None:
+    entry = None if cache is None else _entry_from_file(cfg.tracking.uri, uri)
+    local = None if cache is None or entry is None else model_cache.held(cache, cfg.tracking.uri, *entry)
+    name: str
+    version: str | None
+    if local is not None and entry is not None:
         name, version, _ = entry
     else:
         from pipeline.publish.registry import point_at
@@ -263,7 +265,10 @@ def _load_registered(cfg: Config, uri: str):
 def _registry_uri(uri: str) -> tuple[str, str | None, str | None] | None:
     """(name, alias, version) of a ``models:/`` URI (alias and version both ``None``: the bare name); else ``None``."""
     match = re.fullmatch(r"models:/([^/@]+)(?:@([^/]+)|/(\d+))?", uri)
-    return None if match is None else match.groups()
+    if match is None:
+        return None
+    name, alias, version = match.groups()
+    return name, alias, version
 
 
 def _entry_from_file(tracking_uri: str, uri: str) -> tuple[str, str, str] | None:
@@ -306,7 +311,7 @@ def registry_entry(uri: str) -> tuple[str, str | None, str]:
     client = MlflowClient()
     try:
         found = (client.get_model_version_by_alias(name, alias) if alias else
-                 client.get_model_version(name, version))
+                 client.get_model_version(name, str(version)))
     except MlflowException as exc:
         raise ModelError(f"no model version '{name}{'@' + alias if alias else '/' + str(version)}' in the registry: "
                          f"{exc.message}") from None
