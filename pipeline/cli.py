@@ -189,7 +189,7 @@ def validate(
 
 def _say_tracking(cfg: Config) -> None:
     """Say where MLflow logs and reads models: ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else the config."""
-    from pipeline.publish.registry import where
+    from pipeline.publish.registry_file import where
 
     _say(where(cfg.tracking))
 

@@ -26,6 +26,19 @@ def slot(root: Path, tracking_uri: str, name: str) -> Path:
     return Path(root).expanduser() / hashlib.sha256(f"{tracking_uri}\n{name}".encode()).hexdigest()[:20]
 
 
+def held(root: Path, tracking_uri: str, name: str, version: str, run_id: str) -> Path | None:
+    """The folder of the cached copy of ``name`` version ``version`` of run ``run_id``; ``None`` when not cached."""
+    here = slot(root, tracking_uri, name)
+    stamp = here / KEY_FILE
+    if not stamp.is_file():
+        return None
+    key = {"name": name, "version": str(version), "run_id": run_id}
+    found = json.loads(stamp.read_text())
+    if {k: found.get(k) for k in key} == key and (here / found.get("dir", "")).is_dir():
+        return here / found["dir"]
+    return None
+
+
 def cached(root: Path, tracking_uri: str, name: str, version: str, run_id: str,
            download: Callable[[Path], Path]) -> Path:
     """The local folder of ``name`` version ``version`` (logged by run ``run_id``), downloaded when not cached.
@@ -45,13 +58,11 @@ def cached(root: Path, tracking_uri: str, name: str, version: str, run_id: str,
     pathlib.Path
         The folder of the cached model (its ``MLmodel`` and artifacts).
     """
+    found = held(root, tracking_uri, name, version, run_id)
+    if found is not None:
+        return found
     here = slot(root, tracking_uri, name)
     key = {"name": name, "version": str(version), "run_id": run_id}
-    stamp = here / KEY_FILE
-    if stamp.is_file():
-        held = json.loads(stamp.read_text())
-        if {k: held.get(k) for k in key} == key and (here / held.get("dir", "")).is_dir():
-            return here / held["dir"]
     here.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(dir=here.parent, prefix=".download-"))
     old = here.parent / f".old-{uuid.uuid4().hex}"

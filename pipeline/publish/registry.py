@@ -27,6 +27,7 @@ from models.errors import ModelError
 from pipeline.config import TRACKING_URI_ENV, Tracking
 from pipeline.errors import mask_secrets
 from pipeline.publish import pyfunc
+from pipeline.publish.registry_file import where  # noqa: F401 (re-exported: it imports no MLflow)
 from pipeline.publish.gate import CHAMPION, ChampionScore, Decision, decide, unvalidated_decision
 from pipeline.publish.result import TrainResult
 
@@ -43,21 +44,6 @@ def artifact_location(tracking: Tracking) -> str | None:
     if parts.scheme == "sqlite":
         return (Path(tracking.uri.removeprefix("sqlite:///")).resolve().parent / "mlruns").as_uri()
     return None
-
-
-def where(tracking: Tracking) -> str:
-    """One line saying where MLflow logs and reads models, and which setting chose it (passwords masked).
-
-    Examples
-    --------
-    >>> from pipeline.config import load_config
-    >>> where(load_config(None, {"tracking.uri": "postgresql://bob:secret@db/mlflow"}).tracking)
-    'MLflow tracking at postgresql://bob:***@db/mlflow (from --tracking-uri)'
-    """
-    uri = tracking.uri
-    if urlsplit(uri).scheme == "sqlite" and not uri.startswith("sqlite:////"):
-        uri = f"{uri} = {Path(uri.removeprefix('sqlite:///')).resolve()}"
-    return f"MLflow tracking at {mask_secrets(uri)} (from {tracking.origin})"
 
 
 def point_at(tracking: Tracking) -> None:

@@ -135,10 +135,13 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
 def estimate_uplift(cfg: Config, frame: pd.DataFrame, progress: Progress):
     """The validated uplift champion's estimate per row of ``frame``; ``None`` (and why) without one."""
     from models.errors import ModelError
-    from pipeline.publish.uplift import load_validated
 
     try:
-        found = load_validated(cfg) if _registered(cfg, cfg.tracking.uplift_model_name) else None
+        found = None
+        if _registered(cfg, cfg.tracking.uplift_model_name):
+            from pipeline.publish.uplift import load_validated  # MLflow: imported only when there is one
+
+            found = load_validated(cfg)
     except ModelError as exc:
         progress(f"uplift left null: {exc}")
         return None
@@ -153,6 +156,10 @@ def estimate_uplift(cfg: Config, frame: pd.DataFrame, progress: Progress):
 
 def _registered(cfg: Config, name: str) -> bool:
     """Whether ``name`` is a registered model of the tracking store (without creating anything)."""
+    from pipeline.publish import registry_file
+
+    if registry_file.registered(cfg.tracking.uri, name) is False:  # the store's file says so: no MLflow import
+        return False
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -219,22 +226,61 @@ def load_model(cfg: Config, uri: str | None, model=None):
     scorecard = None
     name, version = uri, None
     if model is None:
-        from pipeline.publish.pyfunc import load_churn_model_and_scorecard
+        model, scorecard, name, version = _load_registered(cfg, uri)
+    check_config_version(model, cfg, uri)
+    health = HealthScore.from_dict(scorecard) if scorecard else HealthScore.from_config(cfg.training.health_score)
+    return model, health, name, version, uri
+
+
+def _load_registered(cfg: Config, uri: str):
+    """(model, scorecard, name, version) of the model the registry serves at ``uri``.
+
+    The registry is asked every time. On a SQLite store whose file already says which version serves
+    (:mod:`pipeline.publish.registry_file`) and a local copy holding that version of that run
+    (:mod:`pipeline.publish.model_cache`), the copy is read without importing MLflow; otherwise MLflow
+    resolves the URI and the copy is refreshed.
+    """
+    from pipeline.publish import model_cache
+    from pipeline.publish.model_files import download, load_churn_model_and_scorecard
+
+    cache = Path(cfg.scoring.model_cache_dir) if cfg.scoring.model_cache_dir else None
+    entry = None if cache is None else _entry_from_file(cfg.tracking.uri, uri)
+    local = None if cache is None or entry is None else model_cache.held(cache, cfg.tracking.uri, *entry)
+    name: str
+    version: str | None
+    if local is not None and entry is not None:
+        name, version, _ = entry
+    else:
         from pipeline.publish.registry import point_at
 
         point_at(cfg.tracking)
         name, version, run_id = registry_entry(uri)
-        local = None
-        if version and cfg.scoring.model_cache_dir:
-            from pipeline.publish import model_cache
-            from pipeline.publish.pyfunc import download
-
-            local = model_cache.cached(Path(cfg.scoring.model_cache_dir), cfg.tracking.uri, name, version, run_id,
+        if version and cache:
+            local = model_cache.cached(cache, cfg.tracking.uri, name, version, run_id,
                                        lambda dst: download(f"models:/{name}/{version}", dst))
-        model, scorecard = load_churn_model_and_scorecard(f"models:/{name}/{version}" if version else uri, local)
-    check_config_version(model, cfg, uri)
-    health = HealthScore.from_dict(scorecard) if scorecard else HealthScore.from_config(cfg.training.health_score)
-    return model, health, name, version, uri
+    model, scorecard = load_churn_model_and_scorecard(f"models:/{name}/{version}" if version else uri, local)
+    return model, scorecard, name, version
+
+
+def _registry_uri(uri: str) -> tuple[str, str | None, str | None] | None:
+    """(name, alias, version) of a ``models:/`` URI (alias and version both ``None``: the bare name); else ``None``."""
+    match = re.fullmatch(r"models:/([^/@]+)(?:@([^/]+)|/(\d+))?", uri)
+    if match is None:
+        return None
+    name, alias, version = match.groups()
+    return name, alias, version
+
+
+def _entry_from_file(tracking_uri: str, uri: str) -> tuple[str, str, str] | None:
+    """(name, version, run id) served at ``uri``, read from a SQLite store's file; ``None`` when MLflow must say."""
+    from pipeline.publish import registry_file
+
+    parts = _registry_uri(uri)
+    if parts is None or not (parts[1] or parts[2]):
+        return None
+    name, alias, version = parts
+    found = registry_file.served(tracking_uri, name, alias=alias, version=version)
+    return None if found is None else (name, *found)
 
 
 def registry_version(uri: str) -> tuple[str, str | None]:
@@ -253,10 +299,10 @@ def registry_entry(uri: str) -> tuple[str, str | None, str]:
     ModelError
         When the registry has no such alias or version.
     """
-    match = re.fullmatch(r"models:/([^/@]+)(?:@([^/]+)|/(\d+))?", uri)
-    if not match:
+    parts = _registry_uri(uri)
+    if parts is None:
         return uri, None, ""
-    name, alias, version = match.groups()
+    name, alias, version = parts
     if not (alias or version):
         return name, None, ""
     from mlflow import MlflowClient
@@ -265,7 +311,7 @@ def registry_entry(uri: str) -> tuple[str, str | None, str]:
     client = MlflowClient()
     try:
         found = (client.get_model_version_by_alias(name, alias) if alias else
-                 client.get_model_version(name, version))
+                 client.get_model_version(name, str(version)))
     except MlflowException as exc:
         raise ModelError(f"no model version '{name}{'@' + alias if alias else '/' + str(version)}' in the registry: "
                          f"{exc.message}") from None
