@@ -21,6 +21,20 @@ def total(value, where):
     return ibis.ifelse(where, value, 0).sum().fill_null(0)  # CASE, not FILTER: much faster on DuckDB
 
 
+def within(f, p):
+    """Whether a stretch of frame ``f`` is inside the {window} days before the as-of date.
+
+    With a calendar (``features.calendar``) a window shorter than the longest counts the {window} days before the
+    as-of date that are not holidays, reaching further back past the holidays (no further than the longest
+    window): a holiday week neither empties a 7-day window nor counts in it. The stretches still end before the
+    as-of date; the calendar is known in advance. Without a calendar, the {window} calendar days.
+    """
+    windows = p.settings.usage.windows
+    if p.settings.calendar.configured and p.window < max(windows):
+        return (f.nd <= p.window) & ~f.hol if "hol" in f.columns else f.nd <= p.window
+    return f.d <= p.window
+
+
 def change(recent, before):
     """Relative change ``recent / before - 1``; null when ``before`` is 0."""
     return recent / ibis.ifelse(before == 0, ibis.null(), before) - 1
@@ -35,8 +49,9 @@ def change(recent, before):
     history="{window}",
 )
 def events(f, p):
-    """Product events (sum of quantity, all types) in the {window} days before the as-of date."""
-    return total(f.n, f.d <= p.window)
+    """Product events (sum of quantity, all types) in the {window} days before the as-of date (short windows with a
+    calendar: its {window} non-holiday days, see :func:`within`)."""
+    return total(f.n, within(f, p))
 
 
 @feature(
@@ -49,7 +64,7 @@ def events(f, p):
 )
 def events_of_type(f, p):
     """Events of type '{event_type}' in the {window} days before the as-of date."""
-    return total(f[f"t_{p.event}"], f.d <= p.window)
+    return total(f[f"t_{p.event}"], within(f, p))
 
 
 @feature(
@@ -61,8 +76,9 @@ def events_of_type(f, p):
     history="{window}",
 )
 def active_days(f, p):
-    """Days with at least one event among the {window} days before the as-of date."""
-    return total(f.days, f.d <= p.window)
+    """Days with at least one event among the {window} days before the as-of date (short windows with a calendar:
+    its {window} non-holiday days)."""
+    return total(f.days, within(f, p))
 
 
 @feature(
@@ -74,8 +90,9 @@ def active_days(f, p):
     history="{window}",
 )
 def active_users(f, p):
-    """Distinct users with any event in the {window} days before the as-of date."""
-    return total(flag(f.d <= p.window), f.user_id.notnull())
+    """Distinct users with any event in the {window} days before the as-of date (short windows with a calendar: its
+    {window} non-holiday days)."""
+    return total(flag(within(f, p)), f.user_id.notnull())
 
 
 @feature(
@@ -149,7 +166,7 @@ def days_since_last_activity(f, p):
 )
 def breadth(f, p):
     """Distinct event types used in the {window} days before the as-of date."""
-    used = [flag(total(f[f"t_{e}"], f.d <= p.window) > 0) for e in p.events]
+    used = [flag(total(f[f"t_{e}"], within(f, p)) > 0) for e in p.events]
     return sum(used[1:], used[0]) if used else ibis.literal(0)
 
 

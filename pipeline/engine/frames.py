@@ -18,6 +18,7 @@ counts; no feature re-scans the events per snapshot.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, timedelta
 
 import ibis
@@ -77,10 +78,14 @@ class Frames:
         """Day-to-stretch map and the (as_of, stretch, d) spans for ``offsets``, as engine tables."""
         key = tuple(offsets)
         if key not in self._stretch_cache:
-            days, spans = stretches(self.dates, offsets)
+            holidays, windows = calendar_windows(self.cfg)
+            days, spans = stretches(self.dates, offsets, holidays, windows)
+            schema = {"as_of": "date", "stretch": "int64", "d": "int64"}
+            if holidays:
+                schema |= {"nd": "int64", "hol": "boolean"}
             self._stretch_cache[key] = (
                 ibis.memtable(days, schema={"day": "date", "stretch": "int64"}),
-                ibis.memtable(spans, schema={"as_of": "date", "stretch": "int64", "d": "int64"}),
+                ibis.memtable(spans, schema=schema),
             )
         return self._stretch_cache[key]
 
@@ -95,7 +100,9 @@ class Frames:
     def usage(self) -> ibis.Table:
         """One row per (account, as-of, stretch of days): ``d`` = days back to the stretch's
         start, ``n`` = events, ``t_<type>`` = events per type, ``days`` = active days and
-        ``last_d`` = days since the stretch's last active day.
+        ``last_d`` = days since the stretch's last active day; with a calendar (``features.calendar``)
+        also ``nd`` = days back to the stretch's start that are not holidays and ``hol`` = whether the
+        stretch is holidays (see :func:`stretches`).
 
         The days before each as-of date are cut into stretches at every window
         boundary any usage feature reads (T - k for every window k, every week
@@ -127,7 +134,9 @@ class Frames:
 
     def users(self) -> ibis.Table:
         """One row per (account, as-of, user) with ``d`` = days back to the start of the
-        user's latest active stretch before T and ``d_prior`` = the same before T - ``trend_days``.
+        user's latest active stretch before T and ``d_prior`` = the same before T - ``trend_days``;
+        with a calendar also ``nd`` = the non-holiday days back to the start of the user's latest active
+        stretch that is not holidays (null when the user was active on holidays only).
 
         Distinct users are not additive over days, so each user is rolled up once
         per stretch (see :meth:`usage`); "active within k days" is then exactly
@@ -141,11 +150,12 @@ class Frames:
         rolled = self._temp(tagged.select("account_id", "stretch", "user_id").distinct())
         joined = self._per_snapshot(rolled, offsets)
         seen = joined.filter(joined.user_id.notnull())
+        calendar = {"nd": seen.nd.min(where=~seen.hol)} if "nd" in seen.columns else {}
         latest = seen.group_by(["account_id", "as_of", "user_id"]).aggregate(
-            d=seen.d.min(), d_prior=seen.d.min(where=seen.d > trend)
+            d=seen.d.min(), d_prior=seen.d.min(where=seen.d > trend), **calendar
         )
         return self.spine.select("account_id", "as_of").left_join(latest, ["account_id", "as_of"]).select(
-            "account_id", "as_of", "user_id", "d", "d_prior"
+            "account_id", "as_of", "user_id", "d", "d_prior", *calendar
         )
 
     def tickets(self) -> ibis.Table:
@@ -305,15 +315,50 @@ def base_plans(lines: ibis.Table) -> ibis.Table:
     return roles
 
 
-def stretches(dates: list[date], offsets: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def calendar_windows(cfg: Config) -> tuple[list[date], list[int]]:
+    """The calendar's holidays and the short usage windows that skip them (``features.calendar``).
+
+    Without a calendar, none: every window is its calendar days. With one, a window shorter than the longest
+    (``features.usage.windows``) counts the non-holiday days before the as-of date (see :func:`stretches`).
+    """
+    if not cfg.features.calendar.configured:
+        return [], []
+    windows = cfg.features.usage.windows
+    return cfg.features.calendar.days(), [w for w in windows if w < max(windows)]
+
+
+def non_holiday_reach(t: date, k: int, holidays: set[date], cap: int) -> int:
+    """Calendar days back from ``t`` that hold its last ``k`` non-holiday days (at most ``cap``)."""
+    reach = seen = 0
+    while seen < k and reach < cap:
+        reach += 1
+        seen += (t - timedelta(days=reach)) not in holidays
+    return reach
+
+
+def stretches(dates: list[date], offsets: list[int], holidays: list[date] = (),
+              windows: list[int] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cut the days before each as-of date at every window boundary.
 
     Returns a (day, stretch) map covering every day of every stretch, and
     (as_of, stretch, d) rows listing for each as-of date T the stretches inside
     its longest window, with ``d`` = days from the stretch's first day to T.
+
+    With ``holidays``, the days are also cut around every holiday and, for each of ``windows``, where T's last
+    ``window`` non-holiday days begin (no further back than the longest offset), and the rows also carry ``nd``
+    = non-holiday days from the stretch's first day to T and ``hol`` = whether the stretch is holidays: "the
+    last k non-holiday days" is exactly ``nd <= k and not hol``. Holidays are known in advance, so the cuts
+    read no data; every stretch still ends before T.
     """
     longest = max(offsets)
-    cuts = sorted({t - timedelta(days=k) for t in dates for k in [0, *offsets]})
+    off = set(holidays)
+    extra = set()
+    if off:
+        for t in dates:
+            near = [h for h in off if t - timedelta(days=longest) <= h < t]
+            extra |= {*near, *(h + timedelta(days=1) for h in near)}
+            extra |= {t - timedelta(days=non_holiday_reach(t, k, off, longest)) for k in windows}
+    cuts = sorted({t - timedelta(days=k) for t in dates for k in [0, *offsets]} | extra)
     bounds = list(zip(cuts, cuts[1:]))
     days = pd.DataFrame(
         [(lo + timedelta(days=i), sid) for sid, (lo, hi) in enumerate(bounds) for i in range((hi - lo).days)],
@@ -328,4 +373,10 @@ def stretches(dates: list[date], offsets: list[int]) -> tuple[pd.DataFrame, pd.D
         ],
         columns=["as_of", "stretch", "d"],
     )
+    if off:
+        first = {sid: lo for sid, (lo, _) in enumerate(bounds)}
+        ordered = sorted(off)
+        spans["nd"] = [(t - first[sid]).days - (bisect_left(ordered, t) - bisect_left(ordered, first[sid]))
+                       for t, sid in zip(spans["as_of"], spans["stretch"])]
+        spans["hol"] = [first[sid] in off for sid in spans["stretch"]]
     return days, spans
