@@ -16,6 +16,10 @@ import ibis
 from features.base import feature, flag
 
 
+#: Days back to "the same days a year earlier" (``events_{window}d_vs_year_ago``).
+YEAR = 365
+
+
 def total(value, where):
     """Sum of ``value`` where ``where`` holds; 0 when nothing matches."""
     return ibis.ifelse(where, value, 0).sum().fill_null(0)  # CASE, not FILTER: much faster on DuckDB
@@ -49,8 +53,8 @@ def change(recent, before):
     history="{window}",
 )
 def events(f, p):
-    """Product events (sum of quantity, all types) in the {window} days before the as-of date (short windows with a
-    calendar: its {window} non-holiday days, see :func:`within`)."""
+    """Product events (sum of quantity, all types) in the {window} days before the as-of date (with a calendar, a
+    short window's {window} non-holiday days)."""
     return total(f.n, within(f, p))
 
 
@@ -76,8 +80,8 @@ def events_of_type(f, p):
     history="{window}",
 )
 def active_days(f, p):
-    """Days with at least one event among the {window} days before the as-of date (short windows with a calendar:
-    its {window} non-holiday days)."""
+    """Days with at least one event among the {window} days before the as-of date (with a calendar, a short
+    window's {window} non-holiday days)."""
     return total(f.days, within(f, p))
 
 
@@ -90,7 +94,7 @@ def active_days(f, p):
     history="{window}",
 )
 def active_users(f, p):
-    """Distinct users with any event in the {window} days before the as-of date (short windows with a calendar: its
+    """Distinct users with any event in the {window} days before the as-of date (with a calendar, a short window's
     {window} non-holiday days)."""
     return total(flag(within(f, p)), f.user_id.notnull())
 
@@ -282,6 +286,24 @@ def events_of_type_vs_all_accounts(t, p):
     to the same ratio of all established accounts on the as-of date, minus 1 (null without such events in the
     {baseline} days)."""
     return rate_vs_all_accounts(t, f"events_{p.event}_{p.window}d", f"events_{p.event}_{p.baseline}d", p)
+
+
+@feature(
+    name="events_{window}d_vs_year_ago", family="usage", frame="year_ago", per="year_ago_short_window",
+    unit="ratio", group="usage_trend", topic="usage trend",
+    risk="Product events in the last {window} days are {up} {pct} on the same days a year earlier",
+    protective="Product events in the last {window} days are {up} {pct} on the same days a year earlier",
+    direction="lower",
+    history="365+{window}",  # YEAR + window
+)
+def events_vs_year_ago(f, p):
+    """Product events in the {window} days before the as-of date relative to the same {window} days a year (365
+    days) earlier, minus 1: a lull every year has (the holidays, a summer) is not a decline. Null for an account
+    younger than a year and {window} days, or without events a year earlier. Only with ``features.usage.year_ago``."""
+    recent = total(f.n, f.d <= p.window)
+    before = total(f.n, (f.d > YEAR) & (f.d <= YEAR + p.window))
+    old = f.tenure.max() >= YEAR + p.window
+    return ibis.ifelse(old, change(recent, before), ibis.null("float64"))
 
 
 @feature(

@@ -26,6 +26,7 @@ import pandas as pd
 
 from features.base import flag
 from features.revenue import MONTH
+from features.usage import YEAR
 from pipeline.engine.catalog import Vocabulary, usage_lookback, usage_window_offsets, user_window_offsets
 from pipeline.config import Config
 
@@ -157,6 +158,31 @@ class Frames:
         return self.spine.select("account_id", "as_of").left_join(latest, ["account_id", "as_of"]).select(
             "account_id", "as_of", "user_id", "d", "d_prior", *calendar
         )
+
+    def year_ago(self) -> ibis.Table:
+        """One row per (account, as-of, stretch) of the short windows before T and of the same days a year earlier:
+        ``d`` = days back to the stretch's start (over :data:`YEAR` for the year-ago ones), ``n`` = events, and
+        ``tenure`` = days since the account was created.
+
+        Only the stretches inside ``[T - w, T)`` and ``[T - YEAR - w, T - YEAR)`` (``w`` the longest short
+        window) are listed, so a year of history costs two short windows, not a year of stretches.
+        """
+        windows = self.cfg.features.usage.windows
+        short = [w for w in windows if w < max(windows)]
+        ev = self.source.table("usage_events")
+        first = self.dates[0] - timedelta(days=YEAR + max(short))
+        ev = ev.filter((ev.occurred_at >= ibis.literal(first).cast("timestamp"))
+                       & (ev.occurred_at < ibis.literal(self.dates[-1]).cast("timestamp")))
+        days, spans = year_ago_stretches(self.dates, short)
+        day_map = ibis.memtable(days, schema={"day": "date", "stretch": "int64"})
+        span = ibis.memtable(spans, schema={"as_of": "date", "stretch": "int64", "d": "int64"})
+        tagged = ev.mutate(day=ev.occurred_at.date()).join(day_map, "day")
+        rolled = self._temp(tagged.group_by(["account_id", "stretch"]).aggregate(n=tagged.quantity.sum()))
+        a = self.source.table("accounts").select(a_id="account_id", created=lambda t: t.created_at.date())
+        spine = self.spine.join(a, self.spine.account_id == a.a_id)
+        windows_ = spine.join(span, "as_of")
+        j = windows_.left_join(rolled, [windows_.account_id == rolled.account_id, windows_.stretch == rolled.stretch])
+        return j.mutate(tenure=days_between(j.as_of, j.created))
 
     def tickets(self) -> ibis.Table:
         s, t = self.spine, self.source.table("support_tickets")
@@ -334,6 +360,23 @@ def non_holiday_reach(t: date, k: int, holidays: set[date], cap: int) -> int:
         reach += 1
         seen += (t - timedelta(days=reach)) not in holidays
     return reach
+
+
+def year_ago_stretches(dates: list[date], windows: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stretches of the last ``windows`` days before each as-of date T and of the same days :data:`YEAR` days
+    earlier: a (day, stretch) map and (as_of, stretch, d) rows with ``d`` = days from the stretch's first day to
+    T, so "the last w days" is ``d <= w`` and "the same w days a year earlier" is ``YEAR < d <= YEAR + w``."""
+    offsets = [0, *windows, YEAR, *(YEAR + w for w in windows)]
+    cuts = sorted({t - timedelta(days=k) for t in dates for k in offsets})
+    bounds = list(zip(cuts, cuts[1:]))
+    longest = max(windows)
+    near = [(t, sid, (t - lo).days) for t in dates for sid, (lo, hi) in enumerate(bounds)
+            if (hi <= t and lo >= t - timedelta(days=longest))
+            or (hi <= t - timedelta(days=YEAR) and lo >= t - timedelta(days=YEAR + longest))]
+    used = {sid for _, sid, _ in near}
+    days = pd.DataFrame([(lo + timedelta(days=i), sid) for sid, (lo, hi) in enumerate(bounds) if sid in used
+                         for i in range((hi - lo).days)], columns=["day", "stretch"])
+    return days, pd.DataFrame(near, columns=["as_of", "stretch", "d"])
 
 
 def stretches(dates: list[date], offsets: list[int], holidays: list[date] = (),

@@ -79,3 +79,32 @@ def test_stretches_hold_the_last_non_holiday_days_exactly():
     # the 7 non-holiday days before March 1 are February 16-22; the 30 reach back to January 23 (Feb 10 skipped)
     assert min(days.loc[days["stretch"].isin(
         spans.loc[(spans["as_of"] == t) & (spans["nd"] <= 30) & ~spans["hol"], "stretch"]), "day"]) == date(2024, 1, 23)
+
+
+def year_world() -> dict:
+    """A, created mid-2022: one event a day from January 2023, two a day in February 2024 and 50 a day from March
+    2024 on (after the as-of date); B, created December 2023, the same events."""
+    days = pd.date_range("2023-01-01", "2024-04-30", freq="D")
+    rows = [(a, d + pd.Timedelta(hours=9), "login", f"{a}-u",
+             50.0 if d >= pd.Timestamp(LULL_T) else 2.0 if d.month == 2 and d.year == 2024 else 1.0)
+            for a in "AB" for d in days]
+    created = {"A": pd.Timestamp("2022-06-01"), "B": pd.Timestamp("2023-12-01")}
+    accounts = pd.DataFrame([(a, a, "SMB", "Ann", created[a]) for a in "AB"],
+                            columns=["account_id", "name", "segment", "csm", "created_at"])
+    subscriptions = pd.DataFrame([(a, created[a].date(), date(2025, 1, 1), 100.0, "pro") for a in "AB"],
+                                 columns=["account_id", "start_date", "end_date", "mrr", "plan"])
+    events = pd.DataFrame(rows, columns=["account_id", "occurred_at", "event_type", "user_id", "quantity"])
+    return {"accounts": accounts, "subscriptions": subscriptions, "usage_events": events}
+
+
+def test_events_against_the_same_days_a_year_earlier():
+    cfg = load_config(None, {"features.usage.year_ago": True})
+    got = built(year_world(), [LULL_T], cfg)
+    a = got.loc[("A", LULL_T)]
+    # 30 days before March 1 2024: January 31 (1 event) and February 1-29 (2 a day) = 59; 365 days earlier,
+    # [2023-01-31, 2023-03-02): 30 days of 1 event (the events from March 1 2024 on, 50 a day, never count)
+    assert a["events_30d_vs_year_ago"] == pytest.approx(59 / 30 - 1)
+    assert a["events_7d_vs_year_ago"] == pytest.approx(14 / 7 - 1)
+    # B is younger than a year and 30 days: no year-ago comparison
+    assert pd.isna(got.loc[("B", LULL_T), "events_30d_vs_year_ago"])
+    assert "events_30d_vs_year_ago" not in built(year_world(), [LULL_T], Config())
