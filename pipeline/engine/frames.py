@@ -19,6 +19,7 @@ counts; no feature re-scans the events per snapshot.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import ibis
@@ -379,8 +380,8 @@ def year_ago_stretches(dates: list[date], windows: list[int]) -> tuple[pd.DataFr
     return days, pd.DataFrame(near, columns=["as_of", "stretch", "d"])
 
 
-def stretches(dates: list[date], offsets: list[int], holidays: list[date] = (),
-              windows: list[int] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+def stretches(dates: list[date], offsets: list[int], holidays: Sequence[date] = (),
+              windows: Sequence[int] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cut the days before each as-of date at every window boundary.
 
     Returns a (day, stretch) map covering every day of every stretch, and
