@@ -210,7 +210,7 @@ def comparison(results: list[dict], other: dict, note: str | None = None) -> lis
     ``note`` says what differs between the runs (default: only the overlay).
     """
     theirs = {r["world"]: _get(r, "model", "auc") for r in other.get("worlds", [])}
-    label = json.dumps(other.get("meta", {}).get("overlay")) or "another run"
+    label = json.dumps(other.get("meta", {}).get("overlay"), default=str) or "another run"
     lines = [f"## This run against `{other.get('meta', {}).get('command', '?')}` (overlay `{label}`)", "",
              note or "Same worlds, seeds and split; only the overlay differs.", "",
              "| world | model AUC, this run | model AUC, that run | this − that |", "|---|---|---|---|"]
@@ -238,7 +238,7 @@ def write_reports(results: list[dict], meta: dict, out_dir: Path, other: dict | 
         f"`{meta['command']}` — {meta['when']}, commit {meta['git']}, {meta['machine']}, "
         f"{meta['seconds']:.0f} s. Sizes: {meta['size']['accounts']:,} accounts per generator world, "
         f"{meta['size']['customers']:,} initial fight-churn customers; seed {meta['seed']}."
-        + (f" Candidate overlay merged into every world: `{json.dumps(meta['overlay'])}`." if meta.get("overlay") else ""),
+        + (f" Candidate overlay merged into every world: `{json.dumps(meta['overlay'], default=str)}`." if meta.get("overlay") else ""),
         "",
         "Out of time, per world: trained by `churn train --train-until CUTOFF` (the first test date: only labels "
         "closed before it are used), scored on the test snapshots (the last snapshot dates whose label window "

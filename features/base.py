@@ -27,7 +27,7 @@ REGISTRY: list["Definition"] = []
 DIRECTIONS = {"higher": 1, "lower": -1, "context": 0}
 
 #: Frames a definition can aggregate over (built in ``pipeline.engine.frames``).
-FRAMES = ("usage", "users", "tickets", "milestones", "nps", "subscriptions", "accounts", "derived")
+FRAMES = ("usage", "users", "year_ago", "tickets", "milestones", "nps", "subscriptions", "accounts", "derived")
 
 
 @dataclass(frozen=True, eq=False)

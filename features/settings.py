@@ -48,6 +48,9 @@ class UsageFeatures(Section):
     slope_weeks: Annotated[int, Field(ge=2)] = 4
     event_types: Literal["auto"] | list[str] = "auto"
     max_event_types: Annotated[int, Field(ge=0)] = 12
+    #: Compare each short window's events with the same days a year (365 days) earlier
+    #: (``events_{window}d_vs_year_ago``): needs a year of history, null before it.
+    year_ago: bool = False
 
 
 class TicketFeatures(Section):

@@ -16,9 +16,27 @@ import ibis
 from features.base import feature, flag
 
 
+#: Days back to "the same days a year earlier" (``events_{window}d_vs_year_ago``).
+YEAR = 365
+
+
 def total(value, where):
     """Sum of ``value`` where ``where`` holds; 0 when nothing matches."""
     return ibis.ifelse(where, value, 0).sum().fill_null(0)  # CASE, not FILTER: much faster on DuckDB
+
+
+def within(f, p):
+    """Whether a stretch of frame ``f`` is inside the {window} days before the as-of date.
+
+    With a calendar (``features.calendar``) a window shorter than the longest counts the {window} days before the
+    as-of date that are not holidays, reaching further back past the holidays (no further than the longest
+    window): a holiday week neither empties a 7-day window nor counts in it. The stretches still end before the
+    as-of date; the calendar is known in advance. Without a calendar, the {window} calendar days.
+    """
+    windows = p.settings.usage.windows
+    if p.settings.calendar.configured and p.window < max(windows):
+        return (f.nd <= p.window) & ~f.hol if "hol" in f.columns else f.nd <= p.window
+    return f.d <= p.window
 
 
 def change(recent, before):
@@ -35,8 +53,9 @@ def change(recent, before):
     history="{window}",
 )
 def events(f, p):
-    """Product events (sum of quantity, all types) in the {window} days before the as-of date."""
-    return total(f.n, f.d <= p.window)
+    """Product events (sum of quantity, all types) in the {window} days before the as-of date (with a calendar, a
+    short window's {window} non-holiday days)."""
+    return total(f.n, within(f, p))
 
 
 @feature(
@@ -49,7 +68,7 @@ def events(f, p):
 )
 def events_of_type(f, p):
     """Events of type '{event_type}' in the {window} days before the as-of date."""
-    return total(f[f"t_{p.event}"], f.d <= p.window)
+    return total(f[f"t_{p.event}"], within(f, p))
 
 
 @feature(
@@ -61,8 +80,9 @@ def events_of_type(f, p):
     history="{window}",
 )
 def active_days(f, p):
-    """Days with at least one event among the {window} days before the as-of date."""
-    return total(f.days, f.d <= p.window)
+    """Days with at least one event among the {window} days before the as-of date (with a calendar, a short
+    window's {window} non-holiday days)."""
+    return total(f.days, within(f, p))
 
 
 @feature(
@@ -74,8 +94,9 @@ def active_days(f, p):
     history="{window}",
 )
 def active_users(f, p):
-    """Distinct users with any event in the {window} days before the as-of date."""
-    return total(flag(f.d <= p.window), f.user_id.notnull())
+    """Distinct users with any event in the {window} days before the as-of date (with a calendar, a short window's
+    {window} non-holiday days)."""
+    return total(flag(within(f, p)), f.user_id.notnull())
 
 
 @feature(
@@ -149,7 +170,7 @@ def days_since_last_activity(f, p):
 )
 def breadth(f, p):
     """Distinct event types used in the {window} days before the as-of date."""
-    used = [flag(total(f[f"t_{e}"], f.d <= p.window) > 0) for e in p.events]
+    used = [flag(total(f[f"t_{e}"], within(f, p)) > 0) for e in p.events]
     return sum(used[1:], used[0]) if used else ibis.literal(0)
 
 
@@ -265,6 +286,24 @@ def events_of_type_vs_all_accounts(t, p):
     to the same ratio of all established accounts on the as-of date, minus 1 (null without such events in the
     {baseline} days)."""
     return rate_vs_all_accounts(t, f"events_{p.event}_{p.window}d", f"events_{p.event}_{p.baseline}d", p)
+
+
+@feature(
+    name="events_{window}d_vs_year_ago", family="usage", frame="year_ago", per="year_ago_short_window",
+    unit="ratio", group="usage_trend", topic="usage trend",
+    risk="Product events in the last {window} days are {up} {pct} on the same days a year earlier",
+    protective="Product events in the last {window} days are {up} {pct} on the same days a year earlier",
+    direction="lower",
+    history="365+{window}",  # YEAR + window
+)
+def events_vs_year_ago(f, p):
+    """Product events in the {window} days before the as-of date relative to the same {window} days a year (365
+    days) earlier, minus 1: a lull every year has (the holidays, a summer) is not a decline. Null for an account
+    younger than a year and {window} days, or without events a year earlier. Only with ``features.usage.year_ago``."""
+    recent = total(f.n, f.d <= p.window)
+    before = total(f.n, (f.d > YEAR) & (f.d <= YEAR + p.window))
+    old = f.tenure.max() >= YEAR + p.window
+    return ibis.ifelse(old, change(recent, before), ibis.null("float64"))
 
 
 @feature(

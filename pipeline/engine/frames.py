@@ -18,6 +18,8 @@ counts; no feature re-scans the events per snapshot.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import ibis
@@ -25,6 +27,7 @@ import pandas as pd
 
 from features.base import flag
 from features.revenue import MONTH
+from features.usage import YEAR
 from pipeline.engine.catalog import Vocabulary, usage_lookback, usage_window_offsets, user_window_offsets
 from pipeline.config import Config
 
@@ -77,10 +80,14 @@ class Frames:
         """Day-to-stretch map and the (as_of, stretch, d) spans for ``offsets``, as engine tables."""
         key = tuple(offsets)
         if key not in self._stretch_cache:
-            days, spans = stretches(self.dates, offsets)
+            holidays, windows = calendar_windows(self.cfg)
+            days, spans = stretches(self.dates, offsets, holidays, windows)
+            schema = {"as_of": "date", "stretch": "int64", "d": "int64"}
+            if holidays:
+                schema |= {"nd": "int64", "hol": "boolean"}
             self._stretch_cache[key] = (
                 ibis.memtable(days, schema={"day": "date", "stretch": "int64"}),
-                ibis.memtable(spans, schema={"as_of": "date", "stretch": "int64", "d": "int64"}),
+                ibis.memtable(spans, schema=schema),
             )
         return self._stretch_cache[key]
 
@@ -95,7 +102,9 @@ class Frames:
     def usage(self) -> ibis.Table:
         """One row per (account, as-of, stretch of days): ``d`` = days back to the stretch's
         start, ``n`` = events, ``t_<type>`` = events per type, ``days`` = active days and
-        ``last_d`` = days since the stretch's last active day.
+        ``last_d`` = days since the stretch's last active day; with a calendar (``features.calendar``)
+        also ``nd`` = days back to the stretch's start that are not holidays and ``hol`` = whether the
+        stretch is holidays (see :func:`stretches`).
 
         The days before each as-of date are cut into stretches at every window
         boundary any usage feature reads (T - k for every window k, every week
@@ -127,7 +136,9 @@ class Frames:
 
     def users(self) -> ibis.Table:
         """One row per (account, as-of, user) with ``d`` = days back to the start of the
-        user's latest active stretch before T and ``d_prior`` = the same before T - ``trend_days``.
+        user's latest active stretch before T and ``d_prior`` = the same before T - ``trend_days``;
+        with a calendar also ``nd`` = the non-holiday days back to the start of the user's latest active
+        stretch that is not holidays (null when the user was active on holidays only).
 
         Distinct users are not additive over days, so each user is rolled up once
         per stretch (see :meth:`usage`); "active within k days" is then exactly
@@ -141,12 +152,38 @@ class Frames:
         rolled = self._temp(tagged.select("account_id", "stretch", "user_id").distinct())
         joined = self._per_snapshot(rolled, offsets)
         seen = joined.filter(joined.user_id.notnull())
+        calendar = {"nd": seen.nd.min(where=~seen.hol)} if "nd" in seen.columns else {}
         latest = seen.group_by(["account_id", "as_of", "user_id"]).aggregate(
-            d=seen.d.min(), d_prior=seen.d.min(where=seen.d > trend)
+            d=seen.d.min(), d_prior=seen.d.min(where=seen.d > trend), **calendar
         )
         return self.spine.select("account_id", "as_of").left_join(latest, ["account_id", "as_of"]).select(
-            "account_id", "as_of", "user_id", "d", "d_prior"
+            "account_id", "as_of", "user_id", "d", "d_prior", *calendar
         )
+
+    def year_ago(self) -> ibis.Table:
+        """One row per (account, as-of, stretch) of the short windows before T and of the same days a year earlier:
+        ``d`` = days back to the stretch's start (over :data:`YEAR` for the year-ago ones), ``n`` = events, and
+        ``tenure`` = days since the account was created.
+
+        Only the stretches inside ``[T - w, T)`` and ``[T - YEAR - w, T - YEAR)`` (``w`` the longest short
+        window) are listed, so a year of history costs two short windows, not a year of stretches.
+        """
+        windows = self.cfg.features.usage.windows
+        short = [w for w in windows if w < max(windows)]
+        ev = self.source.table("usage_events")
+        first = self.dates[0] - timedelta(days=YEAR + max(short))
+        ev = ev.filter((ev.occurred_at >= ibis.literal(first).cast("timestamp"))
+                       & (ev.occurred_at < ibis.literal(self.dates[-1]).cast("timestamp")))
+        days, spans = year_ago_stretches(self.dates, short)
+        day_map = ibis.memtable(days, schema={"day": "date", "stretch": "int64"})
+        span = ibis.memtable(spans, schema={"as_of": "date", "stretch": "int64", "d": "int64"})
+        tagged = ev.mutate(day=ev.occurred_at.date()).join(day_map, "day")
+        rolled = self._temp(tagged.group_by(["account_id", "stretch"]).aggregate(n=tagged.quantity.sum()))
+        a = self.source.table("accounts").select(a_id="account_id", created=lambda t: t.created_at.date())
+        spine = self.spine.join(a, self.spine.account_id == a.a_id)
+        windows_ = spine.join(span, "as_of")
+        j = windows_.left_join(rolled, [windows_.account_id == rolled.account_id, windows_.stretch == rolled.stretch])
+        return j.mutate(tenure=days_between(j.as_of, j.created))
 
     def tickets(self) -> ibis.Table:
         s, t = self.spine, self.source.table("support_tickets")
@@ -311,15 +348,67 @@ def base_plans(lines: ibis.Table) -> ibis.Table:
     return roles
 
 
-def stretches(dates: list[date], offsets: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def calendar_windows(cfg: Config) -> tuple[list[date], list[int]]:
+    """The calendar's holidays and the short usage windows that skip them (``features.calendar``).
+
+    Without a calendar, none: every window is its calendar days. With one, a window shorter than the longest
+    (``features.usage.windows``) counts the non-holiday days before the as-of date (see :func:`stretches`).
+    """
+    if not cfg.features.calendar.configured:
+        return [], []
+    windows = cfg.features.usage.windows
+    return cfg.features.calendar.days(), [w for w in windows if w < max(windows)]
+
+
+def non_holiday_reach(t: date, k: int, holidays: set[date], cap: int) -> int:
+    """Calendar days back from ``t`` that hold its last ``k`` non-holiday days (at most ``cap``)."""
+    reach = seen = 0
+    while seen < k and reach < cap:
+        reach += 1
+        seen += (t - timedelta(days=reach)) not in holidays
+    return reach
+
+
+def year_ago_stretches(dates: list[date], windows: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stretches of the last ``windows`` days before each as-of date T and of the same days :data:`YEAR` days
+    earlier: a (day, stretch) map and (as_of, stretch, d) rows with ``d`` = days from the stretch's first day to
+    T, so "the last w days" is ``d <= w`` and "the same w days a year earlier" is ``YEAR < d <= YEAR + w``."""
+    offsets = [0, *windows, YEAR, *(YEAR + w for w in windows)]
+    cuts = sorted({t - timedelta(days=k) for t in dates for k in offsets})
+    bounds = list(zip(cuts, cuts[1:]))
+    longest = max(windows)
+    near = [(t, sid, (t - lo).days) for t in dates for sid, (lo, hi) in enumerate(bounds)
+            if (hi <= t and lo >= t - timedelta(days=longest))
+            or (hi <= t - timedelta(days=YEAR) and lo >= t - timedelta(days=YEAR + longest))]
+    used = {sid for _, sid, _ in near}
+    days = pd.DataFrame([(lo + timedelta(days=i), sid) for sid, (lo, hi) in enumerate(bounds) if sid in used
+                         for i in range((hi - lo).days)], columns=["day", "stretch"])
+    return days, pd.DataFrame(near, columns=["as_of", "stretch", "d"])
+
+
+def stretches(dates: list[date], offsets: list[int], holidays: Sequence[date] = (),
+              windows: Sequence[int] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cut the days before each as-of date at every window boundary.
 
     Returns a (day, stretch) map covering every day of every stretch, and
     (as_of, stretch, d) rows listing for each as-of date T the stretches inside
     its longest window, with ``d`` = days from the stretch's first day to T.
+
+    With ``holidays``, the days are also cut around every holiday and, for each of ``windows``, where T's last
+    ``window`` non-holiday days begin (no further back than the longest offset), and the rows also carry ``nd``
+    = non-holiday days from the stretch's first day to T and ``hol`` = whether the stretch is holidays: "the
+    last k non-holiday days" is exactly ``nd <= k and not hol``. Holidays are known in advance, so the cuts
+    read no data; every stretch still ends before T.
     """
     longest = max(offsets)
-    cuts = sorted({t - timedelta(days=k) for t in dates for k in [0, *offsets]})
+    off = set(holidays)
+    extra = set()
+    if off:
+        for t in dates:
+            near = [h for h in off if t - timedelta(days=longest) <= h < t]
+            extra |= {*near, *(h + timedelta(days=1) for h in near)}
+            extra |= {t - timedelta(days=non_holiday_reach(t, k, off, longest)) for k in windows}
+    cuts = sorted({t - timedelta(days=k) for t in dates for k in [0, *offsets]} | extra)
     bounds = list(zip(cuts, cuts[1:]))
     days = pd.DataFrame(
         [(lo + timedelta(days=i), sid) for sid, (lo, hi) in enumerate(bounds) for i in range((hi - lo).days)],
@@ -334,4 +423,10 @@ def stretches(dates: list[date], offsets: list[int]) -> tuple[pd.DataFrame, pd.D
         ],
         columns=["as_of", "stretch", "d"],
     )
+    if off:
+        first = {sid: lo for sid, (lo, _) in enumerate(bounds)}
+        ordered = sorted(off)
+        spans["nd"] = [(t - first[sid]).days - (bisect_left(ordered, t) - bisect_left(ordered, first[sid]))
+                       for t, sid in zip(spans["as_of"], spans["stretch"])]
+        spans["hol"] = [first[sid] in off for sid in spans["stretch"]]
     return days, spans

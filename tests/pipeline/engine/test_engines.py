@@ -11,9 +11,11 @@ from pipeline.engine.labels import snapshot_dates
 from pipeline.io.load import load_tables
 from pipeline.io.sources import open_source
 
-#: With a calendar, so the holiday days (a sum over literal dates) are compared on every engine too.
+#: With a calendar, so the holiday days (a sum over literal dates) and the short windows that skip them are
+#: compared on every engine too; and with the year-ago comparison (its own frame).
 CFG = load_config(None, {"features.calendar.holidays": [{"first": "2024-12-24", "last": "2025-01-01"}],
-                         "features.calendar.country": "US", "features.calendar.country_years": [2024, 2025]})
+                         "features.calendar.country": "US", "features.calendar.country_years": [2024, 2025],
+                         "features.usage.year_ago": True})
 
 
 def panel(spec):

@@ -18,9 +18,11 @@ from scoring_fixtures import feature_panel, fit_model, scoring_config
 pytestmark = pytest.mark.spark
 #: An experiment running on the scored date: both engines assign its entrants.
 EXPERIMENT = {"name": "spark-check", "start": "2020-01-01", "tiers": ["high", "medium", "low"], "holdout_share": 0.3}
-#: A calendar, so the holiday days are computed on Spark too (usage against all accounts always is).
+#: A calendar, so the holiday days and the short windows that skip them are computed on Spark too (usage against
+#: all accounts always is); and the year-ago comparison (its own frame).
 CALENDAR = {"features.calendar.holidays": [{"first": "2024-12-24", "last": "2025-01-01"}],
-            "features.calendar.country": "US", "features.calendar.country_years": [2024, 2025]}
+            "features.calendar.country": "US", "features.calendar.country_years": [2024, 2025],
+            "features.usage.year_ago": True}
 
 
 @pytest.fixture(scope="module")

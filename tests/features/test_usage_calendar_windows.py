@@ -1,0 +1,110 @@
+"""Short usage windows that skip the calendar's holidays (``features.calendar``; issue 26), on the lull world of
+``test_usage.py``: three accounts with 2 events a day, halved (C: stopped) in the 7 days before 2024-03-01."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from pipeline.config import Config, load_config
+from pipeline.engine.frames import stretches
+from test_usage import LATER, LULL_T, lull_world
+
+
+def built(tables, dates, cfg):
+    from pipeline.engine.featurize import build_features
+    from pipeline.io.sources import open_frames
+
+    with open_frames(tables) as source:
+        return build_features(source, cfg, dates, with_labels=False).frame.set_index(["account_id", "as_of"])
+
+
+def calendar(first: str, last: str) -> Config:
+    return load_config(None, {"features.calendar.holidays": [{"first": first, "last": last}]})
+
+
+#: The lull's seven days, February 23-29 2024, listed in the calendar.
+LULL = calendar("2024-02-23", "2024-02-29")
+
+
+def test_short_windows_count_the_days_that_are_not_holidays():
+    got = built(lull_world(), [LULL_T], LULL)
+    plain = built(lull_world(), [LULL_T], Config())
+    for account in "ABC":
+        a, p = got.loc[(account, LULL_T)], plain.loc[(account, LULL_T)]
+        # 7 days: February 16-22, the 7 days before the holidays, 2 events a day
+        assert (a["events_7d"], a["active_days_7d"], a["active_users_7d"]) == (14, 7, 1)
+        assert a["events_login_7d"] == 14 and a["breadth_7d"] == 1
+        # 30 days: January 24 - February 22
+        assert (a["events_30d"], a["active_days_30d"]) == (60, 30)
+        # the longest window is its calendar days, holidays and all: 83 days of 2 events and 7 of 1 (C: of 0)
+        assert a["events_90d"] == p["events_90d"] == (173 if account != "C" else 166)
+        assert a["holiday_days_7d"] == 7
+    # without the calendar the lull is in the window: 7 events (C none)
+    assert plain.loc[("A", LULL_T), "events_7d"] == 7 and plain.loc[("C", LULL_T), "events_7d"] == 0
+    # the rate against the account's own 90 days reads the 7 days before the holidays: 2 a day against 173 / 90
+    assert got.loc[("A", LULL_T), "events_7d_vs_baseline"] == pytest.approx(2 / (173 / 90) - 1)
+    assert got.loc[("C", LULL_T), "events_7d_vs_baseline"] == pytest.approx(2 / (166 / 90) - 1)
+
+
+def test_a_calendar_reaching_past_the_as_of_date_never_counts_its_events():
+    """Holidays are known in advance, so the calendar may run past the as-of date; the events may not. With every
+    account ten times busier from the as-of date on, the values equal those of a world that stops there."""
+    cfg = calendar("2024-02-23", "2024-03-10")
+    alone = built(lull_world(), [LULL_T], cfg)
+    busy = built(lull_world(after_t=20.0), [LULL_T, LATER], cfg)
+    columns = [c for c in alone.columns if c.startswith(("events", "active", "breadth"))]
+    pd.testing.assert_frame_equal(alone[columns].sort_index(),
+                                  busy.xs(LULL_T, level="as_of", drop_level=False)[columns].sort_index())
+    assert alone.loc[("A", LULL_T), "events_7d"] == 14
+    # on LATER (May 1) the holidays are long past: 20 events a day in the 7 days before it
+    assert busy.loc[("A", LATER), "events_7d"] == 140
+
+
+def test_stretches_hold_the_last_non_holiday_days_exactly():
+    t = date(2024, 3, 1)
+    holidays = [date(2024, 2, 23) + timedelta(days=i) for i in range(7)] + [date(2024, 2, 10), date(2024, 3, 5)]
+    days, spans = stretches([t, date(2024, 3, 20)], [7, 30, 90], holidays, [7, 30])
+    assert days["day"].is_unique
+    for when in (t, date(2024, 3, 20)):
+        mine = spans[spans["as_of"] == when]
+        for k in (7, 30):
+            keep = mine.loc[(mine["nd"] <= k) & ~mine["hol"], "stretch"]
+            inside = sorted(days.loc[days["stretch"].isin(keep), "day"])
+            expected = sorted(d for d in (when - timedelta(days=i) for i in range(1, 100))
+                              if d not in holidays)[-k:]
+            assert inside == expected, (when, k)
+    # the 7 non-holiday days before March 1 are February 16-22; the 30 reach back to January 23 (Feb 10 skipped)
+    assert min(days.loc[days["stretch"].isin(
+        spans.loc[(spans["as_of"] == t) & (spans["nd"] <= 30) & ~spans["hol"], "stretch"]), "day"]) == date(2024, 1, 23)
+
+
+def year_world() -> dict:
+    """A, created mid-2022: one event a day from January 2023, two a day in February 2024 and 50 a day from March
+    2024 on (after the as-of date); B, created December 2023, the same events."""
+    days = pd.date_range("2023-01-01", "2024-04-30", freq="D")
+    rows = [(a, d + pd.Timedelta(hours=9), "login", f"{a}-u",
+             50.0 if d >= pd.Timestamp(LULL_T) else 2.0 if d.month == 2 and d.year == 2024 else 1.0)
+            for a in "AB" for d in days]
+    created = {"A": pd.Timestamp("2022-06-01"), "B": pd.Timestamp("2023-12-01")}
+    accounts = pd.DataFrame([(a, a, "SMB", "Ann", created[a]) for a in "AB"],
+                            columns=["account_id", "name", "segment", "csm", "created_at"])
+    subscriptions = pd.DataFrame([(a, created[a].date(), date(2025, 1, 1), 100.0, "pro") for a in "AB"],
+                                 columns=["account_id", "start_date", "end_date", "mrr", "plan"])
+    events = pd.DataFrame(rows, columns=["account_id", "occurred_at", "event_type", "user_id", "quantity"])
+    return {"accounts": accounts, "subscriptions": subscriptions, "usage_events": events}
+
+
+def test_events_against_the_same_days_a_year_earlier():
+    cfg = load_config(None, {"features.usage.year_ago": True})
+    got = built(year_world(), [LULL_T], cfg)
+    a = got.loc[("A", LULL_T)]
+    # 30 days before March 1 2024: January 31 (1 event) and February 1-29 (2 a day) = 59; 365 days earlier,
+    # [2023-01-31, 2023-03-02): 30 days of 1 event (the events from March 1 2024 on, 50 a day, never count)
+    assert a["events_30d_vs_year_ago"] == pytest.approx(59 / 30 - 1)
+    assert a["events_7d_vs_year_ago"] == pytest.approx(14 / 7 - 1)
+    # B is younger than a year and 30 days: no year-ago comparison
+    assert pd.isna(got.loc[("B", LULL_T), "events_30d_vs_year_ago"])
+    assert "events_30d_vs_year_ago" not in built(year_world(), [LULL_T], Config())
