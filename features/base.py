@@ -215,8 +215,10 @@ def feature(
         account: a number or a template over the parameters, sums and products of whole numbers
         (``"{window}"``, ``"{trend}+{trend}"``, ``"7*{weeks}"``). The drift check compares it only among accounts that old.
     date_relative : bool
-        The value is measured against all accounts on the same as-of date: a date-wide shift cannot show
-        in it (the levels it is built from carry one), so the drift check leaves it out.
+        The value is measured against all accounts on the same as-of date (a date-wide shift cannot show
+        in it: the levels it is built from carry one), or it is the same for every account of a date (the
+        calendar's holiday days): either way its shifts are the date's, not the accounts', so the drift
+        check leaves it out.
     """
     if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}")

@@ -312,6 +312,7 @@ def events_vs_year_ago(f, p):
     risk="{value:.0f} of the last {window} days were holidays", protective="{value:.0f} of the last {window} days "
     "were holidays",
     direction="context",
+    date_relative=True,
 )
 def holiday_days(t, p):
     """Days of the {window} days before the as-of date that are holidays of the calendar (``features.calendar``):
