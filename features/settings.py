@@ -105,30 +105,75 @@ class HolidayRange(Section):
         return self
 
 
+class YearlyRange(Section):
+    """A lull that comes back every year: its first and last day as ``MM-DD`` (inclusive; a range whose last day
+    comes before its first runs into the next year, e.g. ``12-24`` to ``01-01``)."""
+
+    first: str
+    last: str
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _month_days(self) -> YearlyRange:
+        for value in (self.first, self.last):
+            if not re.fullmatch(r"\d\d-\d\d", value) or not _valid_month_day(value):
+                raise ValueError(f"a yearly holiday is a month and day, MM-DD (e.g. 12-24), got {value!r}")
+        return self
+
+    def days(self, year: int) -> list[date]:
+        """The range's days starting in ``year`` (29 February is the 28th in other years)."""
+        from datetime import timedelta
+
+        first, last = _on(year, self.first), _on(year, self.last)
+        if last < first:
+            last = _on(year + 1, self.last)
+        return [first + timedelta(days=k) for k in range((last - first).days + 1)]
+
+
+def _valid_month_day(value: str) -> bool:
+    month, day = (int(v) for v in value.split("-"))
+    try:
+        date(2000, month, day)  # a leap year: 02-29 is a month day
+    except ValueError:
+        return False
+    return True
+
+
+def _on(year: int, month_day: str) -> date:
+    month, day = (int(v) for v in month_day.split("-"))
+    try:
+        return date(year, month, day)
+    except ValueError:  # 02-29 outside a leap year
+        return date(year, month, day - 1)
+
+
 class CalendarSettings(Section):
     """``features.calendar``: the days usage is low for every account (holidays, shutdowns, summer lulls)."""
 
     #: Date ranges of lulls (first and last day, inclusive), e.g. ``{first: 2025-12-24, last: 2026-01-01}``.
     holidays: list[HolidayRange] = []
+    #: Lulls that come back every year, e.g. ``{first: "12-24", last: "01-01", name: year-end}`` (``MM-DD``).
+    yearly: list[YearlyRange] = []
     #: ISO 3166 country code whose public holidays join ``holidays`` (PyPI ``holidays``, the ``calendar`` extra).
     country: str | None = None
-    #: Years (first and last) for which the country's public holidays are listed.
+    #: Years (first and last) for which the country's public holidays and the yearly lulls are listed.
     country_years: tuple[int, int] = (2020, 2030)
 
     @property
     def configured(self) -> bool:
         """Whether any holiday is configured."""
-        return bool(self.holidays or self.country)
+        return bool(self.holidays or self.yearly or self.country)
 
     def days(self) -> list[date]:
-        """Every holiday day, sorted: the ranges' days and the country's public holidays."""
+        """Every holiday day, sorted: the ranges' days, the yearly lulls' and the country's public holidays."""
         from datetime import timedelta
 
         out = {r.first + timedelta(days=k) for r in self.holidays for k in range((r.last - r.first).days + 1)}
+        first, last = self.country_years
+        out |= {d for r in self.yearly for year in range(first - 1, last + 1) for d in r.days(year)}
         if self.country:
             import holidays  # the `calendar` extra; only read when a country is configured
 
-            first, last = self.country_years
             out |= set(holidays.country_holidays(self.country, years=range(first, last + 1)))
         return sorted(out)
 
