@@ -5,8 +5,12 @@ week are the accounts the world's CS team listed that week (both arms: here the 
 whom to call), with features as of their listing date. Each quarter of the last year of the world
 the pipeline refits on what it knows then (outcomes whose windows closed before the quarter
 starts): the uplift model by :func:`pipeline.steps.uplift.fit` (learner chosen on training cohorts,
-validated or not on later ones) and a churn model (LightGBM, both arms). Each week every policy
-calls its first K accounts (the same K for every policy):
+validated or not on later ones). The churn probability is what ``churn score`` gives the listed
+account on its listing date: ``base_risk``, a churn model of every account of the world refitted on
+each snapshot date on the labels closed before it (:func:`models.uplift_baseline.as_of_risk`), which
+the uplift learners read too, as in ``churn train-uplift`` (where no label had closed yet, a churn
+model of the experiment's own closed outcomes stands in). Each week every policy calls its first K
+accounts (the same K for every policy):
 
 * ``probability``: the estimated churn probability;
 * ``probability x MRR``: the estimated revenue at risk;
@@ -42,10 +46,11 @@ from scipy import stats
 from models import folds as folds_
 from models.experiments import OUTREACH
 from models.uplift import PARAMS
+from models.uplift_baseline import BASE_RISK, as_of_risk
 from pipeline.config import load_config
 from pipeline.engine.engines import get_engine
 from pipeline.engine.featurize import build_features
-from pipeline.engine.labels import data_end
+from pipeline.engine.labels import data_end, snapshot_dates
 from pipeline.steps.uplift import fit
 from pipeline.synthetic import generate_world
 
@@ -61,18 +66,21 @@ def listed_frame(preset: str, seed: int, work: Path) -> tuple[pd.DataFrame, dict
     truth["account_id"] = truth["account_id"].astype(str)
     cfg = load_config(None, {"data": str(folder), "warehouse": str(work / "wh.duckdb")})
     window = folds_.label_window_days(cfg.labels)
+    dates = sorted(pd.to_datetime(truth["listed_on"]).dt.date.unique())
     with get_engine(cfg.engine).source(cfg) as source:
         end = data_end(source)
-        table = build_features(source, cfg, sorted(pd.to_datetime(truth["listed_on"]).dt.date.unique()),
-                               with_labels=True, end=end)
+        table = build_features(source, cfg, dates, with_labels=True, end=end)
+        refits = [d for d in snapshot_dates(source, cfg, end=end) if d <= max(dates)]
+        book = build_features(source, cfg, refits, vocab=table.vocabulary, with_labels=True, end=end).frame
     panel = table.frame.assign(as_of=pd.to_datetime(table.frame["as_of"]).dt.date)
     frame = truth.assign(assigned_date=pd.to_datetime(truth["listed_on"]).dt.date).merge(
         panel, left_on=["account_id", "assigned_date"], right_on=["account_id", "as_of"], how="inner")
     frame["treated"] = (frame["arm"] == OUTREACH).astype(int)
     frame["label_observed"] = frame["label_observed"].astype(bool)
     frame["churned"] = frame["churned"].fillna(0).astype(int)
-    meta = {"features": table.feature_names, "categorical": table.categorical, "window": window, "end": end,
-            "groups": {f.name: f.family for f in table.features}}
+    frame[BASE_RISK] = as_of_risk(book, frame, table.feature_names, table.categorical, window, refits, seed)
+    meta = {"features": [*table.feature_names, BASE_RISK], "categorical": table.categorical, "window": window,
+            "end": end, "groups": {f.name: f.family for f in table.features} | {BASE_RISK: BASE_RISK}}
     return frame, meta
 
 
@@ -106,9 +114,11 @@ def run_loop(frame: pd.DataFrame, meta: dict, calls: list[int], seed: int = 0) -
         known = frame[folds_.closed_before(frame["assigned_date"], start.date(), window) & frame["label_observed"]]
         known = known.reset_index(drop=True)
         sel, model, message = fit(known, feats, cats, window, seed=seed, groups=meta["groups"])
-        prob = _churn_model(known, feats, cats, seed)
+        own = [f for f in feats if f != BASE_RISK]
+        prob = _churn_model(known, own, cats, seed)
         rows = frame[(listed >= start) & (listed < stop)].reset_index(drop=True)
-        mrr, p = rows["mrr"].fillna(0).to_numpy(float), prob(rows)
+        base = rows[BASE_RISK].to_numpy(float)
+        mrr, p = rows["mrr"].fillna(0).to_numpy(float), np.where(np.isnan(base), prob(rows), base)
         uplift = model.predict(rows) if model is not None else None
         validated = bool(sel and sel.validated)
         scores = {"probability": p, "probability x MRR": p * mrr,
