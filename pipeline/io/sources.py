@@ -18,6 +18,7 @@ import ibis
 from pipeline.contract.checks import Parser
 from pipeline.contract.tables import KINDS, TABLES
 from pipeline.errors import SourceError, mask_secrets
+from pipeline.io.csv_types import quote, sniffed_call
 from pipeline.io.urls import duckdb_path, is_postgres, mask_url, postgres_url
 
 
@@ -227,29 +228,10 @@ def folder_reader(con, path: Path, table: str) -> str | None:
         return None
     fmt, location = entry
     if fmt == "parquet":
-        return f"read_parquet({_quote(location)})"
+        return f"read_parquet({quote(location)})"
     if location.is_file():
-        return _sniffed_csv(con, location)
-    return f"read_csv({_quote(location)}, header = true, auto_detect = true, sample_size = -1)"
-
-
-def _quote(location) -> str:
-    return "'" + str(location).replace("'", "''") + "'"
-
-
-def _sniffed_csv(con, file: Path) -> str:
-    """A ``read_csv`` call with the dialect and types detected once from the whole file.
-
-    Detecting on every query costs 50-150 ms per table reference; the sniffed
-    call is reused by every query of the session.
-    """
-    auto = f"read_csv({_quote(file)}, header = true, auto_detect = true, sample_size = -1)"
-    try:
-        prompt = con.raw_sql(f"SELECT Prompt FROM sniff_csv({_quote(file)}, sample_size = -1)").fetchone()[0]
-    except Exception:  # unreadable file: let the query report it where it is used
-        return auto
-    call = prompt.strip().removeprefix("FROM ").rstrip(";")
-    return call if call.startswith("read_csv(") else auto
+        return sniffed_call(con, location)
+    return f"read_csv({quote(location)}, header = true, auto_detect = true, sample_size = -1)"
 
 
 def _open_duckdb_file(path: Path) -> Source:
