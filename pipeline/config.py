@@ -246,6 +246,8 @@ class Config(Section):
     #: A sources mapping (configs/sources.yaml): the warehouse's own tables and columns -> the contract.
     sources: str | None = None
     warehouse: str = "data/warehouse.duckdb"
+    #: A folder's CSV files up to this size (MB) are read once into memory when it is opened (0: never).
+    csv_in_memory_mb: Annotated[float, Field(ge=0)] = 512
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark: Spark = Spark()
     labels: Labels = Labels()

@@ -118,6 +118,9 @@ class Rule:
     predicate : ibis.BooleanValue, optional
         For row-level rules, the filter on the raw table; such rules are counted
         together in one aggregate per table.
+    tally : ibis.Table, optional
+        One row, one int64 column ``_n``: the number of rows of :attr:`rows`, counted
+        by a cheaper query (duplicate keys: one GROUP BY instead of a window over every row).
     """
 
     check: str
@@ -126,6 +129,7 @@ class Rule:
     message: str
     rows: ibis.Table
     predicate: ibis.BooleanValue | None = None
+    tally: ibis.Table | None = None
 
 
 # --------------------------------------------------------------------------- parsing
@@ -330,10 +334,12 @@ def unique_rule(spec: Table, parsed: Parsed) -> Iterator[Rule]:
         return
     aliases = {f"_key{i}": k for i, k in enumerate(spec.key)}
     keyed = _keyed(parsed, aliases)
+    shared = keyed.group_by(list(aliases)).aggregate(_n=ibis._.count()).filter(ibis._._n > 1)
+    tally = shared.aggregate(_n=shared._n.sum().fill_null(0).cast("int64"))
     keyed = keyed.mutate(_n=keyed["_key0"].count().over(ibis.window(group_by=list(aliases))))
     rows = keyed.filter(keyed._n > 1)
     label = spec.key[0] if len(spec.key) == 1 else "(" + ", ".join(spec.key) + ")"
-    yield Rule("unique_key", spec.name, spec.key[-1], f"duplicate {label}", rows)
+    yield Rule("unique_key", spec.name, spec.key[-1], f"duplicate {label}", rows, tally=tally)
 
 
 def _account_ids(parsed: Parsed) -> ibis.Table:

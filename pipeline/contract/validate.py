@@ -296,7 +296,8 @@ class _Validation:
         """Offending rows per rule in one query (a union); rule by rule if it fails."""
         if not rules:
             return []
-        parts = [r.rows.aggregate(_n=ibis._.count()).mutate(_i=i) for i, r in enumerate(rules)]
+        parts = [(r.rows.aggregate(_n=ibis._.count()) if r.tally is None else r.tally).mutate(_i=i)
+                 for i, r in enumerate(rules)]
         try:
             found = {row["_i"]: row["_n"] for row in ibis.union(*parts).to_pyarrow().to_pylist()}
             return [found[i] for i in range(len(rules))]

@@ -91,7 +91,7 @@ class LocalEngine(Engine):
     name = "duckdb"
 
     def open(self, cfg: Config) -> Source:
-        return open_source(cfg.data)
+        return open_source(cfg.data, cfg.csv_in_memory_mb)
 
     def score(self, source, query, features, model, cfg: Config, timings):
         with timed(timings, "features"):

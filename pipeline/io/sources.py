@@ -18,6 +18,7 @@ import ibis
 from pipeline.contract.checks import Parser
 from pipeline.contract.tables import KINDS, TABLES
 from pipeline.errors import SourceError, mask_secrets
+from pipeline.io.csv_types import quote, sniffed_call
 from pipeline.io.urls import duckdb_path, is_postgres, mask_url, postgres_url
 
 
@@ -145,8 +146,13 @@ def typed(raw: ibis.Table, table: str, parser: Parser) -> ibis.Table:
     return raw.mutate(**casts)
 
 
-def open_source(spec: str | Path) -> Source:
+def open_source(spec: str | Path, csv_in_memory_mb: float = 0) -> Source:
     """Open a data source from a folder path, a DuckDB file or a PostgreSQL URL.
+
+    A folder's CSV files of at most ``csv_in_memory_mb`` megabytes are read once into
+    the session's memory (config ``csv_in_memory_mb``), so validation and features scan
+    typed columns instead of parsing the text again per query; larger ones, and every
+    one at 0, are read from the file by each query.
 
     Raises
     ------
@@ -160,7 +166,7 @@ def open_source(spec: str | Path) -> Source:
     if not path.exists():
         raise SourceError(f"data source '{text}' does not exist")
     if path.is_dir():
-        return _open_folder(path)
+        return _open_folder(path, csv_in_memory_mb)
     if path.suffix in (".duckdb", ".db", ".ddb"):
         return _open_duckdb_file(path)
     raise SourceError(
@@ -185,16 +191,35 @@ def _utc_duckdb(path: str = ":memory:", read_only: bool = False):
     return con
 
 
-def _open_folder(path: Path) -> Source:
+def _open_folder(path: Path, csv_in_memory_mb: float = 0) -> Source:
     con = _utc_duckdb()
     names = {}
     for table in TABLES:
         reader = folder_reader(con, path, table)
         if reader is None:
             continue
-        con.raw_sql(f'CREATE VIEW "{table}" AS SELECT * FROM {reader}')
+        if not _kept_in_memory(con, path, table, reader, csv_in_memory_mb):
+            con.raw_sql(f'CREATE VIEW "{table}" AS SELECT * FROM {reader}')
         names[table] = table
     return Source(str(path), "folder", con, names)
+
+
+def _kept_in_memory(con, path: Path, table: str, reader: str, limit_mb: float) -> bool:
+    """Read a CSV file of at most ``limit_mb`` MB, typed as detected, into a temporary table named ``table``.
+
+    ``False`` (and nothing created) for other files and for a file that does not read: its
+    view then reports the problem where a query uses it, as before.
+    """
+    entry = folder_entry(path, table)
+    if entry is None or entry[0] != "csv" or not entry[1].is_file() or not reader.startswith("read_csv("):
+        return False
+    if entry[1].stat().st_size > limit_mb * 1e6:
+        return False
+    try:
+        con.raw_sql(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM {reader}')
+    except Exception:
+        return False
+    return True
 
 
 def folder_entry(path: Path, table: str) -> tuple[str, Path] | None:
@@ -227,29 +252,10 @@ def folder_reader(con, path: Path, table: str) -> str | None:
         return None
     fmt, location = entry
     if fmt == "parquet":
-        return f"read_parquet({_quote(location)})"
+        return f"read_parquet({quote(location)})"
     if location.is_file():
-        return _sniffed_csv(con, location)
-    return f"read_csv({_quote(location)}, header = true, auto_detect = true, sample_size = -1)"
-
-
-def _quote(location) -> str:
-    return "'" + str(location).replace("'", "''") + "'"
-
-
-def _sniffed_csv(con, file: Path) -> str:
-    """A ``read_csv`` call with the dialect and types detected once from the whole file.
-
-    Detecting on every query costs 50-150 ms per table reference; the sniffed
-    call is reused by every query of the session.
-    """
-    auto = f"read_csv({_quote(file)}, header = true, auto_detect = true, sample_size = -1)"
-    try:
-        prompt = con.raw_sql(f"SELECT Prompt FROM sniff_csv({_quote(file)}, sample_size = -1)").fetchone()[0]
-    except Exception:  # unreadable file: let the query report it where it is used
-        return auto
-    call = prompt.strip().removeprefix("FROM ").rstrip(";")
-    return call if call.startswith("read_csv(") else auto
+        return sniffed_call(con, location)
+    return f"read_csv({quote(location)}, header = true, auto_detect = true, sample_size = -1)"
 
 
 def _open_duckdb_file(path: Path) -> Source:

@@ -35,17 +35,19 @@ def reference():
         return {t: typed(source, t) for t in TABLES}
 
 
-@pytest.mark.parametrize("layout", ["csv", "parquet", "parts"])
+@pytest.mark.parametrize("layout", ["csv", "csv-in-memory", "parquet", "parts"])
 def test_every_folder_layout_gives_the_same_typed_tables(tmp_path, reference, layout):
-    folder = tiny_world.write(tmp_path / "w", fmt="csv" if layout == "csv" else "parquet")
+    folder = tiny_world.write(tmp_path / "w", fmt="csv" if layout.startswith("csv") else "parquet")
     if layout == "parts":  # usage_events as a folder of two parquet files
         events = pd.read_parquet(folder / "usage_events.parquet")
         (folder / "usage_events.parquet").unlink()
         (folder / "usage_events").mkdir()
         events.iloc[:3].to_parquet(folder / "usage_events" / "part-0.parquet", index=False)
         events.iloc[3:].to_parquet(folder / "usage_events" / "part-1.parquet", index=False)
-    with open_source(folder) as source:
+    with open_source(folder, csv_in_memory_mb=1 if layout == "csv-in-memory" else 0) as source:
         assert source.kind == "folder" and sorted(source.names) == sorted(TABLES)
+        kinds = dict(source.backend.raw_sql("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+        assert all(kinds[t] == ("LOCAL TEMPORARY" if layout == "csv-in-memory" else "VIEW") for t in TABLES)
         for table in TABLES:
             pd.testing.assert_frame_equal(typed(source, table), reference[table], check_dtype=False, obj=table)
 
