@@ -155,8 +155,14 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
             if step in steps:
                 line = f"- {size:,} events: {step} {steps[step]['seconds']:.2f} s"
                 if step == "score":
-                    ok = steps[step]["seconds"] <= TARGETS["score_100k_s"]
-                    line += f" (target <= {TARGETS['score_100k_s']:.0f} s: {'met' if ok else 'missed'})"
+                    line += " in-process (after imports and the model load; features built before the clock)"
+                    whole = steps[step].get("process_seconds")
+                    if whole is None:
+                        line += f"; the target (<= {TARGETS['score_100k_s']:.0f} s, model load included) needs the whole process: not recorded"
+                    else:
+                        ok = whole <= TARGETS["score_100k_s"]
+                        line += (f"; the whole process {whole:.2f} s (imports, model load, reading the bench's feature rows) "
+                                 f"(target <= {TARGETS['score_100k_s']:.0f} s, model load included: {'met' if ok else 'missed'})")
                 summary.append(line + (f", {steps[step].get('note')}" if steps[step].get("note") else ""))
     lines += ["", "## Against the targets", "", *summary, "", NOTES.format(load=load or "not recorded")]
     path.write_text("\n".join(lines) + "\n")
