@@ -18,18 +18,16 @@ counts; no feature re-scans the events per snapshot.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 
 import ibis
-import pandas as pd
 
 from features.base import flag
 from features.revenue import MONTH
 from features.usage import YEAR
 from pipeline.engine.catalog import Vocabulary, usage_lookback, usage_window_offsets, user_window_offsets
 from pipeline.config import Config
+from pipeline.engine.stretches import calendar_windows, stretches, year_ago_stretches
 
 
 def days_between(later, earlier):
@@ -346,87 +344,3 @@ def base_plans(lines: ibis.Table) -> ibis.Table:
         step = hit.group_by(["account_id", "_plan"]).aggregate(since=hit.first.min())
         roles = roles.union(step).distinct()
     return roles
-
-
-def calendar_windows(cfg: Config) -> tuple[list[date], list[int]]:
-    """The calendar's holidays and the short usage windows that skip them (``features.calendar``).
-
-    Without a calendar, none: every window is its calendar days. With one, a window shorter than the longest
-    (``features.usage.windows``) counts the non-holiday days before the as-of date (see :func:`stretches`).
-    """
-    if not cfg.features.calendar.configured:
-        return [], []
-    windows = cfg.features.usage.windows
-    return cfg.features.calendar.days(), [w for w in windows if w < max(windows)]
-
-
-def non_holiday_reach(t: date, k: int, holidays: set[date], cap: int) -> int:
-    """Calendar days back from ``t`` that hold its last ``k`` non-holiday days (at most ``cap``)."""
-    reach = seen = 0
-    while seen < k and reach < cap:
-        reach += 1
-        seen += (t - timedelta(days=reach)) not in holidays
-    return reach
-
-
-def year_ago_stretches(dates: list[date], windows: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stretches of the last ``windows`` days before each as-of date T and of the same days :data:`YEAR` days
-    earlier: a (day, stretch) map and (as_of, stretch, d) rows with ``d`` = days from the stretch's first day to
-    T, so "the last w days" is ``d <= w`` and "the same w days a year earlier" is ``YEAR < d <= YEAR + w``."""
-    offsets = [0, *windows, YEAR, *(YEAR + w for w in windows)]
-    cuts = sorted({t - timedelta(days=k) for t in dates for k in offsets})
-    bounds = list(zip(cuts, cuts[1:]))
-    longest = max(windows)
-    near = [(t, sid, (t - lo).days) for t in dates for sid, (lo, hi) in enumerate(bounds)
-            if (hi <= t and lo >= t - timedelta(days=longest))
-            or (hi <= t - timedelta(days=YEAR) and lo >= t - timedelta(days=YEAR + longest))]
-    used = {sid for _, sid, _ in near}
-    days = pd.DataFrame([(lo + timedelta(days=i), sid) for sid, (lo, hi) in enumerate(bounds) if sid in used
-                         for i in range((hi - lo).days)], columns=["day", "stretch"])
-    return days, pd.DataFrame(near, columns=["as_of", "stretch", "d"])
-
-
-def stretches(dates: list[date], offsets: list[int], holidays: Sequence[date] = (),
-              windows: Sequence[int] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cut the days before each as-of date at every window boundary.
-
-    Returns a (day, stretch) map covering every day of every stretch, and
-    (as_of, stretch, d) rows listing for each as-of date T the stretches inside
-    its longest window, with ``d`` = days from the stretch's first day to T.
-
-    With ``holidays``, the days are also cut around every holiday and, for each of ``windows``, where T's last
-    ``window`` non-holiday days begin (no further back than the longest offset), and the rows also carry ``nd``
-    = non-holiday days from the stretch's first day to T and ``hol`` = whether the stretch is holidays: "the
-    last k non-holiday days" is exactly ``nd <= k and not hol``. Holidays are known in advance, so the cuts
-    read no data; every stretch still ends before T.
-    """
-    longest = max(offsets)
-    off = set(holidays)
-    extra = set()
-    if off:
-        for t in dates:
-            near = [h for h in off if t - timedelta(days=longest) <= h < t]
-            extra |= {*near, *(h + timedelta(days=1) for h in near)}
-            extra |= {t - timedelta(days=non_holiday_reach(t, k, off, longest)) for k in windows}
-    cuts = sorted({t - timedelta(days=k) for t in dates for k in [0, *offsets]} | extra)
-    bounds = list(zip(cuts, cuts[1:]))
-    days = pd.DataFrame(
-        [(lo + timedelta(days=i), sid) for sid, (lo, hi) in enumerate(bounds) for i in range((hi - lo).days)],
-        columns=["day", "stretch"],
-    )
-    spans = pd.DataFrame(
-        [
-            (t, sid, (t - lo).days)
-            for t in dates
-            for sid, (lo, hi) in enumerate(bounds)
-            if hi <= t and lo >= t - timedelta(days=longest)
-        ],
-        columns=["as_of", "stretch", "d"],
-    )
-    if off:
-        first = {sid: lo for sid, (lo, _) in enumerate(bounds)}
-        ordered = sorted(off)
-        spans["nd"] = [(t - first[sid]).days - (bisect_left(ordered, t) - bisect_left(ordered, first[sid]))
-                       for t, sid in zip(spans["as_of"], spans["stretch"])]
-        spans["hol"] = [first[sid] in off for sid in spans["stretch"]]
-    return days, spans

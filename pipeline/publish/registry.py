@@ -25,7 +25,6 @@ from mlflow.exceptions import MlflowException
 from models import evaluation, folds
 from models.errors import ModelError
 from pipeline.config import TRACKING_URI_ENV, Tracking
-from pipeline.errors import mask_secrets
 from pipeline.publish import pyfunc
 from pipeline.publish.registry_file import where  # noqa: F401 (re-exported: it imports no MLflow)
 from pipeline.publish.gate import CHAMPION, ChampionScore, Decision, decide, unvalidated_decision

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import Config, load_config
-from pipeline.engine.frames import stretches
+from pipeline.engine.stretches import stretches
 from test_usage import LATER, LULL_T, lull_world
 
 

@@ -11,7 +11,8 @@ import tiny_world
 from features.base import FRAMES
 from pipeline.config import Config
 from pipeline.engine.catalog import resolve_vocabulary, usage_lookback
-from pipeline.engine.frames import Frames, stretches
+from pipeline.engine.frames import Frames
+from pipeline.engine.stretches import stretches
 from pipeline.engine.labels import spine
 from pipeline.io.sources import open_frames
 
