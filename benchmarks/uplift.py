@@ -30,12 +30,31 @@ import numpy as np
 import pandas as pd
 
 from models import folds as folds_
-from models.uplift import LEARNERS, oracle_qini
+from models.uplift import LEARNERS, PARAMS, _matrix, oracle_qini, qini_coefficient
 from pipeline.config import load_config
 from pipeline.steps.uplift import experiment_data, fit
 from pipeline.synthetic import generate_world
 
 OUT = Path(__file__).with_name("uplift.md")
+
+
+CEILING = "features ceiling"
+
+
+def ceiling_scores(frame: pd.DataFrame, features: list[str], categorical: list[str], uplift: np.ndarray,
+                   test: np.ndarray) -> np.ndarray:
+    """The best any learner of these features can do: LightGBM fitted to the *true* uplift of the training rows.
+
+    No outcome noise and no arm to compare: what is left between it and the true uplift is what the
+    features do not show (unobserved causes, the accounts that react badly at random).
+    """
+    import lightgbm as lgb
+
+    train = ~test & np.isfinite(uplift)
+    categories = {c: sorted(frame.loc[train, c].dropna().astype("string").unique()) for c in categorical}
+    model = lgb.LGBMRegressor(**{**PARAMS, "random_state": 0})
+    model.fit(_matrix(frame[train], features, categories), uplift[train])
+    return model.predict(_matrix(frame[test], features, categories))
 
 
 def world_rows(preset: str, seed: int, accounts: int | None, work: Path) -> dict:
@@ -56,6 +75,9 @@ def world_rows(preset: str, seed: int, accounts: int | None, work: Path) -> dict
     if sel is None:
         return out
     test = (pd.to_datetime(frame["assigned_date"]) >= pd.Timestamp(sel.test_from)).to_numpy()
+    sel.test_scores[CEILING] = ceiling_scores(frame, data.features, data.categorical, uplift, test)
+    rows = frame[test]
+    sel.qini[CEILING] = qini_coefficient(sel.test_scores[CEILING], rows["treated"], rows["churned"])
     out.update(test_from=sel.test_from, n_train=sel.n_train, n_test=sel.n_test, chosen=sel.chosen,
                validated=sel.validated, qini=sel.qini, inner=sel.inner,
                oracle={k: oracle_qini(v, uplift[test]) for k, v in sel.test_scores.items()},
@@ -64,7 +86,7 @@ def world_rows(preset: str, seed: int, accounts: int | None, work: Path) -> dict
 
 
 def table(results: list[dict]) -> list[str]:
-    names = [*LEARNERS, "true uplift"]
+    names = [*LEARNERS, CEILING, "true uplift"]
     lines = ["| world | learner | Qini training (cross-fitted) | Qini test (observed) | ratio to true uplift's "
              "| oracle Qini | chosen |", "|---|---|---:|---:|---:|---:|---|"]
     for r in results:
@@ -121,7 +143,8 @@ def main(argv=None) -> int:
         "group (`models.uplift_relative`). Every learner also reads `base_risk`, the pipeline's churn "
         "probability as of the assignment date (a churn model of all the world's accounts refitted on each "
         "snapshot date on the labels closed before it, `models.uplift_baseline.as_of_risk`): the offset of "
-        "`rr`, a feature of the others.",
+        "`rr`, a feature of the others. *features ceiling* is not a learner: LightGBM fitted to the generator's "
+        "true uplift of the training rows (`ceiling_scores`), the most these features can tell of who responds.",
         "",
         *table(results),
         "",
