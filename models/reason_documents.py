@@ -172,19 +172,25 @@ def _text(text: str) -> pa.Scalar:
 
 def _float_texts(numbers: np.ndarray) -> pa.Array:
     """``numbers.astype(str)`` as an Arrow array, converting each distinct value once."""
-    distinct, where = np.unique(numbers + 0.0, return_inverse=True)  # -0.0 reads 0.0 (see _value_texts)
-    return _strings(distinct.astype(str).tolist()).take(where.reshape(-1))
+    where, distinct = _distinct(numbers + 0.0)  # -0.0 reads 0.0 (see _value_texts)
+    return _strings(distinct.astype(str).tolist()).take(where)
+
+
+def _distinct(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of each number's distinct value, the distinct values): one hash pass (no sort), NaN one value."""
+    where, distinct = pd.factorize(numbers.reshape(-1), use_na_sentinel=False)
+    return where, np.asarray(distinct, dtype="float64")
 
 
 def _value_texts(values: Values, rows: np.ndarray, columns: np.ndarray) -> pa.Array:
     """The value at (``rows[i]``, ``columns[i]``) as JSON text: a number (6 decimals), a quoted category, null."""
     numbers = values.numbers[rows, columns]
     finite = np.isfinite(numbers)
-    # + 0.0: -0.0 and 0.0 are one value to np.unique; without it the text depends on which comes first
-    distinct, where = np.unique(np.round(numbers[finite], DECIMALS) + 0.0, return_inverse=True)
+    # + 0.0: -0.0 and 0.0 are one value to the hash; without it the text depends on which comes first
+    where, distinct = _distinct(np.round(numbers[finite], DECIMALS) + 0.0)
     texts = distinct.astype(str).tolist() + ["null"]
     index = np.full(len(numbers), len(distinct), dtype=np.int64)
-    index[finite] = where.reshape(-1)
+    index[finite] = where
     for j, levels in values.levels.items():
         at = np.flatnonzero(columns == j)
         if len(at):
