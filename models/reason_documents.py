@@ -171,7 +171,15 @@ def _text(text: str) -> pa.Scalar:
 
 
 def _float_texts(numbers: np.ndarray) -> pa.Array:
-    """``numbers.astype(str)`` as an Arrow array, converting each distinct value once."""
+    """``numbers.astype(str)`` as an Arrow array, converting each distinct value once.
+
+    Raises
+    ------
+    ValueError
+        On a NaN or infinite number, which has no JSON text (the warehouse stores the documents unparsed).
+    """
+    if not np.isfinite(numbers).all():
+        raise ValueError("a contribution is not a finite number: no JSON document can hold it")
     where, distinct = _distinct(numbers + 0.0)  # -0.0 reads 0.0 (see _value_texts)
     return _strings(distinct.astype(str).tolist()).take(where)
 
