@@ -232,6 +232,8 @@ class ChurnModel(BaseEstimator):
                 f"the data lacks {len(missing)} feature column(s) the model was trained on: "
                 f"{', '.join(missing)}{unknown}. Build features with the model's vocabulary and a compatible config."
             )
+        if self._prepared(X):  # already typed as in training (a frame this method returned): nothing to redo
+            return X.copy(deep=False)
         columns = {}
         for c in self.feature_names_:
             if c in self.categorical_:
@@ -240,6 +242,19 @@ class ChurnModel(BaseEstimator):
             else:
                 columns[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
         return pd.DataFrame(columns, index=X.index, columns=self.feature_names_)
+
+    def _prepared(self, X: pd.DataFrame) -> bool:
+        """Whether ``X`` holds exactly the training columns, in order, typed as :meth:`prepare` types them."""
+        if list(X.columns) != list(self.feature_names_):
+            return False
+        for c, dtype in zip(X.columns, X.dtypes):
+            if c in self.categorical_:
+                if not (isinstance(dtype, pd.CategoricalDtype) and not dtype.ordered
+                        and list(dtype.categories) == list(self.categories_[c])):
+                    return False
+            elif dtype != np.float64:
+                return False
+        return True
 
     def raw_score(self, X, trees: int | None = None) -> np.ndarray:
         """LightGBM log-odds of churn (of the first ``trees`` trees when given)."""

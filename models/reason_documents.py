@@ -62,8 +62,11 @@ class Fragments:
                       for f in features]
         self._cache: dict[tuple, tuple[str, str]] = {}
 
-    def pick(self, groups_of_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fragments (without contribution), sentences and a validity mask for one slot column."""
+    def pick(self, groups_of_rows: np.ndarray) -> tuple[pa.Array, pa.Array, np.ndarray]:
+        """Fragments (without contribution), sentences (``""`` in empty slots) and a validity mask for one slot column.
+
+        Both are Arrow text taken from the distinct renderings, not converted row by row.
+        """
         valid = groups_of_rows >= 0
         rows = np.flatnonzero(valid)
         cols = groups_of_rows[valid]
@@ -78,11 +81,10 @@ class Fragments:
         first[groups[::-1]] = np.arange(len(groups))[::-1]
         picks = zip(feature[first].tolist(), number[first].tolist(), code[first].tolist(), toward[first].tolist())
         rendered = [self._render(*pick) for pick in picks]
-        frags = np.full(len(valid), "", dtype=object)
-        sentences = np.full(len(valid), "", dtype=object)
-        if rendered:
-            frags[valid] = np.array([r[0] for r in rendered], dtype=object)[groups]
-            sentences[valid] = np.array([r[1] for r in rendered], dtype=object)[groups]
+        index = np.zeros(len(valid), dtype=np.int64)  # 0: the empty text of an empty slot
+        index[valid] = groups + 1
+        frags = _strings([""] + [r[0] for r in rendered]).take(index)
+        sentences = _strings([""] + [r[1] for r in rendered]).take(index)
         return frags, sentences, valid
 
     def _render(self, feature: int, number: float, code: int, toward_risk: bool) -> tuple[str, str]:
@@ -96,10 +98,12 @@ class Fragments:
 
 
 def join(columns: list, sep: str, empty: str = "") -> np.ndarray:
-    """Join per-row strings across columns, skipping empty ones (``empty`` where all are); one Arrow pass."""
+    """Join per-row strings (Arrow text or arrays of str) across columns, skipping empty ones (``empty`` where
+    all are); one Arrow pass."""
     if not columns:
         return np.zeros(0, dtype=object)
-    texts = [pa.array(np.asarray(column, dtype=object), pa.large_string()) for column in columns]
+    texts = [column if isinstance(column, pa.Array) else pa.array(np.asarray(column, dtype=object), pa.large_string())
+             for column in columns]
     return _joined([pc.if_else(pc.equal(t, _text("")), _text(""), pc.binary_join_element_wise(_text(sep), t, _text("")))
                     for t in texts], len(sep), empty)
 
@@ -122,7 +126,7 @@ def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], p
         for column, (frags, _, valid) in zip(picks.T, picked[name]):
             contribution = np.where(valid, sums[rows, np.maximum(column, 0)], 0.0)
             listed += contribution
-            piece = pc.binary_join_element_wise(_text(", "), pa.array(np.asarray(frags, dtype=object), pa.large_string()),
+            piece = pc.binary_join_element_wise(_text(", "), frags,
                                                 _text(', "contribution": '), _float_texts(np.round(contribution, DECIMALS)),
                                                 _text("}"), _text(""))
             pieces.append(pc.if_else(pa.array(valid), piece, _text("")))
@@ -171,20 +175,34 @@ def _text(text: str) -> pa.Scalar:
 
 
 def _float_texts(numbers: np.ndarray) -> pa.Array:
-    """``numbers.astype(str)`` as an Arrow array, converting each distinct value once."""
-    distinct, where = np.unique(numbers + 0.0, return_inverse=True)  # -0.0 reads 0.0 (see _value_texts)
-    return _strings(distinct.astype(str).tolist()).take(where.reshape(-1))
+    """``numbers.astype(str)`` as an Arrow array, converting each distinct value once.
+
+    Raises
+    ------
+    ValueError
+        On a NaN or infinite number, which has no JSON text (the warehouse stores the documents unparsed).
+    """
+    if not np.isfinite(numbers).all():
+        raise ValueError("a contribution is not a finite number: no JSON document can hold it")
+    where, distinct = _distinct(numbers + 0.0)  # -0.0 reads 0.0 (see _value_texts)
+    return _strings(distinct.astype(str).tolist()).take(where)
+
+
+def _distinct(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of each number's distinct value, the distinct values): one hash pass (no sort), NaN one value."""
+    where, distinct = pd.factorize(numbers.reshape(-1), use_na_sentinel=False)
+    return where, np.asarray(distinct, dtype="float64")
 
 
 def _value_texts(values: Values, rows: np.ndarray, columns: np.ndarray) -> pa.Array:
     """The value at (``rows[i]``, ``columns[i]``) as JSON text: a number (6 decimals), a quoted category, null."""
     numbers = values.numbers[rows, columns]
     finite = np.isfinite(numbers)
-    # + 0.0: -0.0 and 0.0 are one value to np.unique; without it the text depends on which comes first
-    distinct, where = np.unique(np.round(numbers[finite], DECIMALS) + 0.0, return_inverse=True)
+    # + 0.0: -0.0 and 0.0 are one value to the hash; without it the text depends on which comes first
+    where, distinct = _distinct(np.round(numbers[finite], DECIMALS) + 0.0)
     texts = distinct.astype(str).tolist() + ["null"]
     index = np.full(len(numbers), len(distinct), dtype=np.int64)
-    index[finite] = where.reshape(-1)
+    index[finite] = where
     for j, levels in values.levels.items():
         at = np.flatnonzero(columns == j)
         if len(at):

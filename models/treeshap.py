@@ -130,7 +130,9 @@ def tree_contributions(booster, X: np.ndarray) -> np.ndarray:
         first = np.empty(len(uniques), dtype=np.int64)
         first[codes[::-1]] = np.arange(n)[::-1]
         cols = [*splits, width]
-        phi = booster.predict(rows[first], start_iteration=t, num_iteration=1, pred_contrib=True)[:, cols]
+        # one thread: a call is one tree over its distinct patterns, too little work to pay OpenMP's fork and join
+        phi = booster.predict(rows[first], start_iteration=t, num_iteration=1, pred_contrib=True,
+                              num_threads=1)[:, cols]
         for j, col in enumerate(cols):
             out[:, col] += phi[codes, j]
     return np.ascontiguousarray(out)

@@ -29,6 +29,10 @@ from pipeline.io.sql_backends import DuckDBBackend, PostgresBackend
 from pipeline.io.urls import duckdb_path, is_postgres, mask_url
 from pipeline.config import Config
 
+#: ``churn_scores`` JSON columns written as given: the scorer's documents (:mod:`models.reason_documents`) are
+#: valid JSON by construction, so the DuckDB write does not parse 100,000 of them again.
+DOCUMENTS = ("reasons", "contributions")
+
 #: ``application_name`` of the warehouse's PostgreSQL connections (writing runs, readers).
 
 
@@ -119,7 +123,8 @@ class Warehouse:
         ``features.base.Feature`` list) tell the reasons in sentences. ``run`` gets its ``write`` timing
         and ``finished_at`` just before its row is inserted. ``also(backend, con, scores)``,
         when given, writes more tables in the same transaction (experiment assignments,
-        :mod:`pipeline.io.experiment_tables`). Returns the rows as written.
+        :mod:`pipeline.io.experiment_tables`). ``reasons`` and ``contributions`` (:data:`DOCUMENTS`) must be
+        valid JSON text, as :mod:`models.reason_documents` writes it. Returns the rows as written.
         """
         if run.as_of is None:
             raise ValueError("a run writes scores of one as-of date: run.as_of is not set")
@@ -135,7 +140,8 @@ class Warehouse:
             scores = scores.assign(**{c.name: None for c in SCORE_COLUMNS if c.name not in scores and not c.required})
             self.backend.execute(con, f"DELETE FROM {self.names['scores']} WHERE as_of_date = ?", [run.as_of])
             pause_point("scores_deleted")
-            self.backend.insert(con, self.names["scores"], scores[[c.name for c in SCORE_COLUMNS]], SCORE_COLUMNS)
+            self.backend.insert(con, self.names["scores"], scores[[c.name for c in SCORE_COLUMNS]], SCORE_COLUMNS,
+                                valid_json=DOCUMENTS)
             self._rechange_next(con, run.as_of, named)
             pause_point("scores_inserted")
             if also is not None:

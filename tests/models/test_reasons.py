@@ -152,6 +152,13 @@ def test_every_group_contribution_is_kept_as_json():
                                                      "nps": ["nps_last", 4.0], "renewal": ["days_to_renewal", 20.0]}
 
 
+def test_a_contribution_that_is_not_a_number_is_refused_rather_than_written_as_invalid_json():
+    # the warehouse stores the documents without parsing them: a NaN would otherwise be stored as text "nan"
+    contrib = frame([[0.5, np.nan, -0.1, 0.9, -0.4, 2.0, 0.0, -3.0]])
+    with pytest.raises(ValueError, match="not a finite number"):
+        explain(contrib, values([[2, 9, 40, 3, 4, 20, "Team"]]), FEATURES)
+
+
 def test_a_cause_is_read_before_its_effect_when_both_are_risk_reasons():
     from models.reasons import cause_first
 

@@ -251,8 +251,8 @@ url, rows, run, pause, go = pickle.loads(Path(sys.argv[1]).read_bytes())
 backend = sql_backends.PostgresBackend if wh.is_postgres(url) else sql_backends.DuckDBBackend
 insert = backend.insert
 
-def insert_then_wait(self, con, table, frame, columns):
-    insert(self, con, table, frame, columns)
+def insert_then_wait(self, con, table, frame, columns, **options):
+    insert(self, con, table, frame, columns, **options)
     if pause and table == "churn_scores":  # rows written, transaction still open
         Path(pause).touch()
         while not (go and Path(go).exists()):
@@ -313,6 +313,17 @@ def test_concurrent_runs_do_not_interleave(store, tmp_path):
 
 
 @pytest.mark.postgres
+def test_duckdb_stores_the_documents_as_json_text_unchanged(tmp_path):
+    store = Warehouse(tmp_path / "wh.duckdb")
+    rows = fake_scores(D1, ACCOUNTS[:5], 1, "r1")
+    rows["reasons"] = ['{"base_value": -2.0, "other": 0.0, "risk": [],   "protective": [], "context": []}'] * 5
+    store.write(rows, run_for(D1, "r1", 5))
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        found = con.execute("SELECT DISTINCT typeof(reasons), typeof(contributions), reasons::VARCHAR, "
+                            "json_valid(reasons) FROM churn_scores").fetchall()
+    assert found == [("JSON", "JSON", rows["reasons"][0], True)]
+
+
 def test_postgres_json_and_nulls_round_trip(pg_database):
     store = Warehouse(pg_database)
     write(store, D1, ACCOUNTS[:5], 1, "r1")
