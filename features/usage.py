@@ -173,8 +173,9 @@ def usage_slope(f, p):
 )
 def days_since_last_activity(f, p):
     """Days since the last event before the as-of date; {lookback} + 1 when none in the last {lookback} days (with
-    a calendar, only the days that are not holidays count: the non-holiday days after the last event plus 1, so an
-    account last active the day before the holidays reads 1 on their last day)."""
+    a calendar, only the days that are not holidays count, as in the windows: the non-holiday days after the last
+    event on a non-holiday day, plus 1, so an account last active the day before the holidays reads 1 on their last
+    day, and during the holidays every account keeps the value it had when they began)."""
     last = f.last_nd if p.settings.calendar.configured and "last_nd" in f.columns else f.last_d
     return last.min().fill_null(p.lookback + 1)
 

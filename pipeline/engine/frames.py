@@ -104,7 +104,8 @@ class Frames:
         ``last_d`` = days since the stretch's last active day; with a calendar (``features.calendar``)
         also ``nd`` = days back to the stretch's start that are not holidays, ``hol`` = whether the
         stretch is holidays (see :func:`stretches`) and ``last_nd`` = the non-holiday days after the stretch's
-        last active day and before T, plus 1 (``last_d`` when no holiday lies in between).
+        last active day and before T, plus 1 (``last_d`` when no holiday lies in between; null for a holiday
+        stretch: activity on holidays is left out like their events).
 
         The days before each as-of date are cut into stretches at every window
         boundary any usage feature reads (T - k for every window k, every week
@@ -134,8 +135,8 @@ class Frames:
         joined = self._per_snapshot(rolled, offsets)
         joined = joined.mutate(last_d=days_between(joined.as_of, joined.last_day))
         if "nd" in joined.columns:  # a stretch is all holidays or none: count the days after the active one
-            after = ibis.ifelse(joined.hol, joined.nd + 1, joined.nd - joined.d + joined.last_d)
-            joined = joined.mutate(last_nd=ibis.ifelse(joined.last_d.isnull(), ibis.null("int64"), after))
+            after = joined.nd - joined.d + joined.last_d
+            joined = joined.mutate(last_nd=ibis.ifelse(joined.hol, ibis.null("int64"), after))
         return joined
 
     def users(self) -> ibis.Table:

@@ -53,8 +53,8 @@ def test_windows_count_the_days_that_are_not_holidays():
         # so the rate against the account's own 90 days is flat, and so are the trend and the weekly slope
         assert a["events_7d_vs_baseline"] == pytest.approx(0) and a["events_30d_vs_baseline"] == pytest.approx(0)
         assert a["events_trend"] == pytest.approx(0) and a["usage_slope"] == pytest.approx(0)
-        # holidays do not count as days without activity: A and B were active on February 29, C on February 22,
-        # the last day before the holidays
+        # holidays count neither as days without activity nor as activity: all three were last active on a
+        # non-holiday day on February 22, the last day before the holidays
         assert a["days_since_last_activity"] == 1
     # without the calendar the lull is in the window: 7 events (C none), the trend and slope fall, C idle 8 days
     assert plain.loc[("A", LULL_T), "events_7d"] == 7 and plain.loc[("C", LULL_T), "events_7d"] == 0
@@ -63,15 +63,20 @@ def test_windows_count_the_days_that_are_not_holidays():
 
 
 def test_days_since_last_activity_counts_the_working_days_after_it():
-    """C also idle on February 21-22: 2 non-holiday days after its last event (February 20) and before the as-of
-    date, so 3 (the day after the event counts 1, like yesterday without a calendar); 10 without a calendar."""
+    """C also idle on February 21-22: 2 non-holiday days after its last event on a non-holiday day (February 20)
+    and before the as-of date, so 3 (the day after the event counts 1, like yesterday without a calendar)."""
     world = lull_world()
     events = world["usage_events"]
     idle = (events["account_id"] == "C") & events["occurred_at"].between("2024-02-21", "2024-02-23")
     world["usage_events"] = events[~idle]
+    # C logs in once on a holiday, February 26: as the windows leave out holiday events, so does the recency
+    extra = pd.DataFrame([("C", pd.Timestamp("2024-02-26 10:00"), "login", "C-u", 2.0)], columns=events.columns)
+    world["usage_events"] = pd.concat([world["usage_events"], extra], ignore_index=True)
     got, plain = built(world, [LULL_T], LULL), built(world, [LULL_T], Config())
     assert got.loc[("C", LULL_T), "days_since_last_activity"] == 3
-    assert plain.loc[("C", LULL_T), "days_since_last_activity"] == 10
+    assert plain.loc[("C", LULL_T), "days_since_last_activity"] == 4
+    world["usage_events"] = world["usage_events"].iloc[:-1]
+    assert built(world, [LULL_T], Config()).loc[("C", LULL_T), "days_since_last_activity"] == 10
     # a week later (March 8, no holidays since), 7 more days without a calendar and with it
     later = date(2024, 3, 8)
     cut = world["usage_events"]
