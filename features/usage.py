@@ -25,18 +25,29 @@ def total(value, where):
     return ibis.ifelse(where, value, 0).sum().fill_null(0)  # CASE, not FILTER: much faster on DuckDB
 
 
+def back(f, p):
+    """Days back from the as-of date to a stretch of frame ``f`` and which stretches count: ``(d, True)``.
+
+    With a calendar (``features.calendar``) only the days that are not holidays count: ``(nd, not hol)``, the
+    non-holiday days back to the stretch, holiday stretches left out, so every window, trend period and week
+    reaches further back past the holidays. The stretches still end before the as-of date; the calendar is known
+    in advance.
+    """
+    if p.settings.calendar.configured and "nd" in f.columns:
+        return f.nd, (~f.hol if "hol" in f.columns else ibis.literal(True))
+    return f.d, ibis.literal(True)
+
+
 def within(f, p):
     """Whether a stretch of frame ``f`` is inside the {window} days before the as-of date.
 
-    With a calendar (``features.calendar``) a window shorter than the longest counts the {window} days before the
-    as-of date that are not holidays, reaching further back past the holidays (no further than the longest
-    window): a holiday week neither empties a 7-day window nor counts in it. The stretches still end before the
-    as-of date; the calendar is known in advance. Without a calendar, the {window} calendar days.
+    With a calendar (``features.calendar``) a window counts the {window} days before the as-of date that are not
+    holidays, reaching further back past the holidays: a holiday week neither empties a 7-day window nor counts in
+    it, and the longest window (the baseline of the ``*_vs_baseline`` ratios) holds {window} working days too.
+    Without a calendar, the {window} calendar days.
     """
-    windows = p.settings.usage.windows
-    if p.settings.calendar.configured and p.window < max(windows):
-        return (f.nd <= p.window) & ~f.hol if "hol" in f.columns else f.nd <= p.window
-    return f.d <= p.window
+    days, counted = back(f, p)
+    return (days <= p.window) & counted
 
 
 def change(recent, before):
@@ -53,8 +64,8 @@ def change(recent, before):
     history="{window}",
 )
 def events(f, p):
-    """Product events (sum of quantity, all types) in the {window} days before the as-of date (with a calendar, a
-    short window's {window} non-holiday days)."""
+    """Product events (sum of quantity, all types) in the {window} days before the as-of date (with a calendar, its
+    {window} non-holiday days)."""
     return total(f.n, within(f, p))
 
 
@@ -67,7 +78,8 @@ def events(f, p):
     history="{window}",
 )
 def events_of_type(f, p):
-    """Events of type '{event_type}' in the {window} days before the as-of date."""
+    """Events of type '{event_type}' in the {window} days before the as-of date (with a calendar, its {window}
+    non-holiday days)."""
     return total(f[f"t_{p.event}"], within(f, p))
 
 
@@ -80,8 +92,8 @@ def events_of_type(f, p):
     history="{window}",
 )
 def active_days(f, p):
-    """Days with at least one event among the {window} days before the as-of date (with a calendar, a short
-    window's {window} non-holiday days)."""
+    """Days with at least one event among the {window} days before the as-of date (with a calendar, its
+    {window} non-holiday days)."""
     return total(f.days, within(f, p))
 
 
@@ -94,7 +106,7 @@ def active_days(f, p):
     history="{window}",
 )
 def active_users(f, p):
-    """Distinct users with any event in the {window} days before the as-of date (with a calendar, a short window's
+    """Distinct users with any event in the {window} days before the as-of date (with a calendar, its
     {window} non-holiday days)."""
     return total(flag(within(f, p)), f.user_id.notnull())
 
@@ -107,9 +119,11 @@ def active_users(f, p):
     history="{trend}+{trend}",
 )
 def events_trend(f, p):
-    """Events in the last {trend} days relative to the {trend} days before, minus 1."""
+    """Events in the last {trend} days relative to the {trend} days before, minus 1 (with a calendar, both periods
+    are {trend} non-holiday days: a holiday week in either is skipped, not read as a fall or a rise)."""
     t = p.settings.usage.trend_days
-    return change(total(f.n, f.d <= t), total(f.n, (f.d > t) & (f.d <= 2 * t)))
+    days, counted = back(f, p)
+    return change(total(f.n, (days <= t) & counted), total(f.n, (days > t) & (days <= 2 * t) & counted))
 
 
 @feature(
@@ -136,13 +150,15 @@ def active_users_trend(f, p):
     history="7*{weeks}",
 )
 def usage_slope(f, p):
-    """Least-squares slope of weekly events over the last {weeks} weeks, relative to the mean week."""
+    """Least-squares slope of weekly events over the last {weeks} weeks, relative to the mean week (with a
+    calendar, a week is 7 non-holiday days: the weeks reach back past the holidays, which count in none)."""
     weeks = p.settings.usage.slope_weeks
-    week = ((f.d - 1) // 7).cast("int64")  # 0 = the most recent week
+    days, counted = back(f, p)
+    week = ((days - 1) // 7).cast("int64")  # 0 = the most recent week
     x = (weeks - 1 - week).cast("float64")  # oldest week = 0
     x_mean = (weeks - 1) / 2
     sxx = sum((k - x_mean) ** 2 for k in range(weeks))
-    in_range = f.d <= 7 * weeks
+    in_range = (days <= 7 * weeks) & counted
     slope = total(f.n * (x - x_mean), in_range) / sxx
     mean_week = total(f.n, in_range) / weeks
     return slope / ibis.ifelse(mean_week == 0, ibis.null(), mean_week)
@@ -156,8 +172,12 @@ def usage_slope(f, p):
     direction="higher",
 )
 def days_since_last_activity(f, p):
-    """Days since the last event before the as-of date; {lookback} + 1 when none in the last {lookback} days."""
-    return f.last_d.min().fill_null(p.lookback + 1)
+    """Days since the last event before the as-of date; {lookback} + 1 when none in the last {lookback} days (with
+    a calendar, only the days that are not holidays count, as in the windows: the non-holiday days after the last
+    event on a non-holiday day, plus 1, so an account last active the day before the holidays reads 1 on their last
+    day, and during the holidays every account keeps the value it had when they began)."""
+    last = f.last_nd if p.settings.calendar.configured and "last_nd" in f.columns else f.last_d
+    return last.min().fill_null(p.lookback + 1)
 
 
 @feature(
@@ -169,7 +189,8 @@ def days_since_last_activity(f, p):
     history="{window}",
 )
 def breadth(f, p):
-    """Distinct event types used in the {window} days before the as-of date."""
+    """Distinct event types used in the {window} days before the as-of date (with a calendar, its {window}
+    non-holiday days)."""
     used = [flag(total(f[f"t_{e}"], within(f, p)) > 0) for e in p.events]
     return sum(used[1:], used[0]) if used else ibis.literal(0)
 

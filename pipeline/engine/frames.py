@@ -25,9 +25,9 @@ import ibis
 from features.base import flag
 from features.revenue import MONTH
 from features.usage import YEAR
-from pipeline.engine.catalog import Vocabulary, usage_lookback, usage_window_offsets, user_window_offsets
+from pipeline.engine.catalog import Vocabulary, usage_window_offsets, user_window_offsets
 from pipeline.config import Config
-from pipeline.engine.stretches import calendar_windows, stretches, year_ago_stretches
+from pipeline.engine.stretches import calendar_holidays, first_day, stretches, year_ago_stretches
 
 
 def days_between(later, earlier):
@@ -66,9 +66,10 @@ class Frames:
         return table
 
     def _events(self) -> ibis.Table:
-        """The usage events any snapshot can see: from the first window's start to the last as-of date."""
+        """The usage events any snapshot can see: from the first window's start (with a calendar, past the
+        holidays: :func:`first_day`) to the last as-of date."""
         ev = self.source.table("usage_events")
-        first = self.dates[0] - timedelta(days=usage_lookback(self.cfg))
+        first = first_day(self.dates, usage_window_offsets(self.cfg), calendar_holidays(self.cfg))
         seen = (ev.occurred_at >= ibis.literal(first).cast("timestamp")) & (
             ev.occurred_at < ibis.literal(self.dates[-1]).cast("timestamp")
         )
@@ -78,8 +79,8 @@ class Frames:
         """Day-to-stretch map and the (as_of, stretch, d) spans for ``offsets``, as engine tables."""
         key = tuple(offsets)
         if key not in self._stretch_cache:
-            holidays, windows = calendar_windows(self.cfg)
-            days, spans = stretches(self.dates, offsets, holidays, windows)
+            holidays = calendar_holidays(self.cfg)
+            days, spans = stretches(self.dates, offsets, holidays)
             schema = {"as_of": "date", "stretch": "int64", "d": "int64"}
             if holidays:
                 schema |= {"nd": "int64", "hol": "boolean"}
@@ -101,8 +102,10 @@ class Frames:
         """One row per (account, as-of, stretch of days): ``d`` = days back to the stretch's
         start, ``n`` = events, ``t_<type>`` = events per type, ``days`` = active days and
         ``last_d`` = days since the stretch's last active day; with a calendar (``features.calendar``)
-        also ``nd`` = days back to the stretch's start that are not holidays and ``hol`` = whether the
-        stretch is holidays (see :func:`stretches`).
+        also ``nd`` = days back to the stretch's start that are not holidays, ``hol`` = whether the
+        stretch is holidays (see :func:`stretches`) and ``last_nd`` = the non-holiday days after the stretch's
+        last active day and before T, plus 1 (``last_d`` when no holiday lies in between; null for a holiday
+        stretch: activity on holidays is left out like their events).
 
         The days before each as-of date are cut into stretches at every window
         boundary any usage feature reads (T - k for every window k, every week
@@ -130,7 +133,11 @@ class Frames:
             )
         )
         joined = self._per_snapshot(rolled, offsets)
-        return joined.mutate(last_d=days_between(joined.as_of, joined.last_day))
+        joined = joined.mutate(last_d=days_between(joined.as_of, joined.last_day))
+        if "nd" in joined.columns:  # a stretch is all holidays or none: count the days after the active one
+            after = joined.nd - joined.d + joined.last_d
+            joined = joined.mutate(last_nd=ibis.ifelse(joined.hol, ibis.null("int64"), after))
+        return joined
 
     def users(self) -> ibis.Table:
         """One row per (account, as-of, user) with ``d`` = days back to the start of the

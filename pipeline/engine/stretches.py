@@ -15,25 +15,31 @@ from features.usage import YEAR
 from pipeline.config import Config
 
 
-def calendar_windows(cfg: Config) -> tuple[list[date], list[int]]:
-    """The calendar's holidays and the short usage windows that skip them (``features.calendar``).
+def calendar_holidays(cfg: Config) -> list[date]:
+    """The calendar's holidays (``features.calendar``); none without a calendar.
 
-    Without a calendar, none: every window is its calendar days. With one, a window shorter than the longest
-    (``features.usage.windows``) counts the non-holiday days before the as-of date (see :func:`stretches`).
+    With holidays, every usage window counts the non-holiday days before the as-of date (see :func:`stretches`):
+    the short windows, the longest (the baselines), the trend periods and the slope's weeks.
     """
-    if not cfg.features.calendar.configured:
-        return [], []
-    windows = cfg.features.usage.windows
-    return cfg.features.calendar.days(), [w for w in windows if w < max(windows)]
+    return cfg.features.calendar.days() if cfg.features.calendar.configured else []
 
 
-def non_holiday_reach(t: date, k: int, holidays: set[date], cap: int) -> int:
-    """Calendar days back from ``t`` that hold its last ``k`` non-holiday days (at most ``cap``)."""
+def non_holiday_reach(t: date, k: int, holidays: set[date]) -> int:
+    """Calendar days back from ``t`` that hold its last ``k`` non-holiday days (``k`` without holidays).
+
+    Exact: every holiday is skipped, so the reach is at most ``k`` plus the number of holidays.
+    """
     reach = seen = 0
-    while seen < k and reach < cap:
+    while seen < k:
         reach += 1
         seen += (t - timedelta(days=reach)) not in holidays
     return reach
+
+
+def first_day(dates: Sequence[date], offsets: Sequence[int], holidays: Sequence[date] = ()) -> date:
+    """The earliest day any of ``dates`` reads: its longest offset back, in non-holiday days with ``holidays``."""
+    off = set(holidays)
+    return min(t - timedelta(days=non_holiday_reach(t, max(offsets), off)) for t in dates)
 
 
 def year_ago_stretches(dates: list[date], windows: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -53,28 +59,28 @@ def year_ago_stretches(dates: list[date], windows: list[int]) -> tuple[pd.DataFr
     return days, pd.DataFrame(near, columns=["as_of", "stretch", "d"])
 
 
-def stretches(dates: list[date], offsets: list[int], holidays: Sequence[date] = (),
-              windows: Sequence[int] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+def stretches(dates: list[date], offsets: list[int],
+              holidays: Sequence[date] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cut the days before each as-of date at every window boundary.
 
     Returns a (day, stretch) map covering every day of every stretch, and
     (as_of, stretch, d) rows listing for each as-of date T the stretches inside
     its longest window, with ``d`` = days from the stretch's first day to T.
 
-    With ``holidays``, the days are also cut around every holiday and, for each of ``windows``, where T's last
-    ``window`` non-holiday days begin (no further back than the longest offset), and the rows also carry ``nd``
-    = non-holiday days from the stretch's first day to T and ``hol`` = whether the stretch is holidays: "the
-    last k non-holiday days" is exactly ``nd <= k and not hol``. Holidays are known in advance, so the cuts
-    read no data; every stretch still ends before T.
+    With ``holidays``, every offset ``k`` counts non-holiday days: the days are cut around every holiday and where
+    T's last ``k`` non-holiday days begin, the longest window reaches back past the holidays (its ``max(offsets)``
+    non-holiday days), and the rows also carry ``nd`` = non-holiday days from the stretch's first day to T and
+    ``hol`` = whether the stretch is holidays: "the last k non-holiday days" is exactly ``nd <= k and not hol``.
+    Holidays are known in advance, so the cuts read no data; every stretch still ends before T.
     """
-    longest = max(offsets)
     off = set(holidays)
+    reach = {t: non_holiday_reach(t, max(offsets), off) for t in dates}
     extra = set()
     if off:
         for t in dates:
-            near = [h for h in off if t - timedelta(days=longest) <= h < t]
+            near = [h for h in off if t - timedelta(days=reach[t]) <= h < t]
             extra |= {*near, *(h + timedelta(days=1) for h in near)}
-            extra |= {t - timedelta(days=non_holiday_reach(t, k, off, longest)) for k in windows}
+            extra |= {t - timedelta(days=non_holiday_reach(t, k, off)) for k in offsets}
     cuts = sorted({t - timedelta(days=k) for t in dates for k in [0, *offsets]} | extra)
     bounds = list(zip(cuts, cuts[1:]))
     days = pd.DataFrame(
@@ -86,7 +92,7 @@ def stretches(dates: list[date], offsets: list[int], holidays: Sequence[date] = 
             (t, sid, (t - lo).days)
             for t in dates
             for sid, (lo, hi) in enumerate(bounds)
-            if hi <= t and lo >= t - timedelta(days=longest)
+            if hi <= t and lo >= t - timedelta(days=reach[t])
         ],
         columns=["as_of", "stretch", "d"],
     )
