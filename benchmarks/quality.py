@@ -235,7 +235,7 @@ def run_noise_attribute(spec: Spec, work: Path, cmd: list[str], cfg: dict, cutof
         test = panel[panel["label_observed"] & panel["as_of"].isin(test_dates)].copy()
         test["model"] = model.risk(test)
         return {"auc": qe.scores(test, "model", probability=True)["auc"],
-                "used": qe.NOISE_ATTRIBUTE in model.feature_names, "levels": qe.NOISE_LEVELS, "missing": qe.NOISE_MISSING}
+                "used": f"attr_{qe.NOISE_ATTRIBUTE}" in model.feature_names, "levels": qe.NOISE_LEVELS, "missing": qe.NOISE_MISSING}
     except Exception as exc:  # noqa: BLE001 - recorded in the report
         return {"error": f"{type(exc).__name__}: {exc}"}
 

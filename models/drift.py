@@ -142,6 +142,9 @@ def _psi_today(entry: dict, frame: pd.DataFrame, name: str, as_of: date | None) 
             return None
     if "aged_to" in entry and as_of is not None:
         now = now - (pd.Timestamp(as_of) - pd.Timestamp(entry["aged_to"])).days
+        now = now[~(now < 0)]  # accounts that signed up since: none of like age in the reference (aged_references)
+        if len(now) < MIN_FULL_HISTORY:
+            return None
     return psi(entry, now)
 
 
@@ -151,18 +154,20 @@ def aged_references(frame: pd.DataFrame, as_of: pd.Series, ages: list[str], tenu
 
     A feature that grows by one a day (tenure) moves on every run of a young base; compared with
     its training values aged to the scoring date, only a change in who the accounts are shows.
-    Each of its rows is moved to the last date (``+ days to it``) and the entry records that date
-    (``aged_to``), which :func:`check` ages on to the scoring date.
+    Its entry holds the accounts of the last date once each (an account counted at every earlier
+    snapshot would weigh the base towards those there all along) and records that date
+    (``aged_to``), which :func:`check` ages on to the scoring date. Today's accounts younger than the
+    days since that date signed up after it: the reference holds no account of their age, so they are
+    left out of the comparison (a growing base would otherwise "drift" more with every day since
+    training: fight-churn's tenure reached PSI 0.28 seven weeks after it, every night).
     """
-    aged = frame.copy()
     dates = pd.to_datetime(pd.Series(as_of).to_numpy())
     last = dates.max()
-    for name in ages:
-        aged[name] = aged[name].to_numpy() + (last - dates).days.to_numpy()
-    found = references(aged, list(frame.columns), frame[tenure] if tenure else None, history)
-    for name in ages:
-        found[name]["aged_to"] = last.date().isoformat()
-    return found
+    latest = frame[(dates == last)]
+    found = references(frame, list(frame.columns), frame[tenure] if tenure else None, history)
+    aged = references(latest, ages, latest[tenure] if tenure else None, history)
+    return {name: {**aged[name], "aged_to": last.date().isoformat()} if name in aged else entry
+            for name, entry in found.items()}
 
 
 def references(frame: pd.DataFrame, columns: list[str], tenure: pd.Series | None = None,

@@ -139,3 +139,30 @@ def test_a_feature_no_training_account_was_old_enough_for_is_left_unchecked_and_
     report = check(refs, training.assign(changes_365d=50), 0.25)
     assert report.warning is None and report.unchecked == {"changes_365d": 365}
     assert "changes_365d (365 days)" in report.note and report.to_dict() == {"changes_365d": None}
+
+
+def test_accounts_that_signed_up_after_training_are_no_tenure_drift_a_shifted_created_at_is():
+    # a growing base: 100 accounts sign up every week; trained on week 20, scored every week up to week 40
+    from datetime import date, timedelta
+
+    from models.drift import aged_references
+
+    rng = np.random.default_rng(8)
+    signed = np.repeat(np.arange(41), 100) * 7 + rng.uniform(0, 7, 4100)
+    start = date(2020, 1, 6)
+
+    def week(k):
+        tenure = 7 * k - signed[signed <= 7 * k]
+        return pd.DataFrame({"tenure_days": tenure, "as_of": start + timedelta(days=7 * k)})
+
+    history = pd.concat([week(k) for k in range(4, 21)])
+    recent = pd.concat([week(k) for k in range(8, 21)])
+    whole = references(history, ["tenure_days"])
+    aged = aged_references(recent[["tenure_days"]], recent["as_of"], ["tenure_days"])
+    for k in range(21, 41):
+        today, day = week(k), start + timedelta(days=7 * k)
+        assert check(whole, today, 0.25, recent=aged, as_of=day).warning is None, k
+    broken = today.assign(tenure_days=today["tenure_days"] + 60)  # created_at moved by a re-import
+    assert "tenure_days" in check(whole, broken, 0.25, recent=aged, as_of=day).drifted
+    early = today.assign(tenure_days=today["tenure_days"] - 60)  # the other way: many read as new signups
+    assert "tenure_days" in check(whole, early, 0.25, recent=aged, as_of=day).drifted
