@@ -43,7 +43,8 @@ def recheck(folder: Path, world: dict) -> dict:
     model.set_drift_references(panel[(panel["as_of"] < until) & panel["label_observed"]], recent,
                                ages=[n for n in names if feats[n].definition.ages],
                                history={n: feats[n].history_days for n in names if feats[n].history_days},
-                               skip=[n for n in names if feats[n].definition.date_relative])
+                               skip=[n for n in names if feats[n].definition.date_relative],
+                               weekly=[n for n in names if feats[n].definition.weekday])
     test = panel[panel["as_of"].isin(tests)]
     return drift_on_test_dates(model, test, {"scoring": {"psi_threshold": cfg.scoring.psi_threshold}})
 

@@ -53,6 +53,7 @@ class Definition:
     ages: bool = False  # the value grows by one a day by construction (tenure): the drift check ages its reference
     history: str | None = None  # days of history the value needs to mean what it means for older accounts ("{window}")
     date_relative: bool = False  # measured against all accounts on the same date: the drift check leaves it out
+    weekday: bool = False  # moves with the as-of date's day of the week (recency): drift compares like weekdays
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ def feature(
     ages: bool = False,
     history: str | None = None,
     date_relative: bool = False,
+    weekday: bool = False,
 ):
     """Register a feature definition.
 
@@ -219,6 +221,10 @@ def feature(
         in it: the levels it is built from carry one), or it is the same for every account of a date (the
         calendar's holiday days): either way its shifts are the date's, not the accounts', so the drift
         check leaves it out.
+    weekday : bool
+        The value moves with the as-of date's day of the week by construction (days since the last
+        activity: on a Monday the weekend counts): the drift check compares it with the training
+        snapshots of the same weekday where it has them.
     """
     if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}")
@@ -250,6 +256,7 @@ def feature(
                 ages=ages,
                 history=history,
                 date_relative=date_relative,
+                weekday=weekday,
             )
         )
         return fn

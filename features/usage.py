@@ -169,7 +169,7 @@ def usage_slope(f, p):
     group="recency", topic="days since the last activity",
     risk="No product activity for {value:.0f} day{s}",
     protective="Last active {value:.0f} day{s} ago",
-    direction="higher",
+    direction="higher", weekday=True,
 )
 def days_since_last_activity(f, p):
     """Days since the last event before the as-of date; {lookback} + 1 when none in the last {lookback} days (with

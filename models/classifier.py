@@ -163,8 +163,8 @@ class ChurnModel(BaseEstimator):
         return self
 
     def set_drift_references(self, X: pd.DataFrame, X_recent: pd.DataFrame, ages: list[str] | tuple[str, ...] = (),
-                             history: dict[str, int] | None = None, skip: list[str] | tuple[str, ...] = ()
-                             ) -> "ChurnModel":
+                             history: dict[str, int] | None = None, skip: list[str] | tuple[str, ...] = (),
+                             weekly: list[str] | tuple[str, ...] = ()) -> "ChurnModel":
         """Record the feature distributions the drift check compares with (:mod:`models.drift`).
 
         Parameters
@@ -180,15 +180,21 @@ class ChurnModel(BaseEstimator):
             Feature to the days of history its value needs; compared only among accounts with that tenure.
         skip : sequence of str
             Features the drift check leaves out (measured against all accounts on the same date).
+        weekly : sequence of str
+            Features that move with the as-of weekday (recency): also referenced per weekday when ``X`` has
+            ``as_of`` (:func:`models.drift.references`).
         """
         ages = [c for c in ages if c in self.feature_names_]
         tenure = ages[0] if ages else None
         history = {k: v for k, v in (history or {}).items() if k in self.feature_names_}
         checked = [c for c in self.feature_names_ if c not in set(skip)]
         train = self.prepare(X)[self.feature_names_]
-        self.reference_ = references(train, checked, train[tenure] if tenure else None, history)
+        weekly = [c for c in weekly if c in checked]
+        weekday = pd.Series(pd.to_datetime(X["as_of"]).dt.weekday.to_numpy(), index=train.index) \
+            if weekly and "as_of" in X else None
+        self.reference_ = references(train, checked, train[tenure] if tenure else None, history, weekly, weekday)
         self.reference_recent_ = aged_references(self.prepare(X_recent)[checked], X_recent["as_of"],
-                                                 ages, tenure, history) if len(X_recent) else {}
+                                                 ages, tenure, history, weekly) if len(X_recent) else {}
         return self
 
     def lightgbm_params(self) -> dict:

@@ -135,6 +135,8 @@ def _psi_today(entry: dict, frame: pd.DataFrame, name: str, as_of: date | None) 
     """PSI of today's ``name`` against one reference ``entry``; None when there are too few accounts to compare."""
     if "unchecked" in entry:
         return None
+    if "by_weekday" in entry and as_of is not None:  # recency: compared with training snapshots of today's weekday
+        entry = {**entry, **entry["by_weekday"].get(str(pd.Timestamp(as_of).weekday()), {})}
     now = frame[name]
     if entry.get("history_days") and entry.get("tenure") in frame:
         now = now[frame[entry["tenure"]].to_numpy() >= entry["history_days"]]
@@ -149,7 +151,8 @@ def _psi_today(entry: dict, frame: pd.DataFrame, name: str, as_of: date | None) 
 
 
 def aged_references(frame: pd.DataFrame, as_of: pd.Series, ages: list[str], tenure: str | None = None,
-                    history: dict[str, int] | None = None) -> dict[str, dict]:
+                    history: dict[str, int] | None = None, weekly: list[str] | tuple[str, ...] = ()
+                    ) -> dict[str, dict]:
     """:func:`references` of ``frame``'s columns, those in ``ages`` as of the last of the ``as_of`` dates.
 
     A feature that grows by one a day (tenure) moves on every run of a young base; compared with
@@ -164,14 +167,16 @@ def aged_references(frame: pd.DataFrame, as_of: pd.Series, ages: list[str], tenu
     dates = pd.to_datetime(pd.Series(as_of).to_numpy())
     last = dates.max()
     latest = frame[(dates == last)]
-    found = references(frame, list(frame.columns), frame[tenure] if tenure else None, history)
+    found = references(frame, list(frame.columns), frame[tenure] if tenure else None, history,
+                       weekly, pd.Series(dates.weekday, index=frame.index))
     aged = references(latest, ages, latest[tenure] if tenure else None, history)
     return {name: {**aged[name], "aged_to": last.date().isoformat()} if name in aged else entry
             for name, entry in found.items()}
 
 
 def references(frame: pd.DataFrame, columns: list[str], tenure: pd.Series | None = None,
-               history: dict[str, int] | None = None) -> dict[str, dict]:
+               history: dict[str, int] | None = None, weekly: list[str] | tuple[str, ...] = (),
+               weekday: pd.Series | None = None) -> dict[str, dict]:
     """:func:`reference_entry` of each of ``columns`` of ``frame``.
 
     ``history``: days of an account's history a feature needs before its value means what it means
@@ -179,16 +184,26 @@ def references(frame: pd.DataFrame, columns: list[str], tenure: pd.Series | None
     feature's reference holds only the rows whose ``tenure`` reaches it, and :func:`check` compares it
     on today's accounts that do: on a young base, windows that fill up as accounts age are no drift.
     With fewer than :data:`MIN_FULL_HISTORY` such rows the feature is left unchecked.
+
+    ``weekly``: features that move with the as-of date's day of the week (recency: on a Monday the
+    weekend counts); with ``weekday`` (each row's as-of weekday, Monday 0) their entry also holds
+    ``by_weekday``, one reference per weekday with at least :data:`MIN_FULL_HISTORY` rows, which
+    :func:`check` uses on a scoring date of that weekday (monthly snapshots mix weekdays: a Monday
+    against the mix "drifted" on every world).
     """
     out = {}
     for c in columns:
         need = int((history or {}).get(c) or 0)
-        if not need or tenure is None:
-            out[c] = reference_entry(frame[c])
-            continue
-        full = tenure.to_numpy() >= need
-        entry = reference_entry(frame[c][full]) if full.sum() >= MIN_FULL_HISTORY else {"unchecked": int(full.sum())}
-        out[c] = {**entry, "history_days": need, "tenure": str(tenure.name)}
+        full = tenure.to_numpy() >= need if need and tenure is not None else np.ones(len(frame), dtype=bool)
+        if full.sum() < MIN_FULL_HISTORY and need and tenure is not None:
+            entry: dict = {"unchecked": int(full.sum())}
+        else:
+            entry = reference_entry(frame[c][full])
+            if c in weekly and weekday is not None:
+                days = weekday.to_numpy()
+                entry["by_weekday"] = {str(d): reference_entry(frame[c][full & (days == d)])
+                                       for d in range(7) if (full & (days == d)).sum() >= MIN_FULL_HISTORY}
+        out[c] = {**entry, "history_days": need, "tenure": str(tenure.name)} if need and tenure is not None else entry
     return out
 
 

@@ -208,7 +208,8 @@ def train_models(cfg: Config, table: FeatureTable, panel: pd.DataFrame, until: d
     model.set_drift_references(panel, recent_snapshots(table.frame, until, cfg.scoring.drift_recent_days),
                                ages=[f.name for f in table.features if f.definition.ages],
                                history={f.name: f.history_days for f in table.features if f.history_days},
-                               skip=[f.name for f in table.features if f.definition.date_relative])
+                               skip=[f.name for f in table.features if f.definition.date_relative],
+                               weekly=[f.name for f in table.features if f.definition.weekday])
     seconds["final"] = time.perf_counter() - started - seconds["backtest"]
     progress(f"  {model.best_iteration_} trees, {model.calibrator_.method} calibration "
              f"({recipe.evidence}; {seconds['final']:.1f} s)")

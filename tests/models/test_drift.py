@@ -166,3 +166,36 @@ def test_accounts_that_signed_up_after_training_are_no_tenure_drift_a_shifted_cr
     assert "tenure_days" in check(whole, broken, 0.25, recent=aged, as_of=day).drifted
     early = today.assign(tenure_days=today["tenure_days"] - 60)  # the other way: many read as new signups
     assert "tenure_days" in check(whole, early, 0.25, recent=aged, as_of=day).drifted
+
+
+def test_recency_on_a_monday_is_compared_with_training_mondays_a_real_lapse_still_drifts():
+    # monthly snapshots mix weekdays; on a Monday the weekend adds two days to every recent account's recency
+    from datetime import date
+
+    from models.drift import aged_references
+
+    rng = np.random.default_rng(9)
+    days = pd.date_range("2024-01-01", periods=18, freq="MS").date  # 1st of each month: 3 Mondays among them
+
+    def snapshot(day, n=800):
+        weekend = {0: 2, 6: 1}.get(day.weekday(), 0)  # Monday: Sat and Sun idle; Sunday: Sat idle
+        return pd.DataFrame({"days_since_last_activity": rng.geometric(0.6, n) + weekend, "as_of": day})
+
+    history = pd.concat([snapshot(d) for d in days], ignore_index=True)
+    recent = pd.concat([snapshot(d) for d in days[-3:]], ignore_index=True)
+    monday = date(2025, 9, 1)
+    today = snapshot(monday)
+    weekday = pd.Series(pd.to_datetime(history["as_of"]).dt.weekday.to_numpy())
+    plain = references(history, ["days_since_last_activity"])
+    plain_recent = aged_references(recent[["days_since_last_activity"]], recent["as_of"], [])
+    assert "days_since_last_activity" in check(plain, today, 0.25, plain_recent, monday).drifted
+
+    whole = references(history, ["days_since_last_activity"], weekly=["days_since_last_activity"], weekday=weekday)
+    aged = aged_references(recent[["days_since_last_activity"]], recent["as_of"], [],
+                           weekly=["days_since_last_activity"])
+    assert set(whole["days_since_last_activity"]["by_weekday"]) >= {"0"}
+    assert check(whole, today, 0.25, aged, monday).warning is None
+    lapsed = today.assign(days_since_last_activity=today["days_since_last_activity"] + 7)  # a week without events
+    assert "days_since_last_activity" in check(whole, lapsed, 0.25, aged, monday).drifted
+    tuesday = date(2025, 9, 2)  # a weekday training never had: the mix of every weekday, as before
+    assert check(whole, snapshot(tuesday), 0.25, aged, tuesday).warning is None
