@@ -94,14 +94,13 @@ def feature_columns(panel: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def _matrix(rows: pd.DataFrame, feats: list[str], cats: dict) -> pd.DataFrame:
-    out = pd.DataFrame(index=rows.index)
-    for c in feats:
+    def column(c: str) -> pd.Series:
         if c in cats:
             values = rows[c].astype("string").astype(object).where(rows[c].notna(), None)
-            out[c] = pd.Categorical(values, categories=cats[c])
-        else:
-            out[c] = pd.to_numeric(rows[c], errors="coerce").astype("float64")
-    return out
+            return pd.Series(pd.Categorical(values, categories=cats[c]), index=rows.index, name=c)
+        return pd.to_numeric(rows[c], errors="coerce").astype("float64").rename(c)
+
+    return pd.concat([column(c) for c in feats], axis=1) if feats else pd.DataFrame(index=rows.index)
 
 
 def plain_lightgbm(train: pd.DataFrame, test: pd.DataFrame, seed: int = 42) -> np.ndarray:
