@@ -5,6 +5,7 @@ the import order below is the column order of the feature table.
 """
 
 from features import usage  # noqa: F401, I001  (registers; order = column order)
+from features import usage_vs_date  # noqa: F401
 from features import tickets  # noqa: F401
 from features import milestones  # noqa: F401
 from features import nps  # noqa: F401
