@@ -215,3 +215,28 @@ def test_the_vectorised_contributions_json_is_byte_identical_to_row_by_row(data,
     vals = values([[np.nan if n is None else n for n in numbers] + [plan]] * len(data))
     result = explain(contrib, vals, FEATURES, context_groups=["renewal"])
     assert list(result.contributions) == _contributions_per_row(result, vals)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    data=hnp.arrays(np.float64, st.tuples(st.integers(1, 40), st.just(len(NAMES) + 1)),
+                    elements=st.one_of(st.just(0.0), st.floats(-5, 5, allow_nan=False))),
+    block=st.integers(1, 9),
+    plans=st.lists(st.sampled_from(["Team", None, "Pro"]), min_size=40, max_size=40),
+)
+def test_rows_explained_in_blocks_on_threads_read_exactly_as_in_one_block(data, block, plans):
+    """Large runs are explained in blocks of rows on every core (``BLOCK_ROWS``): the same documents, in order."""
+    import models.reasons as reasons
+
+    contrib = frame(data).set_axis([f"r{i}" for i in range(len(data))])
+    vals = values([[i % 7, 2, 30 - i, i % 3, 5 + i % 4, 20, plans[i]] for i in range(len(data))])
+    causes = {"tickets": ["usage"]}
+    whole = explain(contrib, vals, FEATURES, top_k=2, context_groups=["renewal"], causes=causes)
+    original, reasons.BLOCK_ROWS = reasons.BLOCK_ROWS, block
+    try:
+        blocks = explain(contrib, vals, FEATURES, top_k=2, context_groups=["renewal"], causes=causes)
+    finally:
+        reasons.BLOCK_ROWS = original
+    for name in ("reasons", "summary", "first", "contributions"):
+        assert list(getattr(blocks, name)) == list(getattr(whole, name)), name
+    pd.testing.assert_frame_equal(blocks.group_contributions, whole.group_contributions)
