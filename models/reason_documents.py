@@ -97,28 +97,26 @@ class Fragments:
         return self._cache[key]
 
 
-def join(columns: list, sep: str, empty: str = "") -> pd.api.extensions.ExtensionArray:
+def join(columns: list, sep: str, empty: str = "") -> np.ndarray:
     """Join per-row strings (Arrow text or arrays of str) across columns, skipping empty ones (``empty`` where
     all are); one Arrow pass."""
     if not columns:
-        return _texts(_strings([]))
+        return np.zeros(0, dtype=object)
     texts = [column if isinstance(column, pa.Array) else pa.array(np.asarray(column, dtype=object), pa.large_string())
              for column in columns]
-    return _texts(_joined([pc.if_else(pc.equal(t, _text("")), _text(""),
-                                      pc.binary_join_element_wise(_text(sep), t, _text(""))) for t in texts],
-                          len(sep), empty))
+    return _joined([pc.if_else(pc.equal(t, _text("")), _text(""), pc.binary_join_element_wise(_text(sep), t, _text("")))
+                    for t in texts], len(sep), empty)
 
 
-def _joined(pieces: list, lead: int, empty: str = "") -> pa.Array:
+def _joined(pieces: list, lead: int, empty: str = "") -> np.ndarray:
     """Concatenate ``pieces`` (each non-empty one starting with a ``lead``-character separator), dropping the first separator."""
     whole = pc.utf8_slice_codeunits(pc.binary_join_element_wise(*pieces, _text("")), start=lead)
     if empty:
         whole = pc.if_else(pc.equal(whole, _text("")), _text(empty), whole)
-    return whole
+    return np.array(whole.to_pylist(), dtype=object)
 
 
-def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], picked: dict
-             ) -> pd.api.extensions.ExtensionArray:
+def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], picked: dict) -> np.ndarray:
     """The JSON document of every row (a float's text is its ``repr``, valid JSON), built column-wise in Arrow."""
     rows = np.arange(len(base))
     listed = np.zeros(len(base))
@@ -132,18 +130,17 @@ def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], p
                                                 _text(', "contribution": '), _float_texts(np.round(contribution, DECIMALS)),
                                                 _text("}"), _text(""))
             pieces.append(pc.if_else(pa.array(valid), piece, _text("")))
-        parts[name] = _joined(pieces, 2) if pieces else _strings([""] * len(base))
+        parts[name] = _strings(_joined(pieces, 2).tolist() if pieces else [""] * len(base))
     docs = pc.binary_join_element_wise(
         _text('{"base_value": '), _float_texts(np.round(base, DECIMALS)),
         _text(', "other": '), _float_texts(np.round(sums.sum(axis=1) - listed, DECIMALS)),
         _text(', "risk": ['), parts["risk"], _text('], "protective": ['), parts["protective"],
         _text('], "context": ['), parts["context"], _text("]}"), _text(""))
-    return _texts(docs)
+    return np.array(docs.to_pylist(), dtype=object)
 
 
 def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequence[Feature] | None = None,
-                       leads: np.ndarray | None = None, values: Values | None = None
-                       ) -> pd.api.extensions.ExtensionArray:
+                       leads: np.ndarray | None = None, values: Values | None = None) -> np.ndarray:
     """Each row's group contributions as a JSON object (groups at 0.0 left out).
 
     Without ``features`` a group maps to its contribution (4 decimals): ``{"nps": 0.3123}``. With them
@@ -166,17 +163,11 @@ def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequenc
     joined = pc.binary_join_element_wise(*cells, _text(""))
     bounds = pa.array(np.searchsorted(rows, np.arange(len(sums) + 1)), pa.int64())
     body = pc.binary_join(pa.LargeListArray.from_arrays(bounds, joined), _text(", "))
-    return _texts(pc.binary_join_element_wise(_text("{"), body, _text("}"), _text("")))
+    return np.array(pc.binary_join_element_wise(_text("{"), body, _text("}"), _text("")).to_pylist(), dtype=object)
 
 
 def _strings(texts) -> pa.Array:
     return pa.array(texts, pa.large_string())
-
-
-def _texts(array: pa.Array) -> pd.api.extensions.ExtensionArray:
-    """Arrow text as a pandas array of ``str`` without copying: the warehouse write hands the same buffers to
-    DuckDB (converting 400 MB of documents to Python strings and back cost about a second per 100,000 rows)."""
-    return pd.arrays.ArrowExtensionArray(array)
 
 
 def _text(text: str) -> pa.Scalar:

@@ -85,16 +85,15 @@ class Explanations:
 
     Attributes
     ----------
-    reasons : array of str
-        One JSON document per row (see the module docstring); Arrow-backed
-        (``pandas.arrays.ArrowExtensionArray``), as are ``summary`` and ``contributions``.
-    summary : array of str
+    reasons : numpy.ndarray of str
+        One JSON document per row (see the module docstring).
+    summary : numpy.ndarray of str
         One line per row for a CSM: the risk sentences joined by ``"; "``.
     group_contributions : pandas.DataFrame
         Summed contribution per reason group (rows x groups).
     first : numpy.ndarray
         Group of the first risk reason per row (``None`` when no group raises the risk).
-    contributions : array of str, optional
+    contributions : numpy.ndarray of str, optional
         One JSON object per row, every reason group's contribution (log-odds, 4 decimals): what the
         next run compares against to say why the score moved (:func:`models.score_moves.why_moved`).
     """
@@ -108,17 +107,10 @@ class Explanations:
     @classmethod
     def concat(cls, parts: list[Explanations]) -> Explanations:
         """The explanations of consecutive blocks of rows as one."""
-        contributions = None if parts[0].contributions is None else _concat([p.contributions for p in parts])
-        return cls(_concat([p.reasons for p in parts]), _concat([p.summary for p in parts]),
+        contributions = None if parts[0].contributions is None else np.concatenate([p.contributions for p in parts])
+        return cls(np.concatenate([p.reasons for p in parts]), np.concatenate([p.summary for p in parts]),
                    pd.concat([p.group_contributions for p in parts]), np.concatenate([p.first for p in parts]),
                    contributions)
-
-
-def _concat(arrays: list) -> Any:
-    """Arrays of text one after the other, of the kind they are (Arrow-backed pandas arrays stay so)."""
-    if isinstance(arrays[0], pd.api.extensions.ExtensionArray):
-        return pd.concat([pd.Series(a, copy=False) for a in arrays], ignore_index=True).array
-    return np.concatenate(arrays)
 
 
 def group_sums(contrib: np.ndarray, groups: Groups) -> np.ndarray:

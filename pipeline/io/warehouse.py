@@ -191,11 +191,10 @@ class Warehouse:
         out["probability_change"] = out["churn_probability"] - out.pop("previous").astype("float64")
         floor = self.change_min_points
         befores = [_parsed(b) if moves(c, floor) else None for c, b in zip(out["probability_change"], out.pop("before"))]
-        # Arrow-backed text becomes Python strings in one call, not one per row
-        nows, reasons_ = (out[name].to_numpy(dtype=object) for name in ("contributions", "reasons"))
         out["change_reasons"] = [  # the current rows' JSON is parsed only where there is a move to explain
             None if before is None else why_moved(change, _parsed(now), before, _parsed(reasons), features, floor)
-            for change, now, before, reasons in zip(out["probability_change"], nows, befores, reasons_)]
+            for change, now, before, reasons in zip(out["probability_change"], out["contributions"], befores,
+                                                    out["reasons"])]
         return out
 
     def _rechange_next(self, con, as_of: date, features: dict) -> None:
