@@ -135,7 +135,7 @@ def events_trend(f, p):
 )
 def active_users_trend(f, p):
     """Distinct active users in the last {trend} days relative to the {trend} days before, minus 1 (with a calendar,
-    both periods are {trend} non-holiday days, as in ``events_trend``: a user active on holidays only counts in
+    both periods are {trend} non-holiday days, as in events_trend: a user active on holidays only counts in
     neither)."""
     t = p.settings.usage.trend_days
     calendar = p.settings.calendar.configured and "nd_prior" in f.columns
@@ -251,8 +251,8 @@ def rate_vs_baseline(t, recent, baseline, p):
 )
 def events_vs_baseline(t, p):
     """Events per day in the last {window} days relative to events per day over the last {baseline} days, minus 1;
-    both rates over the account's tenure when it is shorter, so a young account is not read as declining (null
-    without events in the {baseline} days)."""
+    both rates over the account's tenure when it is shorter (with a calendar, its non-holiday days), so a young
+    account is not read as declining (null without events in the {baseline} days)."""
     return rate_vs_baseline(t, f"events_{p.window}d", f"events_{p.baseline}d", p)
 
 
@@ -268,6 +268,7 @@ def events_vs_baseline(t, p):
 )
 def events_of_type_vs_baseline(t, p):
     """'{event_type}' events per day in the last {window} days relative to the same over the last {baseline} days,
-    minus 1; over the account's tenure when it is shorter (null without such events in the {baseline} days).
+    minus 1; over the account's tenure when it is shorter (with a calendar, its non-holiday days; null without such
+    events in the {baseline} days).
     A drop in one part of the product can hide in the total."""
     return rate_vs_baseline(t, f"events_{p.event}_{p.window}d", f"events_{p.event}_{p.baseline}d", p)
