@@ -85,6 +85,23 @@ def group_figures(rows: pd.DataFrame, families, truth: str) -> dict:
     return out
 
 
+def oracle_figures(rows: pd.DataFrame, truth: str) -> dict | None:
+    """The model beside the generator's own churn probability (``true_churn_prob``, from the state it knew at the
+    as-of date) on the rows the truth covers (first of the month): how much of the gap to the observed churn rate
+    no model could know at the as-of date. None without a truth."""
+    t = pd.read_parquet(truth)
+    if "true_churn_prob" not in t.columns:
+        return None
+    t = t.assign(as_of=pd.to_datetime(t["as_of_date"]), account_id=t["account_id"].astype(str))
+    both = rows.assign(account_id=rows["account_id"].astype(str)).merge(
+        t[["account_id", "as_of", "true_churn_prob"]], on=["account_id", "as_of"], how="inner")
+    if both.empty:
+        return None
+    return {"dates": int(both["as_of"].nunique()), "rows": len(both), "mean_p": float(both["model"].mean()),
+            "oracle_p": float(both["true_churn_prob"].mean()), "churn_rate": float(both["churned"].mean()),
+            "ece": qe.ece(both["churned"], both["model"]), "oracle_ece": qe.ece(both["churned"], both["true_churn_prob"])}
+
+
 def run_world(name: str, work: Path, cmd: list[str], accounts: int, seed: int, overlay: dict | None) -> dict:
     """Generate, train out of time and score one world on its lull and normal dates."""
     from pipeline.synthetic import generate_world
@@ -106,6 +123,7 @@ def run_world(name: str, work: Path, cmd: list[str], accounts: int, seed: int, o
     in_lull = rows["as_of"].isin(pd.to_datetime(lull)).to_numpy()
     res["lull"] = group_figures(rows[in_lull], families[in_lull], truth)
     res["normal"] = group_figures(rows[~in_lull], families[~in_lull], truth)
+    res["oracle"] = {g: oracle_figures(rows[m], truth) for g, m in (("normal", ~in_lull), ("lull", in_lull))}
     res["all_auc"] = qe.scores(rows, "model", True)["auc"]
     res["features"] = len(model.feature_names)
     return res
@@ -136,6 +154,14 @@ def markdown(results: list[dict], meta: dict) -> str:
         lines.append(f"| {r['world']} | **lull vs normal** | **{ratio(lu['mean_p'], n['mean_p'])}** | "
                      f"{ratio(lu['churn_rate'], n['churn_rate'])} | **{ratio(lu['high_per_date'], n['high_per_date'])}**"
                      f" | | {'all dates %.4f' % r['all_auc'] if r.get('all_auc') else ''} | |")
+    oracle = [(r["world"], g, o) for r in results for g, o in (r.get("oracle") or {}).items() if o]
+    if oracle:
+        lines += ["", "Beside the generator's own probability (`true_churn_prob`, from the state it knew at the as-of "
+                  "date), on the dates its truth covers (first of the month):", "",
+                  "| world | dates | rows | mean p | generator's p | churn rate | ECE | generator's ECE |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {w} | {g} ({o['dates']}) | {o['rows']} | {o['mean_p']:.4f} | {o['oracle_p']:.4f} | "
+                  f"{o['churn_rate']:.4f} | {o['ece']:.4f} | {o['oracle_ece']:.4f} |" for w, g, o in oracle]
     lines += ["", "Dates: " + "; ".join(f"{k}: lull {', '.join(v[0])}, normal {', '.join(v[1])}"
                                         for k, v in DATES.items()), ""]
     return "\n".join(lines)

@@ -134,10 +134,14 @@ def events_trend(f, p):
     history="{trend}+{trend}",
 )
 def active_users_trend(f, p):
-    """Distinct active users in the last {trend} days relative to the {trend} days before, minus 1."""
+    """Distinct active users in the last {trend} days relative to the {trend} days before, minus 1 (with a calendar,
+    both periods are {trend} non-holiday days, as in events_trend: a user active on holidays only counts in
+    neither)."""
     t = p.settings.usage.trend_days
-    recent = total(flag(f.d <= t), f.user_id.notnull())
-    before = total(flag(f.d_prior <= 2 * t), f.user_id.notnull())
+    calendar = p.settings.calendar.configured and "nd_prior" in f.columns
+    latest, prior = (f.nd, f.nd_prior) if calendar else (f.d, f.d_prior)
+    recent = total(flag(latest <= t), f.user_id.notnull())
+    before = total(flag(prior <= 2 * t), f.user_id.notnull())
     return change(recent, before)
 
 
@@ -209,13 +213,29 @@ def events_per_user(t, p):
     return t[f"events_{p.window}d"] / ibis.ifelse(users == 0, ibis.null(), users)
 
 
+def working_tenure(t, p):
+    """The days of the account's tenure its usage windows count: ``tenure_days``; with a calendar
+    (``features.calendar``), the days of it that are not holidays (``tenure_nd``, null for an account whose
+    {baseline} non-holiday days are all in its tenure: read as {baseline}). Null when the tenure is unknown."""
+    if p.settings.calendar.configured and "tenure_nd" in t.columns:
+        return ibis.ifelse(t.tenure_days.isnull(), ibis.null("float64"), t.tenure_nd.fill_null(p.baseline))
+    return t.tenure_days
+
+
+def established(t, p):
+    """Whether the account's tenure holds its whole {baseline}-day window (with a calendar, {baseline} non-holiday
+    days): its baseline is not cut short by its age."""
+    return working_tenure(t, p).fill_null(0) >= p.baseline
+
+
 def rate_vs_baseline(t, recent, baseline, p):
     """Daily rate of column ``recent`` ({window} days) over the daily rate of ``baseline`` ({baseline} days), minus 1.
 
     Both rates are over the account's tenure when it is shorter than the window, so a young account is not
-    read as declining; null when the baseline is 0.
+    read as declining (with a calendar, over the non-holiday days of its tenure, as its windows count them:
+    :func:`working_tenure`); null when the baseline is 0.
     """
-    span = t.tenure_days.clip(lower=1, upper=p.baseline).fill_null(p.baseline)
+    span = working_tenure(t, p).clip(lower=1, upper=p.baseline).fill_null(p.baseline)
     rate = t[recent] / ibis.least(span, p.window)
     base = t[baseline] / span
     return rate / ibis.ifelse(base == 0, ibis.null(), base) - 1
@@ -231,8 +251,8 @@ def rate_vs_baseline(t, recent, baseline, p):
 )
 def events_vs_baseline(t, p):
     """Events per day in the last {window} days relative to events per day over the last {baseline} days, minus 1;
-    both rates over the account's tenure when it is shorter, so a young account is not read as declining (null
-    without events in the {baseline} days)."""
+    both rates over the account's tenure when it is shorter (with a calendar, its non-holiday days), so a young
+    account is not read as declining (null without events in the {baseline} days)."""
     return rate_vs_baseline(t, f"events_{p.window}d", f"events_{p.baseline}d", p)
 
 
@@ -248,6 +268,7 @@ def events_vs_baseline(t, p):
 )
 def events_of_type_vs_baseline(t, p):
     """'{event_type}' events per day in the last {window} days relative to the same over the last {baseline} days,
-    minus 1; over the account's tenure when it is shorter (null without such events in the {baseline} days).
+    minus 1; over the account's tenure when it is shorter (with a calendar, its non-holiday days; null without such
+    events in the {baseline} days).
     A drop in one part of the product can hide in the total."""
     return rate_vs_baseline(t, f"events_{p.event}_{p.window}d", f"events_{p.event}_{p.baseline}d", p)

@@ -11,18 +11,18 @@ from __future__ import annotations
 import ibis
 
 from features.base import feature, flag
-from features.usage import YEAR, change, rate_vs_baseline, total
+from features.usage import YEAR, change, established, rate_vs_baseline, total
 
 
 def date_wide_rate(t, column, days, p):
     """Daily rate of ``column`` ({days} days) summed over the established accounts of the row's own as-of date.
 
-    Established: at least {baseline} days of tenure, so new accounts (short history) do not move it. The sum runs
+    Established: at least {baseline} days of tenure (with a calendar, non-holiday days: :func:`established`), so new
+    accounts (short history) do not move it. The sum runs
     over the accounts active on the same as-of date only (a window partitioned by ``as_of``), and each of their
     values sees only data before that date: point in time like every other feature.
     """
-    established = t.tenure_days.fill_null(0) >= p.baseline
-    return ibis.ifelse(established, t[column], 0).sum().over(group_by=t.as_of) / days
+    return ibis.ifelse(established(t, p), t[column], 0).sum().over(group_by=t.as_of) / days
 
 
 def rate_vs_all_accounts(t, recent, baseline, p):
@@ -108,11 +108,12 @@ def holiday_days(t, p):
 
 
 def date_wide_mean(t, column, p):
-    """Mean of ``column`` over the established accounts (at least {baseline} days of tenure) of the row's own as-of
-    date: a window partitioned by ``as_of``, each value over data before that date (point in time)."""
-    established = t.tenure_days.fill_null(0) >= p.baseline
-    total_ = ibis.ifelse(established, t[column], 0).sum().over(group_by=t.as_of)
-    accounts = ibis.ifelse(established, 1, 0).sum().over(group_by=t.as_of)
+    """Mean of ``column`` over the established accounts (at least {baseline} days of tenure, with a calendar
+    non-holiday days: :func:`established`) of the row's own as-of date: a window partitioned by ``as_of``, each
+    value over data before that date (point in time)."""
+    old = established(t, p)
+    total_ = ibis.ifelse(old, t[column], 0).sum().over(group_by=t.as_of)
+    accounts = ibis.ifelse(old, 1, 0).sum().over(group_by=t.as_of)
     return total_ / ibis.ifelse(accounts == 0, ibis.null(), accounts)
 
 

@@ -70,6 +70,9 @@ def feature_query(source, spine, dates, cfg: Config, vocab: Vocabulary, features
         agg = frame.group_by(KEYS).aggregate(**{f.name: f.expression(frame, cfg.features) for f in members})
         result = attach(result, agg)
     derived = by_frame.get("derived", [])
+    inputs = frames.derived_inputs() if derived else None
+    if inputs is not None:  # columns the derived definitions read besides the features (left out below)
+        result = attach(result, inputs)
     if derived:
         result = result.mutate(**{f.name: f.expression(result, cfg.features) for f in derived})
     return result.select(*KEYS, *[f.name for f in features])

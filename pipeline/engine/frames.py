@@ -27,7 +27,7 @@ from features.revenue import MONTH
 from features.usage import YEAR
 from pipeline.engine.catalog import Vocabulary, usage_window_offsets, user_window_offsets
 from pipeline.config import Config
-from pipeline.engine.stretches import calendar_holidays, first_day, stretches, year_ago_stretches
+from pipeline.engine.stretches import calendar_holidays, first_day, stretches, year_ago_stretches, young_tenures
 
 
 def days_between(later, earlier):
@@ -143,7 +143,8 @@ class Frames:
         """One row per (account, as-of, user) with ``d`` = days back to the start of the
         user's latest active stretch before T and ``d_prior`` = the same before T - ``trend_days``;
         with a calendar also ``nd`` = the non-holiday days back to the start of the user's latest active
-        stretch that is not holidays (null when the user was active on holidays only).
+        stretch that is not holidays (null when the user was active on holidays only) and ``nd_prior`` = the same
+        among the stretches more than ``trend_days`` non-holiday days back.
 
         Distinct users are not additive over days, so each user is rolled up once
         per stretch (see :meth:`usage`); "active within k days" is then exactly
@@ -157,7 +158,10 @@ class Frames:
         rolled = self._temp(tagged.select("account_id", "stretch", "user_id").distinct())
         joined = self._per_snapshot(rolled, offsets)
         seen = joined.filter(joined.user_id.notnull())
-        calendar = {"nd": seen.nd.min(where=~seen.hol)} if "nd" in seen.columns else {}
+        calendar = {}
+        if "nd" in seen.columns:  # the same in non-holiday days, the holiday stretches left out
+            worked = ~seen.hol
+            calendar = {"nd": seen.nd.min(where=worked), "nd_prior": seen.nd.min(where=worked & (seen.nd > trend))}
         latest = seen.group_by(["account_id", "as_of", "user_id"]).aggregate(
             d=seen.d.min(), d_prior=seen.d.min(where=seen.d > trend), **calendar
         )
@@ -298,6 +302,22 @@ class Frames:
         s, a = self.spine, self.source.table("accounts")
         j = s.join(a, s.account_id == a.account_id)
         return j.mutate(tenure=days_between(j.as_of, j.created_at.date()))
+
+    def derived_inputs(self) -> ibis.Table | None:
+        """(account, as-of) columns the ``derived`` definitions read besides the features, or None: with a calendar
+        (``features.calendar``), ``tenure_nd`` = the days of the account's tenure that are not holidays, for an
+        account younger than its longest usage window's reach (null for an older one, whose windows are full; see
+        :func:`young_tenures`). The young-account denominators of the ``*_vs_baseline`` ratios count these days,
+        as the windows do."""
+        holidays = calendar_holidays(self.cfg)
+        if not holidays:
+            return None
+        young = young_tenures(self.dates, max(self.cfg.features.usage.windows), holidays)
+        young.columns = ["y_as_of", "y_tenure", "tenure_nd"]
+        table = ibis.memtable(young, schema={"y_as_of": "date", "y_tenure": "int64", "tenure_nd": "int64"})
+        a = self.accounts()
+        j = a.left_join(table, [a.as_of == table.y_as_of, a.tenure == table.y_tenure])
+        return j.group_by(["account_id", "as_of"]).aggregate(tenure_nd=j.tenure_nd.max().cast("float64"))
 
     def frame(self, name: str) -> ibis.Table:
         """The frame called ``name`` (see ``features.base.FRAMES``)."""

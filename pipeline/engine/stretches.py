@@ -42,6 +42,21 @@ def first_day(dates: Sequence[date], offsets: Sequence[int], holidays: Sequence[
     return min(t - timedelta(days=non_holiday_reach(t, max(offsets), off)) for t in dates)
 
 
+def young_tenures(dates: Sequence[date], longest: int, holidays: Sequence[date]) -> pd.DataFrame:
+    """(as_of, tenure, tenure_nd) for every tenure (days since the account was created) shorter than the reach of
+    each as-of date T's longest window (its ``longest`` non-holiday days): ``tenure_nd`` = the days of that tenure,
+    ``[T - tenure, T)``, that are not holidays. An older account's window is full (``longest`` non-holiday days),
+    so it has no row. Pure function of the dates and the calendar, like :func:`stretches`."""
+    off = set(holidays)
+    rows = []
+    for t in dates:
+        working = 0
+        for tenure in range(non_holiday_reach(t, longest, off)):
+            rows.append((t, tenure, working))
+            working += (t - timedelta(days=tenure + 1)) not in off
+    return pd.DataFrame(rows, columns=["as_of", "tenure", "tenure_nd"])
+
+
 def year_ago_stretches(dates: list[date], windows: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stretches of the last ``windows`` days before each as-of date T and of the same days :data:`YEAR` days
     earlier: a (day, stretch) map and (as_of, stretch, d) rows with ``d`` = days from the stretch's first day to

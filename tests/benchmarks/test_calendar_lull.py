@@ -45,3 +45,23 @@ def test_high_tier_follows_the_configured_rule_per_date():
     assert cl.high_tier(rows, Model(), {}).tolist() == [True, False, False, True, True]
     fixed = {"scoring": {"tiers": {"rule": "probability", "high": 0.4, "medium": 0.2}}}
     assert cl.high_tier(rows, Model(), fixed).tolist() == [False, False, False, False, True]
+
+
+def test_the_generator_s_probability_stands_beside_the_model_on_the_dates_its_truth_covers(tmp_path):
+    import pandas as pd
+
+    truth = pd.DataFrame({"account_id": ["a", "b", "a"], "as_of_date": ["2026-01-01", "2026-01-01", "2026-02-01"],
+                          "true_churn_prob": [0.2, 0.4, 0.9]})
+    truth.to_parquet(tmp_path / "truth.parquet")
+    rows = pd.DataFrame({"account_id": ["a", "b", "a"], "as_of": pd.to_datetime(["2026-01-01", "2026-01-01",
+                                                                                 "2025-12-28"]),
+                         "model": [0.1, 0.3, 0.5], "churned": [False, True, True]})
+    got = cl.oracle_figures(rows, str(tmp_path / "truth.parquet"))
+    # Dec 28 has no truth; on Jan 1 the model's 0.1 and 0.3, the generator's 0.2 and 0.4, one churn of two
+    assert (got["dates"], got["rows"]) == (1, 2)
+    assert got["mean_p"] == 0.2 and abs(got["oracle_p"] - 0.3) < 1e-12 and got["churn_rate"] == 0.5
+    figures = {"dates": 4, "rows": 10, "mean_p": 0.06, "churn_rate": 0.05, "high_per_date": 12.0, "ece": 0.01,
+               "auc": 0.8, "reasons_real": 0.9, "reasons_rows": 20}
+    result = {"world": "demo", "lull": figures, "normal": figures, "all_auc": 0.8, "oracle": {"lull": got}}
+    text = cl.markdown([result], {"command": "x", "git": "y", "when": "z", "accounts": 1, "seed": 1, "overlay": None})
+    assert "| demo | lull (1) | 2 | 0.2000 | 0.3000 | 0.5000 |" in text

@@ -43,3 +43,22 @@ def test_postgres_gives_the_folder_features(small_world, folder_panel, pg_databa
     from_pg = panel(pg_database)
     pd.testing.assert_frame_equal(from_pg, folder_panel, check_exact=False, rtol=1e-9)
     assert len(from_pg) > 100
+
+
+def test_the_calendar_moves_the_ratios_compared_here(small_world, folder_panel):
+    """The panels compared above hold the calendar's paths, not only the plain ones: with the calendar,
+    ``active_users_trend`` (two periods of non-holiday days) and the young accounts' ``*_vs_baseline`` ratios (over
+    the non-holiday days of their tenure) differ from the same panel without it on some rows."""
+    plain_cfg = load_config(None, {"features.usage.year_ago": True})
+    with open_source(small_world) as source:
+        dates = snapshot_dates(source, CFG)[-4:]
+        plain = build_features(source, plain_cfg, dates).frame
+    assert plain[["account_id", "as_of"]].equals(folder_panel[["account_id", "as_of"]])
+
+    def moved(column, rows=slice(None)):
+        a, b = folder_panel.loc[rows, column], plain.loc[rows, column]
+        return int((~((a - b).abs() < 1e-12) & ~(a.isna() & b.isna())).sum())
+
+    assert moved("active_users_trend") > 0
+    young = folder_panel["tenure_days"] < 90
+    assert young.sum() > 0 and moved("events_30d_vs_baseline", young) > 0

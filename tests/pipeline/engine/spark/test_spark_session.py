@@ -59,6 +59,21 @@ def test_spark_gives_the_duckdb_features(small_world, spark, dates, duckdb_panel
     assert spark.sql("SELECT 1 AS one").collect()[0].one == 1
 
 
+def test_spark_gives_the_duckdb_features_with_a_calendar(small_world, spark, dates):
+    """With ``features.calendar`` (every usage window, trend, slope, recency and young-account denominator counting
+    non-holiday days): every feature equal too."""
+    cfg = load_config(None, {"features.calendar.holidays": [{"first": "2024-12-24", "last": "2025-01-01"}],
+                             "features.calendar.country": "US", "features.calendar.country_years": [2024, 2025]})
+    from pipeline.engine.spark.session import open_spark_source
+
+    with open_source(small_world) as source:
+        local = build_features(source, cfg, dates).frame
+    with open_spark_source(str(small_world), session=spark) as source:
+        from_spark = build_features(source, cfg, dates).frame
+    pd.testing.assert_frame_equal(from_spark, local, check_exact=False, rtol=1e-9)
+    assert {"holiday_days_7d", "active_users_trend"} <= set(local.columns)
+
+
 def test_resolution_times_keep_fractions_of_a_second(world_copy, spark, dates):
     """Tickets stamped to the microsecond: both engines give the exact hours, not whole seconds."""
     path = world_copy / "support_tickets.csv"
