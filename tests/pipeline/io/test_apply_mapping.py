@@ -88,6 +88,14 @@ def served_tables(source) -> dict[str, pd.DataFrame]:
     return out
 
 
+def served_through_spark(cfg) -> dict[str, pd.DataFrame]:
+    """:func:`served_tables` of the Spark source ``cfg`` opens, after a clean validation."""
+    with get_engine("spark").source(cfg) as source:
+        report = validate(source)
+        assert report.ok and not report.warnings(), report.render()
+        return served_tables(source)
+
+
 def assert_same_tables(got: dict, expected: dict) -> None:
     assert sorted(got) == sorted(expected)
     for name, frame in expected.items():
@@ -140,10 +148,7 @@ def test_spark_csv_folder_serves_the_contract_tables(spark, tmp_path, contract_t
     folder = renamed_world.write_folder(tmp_path / "exports", "csv")
     cfg = load_config(None, {"data": str(folder), "engine": "spark",
                              "sources": str(mapping_file(tmp_path, schemas=False))})
-    with get_engine("spark").source(cfg) as source:
-        report = validate(source)
-        assert report.ok and not report.warnings(), report.render()
-        assert_same_tables(served_tables(source), contract_tables)
+    assert_same_tables(served_through_spark(cfg), contract_tables)
 
 
 @pytest.mark.spark
@@ -155,10 +160,7 @@ def test_spark_folder_of_pandas_parquet_serves_the_contract_tables(spark, tmp_pa
         df.to_parquet(folder / f"{renamed_world.LAYOUT[table][1]}.parquet", index=False)  # pandas: timestamp[ns]
     cfg = load_config(None, {"data": str(folder), "engine": "spark",
                              "sources": str(mapping_file(tmp_path, schemas=False))})
-    with get_engine("spark").source(cfg) as source:
-        report = validate(source)
-        assert report.ok and not report.warnings(), report.render()
-        assert_same_tables(served_tables(source), contract_tables)
+    assert_same_tables(served_through_spark(cfg), contract_tables)
 
 
 @pytest.mark.spark
@@ -359,10 +361,7 @@ def test_epoch_stamps_give_the_contract_tables_on_spark(spark, tmp_path, contrac
         else:
             frame.to_parquet(folder / f"{table}.parquet", index=False)
     cfg = load_config(None, {"data": str(folder), "engine": "spark", "sources": str(epoch_mapping(tmp_path))})
-    with get_engine("spark").source(cfg) as source:
-        report = validate(source)
-        assert report.ok and not report.warnings(), report.render()
-        assert_same_tables(served_tables(source), contract_tables)
+    assert_same_tables(served_through_spark(cfg), contract_tables)
 
 
 #: Sub-second, pre-1970 and fractional values, in each unit: the naive UTC timestamp each must give.
