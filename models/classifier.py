@@ -240,14 +240,19 @@ class ChurnModel(BaseEstimator):
             )
         if self._prepared(X):  # already typed as in training (a frame this method returned): nothing to redo
             return X.copy(deep=False)
-        columns = {}
-        for c in self.feature_names_:
+        # The numeric columns go into one column-major block, the categorical ones are inserted at their
+        # places: a frame built from interleaved columns would be stacked per run and then re-sorted
+        # (two more copies of every value; about 0.2 s for 100,000 scored rows).
+        numeric = [c for c in self.feature_names_ if c not in self.categorical_]
+        block = np.empty((len(X), len(numeric)), dtype="float64", order="F")
+        for i, c in enumerate(numeric):
+            block[:, i] = pd.to_numeric(X[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        prepared = pd.DataFrame(block, index=X.index, columns=numeric, copy=False)
+        for at, c in enumerate(self.feature_names_):
             if c in self.categorical_:
                 values = X[c].astype("string").astype(object).where(X[c].notna(), None)
-                columns[c] = pd.Categorical(values, categories=self.categories_[c])
-            else:
-                columns[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
-        return pd.DataFrame(columns, index=X.index, columns=self.feature_names_)
+                prepared.insert(at, c, pd.Categorical(values, categories=self.categories_[c]))
+        return prepared
 
     def _prepared(self, X: pd.DataFrame) -> bool:
         """Whether ``X`` holds exactly the training columns, in order, typed as :meth:`prepare` types them."""

@@ -7,6 +7,9 @@ gives the same numbers. :mod:`models.reasons` turns them into sentences.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -70,7 +73,6 @@ class _Bins:
     """Per feature, the interval of every row among all thresholds of all trees."""
 
     def __init__(self, X: np.ndarray, trees: list[dict]):
-        self.X = X
         thresholds: dict[int, set] = {}
         for splits in trees:
             for feature, values in splits.items():
@@ -78,7 +80,9 @@ class _Bins:
                     thresholds.setdefault(feature, set()).update(values)
         self.edges = {f: np.array(sorted(v)) for f, v in thresholds.items()}
         self.index = {f: self._bin(X[:, f], e) for f, e in self.edges.items()}
-        self.categories: dict[int, np.ndarray] = {}
+        # computed here, not on first use: trees are read on several threads
+        categorical = {f for splits in trees for f, values in splits.items() if values is None}
+        self.categories = {f: np.where(np.isnan(X[:, f]), 0, X[:, f] + 1).astype(np.int64) for f in categorical}
 
     @staticmethod
     def _bin(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -90,9 +94,6 @@ class _Bins:
     def local(self, feature: int, thresholds: list | None) -> tuple[np.ndarray, int]:
         """Bin of every row among one tree's thresholds of ``feature``, and the number of bins."""
         if thresholds is None:
-            if feature not in self.categories:
-                x = self.X[:, feature]
-                self.categories[feature] = np.where(np.isnan(x), 0, x + 1).astype(np.int64)
             codes = self.categories[feature]
             return codes, int(codes.max(initial=0)) + 1
         own = np.unique(thresholds)
@@ -113,26 +114,61 @@ def _pattern_key(bins: _Bins, splits: dict, n: int) -> np.ndarray | None:
 
 
 def tree_contributions(booster, X: np.ndarray) -> np.ndarray:
-    """``booster.predict(X, pred_contrib=True)``, computed once per distinct decision pattern per tree."""
+    """``booster.predict(X, pred_contrib=True)``, computed once per distinct decision pattern per tree.
+
+    Rows are grouped per tree on one thread per core (NumPy and pandas' hashing work without the GIL), then
+    LightGBM runs tree after tree on one thread (concurrent calls on one booster with different trees race:
+    it keeps the tree range of a prediction in the booster), then the sum runs on one thread per core again,
+    each thread owning some output columns and adding the trees in order, so the result does not depend on
+    the number of threads. Returned column-major (each feature's column contiguous, as the reasons read them).
+    """
     n, width = X.shape
     tiny = (X != 0) & (np.abs(X) <= ZERO)
     if n == 0 or np.any(tiny):  # values LightGBM rounds to zero: no shortcut, exact anyway
         return booster.predict(X, pred_contrib=True)
     trees = [_splits(t["tree_structure"], {}) for t in booster.dump_model()["tree_info"]]
-    bins, rows = _Bins(X, trees), np.ascontiguousarray(X)
+    bins = _Bins(X, trees)
     out = np.zeros((n, width + 1), order="F")
-    for t, splits in enumerate(trees):
-        key = _pattern_key(bins, splits, n)
-        if key is None:  # too many cells to number: this tree row by row
-            out += booster.predict(rows, start_iteration=t, num_iteration=1, pred_contrib=True)
-            continue
-        codes, uniques = pd.factorize(key)
-        first = np.empty(len(uniques), dtype=np.int64)
-        first[codes[::-1]] = np.arange(n)[::-1]
-        cols = [*splits, width]
-        # one thread: a call is one tree over its distinct patterns, too little work to pay OpenMP's fork and join
-        phi = booster.predict(rows[first], start_iteration=t, num_iteration=1, pred_contrib=True,
-                              num_threads=1)[:, cols]
+    threads = max(1, min(os.cpu_count() or 1, width + 1))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        groups = list(pool.map(lambda splits: _row_groups(bins, splits, n), trees))
+        patterns = [_tree_pattern(booster, X, t, splits, group) for t, (splits, group) in enumerate(zip(trees, groups))]
+        owned = np.array_split(np.arange(width + 1), threads)
+        list(pool.map(lambda columns: _add_trees(out, patterns, set(columns.tolist())), owned))
+    return out
+
+
+def _row_groups(bins: _Bins, splits: dict, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per row, the number of its group among a tree's cells, and each group's first row (``None``: too many cells)."""
+    key = _pattern_key(bins, splits, n)
+    if key is None:
+        return None
+    codes, uniques = pd.factorize(key)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(n)[::-1]
+    return codes, first
+
+
+def _tree_pattern(booster, X: np.ndarray, t: int, splits: dict, groups) -> tuple:
+    """Tree ``t``'s contributions: ``(codes, columns, phi)``, row ``i`` getting ``phi[codes[i]]`` in ``columns``.
+
+    ``codes`` is ``None`` when the tree's cells were too many to number: ``phi`` is then per row.
+    """
+    width = X.shape[1]
+    if groups is None:  # this tree row by row
+        phi = booster.predict(np.ascontiguousarray(X), start_iteration=t, num_iteration=1, pred_contrib=True)
+        return None, list(range(width + 1)), phi
+    codes, first = groups
+    cols = [*splits, width]
+    # one thread: a call is one tree over its distinct patterns, too little work to pay OpenMP's fork and join
+    phi = booster.predict(np.ascontiguousarray(X[first]), start_iteration=t, num_iteration=1, pred_contrib=True,
+                          num_threads=1)[:, cols]
+    return codes, cols, phi
+
+
+def _add_trees(out: np.ndarray, patterns: list[tuple], owned: set) -> None:
+    """Add every tree's contributions to the output columns ``owned``, tree after tree."""
+    for codes, cols, phi in patterns:
         for j, col in enumerate(cols):
-            out[:, col] += phi[codes, j]
-    return np.ascontiguousarray(out)
+            if col in owned:
+                out[:, col] += phi[:, j] if codes is None else phi[codes, j]

@@ -115,6 +115,23 @@ def test_prepare_orders_columns_and_maps_unseen_levels_to_missing(model):
     assert str(model.prepare(X)["plan"].dtype) == "category"
 
 
+def test_prepare_types_every_numeric_dtype_as_float_with_categories_in_place(model):
+    X, _ = make_data(50, seed=8)
+    X = X.assign(usage=pd.array([1, None] * 25, dtype="Int64"), noise=["1.5", "x"] * 25,
+                 nps_last=pd.array([True, None] * 25, dtype="boolean"))
+    prepared = model.prepare(X)
+    assert list(prepared.columns) == model.feature_names_
+    for c in model.feature_names_:
+        if c in model.categorical_:
+            assert isinstance(prepared[c].dtype, pd.CategoricalDtype)
+            expected = pd.Categorical(X[c].astype(object).where(X[c].notna(), None), categories=model.categories_[c])
+            pd.testing.assert_series_equal(prepared[c], pd.Series(expected, index=X.index, name=c))
+        else:
+            expected = pd.to_numeric(X[c], errors="coerce").astype("float64")
+            pd.testing.assert_series_equal(prepared[c], expected, check_exact=True)
+    assert model._prepared(prepared)
+
+
 def test_prepare_names_missing_and_extra_columns(model):
     X, _ = make_data(10, seed=7)
     with pytest.raises(ModelError, match="usage") as err:
