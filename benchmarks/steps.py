@@ -13,7 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.bench_data import bench_config, panel_dates, panel_table, score_frame
+from pipeline.process import tune_collector
+
+tune_collector()  # as `churn` does first: the imports below and every step run with the command's settings
+
+from benchmarks.bench_data import bench_config, panel_dates, panel_table, score_frame  # noqa: E402
 
 
 def floor(world: Path) -> dict:

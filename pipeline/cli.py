@@ -364,7 +364,11 @@ def train_uplift(
     typer.echo(uplift.summary(result), nl=False)
 
 
-def main() -> None:  # pragma: no cover - console entry point
+def main() -> None:
+    """The ``churn`` console entry point: the process's settings (:mod:`pipeline.process`), then the command."""
+    from pipeline.process import tune_collector
+
+    tune_collector()
     app(prog_name="churn")
 
 
