@@ -16,6 +16,8 @@ import pandas as pd
 BASE = "base_value"
 #: LightGBM reads |x| <= this as zero (and as missing where a split says so).
 ZERO = 1e-35
+#: Trees whose row groups are worked out and held together (one row number per row and tree).
+TREE_CHUNK = 32
 
 
 def contributions(model, X: pd.DataFrame) -> pd.DataFrame:
@@ -130,11 +132,13 @@ def tree_contributions(booster, X: np.ndarray) -> np.ndarray:
     bins = _Bins(X, trees)
     out = np.zeros((n, width + 1), order="F")
     threads = max(1, min(os.cpu_count() or 1, width + 1))
+    owned = [set(columns.tolist()) for columns in np.array_split(np.arange(width + 1), threads)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        groups = list(pool.map(lambda splits: _row_groups(bins, splits, n), trees))
-        patterns = [_tree_pattern(booster, X, t, splits, group) for t, (splits, group) in enumerate(zip(trees, groups))]
-        owned = np.array_split(np.arange(width + 1), threads)
-        list(pool.map(lambda columns: _add_trees(out, patterns, set(columns.tolist())), owned))
+        for start in range(0, len(trees), TREE_CHUNK):  # a chunk's row groups are held at once: bounded memory
+            chunk = range(start, min(start + TREE_CHUNK, len(trees)))
+            groups = list(pool.map(lambda t: _row_groups(bins, trees[t], n), chunk))
+            patterns = [_tree_pattern(booster, X, t, trees[t], group) for t, group in zip(chunk, groups)]
+            list(pool.map(lambda columns: _add_trees(out, patterns, columns), owned))
     return out
 
 

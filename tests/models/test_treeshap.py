@@ -64,11 +64,14 @@ def test_values_lightgbm_would_round_to_zero_take_the_exact_path(awkward_model):
                   - model.booster_.predict(matrix, pred_contrib=True)).max() < 1e-12
 
 
-def test_the_sum_is_the_same_whatever_the_number_of_threads(awkward_model, monkeypatch):
+def test_the_sum_is_the_same_whatever_the_threads_and_tree_chunks(awkward_model, monkeypatch):
     model, X = awkward_model
     matrix = X.assign(plan=X["plan"].cat.codes.astype(float)).to_numpy()
     monkeypatch.setattr("models.treeshap.os.cpu_count", lambda: 1)
     one = tree_contributions(model.booster_, matrix)
     for cores in (2, 3, 16):
         monkeypatch.setattr("models.treeshap.os.cpu_count", lambda: cores)
+        np.testing.assert_array_equal(tree_contributions(model.booster_, matrix), one)
+    for chunk in (1, 7, 1000):  # trees worked out a few at a time: the same sum
+        monkeypatch.setattr("models.treeshap.TREE_CHUNK", chunk)
         np.testing.assert_array_equal(tree_contributions(model.booster_, matrix), one)
