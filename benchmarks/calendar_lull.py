@@ -85,6 +85,15 @@ def group_figures(rows: pd.DataFrame, families, truth: str) -> dict:
     return out
 
 
+def with_generator_p(rows: pd.DataFrame, truth: pd.DataFrame, how: str = "left") -> pd.DataFrame:
+    """``rows`` (``account_id``, ``as_of``) with the generator's ``true_churn_prob`` of the same account and date from
+    its ``truth`` (``as_of_date``, ``account_id``, ``true_churn_prob``), merged ``how`` (left: null where the truth
+    does not cover the date)."""
+    t = truth.assign(as_of=pd.to_datetime(truth["as_of_date"]), account_id=truth["account_id"].astype(str))
+    return rows.assign(account_id=rows["account_id"].astype(str)).merge(
+        t[["account_id", "as_of", "true_churn_prob"]], on=["account_id", "as_of"], how=how)
+
+
 def oracle_figures(rows: pd.DataFrame, truth: str) -> dict | None:
     """The model beside the generator's own churn probability (``true_churn_prob``, from the state it knew at the
     as-of date) on the rows the truth covers (first of the month): how much of the gap to the observed churn rate
@@ -92,9 +101,7 @@ def oracle_figures(rows: pd.DataFrame, truth: str) -> dict | None:
     t = pd.read_parquet(truth)
     if "true_churn_prob" not in t.columns:
         return None
-    t = t.assign(as_of=pd.to_datetime(t["as_of_date"]), account_id=t["account_id"].astype(str))
-    both = rows.assign(account_id=rows["account_id"].astype(str)).merge(
-        t[["account_id", "as_of", "true_churn_prob"]], on=["account_id", "as_of"], how="inner")
+    both = with_generator_p(rows, t, how="inner")
     if both.empty:
         return None
     return {"dates": int(both["as_of"].nunique()), "rows": len(both), "mean_p": float(both["model"].mean()),

@@ -38,9 +38,7 @@ def levels(keep: Path, world: str, first: str) -> pd.DataFrame:
 def date_levels(rows: pd.DataFrame, truth: pd.DataFrame, lull: list[str], normal: list[str]) -> pd.DataFrame:
     """:func:`levels` of scored ``rows`` (``as_of``, ``account_id``, ``churned``, ``model``, ``booster``) and the
     world's ``truth`` (``as_of_date``, ``account_id``, ``true_churn_prob``; it covers some dates only)."""
-    truth = truth.assign(as_of=pd.to_datetime(truth["as_of_date"]), account_id=truth["account_id"].astype(str))
-    rows = rows.assign(account_id=rows["account_id"].astype(str)).merge(
-        truth[["account_id", "as_of", "true_churn_prob"]], on=["account_id", "as_of"], how="left")
+    rows = cl.with_generator_p(rows, truth)
     out = []
     for day, g in rows.groupby("as_of"):
         o = g.dropna(subset=["true_churn_prob"])
