@@ -34,11 +34,26 @@ from models.uplift import LEARNERS, PARAMS, _matrix, oracle_qini, qini_coefficie
 from pipeline.config import load_config
 from pipeline.steps.uplift import experiment_data, fit
 from pipeline.synthetic import generate_world
+from pipeline.synthetic.params import WorldParams
+from pipeline.synthetic.presets import world_params
 
 OUT = Path(__file__).with_name("uplift.md")
 
 
 CEILING = "features ceiling"
+KNOWABLE = "world's ceiling"
+
+
+def knowable_uplift(truth: pd.DataFrame, p: WorldParams) -> pd.Series:
+    """The expected uplift of each listed account given all the world knew at listing but the bad-reaction coin.
+
+    Its own churn probability without a call and its driver-weighted save share (hidden drivers included), with
+    the chance of a bad reaction (``outreach_backfire_share``) the same for every account, as the generator draws
+    it: no ranking from any table can know more, so its Qini bounds every learner's.
+    """
+    share, keep = p.outreach_backfire_share, 1.0 - p.return_prob * p.return_fast_share
+    prob = truth["p_no_call"]
+    return ((1 - share) * prob * -truth["driver_effect"] - share * (1 - prob) * p.outreach_backfire_loss * keep)
 
 
 def ceiling_scores(frame: pd.DataFrame, features: list[str], categorical: list[str], uplift: np.ndarray,
@@ -67,8 +82,9 @@ def world_rows(preset: str, seed: int, accounts: int | None, work: Path) -> dict
     cfg = load_config(None, {"data": str(folder), "warehouse": str(work / "wh.duckdb")})
     data = experiment_data(cfg, assigned)
     frame = data.frame
-    uplift = frame.merge(truth.assign(account_id=truth["account_id"].astype(str))[["account_id", "true_uplift"]],
-                         on="account_id", how="left")["true_uplift"].to_numpy()
+    truth = truth.assign(account_id=truth["account_id"].astype(str), knowable=knowable_uplift(truth, world_params(preset)))
+    matched = frame[["account_id"]].merge(truth[["account_id", "true_uplift", "knowable"]], on="account_id", how="left")
+    uplift = matched["true_uplift"].to_numpy()
     window = folds_.label_window_days(cfg.labels)
     sel, _, message = fit(frame, data.features, data.categorical, window, true_uplift=uplift, groups=data.groups)
     out = {"world": f"{preset} seed {seed}", "listed": len(truth), "closed": len(frame), "message": message}
@@ -78,6 +94,8 @@ def world_rows(preset: str, seed: int, accounts: int | None, work: Path) -> dict
     sel.test_scores[CEILING] = ceiling_scores(frame, data.features, data.categorical, uplift, test)
     rows = frame[test]
     sel.qini[CEILING] = qini_coefficient(sel.test_scores[CEILING], rows["treated"], rows["churned"])
+    sel.test_scores[KNOWABLE] = matched["knowable"].to_numpy()[test]
+    sel.qini[KNOWABLE] = qini_coefficient(sel.test_scores[KNOWABLE], rows["treated"], rows["churned"])
     out.update(test_from=sel.test_from, n_train=sel.n_train, n_test=sel.n_test, chosen=sel.chosen,
                validated=sel.validated, qini=sel.qini, inner=sel.inner,
                oracle={k: oracle_qini(v, uplift[test]) for k, v in sel.test_scores.items()},
@@ -86,7 +104,7 @@ def world_rows(preset: str, seed: int, accounts: int | None, work: Path) -> dict
 
 
 def table(results: list[dict]) -> list[str]:
-    names = [*LEARNERS, CEILING, "true uplift"]
+    names = [*LEARNERS, CEILING, KNOWABLE, "true uplift"]
     lines = ["| world | learner | Qini training (cross-fitted) | Qini test (observed) | ratio to true uplift's "
              "| oracle Qini | chosen |", "|---|---|---:|---:|---:|---:|---|"]
     for r in results:
@@ -144,7 +162,11 @@ def main(argv=None) -> int:
         "probability as of the assignment date (a churn model of all the world's accounts refitted on each "
         "snapshot date on the labels closed before it, `models.uplift_baseline.as_of_risk`): the offset of "
         "`rr`, a feature of the others. *features ceiling* is not a learner: LightGBM fitted to the generator's "
-        "true uplift of the training rows (`ceiling_scores`), the most these features can tell of who responds.",
+        "true uplift of the training rows (`ceiling_scores`), the most these features can tell of who responds. "
+        "*world's ceiling* is not a learner either: each account's expected uplift given everything the generator "
+        "knew at listing (its churn probability without a call, its save share from every driver, the hidden ones "
+        "included) except the coin that makes some listed accounts react badly (`knowable_uplift`); no table "
+        "shows that coin, so no ranking from the data can beat this one's Qini but by luck.",
         "",
         *table(results),
         "",
@@ -153,6 +175,12 @@ def main(argv=None) -> int:
         "",
         ("Chosen learner's Qini / true uplift's Qini on the varied worlds: "
          + ", ".join(f"{v:.2f}" for v in ratios) + f" (mean {np.mean(ratios):.2f}).") if ratios else "",
+        "",
+        ("Oracle Qini (noise-free) on the varied worlds: chosen learner "
+         + ", ".join(f"{r['oracle'][r['chosen']]:.2f}" for r in varied) + "; world's ceiling "
+         + ", ".join(f"{r['oracle'][KNOWABLE]:.2f}" for r in varied) + "; the chosen learner's share of the world's "
+         "ceiling " + ", ".join(f"{r['oracle'][r['chosen']] / r['oracle'][KNOWABLE]:.2f}" for r in varied)
+         + ".") if varied else "",
         "",
     ]
     args.out.write_text("\n".join(lines))

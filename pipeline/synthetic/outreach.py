@@ -34,7 +34,10 @@ and listing date, the oracle probability without a call (``p_no_call``) and the
 true uplift of a call, ``p_no_call - p_call`` (``true_uplift``; negative for a
 bad reaction): ``p * save`` for a savable account and
 ``-(1 - p) * loss * (1 - return_prob * return_fast_share)`` for one that reacts badly
-(a quick return within the grace period is no churn).
+(a quick return within the grace period is no churn). ``driver_effect`` is the
+driver-weighted effect drawn before the bad-reaction coin (``true_effect`` is 0
+for an account that reacts badly): what the world's state at listing tells of
+the call, the coin aside.
 """
 from __future__ import annotations
 
@@ -146,6 +149,7 @@ class Outreach:
             "contacted": called, "contacted_on": pd.Series(cal.dates(np.where(called, self.called[idx], 0))).where(called),
             "saved": self.saved[idx] & called,
             "true_effect": np.where(self.backfire[idx], 0.0, self.effect[idx]),
+            "driver_effect": self.effect[idx],
             "backfire": self.backfire[idx], "p_no_call": self.p_listed[idx], "true_uplift": self.true_uplift(idx),
         })
 

@@ -105,6 +105,8 @@ def test_a_varied_world_records_each_listed_accounts_true_uplift(tmp_path):
     assert (good["true_uplift"] >= 0).all() and good["true_effect"].nunique() > 5
     assert (bad["true_uplift"] < 0).all() and not bad["saved"].any()
     assert truth["true_effect"].between(-0.8, 0.0).all()
+    # the driver-weighted effect is drawn before the bad-reaction coin: equal for the savable, kept for the others
+    assert np.allclose(good["true_effect"], good["driver_effect"]) and bad["driver_effect"].between(-0.8, 0.0).all()
 
 
 def test_the_homogeneous_world_has_one_relative_effect(tmp_path):
