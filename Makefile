@@ -7,17 +7,19 @@ WORLD   ?= data/world
 .PHONY: setup data validate features train score risk-list test bench bench-large docs clean
 
 UV_VERSION ?= 0.13.9
+# The package's extras to install: `make setup EXTRAS=dev,spark` adds the Spark engine (what .ci/run installs).
+EXTRAS  ?= dev
 
 # Bytecode is compiled at install time (uv --compile-bytecode; pip always does), and the project's own modules
 # after it (an editable install is not compiled): every `churn` process then starts from .pyc files even where
 # PYTHONDONTWRITEBYTECODE keeps Python from writing them on first import (imports of `churn score` 7 s -> 3 s).
-setup:  ## create .venv and install the project with its pinned dependencies (uv when it can be had, else pip)
+setup:  ## create .venv and install the project with its pinned dependencies (uv when it can be had, else pip); EXTRAS=dev,spark adds Spark
 	python3 -m venv .venv
 	@if $(PY) -m pip install --quiet "uv==$(UV_VERSION)" 2>/dev/null && .venv/bin/uv --version >/dev/null 2>&1; then \
-		UV_NATIVE_TLS=1 .venv/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e ".[dev]"; \
+		UV_NATIVE_TLS=1 .venv/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e ".[$(EXTRAS)]"; \
 	else \
 		echo "uv not available: installing with pip (slower)"; \
-		$(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e ".[dev]"; \
+		$(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e ".[$(EXTRAS)]"; \
 	fi
 	$(PY) -m compileall -q -j 0 features models pipeline
 

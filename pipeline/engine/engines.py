@@ -12,6 +12,7 @@ Spark modules, and PySpark is imported only when the Spark engine is asked for.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import time
 from contextlib import contextmanager
 
@@ -29,6 +30,8 @@ from pipeline.config import Config
 
 #: Engine name -> "module:class"; imported on first use.
 ENGINES = {"duckdb": "pipeline.engine.engines:LocalEngine", "spark": "pipeline.engine.spark.engine:SparkEngine"}
+#: Engine name -> (module it needs, how to install it): engines of an optional extra of the package.
+EXTRAS = {"spark": ("pyspark", "pip install -e '.[spark]' (or `make setup EXTRAS=dev,spark`); Java 17 as well")}
 
 
 @contextmanager
@@ -108,9 +111,12 @@ def get_engine(name: str) -> Engine:
     Raises
     ------
     ConfigError
-        For an unknown name.
+        For an unknown name, or an engine whose optional extra is not installed (saying how to install it).
     """
     if name not in ENGINES:
         raise ConfigError(f"engine: unknown engine '{name}'; use one of {', '.join(ENGINES)}")
+    if name in EXTRAS and importlib.util.find_spec(EXTRAS[name][0]) is None:
+        module, how = EXTRAS[name]
+        raise ConfigError(f"engine: '{name}' needs {module}, which is not installed: {how}")
     module, cls = ENGINES[name].split(":")
     return getattr(importlib.import_module(module), cls)()

@@ -62,3 +62,15 @@ def test_the_calendar_moves_the_ratios_compared_here(small_world, folder_panel):
     assert moved("active_users_trend") > 0
     young = folder_panel["tenure_days"] < 90
     assert young.sum() > 0 and moved("events_30d_vs_baseline", young) > 0
+
+
+def test_an_engine_whose_extra_is_not_installed_says_how_to_install_it(monkeypatch):
+    from models.errors import ConfigError
+    from pipeline.engine import engines
+
+    monkeypatch.setitem(engines.EXTRAS, "spark", ("churn_no_such_module", "pip install -e '.[spark]'"))
+    with pytest.raises(ConfigError, match=r"'spark' needs churn_no_such_module, which is not installed: pip install"):
+        engines.get_engine("spark")
+    with pytest.raises(ConfigError, match="unknown engine 'flink'; use one of duckdb, spark"):
+        engines.get_engine("flink")
+    assert engines.get_engine("duckdb").name == "duckdb"
