@@ -30,6 +30,11 @@ from models.errors import ModelError
 
 #: The feature the booster sees beside the account's features: which period (1, 2, ...) the row is about.
 PERIOD = "period"
+#: With the contract's renewal timing among the features: days from the period's first day to the account's next
+#: renewal on or after it (so "the renewal falls in this period" is one split, not an interaction with the period).
+RENEWAL_IN_PERIOD = "days_to_renewal_from_period"
+#: The renewal-timing features it is computed from (the next renewal, the term that repeats it).
+RENEWAL, TERM = "days_to_renewal", "billing_term_days"
 
 
 def observed_days(as_of, end: date, grace_days: int, max_days: int) -> np.ndarray:
@@ -111,9 +116,10 @@ def window_of(curves: np.ndarray, period_days: int, threshold: float = 0.5) -> n
     return np.where(passed.any(axis=1), (first + 1) * period_days, np.nan)
 
 
-def split_trees(booster: lgb.Booster, feature: str) -> tuple[lgb.Booster | None, lgb.Booster | None]:
-    """``booster``'s trees as two boosters, those that never split on ``feature`` and those that do (``None``: no
-    such tree); their raw scores add up to ``booster``'s (a booster's raw score is the sum of its trees').
+def split_trees(booster: lgb.Booster, feature: str | list[str]) -> tuple[lgb.Booster | None, lgb.Booster | None]:
+    """``booster``'s trees as two boosters, those that never split on ``feature`` (or any of a list) and those that
+    do (``None``: no such tree); their raw scores add up to ``booster``'s (a booster's raw score is the sum of its
+    trees').
 
     Built from LightGBM's own model text: the header, the chosen ``Tree=`` blocks renumbered, the rest.
     """
@@ -121,11 +127,12 @@ def split_trees(booster: lgb.Booster, feature: str) -> tuple[lgb.Booster | None,
     start, end = text.index("\nTree=0\n") + 1, text.index("end of trees")
     header = re.sub(r"^tree_sizes=.*\n", "", text[:start], flags=re.M)  # optional: trees are then read in order
     blocks = re.split(r"^Tree=\d+\n", text[start:end], flags=re.M)[1:]
-    index = str(booster.feature_name().index(feature))
+    names = booster.feature_name()
+    indices = {str(names.index(f)) for f in ([feature] if isinstance(feature, str) else feature)}
 
     def reads(block: str) -> bool:
         found = re.search(r"^split_feature=(.*)$", block, flags=re.M)
-        return found is not None and index in found.group(1).split()
+        return found is not None and not indices.isdisjoint(found.group(1).split())
 
     def joined(chosen: list[str]) -> lgb.Booster | None:
         if not chosen:
@@ -134,6 +141,20 @@ def split_trees(booster: lgb.Booster, feature: str) -> tuple[lgb.Booster | None,
         return lgb.Booster(model_str=header + trees + text[end:])
 
     return joined([b for b in blocks if not reads(b)]), joined([b for b in blocks if reads(b)])
+
+
+def renewal_from(frame: pd.DataFrame, start_day) -> np.ndarray:
+    """Days from ``start_day`` (a number, or one per row) after the as-of date to each row's next renewal on or after it (NaN: unknown).
+
+    A renewal before ``start_day`` is followed by the next ones a billing term apart; without a known term the
+    value stays negative (the renewal was before the period).
+    """
+    to_renewal = pd.to_numeric(frame[RENEWAL], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    term = (pd.to_numeric(frame[TERM], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            if TERM in frame else np.full(len(frame), np.nan))
+    days = to_renewal - start_day
+    repeats = (days < 0) & (term > 0)
+    return np.where(repeats, np.mod(days, np.where(repeats, term, 1.0)), days)
 
 
 def booster_matrix(prepared: pd.DataFrame) -> np.ndarray:
@@ -202,9 +223,12 @@ class HazardModel:
         rows = frame.iloc[expanded["row"].to_numpy()][names].reset_index(drop=True)
         rows[PERIOD] = expanded[PERIOD].to_numpy().astype("float64")
         self.feature_names_ = names
+        self.per_period_ = [PERIOD, *([RENEWAL_IN_PERIOD] if RENEWAL in names else [])]
+        if RENEWAL in names:
+            rows[RENEWAL_IN_PERIOD] = renewal_from(rows, (rows[PERIOD].to_numpy() - 1) * self.period_days)
         self.model_ = ChurnModel(params=self.params, seed=self.seed, calibration="none").fit(
-            rows, expanded["event"].to_numpy(), trees=trees, feature_names=[*names, PERIOD], categorical=categorical,
-            monotone=monotone)
+            rows, expanded["event"].to_numpy(), trees=trees, feature_names=[*names, *self.per_period_],
+            categorical=categorical, monotone=monotone)
         self.rows_, self.events_ = len(expanded), int(expanded["event"].sum())
         return self
 
@@ -213,18 +237,23 @@ class HazardModel:
 
         The rows are prepared and turned into one float matrix once; each period only rewrites its
         :data:`PERIOD` column before the booster reads it (no copy of the frame per period), and only the
-        trees that split on the period are read once per period (:func:`split_trees`).
+        trees that split on the period (or the renewal's place in it) are read once per period
+        (:func:`split_trees`).
         """
-        prepared = self.model_.prepare(X.assign(**{PERIOD: 1.0}))
+        per_period = getattr(self, "per_period_", [PERIOD])  # models saved before the renewal column
+        renewal = RENEWAL_IN_PERIOD in per_period
+        prepared = self.model_.prepare(X.assign(**{PERIOD: 1.0}, **({RENEWAL_IN_PERIOD: 0.0} if renewal else {})))
         matrix = booster_matrix(prepared)
         column = prepared.columns.get_loc(PERIOD)
-        fixed, by_period = split_trees(self.model_.booster_, PERIOD)
+        fixed, by_period = split_trees(self.model_.booster_, per_period)
         raw = np.zeros((len(X), self.periods))
         if fixed is not None:  # trees that never read the period: the same for every period, read once
             raw += np.asarray(fixed.predict(matrix, raw_score=True))[:, None]
         for k in range(self.periods):
             if by_period is not None:
                 matrix[:, column] = float(k + 1)
+                if renewal:
+                    matrix[:, prepared.columns.get_loc(RENEWAL_IN_PERIOD)] = renewal_from(X, k * self.period_days)
                 raw[:, k] += by_period.predict(matrix, raw_score=True)
         return 1.0 / (1.0 + np.exp(-raw))
 

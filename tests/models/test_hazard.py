@@ -131,3 +131,52 @@ def test_the_trees_split_by_the_period_add_up_to_the_booster():
     matrix = booster_matrix(model.model_.prepare(frame.head(200).assign(period=2.0)))
     whole = model.model_.booster_.predict(matrix, raw_score=True)
     assert np.allclose(fixed.predict(matrix, raw_score=True) + by_period.predict(matrix, raw_score=True), whole)
+
+
+def test_the_next_renewal_from_a_periods_first_day_repeats_by_the_term():
+    from models.hazard import renewal_from
+
+    frame = pd.DataFrame({"days_to_renewal": [10.0, 10.0, 10.0, np.nan, 200.0],
+                          "billing_term_days": [30.0, 365.0, np.nan, 30.0, 365.0]})
+    # from day 30: 10 days to renewal then every 30 -> 10; yearly -> 345; unknown term stays -20; unknown renewal NaN
+    assert np.allclose(renewal_from(frame, 30.0), [10.0, 345.0, -20.0, np.nan, 170.0], equal_nan=True)
+    assert np.allclose(renewal_from(frame, np.array([0.0, 0.0, 0.0, 0.0, 60.0])), [10, 10, 10, np.nan, 140],
+                       equal_nan=True)
+
+
+def renewal_world(n=2000, seed=3):
+    """Accounts that may leave only at their renewals (a monthly or yearly term); x sets how likely."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        x, term = rng.normal(), float(rng.choice([30, 365]))
+        first = pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(rng.integers(0, int(term))))
+        renewals = pd.date_range(first, "2026-06-01", freq=pd.Timedelta(days=term))
+        leaves = rng.uniform(size=len(renewals)) < 0.3 / (1 + np.exp(-2 * x)) * (term / 365) ** 0.3
+        churn = renewals[leaves][0] if leaves.any() else None
+        for as_of in pd.date_range("2023-01-01", min(churn or pd.Timestamp(END), pd.Timestamp(END)), freq="MS"):
+            if churn is None or as_of < churn:
+                nxt = renewals[renewals > as_of]
+                rows.append((f"a{i}", as_of.date(), churn, x, float((nxt[0] - as_of).days), term))
+    frame = pd.DataFrame(rows, columns=["account_id", "as_of", "churn", "x", "days_to_renewal", "billing_term_days"])
+    frame["next_churn_date"] = [c.date() if c is not None and c <= a + pd.Timedelta(days=180) else None
+                                for c, a in zip(frame["churn"], pd.to_datetime(frame["as_of"]))]
+    return frame.drop(columns="churn")
+
+
+def test_with_the_renewal_timing_the_booster_reads_where_the_renewal_falls_in_each_period():
+    from models.hazard import RENEWAL_IN_PERIOD, renewal_from
+
+    frame = renewal_world()
+    names = ["x", "days_to_renewal", "billing_term_days"]
+    model = HazardModel(period_days=30, periods=4).fit(frame, END, 30, trees=40, feature_names=names)
+    assert model.model_.booster_.feature_name() == [*names, "period", RENEWAL_IN_PERIOD]
+    test = frame.tail(400)
+    raw = np.column_stack([model.model_.booster_.predict(model.model_.prepare(test.assign(
+        period=float(k + 1), **{RENEWAL_IN_PERIOD: renewal_from(test, 30.0 * k)})), raw_score=True) for k in range(4)])
+    assert np.allclose(model.hazards(test), 1 / (1 + np.exp(-raw)))
+    # a yearly account renewing in 100 days cannot leave in the first 30: its first-period hazard is lower than
+    # that of the same account renewing in 10 days
+    one = test.head(1).assign(x=1.0, billing_term_days=365.0)
+    soon, later = (model.hazards(one.assign(days_to_renewal=d))[0, 0] for d in (10.0, 100.0))
+    assert soon > 2 * later
