@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ibis
 
-from features.base import feature, flag
+from features.base import feature
 from features.usage import YEAR, change, established, rate_vs_baseline, total
 
 
@@ -86,25 +86,6 @@ def events_vs_year_ago(f, p):
     before = total(f.n, (f.d > YEAR) & (f.d <= YEAR + p.window))
     old = f.tenure.max() >= YEAR + p.window
     return ibis.ifelse(old, change(recent, before), ibis.null("float64"))
-
-
-@feature(
-    name="holiday_days_{window}d", family="usage", frame="derived", per="calendar_short_window", unit="days",
-    group="calendar", topic="holidays",
-    risk="{value:.0f} of the last {window} days were holidays", protective="{value:.0f} of the last {window} days "
-    "were holidays",
-    direction="context",
-    date_relative=True,
-)
-def holiday_days(t, p):
-    """Days of the {window} days before the as-of date that are holidays of the calendar (``features.calendar``):
-    context for the usage in those days, never a reason. Only with a calendar configured."""
-    from datetime import timedelta
-
-    days = p.settings.calendar.days()
-    inside = [flag((t.as_of > ibis.literal(d)) & (t.as_of <= ibis.literal(d + timedelta(days=p.window))))
-              for d in days]
-    return sum(inside[1:], inside[0]) if inside else ibis.literal(0.0)
 
 
 def date_wide_mean(t, column, p):

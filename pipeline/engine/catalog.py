@@ -134,8 +134,6 @@ def _expansions(per: str | None, cfg: Config, vocab: Vocabulary, attributes: set
         return [{"window": w} for w in windows]
     if per == "short_window":
         return short
-    if per == "calendar_short_window":  # only with a calendar (features.calendar)
-        return short if cfg.features.calendar.configured else []
     if per == "year_ago_short_window":  # only when asked for (features.usage.year_ago)
         return short if cfg.features.usage.year_ago else []
     if per == "ticket_window":

@@ -171,7 +171,13 @@ def pd_testing(left, right):
     pd.testing.assert_frame_equal(left.sort_index(), right.sort_index())
 
 
-def test_holiday_days_count_the_calendar_days_in_the_short_windows_and_only_with_a_calendar(tmp_path):
+def test_a_calendar_adds_no_column_of_its_own(tmp_path):
+    """The calendar moves the usage windows past its days; it never becomes a feature of the date itself.
+
+    A column that is the same for every account of a date (how many of the last days were holidays) lets the
+    model learn last year's seasonal churn peak, which fell on the holidays, as a holiday effect: on one world it
+    lifted every account's probability by 12 % on the lull dates (benchmarks/calendar_lull.md).
+    """
     from pipeline.config import load_config
     from pipeline.engine.featurize import build_features
     from pipeline.io.sources import open_source
@@ -180,14 +186,11 @@ def test_holiday_days_count_the_calendar_days_in_the_short_windows_and_only_with
     dates = [date(2024, 1, 3), date(2024, 3, 15), date(2024, 4, 1)]
     cfg = load_config(None, {"features.calendar.holidays": [{"first": "2024-03-28", "last": "2024-04-02"}],
                              "features.calendar.country": "US", "features.calendar.country_years": [2023, 2024]})
+    days = set(cfg.features.calendar.days())
+    # the ranges and the country's public holidays: New Year's Day, Christmas, Washington's Birthday
+    assert {date(2024, 3, 28), date(2024, 4, 2), date(2024, 1, 1), date(2023, 12, 25), date(2024, 2, 19)} <= days
     with open_source(tmp_path) as source:
-        table = build_features(source, cfg, dates, with_labels=False)
-        with_calendar = table.frame
-        without = build_features(source, Config(), dates, with_labels=False).frame
-    # the same for every account of a date: its shifts are the calendar's, so the drift check leaves it out
-    assert all(f.definition.date_relative for f in table.features if f.name.startswith("holiday_days"))
-    got = with_calendar[with_calendar.account_id == "A1"].set_index("as_of")[["holiday_days_7d", "holiday_days_30d"]]
-    assert got.loc[date(2024, 4, 1)].tolist() == [4, 4]  # March 28-31 (April 1 is the as-of date itself: unseen)
-    assert got.loc[date(2024, 1, 3)].tolist() == [1, 2]  # New Year's Day; Christmas too in 30 days
-    assert got.loc[date(2024, 3, 15)].tolist() == [0, 1]  # Washington's Birthday, February 19
-    assert not [c for c in without if c.startswith("holiday_days")]
+        with_calendar = build_features(source, cfg, dates, with_labels=False).frame
+        without = build_features(source, load_config(None), dates, with_labels=False).frame
+    assert list(with_calendar.columns) == list(without.columns)
+    assert not [c for c in with_calendar if "holiday" in c]
