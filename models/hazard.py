@@ -144,7 +144,8 @@ def split_trees(booster: lgb.Booster, feature: str | list[str]) -> tuple[lgb.Boo
 
 
 def renewal_from(frame: pd.DataFrame, start_day) -> np.ndarray:
-    """Days from ``start_day`` (a number, or one per row) after the as-of date to each row's next renewal on or after it (NaN: unknown).
+    """Days from ``start_day`` (a number, or one per row) after the as-of date to each row's next renewal on or
+    after it (NaN: unknown).
 
     A renewal before ``start_day`` is followed by the next ones a billing term apart; without a known term the
     value stays negative (the renewal was before the period).
