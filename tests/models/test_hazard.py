@@ -180,3 +180,11 @@ def test_with_the_renewal_timing_the_booster_reads_where_the_renewal_falls_in_ea
     one = test.head(1).assign(x=1.0, billing_term_days=365.0)
     soon, later = (model.hazards(one.assign(days_to_renewal=d))[0, 0] for d in (10.0, 100.0))
     assert soon > 2 * later
+
+
+def test_a_model_saved_before_the_renewal_column_reads_the_period_alone():
+    frame = world(n=600)
+    model = HazardModel(period_days=30, periods=3).fit(frame, END, 30, trees=20, feature_names=["x", "noise"])
+    before = model.hazards(frame.head(100))
+    del model.per_period_  # what unpickling a model of an earlier version gives
+    assert np.array_equal(model.hazards(frame.head(100)), before)
