@@ -34,6 +34,7 @@ from models.uplift import LEARNERS, PARAMS, _matrix, oracle_qini, qini_coefficie
 from pipeline.config import load_config
 from pipeline.steps.uplift import experiment_data, fit
 from pipeline.synthetic import generate_world
+from pipeline.synthetic.outreach import call_uplift
 from pipeline.synthetic.params import WorldParams
 from pipeline.synthetic.presets import world_params
 
@@ -51,9 +52,9 @@ def knowable_uplift(truth: pd.DataFrame, p: WorldParams) -> pd.Series:
     the chance of a bad reaction (``outreach_backfire_share``) the same for every account, as the generator draws
     it: no ranking from any table can know more, so its Qini bounds every learner's.
     """
-    share, keep = p.outreach_backfire_share, 1.0 - p.return_prob * p.return_fast_share
-    prob = truth["p_no_call"]
-    return ((1 - share) * prob * -truth["driver_effect"] - share * (1 - prob) * p.outreach_backfire_loss * keep)
+    share, prob, effect = p.outreach_backfire_share, truth["p_no_call"], truth["driver_effect"]
+    return pd.Series((1 - share) * call_uplift(p, prob, effect, False) + share * call_uplift(p, prob, effect, True),
+                     index=truth.index)
 
 
 def ceiling_scores(frame: pd.DataFrame, features: list[str], categorical: list[str], uplift: np.ndarray,

@@ -54,6 +54,16 @@ NOT = -1
 CALL = "call"
 
 
+def call_uplift(p: WorldParams, prob, effect, backfire):
+    """Churn probability without a call minus with one: ``prob * -effect`` for an account the call can save, and
+    ``-(1 - prob) * loss * (1 - return_prob * return_fast_share)`` for one that reacts badly (``backfire``; a quick
+    return within the grace period is no churn). ``prob``: its churn probability without a call; ``effect``: its
+    relative effect of a call (a save share below 0)."""
+    prob = np.asarray(prob, dtype="float64")
+    keep = 1.0 - p.return_prob * p.return_fast_share
+    return np.where(backfire, -(1.0 - prob) * p.outreach_backfire_loss * keep, prob * -np.asarray(effect, "float64"))
+
+
 class Outreach:
     """The CS team's state: who is listed, in which arm, called when, and saved until when.
 
@@ -134,10 +144,7 @@ class Outreach:
 
     def true_uplift(self, idx: np.ndarray) -> np.ndarray:
         """Churn probability without a call minus with one, at listing, for the listed accounts ``idx``."""
-        p, prob = self.p, self.p_listed[idx]
-        keep = 1.0 - p.return_prob * p.return_fast_share
-        return np.where(self.backfire[idx], -(1.0 - prob) * p.outreach_backfire_loss * keep,
-                        prob * -self.effect[idx])
+        return call_uplift(self.p, self.p_listed[idx], self.effect[idx], self.backfire[idx])
 
     def truth(self, ids: np.ndarray, cal: Calendar) -> pd.DataFrame:
         """``_truth/outreach.parquet``: every listed account, its arm, call and whether the call saved it."""
