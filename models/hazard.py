@@ -143,16 +143,24 @@ def split_trees(booster: lgb.Booster, feature: str | list[str]) -> tuple[lgb.Boo
     return joined([b for b in blocks if not reads(b)]), joined([b for b in blocks if reads(b)])
 
 
-def renewal_from(frame: pd.DataFrame, start_day) -> np.ndarray:
+def renewal_timing(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(days to the next renewal, billing term in days) of each row as floats (NaN: unknown)."""
+    def numbers(column: str) -> np.ndarray:
+        if column not in frame:
+            return np.full(len(frame), np.nan)
+        return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+    return numbers(RENEWAL), numbers(TERM)
+
+
+def renewal_from(frame: pd.DataFrame | tuple[np.ndarray, np.ndarray], start_day) -> np.ndarray:
     """Days from ``start_day`` (a number, or one per row) after the as-of date to each row's next renewal on or
-    after it (NaN: unknown).
+    after it (NaN: unknown); ``frame`` may be its :func:`renewal_timing` already read.
 
     A renewal before ``start_day`` is followed by the next ones a billing term apart; without a known term the
     value stays negative (the renewal was before the period).
     """
-    to_renewal = pd.to_numeric(frame[RENEWAL], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    term = (pd.to_numeric(frame[TERM], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            if TERM in frame else np.full(len(frame), np.nan))
+    to_renewal, term = frame if isinstance(frame, tuple) else renewal_timing(frame)
     days = to_renewal - start_day
     repeats = (days < 0) & (term > 0)
     return np.where(repeats, np.mod(days, np.where(repeats, term, 1.0)), days)
@@ -246,6 +254,8 @@ class HazardModel:
         prepared = self.model_.prepare(X.assign(**{PERIOD: 1.0}, **({RENEWAL_IN_PERIOD: 0.0} if renewal else {})))
         matrix = booster_matrix(prepared)
         column = prepared.columns.get_loc(PERIOD)
+        if renewal:
+            timing, renewal_column = renewal_timing(X), prepared.columns.get_loc(RENEWAL_IN_PERIOD)
         fixed, by_period = split_trees(self.model_.booster_, per_period)
         raw = np.zeros((len(X), self.periods))
         if fixed is not None:  # trees that never read the period: the same for every period, read once
@@ -254,7 +264,7 @@ class HazardModel:
             if by_period is not None:
                 matrix[:, column] = float(k + 1)
                 if renewal:
-                    matrix[:, prepared.columns.get_loc(RENEWAL_IN_PERIOD)] = renewal_from(X, k * self.period_days)
+                    matrix[:, renewal_column] = renewal_from(timing, k * self.period_days)
                 raw[:, k] += by_period.predict(matrix, raw_score=True)
         return 1.0 / (1.0 + np.exp(-raw))
 
