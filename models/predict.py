@@ -45,6 +45,11 @@ def score_rows(model, frame: pd.DataFrame, features, top_k: int, context_groups,
                ) -> pd.DataFrame:
     """``frame`` with :data:`SCORE_COLUMNS` added (reasons as JSON text, the form the warehouse stores)."""
     probability, explained = predict_and_explain(model, frame, features, top_k, context_groups, causes)
-    contributions = None if explained.contributions is None else [str(c) for c in explained.contributions]
-    return frame.assign(churn_probability=probability, reasons=[str(r) for r in explained.reasons],
-                        reason_summary=[str(s) for s in explained.summary], contributions=contributions)
+    contributions = None if explained.contributions is None else _strings(explained.contributions)
+    return frame.assign(churn_probability=probability, reasons=_strings(explained.reasons),
+                        reason_summary=_strings(explained.summary), contributions=contributions)
+
+
+def _strings(texts) -> list[str]:
+    """Python strings (what Spark's Arrow transfer of a pandas frame takes) of an array of text."""
+    return [str(t) for t in np.asarray(texts, dtype=object)]

@@ -97,26 +97,38 @@ class Fragments:
         return self._cache[key]
 
 
-def join(columns: list, sep: str, empty: str = "") -> np.ndarray:
+def join(columns: list, sep: str, empty: str = "") -> pd.api.extensions.ExtensionArray:
     """Join per-row strings (Arrow text or arrays of str) across columns, skipping empty ones (``empty`` where
-    all are); one Arrow pass."""
+    all are); one Arrow pass, the result Arrow text (:func:`texts`)."""
     if not columns:
-        return np.zeros(0, dtype=object)
-    texts = [column if isinstance(column, pa.Array) else pa.array(np.asarray(column, dtype=object), pa.large_string())
-             for column in columns]
-    return _joined([pc.if_else(pc.equal(t, _text("")), _text(""), pc.binary_join_element_wise(_text(sep), t, _text("")))
-                    for t in texts], len(sep), empty)
+        return texts(_strings([]))
+    pieces = [column if isinstance(column, pa.Array) else pa.array(np.asarray(column, dtype=object), pa.large_string())
+              for column in columns]
+    return texts(_joined([pc.if_else(pc.equal(t, _text("")), _text(""), pc.binary_join_element_wise(_text(sep), t, _text("")))
+                          for t in pieces], len(sep), empty))
 
 
-def _joined(pieces: list, lead: int, empty: str = "") -> np.ndarray:
+def texts(array) -> pd.api.extensions.ExtensionArray:
+    """Arrow text as a pandas array that keeps it in Arrow (``str`` per item, no Python copy of the whole).
+
+    Documents stay in Arrow from the kernels that build them to the warehouse write, which hands them to the
+    database as they are: 100,000 scored rows carry about 400 MB of JSON, and a round trip through Python
+    strings cost more than building them.
+    """
+    return pd.arrays.ArrowExtensionArray(array if isinstance(array, (pa.Array, pa.ChunkedArray))
+                                         else _strings(list(array)))
+
+
+def _joined(pieces: list, lead: int, empty: str = "") -> pa.Array:
     """Concatenate ``pieces`` (each non-empty one starting with a ``lead``-character separator), dropping the first separator."""
     whole = pc.utf8_slice_codeunits(pc.binary_join_element_wise(*pieces, _text("")), start=lead)
     if empty:
         whole = pc.if_else(pc.equal(whole, _text("")), _text(empty), whole)
-    return np.array(whole.to_pylist(), dtype=object)
+    return whole
 
 
-def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], picked: dict) -> np.ndarray:
+def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], picked: dict
+             ) -> pd.api.extensions.ExtensionArray:
     """The JSON document of every row (a float's text is its ``repr``, valid JSON), built column-wise in Arrow."""
     rows = np.arange(len(base))
     listed = np.zeros(len(base))
@@ -130,17 +142,18 @@ def assemble(base: np.ndarray, sums: np.ndarray, slots: dict[str, np.ndarray], p
                                                 _text(', "contribution": '), _float_texts(np.round(contribution, DECIMALS)),
                                                 _text("}"), _text(""))
             pieces.append(pc.if_else(pa.array(valid), piece, _text("")))
-        parts[name] = _strings(_joined(pieces, 2).tolist() if pieces else [""] * len(base))
+        parts[name] = _joined(pieces, 2) if pieces else _strings([""] * len(base))
     docs = pc.binary_join_element_wise(
         _text('{"base_value": '), _float_texts(np.round(base, DECIMALS)),
         _text(', "other": '), _float_texts(np.round(sums.sum(axis=1) - listed, DECIMALS)),
         _text(', "risk": ['), parts["risk"], _text('], "protective": ['), parts["protective"],
         _text('], "context": ['), parts["context"], _text("]}"), _text(""))
-    return np.array(docs.to_pylist(), dtype=object)
+    return texts(docs)
 
 
 def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequence[Feature] | None = None,
-                       leads: np.ndarray | None = None, values: Values | None = None) -> np.ndarray:
+                       leads: np.ndarray | None = None, values: Values | None = None
+                       ) -> pd.api.extensions.ExtensionArray:
     """Each row's group contributions as a JSON object (groups at 0.0 left out).
 
     Without ``features`` a group maps to its contribution (4 decimals): ``{"nps": 0.3123}``. With them
@@ -163,7 +176,7 @@ def contributions_json(names: Sequence[str], sums: np.ndarray, features: Sequenc
     joined = pc.binary_join_element_wise(*cells, _text(""))
     bounds = pa.array(np.searchsorted(rows, np.arange(len(sums) + 1)), pa.int64())
     body = pc.binary_join(pa.LargeListArray.from_arrays(bounds, joined), _text(", "))
-    return np.array(pc.binary_join_element_wise(_text("{"), body, _text("}"), _text("")).to_pylist(), dtype=object)
+    return texts(pc.binary_join_element_wise(_text("{"), body, _text("}"), _text("")))
 
 
 def _strings(texts) -> pa.Array:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
+import numpy as np
 import pandas as pd
 
 from models.errors import ChurnError
@@ -184,17 +185,23 @@ class Warehouse:
             f"SELECT s.account_id, s.churn_probability AS previous, s.contributions AS before FROM {table} s JOIN ("
             f"SELECT account_id, MAX(as_of_date) AS d FROM {table} WHERE as_of_date < ? GROUP BY account_id"
             ") p ON s.account_id = p.account_id AND s.as_of_date = p.d"), [as_of])
-        out = scores.drop(columns=["probability_change", "change_reasons"], errors="ignore").merge(
-            previous, on="account_id", how="left")
+        # aligned by account, not merged: a merge would copy every column, kilobytes of JSON a row
+        earlier = previous.set_index("account_id").reindex(scores["account_id"].to_numpy())
+        out = scores.drop(columns=["probability_change", "change_reasons"], errors="ignore")
         if "contributions" not in out:  # rows from an older scorer
             out["contributions"] = None
-        out["probability_change"] = out["churn_probability"] - out.pop("previous").astype("float64")
+        out["probability_change"] = out["churn_probability"].to_numpy() - earlier["previous"].to_numpy(dtype="float64")
         floor = self.change_min_points
-        befores = [_parsed(b) if moves(c, floor) else None for c, b in zip(out["probability_change"], out.pop("before"))]
-        out["change_reasons"] = [  # the current rows' JSON is parsed only where there is a move to explain
-            None if before is None else why_moved(change, _parsed(now), before, _parsed(reasons), features, floor)
-            for change, now, before, reasons in zip(out["probability_change"], out["contributions"], befores,
-                                                    out["reasons"])]
+        moved = np.flatnonzero([moves(c, floor) for c in out["probability_change"].tolist()])
+        befores = [_parsed(b) for b in earlier["before"].to_numpy()[moved]]
+        at = moved[[b is not None for b in befores]] if len(moved) else moved
+        change_reasons = np.full(len(out), None, dtype=object)
+        # the current rows' JSON is parsed only where there is a move to explain
+        change_reasons[at] = [why_moved(change, _parsed(now), before, _parsed(reasons), features, floor)
+                              for change, now, before, reasons in zip(
+                                  out["probability_change"].to_numpy()[at], _texts_at(out["contributions"], at),
+                                  [b for b in befores if b is not None], _texts_at(out["reasons"], at))]
+        out["change_reasons"] = change_reasons
         return out
 
     def _rechange_next(self, con, as_of: date, features: dict) -> None:
@@ -301,6 +308,11 @@ class Warehouse:
             moved = [moves(c, self.change_min_points) for c in frame["probability_change"]]
             frame["change_reasons"] = frame["change_reasons"].astype(object).where(moved, None)
         return frame
+
+
+def _texts_at(column: pd.Series, at: np.ndarray) -> list:
+    """The items of a text column at positions ``at`` as Python objects (``str``; ``None`` where null)."""
+    return column.iloc[at].tolist()
 
 
 def _parsed(value) -> dict | None:

@@ -352,3 +352,19 @@ def test_which_model_served_and_the_renewal_are_recorded_and_added_in_place(stor
     renewals = pd.to_datetime(rows.loc[ACCOUNTS, "renewal_date"]).dt.date
     assert renewals.iloc[1] == date(2025, 3, 15) and renewals.iloc[::2].isna().all()
     assert store.scores(D1)["renewal_date"].isna().all()
+
+
+def test_documents_kept_in_arrow_text_are_written_and_compared_as_python_strings(store):
+    """The scorer hands its JSON documents over as Arrow text (``models.reason_documents.texts``), in any row
+    order and index: the table and the change reasons are those of the same rows as Python strings."""
+    from models.reason_documents import texts
+
+    for as_of, seed in ((D1, 1), (D2, 2)):
+        write(store, as_of, ACCOUNTS, seed, f"r{seed}")
+    as_strings = store.scores(D2).set_index("account_id").sort_index()
+    rows = fake_scores(D2, ACCOUNTS, 2, "r2b").sample(frac=1.0, random_state=0)  # shuffled: index not 0..n-1
+    rows = rows.assign(**{name: texts(rows[name].tolist()) for name in ("reasons", "contributions", "reason_summary")})
+    store.write(rows, run_for(D2, "r2b", len(rows)))
+    as_arrow = store.scores(D2).set_index("account_id").sort_index()
+    assert as_strings["change_reasons"].notna().sum() > 10  # moves to explain were there
+    pd.testing.assert_frame_equal(as_arrow.drop(columns="run_id"), as_strings.drop(columns="run_id"))
