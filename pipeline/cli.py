@@ -365,11 +365,16 @@ def train_uplift(
 
 
 def main() -> None:
-    """The ``churn`` console entry point: the process's settings (:mod:`pipeline.process`), then the command."""
-    from pipeline.process import tune_collector
+    """The ``churn`` console entry point: the process's settings (:mod:`pipeline.process`), the command, and a
+    fast exit with its code (:func:`pipeline.process.exit_fast`)."""
+    from pipeline.process import exit_fast, tune_collector
 
     tune_collector()
-    app(prog_name="churn")
+    try:
+        app(prog_name="churn")
+    except SystemExit as done:
+        exit_fast(done.code)
+    exit_fast(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from typing import NoReturn
 
 #: Allocations between two collections of the youngest generation, then collections of one generation before
 #: the next older one is collected (Python's default: 700, 10, 10).
@@ -18,3 +19,32 @@ def tune_collector() -> None:
     these thresholds: 3.25 s -> 3.03 s (medians of 5 fresh processes, alternated). Cycles are still collected.
     """
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def exit_fast(code: int | str | None = 0) -> NoReturn:
+    """End the process as Python's own exit does, without tearing the interpreter down.
+
+    Thread pools are stopped and other non-daemon threads waited for, ``atexit`` handlers run (MLflow ends
+    an open run, logging flushes, temporary files are removed) and the standard streams are flushed; only
+    the release of every module and object, which the operating system does at once, is skipped. After
+    scoring 100,000 accounts that release took 0.4-0.7 s of the process (README, "Benchmarks").
+    ``code`` is what ``SystemExit`` carries: ``None`` is 0, a text is printed to stderr and exits 1.
+    """
+    import atexit
+    import os
+    import sys
+    import threading
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    # what Py_Finalize does first, in its order: stop thread pools (their threading atexit hooks), wait for the
+    # other non-daemon threads, run the atexit handlers; the rest of finalisation is what os._exit skips
+    threading._shutdown()  # type: ignore[attr-defined]
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: Python's own exit ignores it too
+            pass
+    os._exit(0 if code is None else int(code))

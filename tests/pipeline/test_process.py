@@ -34,7 +34,31 @@ def test_the_collector_runs_less_often_and_still_collects_cycles():
 def test_the_console_entry_point_tunes_the_process_before_the_command():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["churn"] == "pipeline.cli:main"
-    probe = ("import gc, sys\nsys.argv = ['churn', '--help']\nfrom pipeline.cli import main\n"
-             "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\nprint(gc.get_threshold(), code)")
+    probe = ("import atexit, gc, sys\nsys.argv = ['churn', '--help']\nfrom pipeline.cli import main\n"
+             "atexit.register(lambda: print(gc.get_threshold()))\nmain()")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
-    assert done.stdout.strip().splitlines()[-1] == f"{GC_THRESHOLDS} 0"
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == f"{GC_THRESHOLDS}"
+
+
+def test_the_fast_exit_keeps_what_a_normal_exit_does():
+    """Threads are waited for, atexit handlers run, streams are flushed, the code is the command's."""
+    probe = ("import atexit, sys, threading, time\nfrom pipeline.process import exit_fast\n"
+             "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done', end=' '))).start()\n"
+             "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(2)\n"
+             "pool.submit(lambda: None).result()\n"  # an idle pool's workers stop, as at a normal exit
+             "atexit.register(lambda: print('atexit ran', end=' '))\n"
+             "print('unflushed', end=' ')\nsys.stderr.write('to stderr')\nexit_fast(int(sys.argv[1]))")
+    for code in (0, 2):
+        done = subprocess.run([sys.executable, "-c", probe, str(code)], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (code, "unflushed thread done atexit ran ", "to stderr")
+    said = subprocess.run([sys.executable, "-c", "from pipeline.process import exit_fast; exit_fast('no data')"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert (said.returncode, said.stderr) == (1, "no data\n")
+
+
+def test_churn_exits_with_the_commands_code(tmp_path):
+    churn = Path(sys.executable).parent / "churn"
+    done = subprocess.run([str(churn), "validate", "--data", str(tmp_path / "no-such-folder")], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "no-such-folder' does not exist" in done.stderr
