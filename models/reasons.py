@@ -119,8 +119,9 @@ class Explanations:
 
 
 def _concat(arrays: list):
-    """Consecutive arrays of text as one; Arrow text stays Arrow, in one contiguous array (a later reordering
-    of rows is a plain copy, where taking rows across 13 chunks of 100,000 documents took 20 times longer)."""
+    """Consecutive arrays of text as one; Arrow text stays Arrow, in one contiguous array: reordering the rows
+    later (by rank) then costs less than taking them across the blocks' chunks (100,000 documents of 2.4 KB in
+    13 chunks, fresh processes: 0.07-0.24 s for both steps against 0.28-0.39 s)."""
     if isinstance(arrays[0], np.ndarray):
         return np.concatenate(arrays)
     return texts(pa.concat_arrays([pa.array(a) for a in arrays]))
