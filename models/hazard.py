@@ -153,14 +153,14 @@ def renewal_timing(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return numbers(RENEWAL), numbers(TERM)
 
 
-def renewal_from(frame: pd.DataFrame | tuple[np.ndarray, np.ndarray], start_day) -> np.ndarray:
+def renewal_from(timing: tuple[np.ndarray, np.ndarray], start_day) -> np.ndarray:
     """Days from ``start_day`` (a number, or one per row) after the as-of date to each row's next renewal on or
-    after it (NaN: unknown); ``frame`` may be its :func:`renewal_timing` already read.
+    after it (NaN: unknown); ``timing`` is the rows' :func:`renewal_timing`.
 
     A renewal before ``start_day`` is followed by the next ones a billing term apart; without a known term the
     value stays negative (the renewal was before the period).
     """
-    to_renewal, term = frame if isinstance(frame, tuple) else renewal_timing(frame)
+    to_renewal, term = timing
     days = to_renewal - start_day
     repeats = (days < 0) & (term > 0)
     return np.where(repeats, np.mod(days, np.where(repeats, term, 1.0)), days)
@@ -234,7 +234,7 @@ class HazardModel:
         self.feature_names_ = names
         self.per_period_ = [PERIOD, *([RENEWAL_IN_PERIOD] if RENEWAL in names else [])]
         if RENEWAL in names:
-            rows[RENEWAL_IN_PERIOD] = renewal_from(rows, (rows[PERIOD].to_numpy() - 1) * self.period_days)
+            rows[RENEWAL_IN_PERIOD] = renewal_from(renewal_timing(rows), (rows[PERIOD].to_numpy() - 1) * self.period_days)
         self.model_ = ChurnModel(params=self.params, seed=self.seed, calibration="none").fit(
             rows, expanded["event"].to_numpy(), trees=trees, feature_names=[*names, *self.per_period_],
             categorical=categorical, monotone=monotone)

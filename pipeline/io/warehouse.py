@@ -192,15 +192,16 @@ class Warehouse:
             out["contributions"] = None
         out["probability_change"] = out["churn_probability"].to_numpy() - earlier["previous"].to_numpy(dtype="float64")
         floor = self.change_min_points
-        moved = np.flatnonzero([moves(c, floor) for c in out["probability_change"].tolist()])
-        befores = [_parsed(b) for b in earlier["before"].to_numpy()[moved]]
-        at = moved[[b is not None for b in befores]] if len(moved) else moved
+        earlier_docs = earlier["before"].to_numpy()
+        befores = {i: before for i, change in enumerate(out["probability_change"].tolist())
+                   if moves(change, floor) and (before := _parsed(earlier_docs[i])) is not None}
+        at = np.fromiter(befores, dtype=np.int64, count=len(befores))
         change_reasons = np.full(len(out), None, dtype=object)
         # the current rows' JSON is parsed only where there is a move to explain
         change_reasons[at] = [why_moved(change, _parsed(now), before, _parsed(reasons), features, floor)
                               for change, now, before, reasons in zip(
-                                  out["probability_change"].to_numpy()[at], _texts_at(out["contributions"], at),
-                                  [b for b in befores if b is not None], _texts_at(out["reasons"], at))]
+                                  out["probability_change"].to_numpy()[at], out["contributions"].iloc[at].tolist(),
+                                  befores.values(), out["reasons"].iloc[at].tolist())]
         out["change_reasons"] = change_reasons
         return out
 
@@ -308,11 +309,6 @@ class Warehouse:
             moved = [moves(c, self.change_min_points) for c in frame["probability_change"]]
             frame["change_reasons"] = frame["change_reasons"].astype(object).where(moved, None)
         return frame
-
-
-def _texts_at(column: pd.Series, at: np.ndarray) -> list:
-    """The items of a text column at positions ``at`` as Python objects (``str``; ``None`` where null)."""
-    return column.iloc[at].tolist()
 
 
 def _parsed(value) -> dict | None:

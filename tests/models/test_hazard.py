@@ -134,13 +134,13 @@ def test_the_trees_split_by_the_period_add_up_to_the_booster():
 
 
 def test_the_next_renewal_from_a_periods_first_day_repeats_by_the_term():
-    from models.hazard import renewal_from
+    from models.hazard import renewal_from, renewal_timing
 
     frame = pd.DataFrame({"days_to_renewal": [10.0, 10.0, 10.0, np.nan, 200.0],
                           "billing_term_days": [30.0, 365.0, np.nan, 30.0, 365.0]})
     # from day 30: 10 days to renewal then every 30 -> 10; yearly -> 345; unknown term stays -20; unknown renewal NaN
-    assert np.allclose(renewal_from(frame, 30.0), [10.0, 345.0, -20.0, np.nan, 170.0], equal_nan=True)
-    assert np.allclose(renewal_from(frame, np.array([0.0, 0.0, 0.0, 0.0, 60.0])), [10, 10, 10, np.nan, 140],
+    assert np.allclose(renewal_from(renewal_timing(frame), 30.0), [10.0, 345.0, -20.0, np.nan, 170.0], equal_nan=True)
+    assert np.allclose(renewal_from(renewal_timing(frame), np.array([0.0, 0.0, 0.0, 0.0, 60.0])), [10, 10, 10, np.nan, 140],
                        equal_nan=True)
 
 
@@ -165,7 +165,7 @@ def renewal_world(n=2000, seed=3):
 
 
 def test_with_the_renewal_timing_the_booster_reads_where_the_renewal_falls_in_each_period():
-    from models.hazard import RENEWAL_IN_PERIOD, renewal_from
+    from models.hazard import RENEWAL_IN_PERIOD, renewal_from, renewal_timing
 
     frame = renewal_world()
     names = ["x", "days_to_renewal", "billing_term_days"]
@@ -173,7 +173,7 @@ def test_with_the_renewal_timing_the_booster_reads_where_the_renewal_falls_in_ea
     assert model.model_.booster_.feature_name() == [*names, "period", RENEWAL_IN_PERIOD]
     test = frame.tail(400)
     raw = np.column_stack([model.model_.booster_.predict(model.model_.prepare(test.assign(
-        period=float(k + 1), **{RENEWAL_IN_PERIOD: renewal_from(test, 30.0 * k)})), raw_score=True) for k in range(4)])
+        period=float(k + 1), **{RENEWAL_IN_PERIOD: renewal_from(renewal_timing(test), 30.0 * k)})), raw_score=True) for k in range(4)])
     assert np.allclose(model.hazards(test), 1 / (1 + np.exp(-raw)))
     # a yearly account renewing in 100 days cannot leave in the first 30: its first-period hazard is lower than
     # that of the same account renewing in 10 days
