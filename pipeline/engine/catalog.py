@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import ibis
+import pandas as pd
 
 import features  # noqa: F401  (registers the definitions)
 from features.base import REGISTRY, Feature
@@ -87,10 +88,11 @@ def resolve_vocabulary(source, cfg: Config, before: date | None = None) -> Vocab
     """
     usage = cfg.features.usage
     if usage.event_types == "auto":
-        events = source.table("usage_events")
-        if before is not None:
+        counts = source.event_summary().query("n > 0")
+        if before is not None and pd.Timestamp(counts["last"].max()) >= pd.Timestamp(before):
+            events = source.table("usage_events")
             events = events.filter(events.occurred_at < ibis.literal(before).cast("timestamp"))
-        counts = events.group_by("event_type").aggregate(n=events.count()).execute()
+            counts = events.group_by("event_type").aggregate(n=events.count()).execute()
         counts = counts.sort_values(["n", "event_type"], ascending=[False, True])
         types = [t for t in counts["event_type"].head(usage.max_event_types) if t is not None]
     else:

@@ -19,8 +19,7 @@ from pipeline.config import Config
 
 def data_end(source) -> date:
     """First day not covered by the data: the day after the last usage event."""
-    ev = source.table("usage_events")
-    last = ev.occurred_at.max().execute()
+    last = source.event_summary()["last"].max()
     if last is None or pd.isna(last):
         raise ValueError("usage_events holds no timestamps")
     return pd.Timestamp(last).date() + timedelta(days=1)
@@ -28,8 +27,7 @@ def data_end(source) -> date:
 
 def data_start(source) -> date:
     """Day of the first usage event."""
-    first = source.table("usage_events").occurred_at.min().execute()
-    return pd.Timestamp(first).date()
+    return pd.Timestamp(source.event_summary()["first"].min()).date()
 
 
 def snapshot_dates(source, cfg: Config, end: date | None = None) -> list[date]:

@@ -132,7 +132,7 @@ class Resolver:
         quoted = name.replace('"', '""')
         if self.backend.name == "duckdb":
             self.backend.raw_sql(f'CREATE OR REPLACE VIEW "{quoted}" AS SELECT * FROM '
-                                 f"{folder_reader(self.backend, self.folder, name)}")
+                                 f"{folder_reader(self.backend.con, self.folder, name)}")
             found = self.backend.table(name)
         else:  # Spark: the engine's reader (Parquet timestamp units, errors naming table and file)
             found = self.source.read_file(name)

@@ -47,6 +47,9 @@ def quote(location) -> str:
 def sniffed_call(con, file: Path) -> str:
     """The ``read_csv(...)`` call reading ``file`` with the dialect and types whole-file detection gives.
 
+    ``con`` is a DuckDB connection (``duckdb.DuckDBPyConnection``, or a cursor of one: the detection
+    reads only the file, so files can be detected side by side, one cursor each).
+
     Detecting on every query costs 50-150 ms per table reference; the call is
     reused by every query of the session. An unreadable file gets the
     auto-detecting call, so the query using it reports the problem.
@@ -62,7 +65,7 @@ def sniffed_call(con, file: Path) -> str:
 
 
 def _call(con, sniff: str) -> str | None:
-    prompt = con.raw_sql(f"SELECT Prompt FROM {sniff}").fetchone()[0]
+    prompt = con.execute(f"SELECT Prompt FROM {sniff}").fetchone()[0]
     call = prompt.strip().removeprefix("FROM ").rstrip(";").strip()
     return call if call.startswith("read_csv(") and call.endswith(")") else None
 
@@ -82,9 +85,9 @@ def _holds(con, call: str) -> bool:
     witnesses = [f"SELECT 1 FROM {scan} WHERE {_on(_TEXT_WITNESS, name)} LIMIT 1"
                  for name, kind in columns.items() if kind == "VARCHAR"]
     try:
-        if not all(con.raw_sql(f"SELECT {', '.join(checks)} FROM {scan}").fetchone()):
+        if not all(con.execute(f"SELECT {', '.join(checks)} FROM {scan}").fetchone()):
             return False
-        return all(con.raw_sql(witness).fetchone() is not None for witness in witnesses)
+        return all(con.execute(witness).fetchone() is not None for witness in witnesses)
     except Exception:  # a row of another width, an encoding error...: the whole file decides
         return False
 

@@ -8,7 +8,9 @@ typed per the contract and queried where the data lives.
 
 from __future__ import annotations
 
+import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from pathlib import Path
@@ -45,6 +47,7 @@ class Source:
     mapped: dict[str, ibis.Table] = field(default_factory=dict, repr=False)
     #: (contract table, contract column) -> where it came from in the warehouse, for messages.
     origins: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _event_summary: Any = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -88,6 +91,18 @@ class Source:
         raw = self.raw(table)
         self._require_columns(table, raw)
         return typed(raw, table, self._parser)
+
+    def event_summary(self):
+        """Per ``event_type`` of ``usage_events``: events with a timestamp (``n``), the first and the last
+        timestamp, as a pandas frame; read once per open source, so one pass over the events gives the data's
+        start, its end and the event types' counts (:mod:`pipeline.engine.labels`,
+        :func:`pipeline.engine.catalog.resolve_vocabulary`)."""
+        if self._event_summary is None:
+            ev = self.required("usage_events")
+            stamped = ev.occurred_at.notnull()
+            self._event_summary = ev.group_by("event_type").aggregate(
+                n=ev.count(where=stamped), first=ev.occurred_at.min(), last=ev.occurred_at.max()).execute()
+        return self._event_summary
 
     def _require_columns(self, table: str, raw: ibis.Table) -> None:
         missing = [c.name for c in TABLES[table].columns if not c.optional and c.name not in raw.columns]
@@ -194,10 +209,7 @@ def _utc_duckdb(path: str = ":memory:", read_only: bool = False):
 def _open_folder(path: Path, csv_in_memory_mb: float = 0) -> Source:
     con = _utc_duckdb()
     names = {}
-    for table in TABLES:
-        reader = folder_reader(con, path, table)
-        if reader is None:
-            continue
+    for table, reader in _folder_readers(con.con, path).items():
         if not _kept_in_memory(con, path, table, reader, csv_in_memory_mb):
             con.raw_sql(f'CREATE VIEW "{table}" AS SELECT * FROM {reader}')
         names[table] = table
@@ -245,8 +257,17 @@ def folder_names(path: Path) -> list[str]:
     return sorted(names)
 
 
+def _folder_readers(con, path: Path) -> dict[str, str]:
+    """:func:`folder_reader` of every contract table the folder holds, the CSV files detected side by side
+    (DuckDB detects one file on one thread), each on its own cursor of the DuckDB connection ``con``."""
+    present = [table for table in TABLES if folder_entry(path, table) is not None]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(present), os.cpu_count() or 1))) as pool:
+        readers = pool.map(lambda table: folder_reader(con.cursor(), path, table), present)
+        return {table: reader for table, reader in zip(present, readers) if reader is not None}
+
+
 def folder_reader(con, path: Path, table: str) -> str | None:
-    """The DuckDB table function reading ``table`` from a folder, if present."""
+    """The DuckDB table function reading ``table`` from a folder, if present (``con``: a DuckDB connection)."""
     entry = folder_entry(path, table)
     if entry is None:
         return None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
+import pandas as pd
 import pytest
 
 import tiny_world
@@ -14,6 +15,7 @@ from features.settings import SQL_NAME
 from pipeline.config import Config
 from pipeline.contract.tables import TABLES
 from pipeline.engine.catalog import Vocabulary, catalog, column_name, resolve_vocabulary, usage_lookback
+from pipeline.engine.labels import data_end, data_start
 from pipeline.io.sources import open_frames
 
 ALL = set(TABLES)
@@ -91,6 +93,23 @@ def test_vocabulary_from_the_data_counts_the_events_before_the_cut():
     assert set(before.event_types) == {e[2] for e in tiny_world.EVENTS if e[1] < str(cut)} != set(counts)
     assert list(top.event_types) == sorted(sorted(counts, key=lambda t: (-counts[t], t))[:2])
     assert sorted(top.milestones) == sorted({m[1] for m in tiny_world.MILESTONES})
+
+
+def test_one_pass_over_the_events_gives_their_span_and_the_vocabulary_at_the_data_end():
+    frames = tiny_world.frames()
+    events = frames["usage_events"]
+    undated = events.iloc[:1].assign(event_type="undated", occurred_at=None)  # counted nowhere
+    frames["usage_events"] = pd.concat([events, undated], ignore_index=True)
+    with open_frames(frames) as source:
+        summary = source.event_summary()
+        end = data_end(source)
+        assert source.event_summary() is summary  # read once per open source
+        assert (data_start(source), end) == (pd.Timestamp(events["occurred_at"].min()).date(),
+                                             pd.Timestamp(events["occurred_at"].max()).date() + timedelta(days=1))
+        at_end = resolve_vocabulary(source, Config(), before=end)
+        assert at_end == resolve_vocabulary(source, Config())
+    assert "undated" not in at_end.event_types.values()
+    assert set(at_end.event_types.values()) == {column_name(t) for t in events["event_type"]}
 
 
 def test_listed_event_types_and_milestones_win_over_the_data():

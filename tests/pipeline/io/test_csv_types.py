@@ -11,16 +11,6 @@ from pipeline.io import csv_types
 ROWS = 25_000
 
 
-class Connection:
-    """The ``raw_sql`` of an ibis backend over a plain DuckDB connection."""
-
-    def __init__(self):
-        self.con = duckdb.connect()
-
-    def raw_sql(self, sql: str):
-        return self.con.execute(sql)
-
-
 def csv_file(tmp_path, first: str, last: str, newline: str = "\n"):
     path = tmp_path / "t.csv"
     lines = ["id,name,v", *(f"x{i},Ann,{first}" for i in range(ROWS)), f"y,Bob,{last}"]
@@ -28,10 +18,10 @@ def csv_file(tmp_path, first: str, last: str, newline: str = "\n"):
     return path
 
 
-def whole_file(con: Connection, path) -> str:
+def whole_file(con: duckdb.DuckDBPyConnection, path) -> str:
     """The call whole-file detection gives (the auto-detecting call when it cannot tell)."""
     try:
-        prompt = con.raw_sql(f"SELECT Prompt FROM sniff_csv('{path}', sample_size = -1)").fetchone()[0]
+        prompt = con.execute(f"SELECT Prompt FROM sniff_csv('{path}', sample_size = -1)").fetchone()[0]
     except duckdb.Error:
         return f"read_csv('{path}', header = true, auto_detect = true, sample_size = -1)"
     return prompt.strip().removeprefix("FROM ").rstrip(";").strip()
@@ -46,14 +36,14 @@ def whole_file(con: Connection, path) -> str:
     ("true", "2"), ("1.5", "n/a"), ("abc", '"q"'), ("7", "7,8"), ("2024-01-02 10:11:12", "2024-01-02T10:11:12"),
 ])
 def test_the_call_is_the_whole_files(tmp_path, first, last):
-    con = Connection()
+    con = duckdb.connect()
     path = csv_file(tmp_path, first, last)
     assert csv_types.sniffed_call(con, path) == whole_file(con, path)
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_a_plain_file_is_proven_from_the_sample(tmp_path, newline):
-    con = Connection()
+    con = duckdb.connect()
     path = csv_file(tmp_path, "2024-01-02 10:11:12", "2024-03-04 05:06:07", newline)
     sampled = csv_types._call(con, f"sniff_csv('{path}')")
     assert csv_types._holds(con, sampled)
@@ -62,4 +52,4 @@ def test_a_plain_file_is_proven_from_the_sample(tmp_path, newline):
 
 def test_an_unreadable_file_gets_the_auto_detecting_call(tmp_path):
     path = tmp_path / "missing.csv"
-    assert "auto_detect = true" in csv_types.sniffed_call(Connection(), path)
+    assert "auto_detect = true" in csv_types.sniffed_call(duckdb.connect(), path)
