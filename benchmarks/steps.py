@@ -83,7 +83,7 @@ def score_curves(world: Path) -> dict:
 def _score(world: Path, curves: bool) -> dict:
     import pandas as pd
 
-    from models.predict import predict_and_explain
+    from models.predict import predict
     from pipeline.io.warehouse import Run, Warehouse, utc_now
     from pipeline.steps import score as scoring
     from pipeline.steps.score_table import assemble, curve_columns, served_probability, serving
@@ -99,8 +99,8 @@ def _score(world: Path, curves: bool) -> dict:
     Path(cfg.warehouse).unlink(missing_ok=True)
     started = time.perf_counter()
     record = Run("bench", end, utc_now(), model_name=name, model_version=version)
-    probability, explained = predict_and_explain(model, frame, table.features, cfg.scoring.top_reasons,
-                                                 cfg.scoring.context_groups)
+    predictions = predict(model, frame, table.features, cfg.scoring.top_reasons, cfg.scoring.context_groups)
+    probability = predictions.probability
     columns, curve_s = None, 0.0
     if curves:
         curve_started = time.perf_counter()
@@ -108,7 +108,7 @@ def _score(world: Path, curves: bool) -> dict:
         probability = served_probability(model, probability, at_horizon)
         record.churn_probability_model = serving(model, at_horizon)
         curve_s = time.perf_counter() - curve_started
-    rows = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record,
+    rows = assemble(cfg, frame, accounts, probability, predictions, health.score(frame).to_numpy(), record,
                     curves=columns)
     record.status, record.rows = "succeeded", len(rows)
     Warehouse.from_config(cfg).write(rows, record)

@@ -99,7 +99,9 @@ def assignments(scores: pd.DataFrame, experiment: str, holdout_share: float, alr
         ``experiment``, ``account_id``, ``arm``, ``assigned_date``, ``probability``, ``tier``, ``mrr``,
         ``segment``, ``run_id``: one row per account entering, sorted by account.
     """
-    rows = scores[in_population(scores, **population) & ~scores["account_id"].isin(already).to_numpy()]
+    used = [c for c in ("as_of_date", "account_id", "churn_probability", "risk_tier", "mrr", "segment", "run_id")
+            if c in scores]  # not the rows' kilobytes of reasons, which a selection would copy
+    rows = scores[used][in_population(scores, **population) & ~scores["account_id"].isin(already).to_numpy()]
     rows = rows.sort_values("account_id", kind="stable")
     return pd.DataFrame({
         "experiment": experiment, "account_id": rows["account_id"].astype(str).to_numpy(),

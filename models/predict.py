@@ -6,6 +6,9 @@ feature table, the Spark engine on each partition inside ``mapInPandas``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -16,9 +19,37 @@ from models.treeshap import contributions
 SCORE_COLUMNS = ["churn_probability", "reasons", "reason_summary", "contributions"]
 
 
-def predict_and_explain(model, frame: pd.DataFrame, features, top_k: int,
-                        context_groups, causes: dict | None = None) -> tuple[np.ndarray, Explanations]:
-    """Calibrated P(churn) and the grouped TreeSHAP reasons of every row of ``frame``.
+@dataclass(frozen=True)
+class Predictions:
+    """P(churn) of every row of a batch, and its reasons built on demand, in the order they are listed.
+
+    Building the reason documents in the score table's order (by rank) spares copying 100,000 documents of
+    2.4 KB into that order afterwards (about 1 s at 10 M events). :meth:`take` and
+    :meth:`models.reasons.Explanations.take` mean the same, so callers take from either.
+    """
+
+    probability: np.ndarray
+    model: Any
+    prepared: pd.DataFrame
+    frame: pd.DataFrame
+    features: Any
+    top_k: int
+    context_groups: list
+    causes: dict | None = None
+
+    def take(self, order=None) -> Explanations:
+        """The explanations of the rows at positions ``order`` (default: every row, in order), in that order."""
+        contrib, values = contributions(self.model, self.prepared), self.frame
+        if order is not None:  # TreeSHAP in the frame's order: on rows taken out of it, it took 0.3 s longer
+            rows = np.asarray(order)
+            contrib, values = contrib.iloc[rows], values.iloc[rows]
+        return explain(contrib, values, self.features, self.top_k, self.context_groups,
+                       medians=getattr(self.model, "medians_", None), causes=self.causes)
+
+
+def predict(model, frame: pd.DataFrame, features, top_k: int, context_groups,
+            causes: dict | None = None) -> Predictions:
+    """Calibrated P(churn) of every row of ``frame``, its grouped TreeSHAP reasons on demand.
 
     Parameters
     ----------
@@ -36,9 +67,15 @@ def predict_and_explain(model, frame: pd.DataFrame, features, top_k: int,
     """
     prepared = model.prepare(frame)
     probability = np.asarray(model.predict_risk(prepared), dtype="float64")
-    explained = explain(contributions(model, prepared), frame, features, top_k, list(context_groups),
-                        medians=getattr(model, "medians_", None), causes=causes)
-    return probability, explained
+    return Predictions(probability, model, prepared, frame, features, top_k, list(context_groups), causes)
+
+
+def predict_and_explain(model, frame: pd.DataFrame, features, top_k: int,
+                        context_groups, causes: dict | None = None) -> tuple[np.ndarray, Explanations]:
+    """Calibrated P(churn) and the grouped TreeSHAP reasons of every row of ``frame``, in its order
+    (:func:`predict`, every row explained)."""
+    predictions = predict(model, frame, features, top_k, context_groups, causes)
+    return predictions.probability, predictions.take()
 
 
 def score_rows(model, frame: pd.DataFrame, features, top_k: int, context_groups, causes: dict | None = None

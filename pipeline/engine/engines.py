@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from models.reasons import Explanations
-from models.predict import predict_and_explain
+from models.predict import predict
 from models.errors import ConfigError
 from pipeline.engine.featurize import tidy
 from pipeline.io.apply_mapping import map_source
@@ -81,9 +81,11 @@ class Engine:
 
         Returns
         -------
-        (frame, probability, explanations)
+        (frame, probability, reasons)
             The feature rows typed by :func:`pipeline.engine.featurize.tidy` and sorted
-            by (account_id, as_of), P(churn) and the reasons of the same rows.
+            by (account_id, as_of), P(churn) and the reasons of the same rows: a
+            :class:`models.predict.Predictions` that builds them in the order asked
+            (``reasons.take(order)``), or :class:`models.reasons.Explanations` already built.
         """
         raise NotImplementedError
 
@@ -100,9 +102,9 @@ class LocalEngine(Engine):
         with timed(timings, "features"):
             frame = tidy(query.execute(), features)
         with timed(timings, "predict"):
-            probability, explained = predict_and_explain(model, frame, features, cfg.scoring.top_reasons,
-                                                         cfg.scoring.context_groups, cfg.scoring.causes)
-        return frame, probability, explained
+            predictions = predict(model, frame, features, cfg.scoring.top_reasons, cfg.scoring.context_groups,
+                                  cfg.scoring.causes)
+        return frame, predictions.probability, predictions
 
 
 def get_engine(name: str) -> Engine:

@@ -197,11 +197,11 @@ class Warehouse:
                    if moves(change, floor) and (before := _parsed(earlier_docs[i])) is not None}
         at = np.fromiter(befores, dtype=np.int64, count=len(befores))
         change_reasons = np.full(len(out), None, dtype=object)
-        # the current rows' JSON is parsed only where there is a move to explain
-        change_reasons[at] = [why_moved(change, _parsed(now), before, _parsed(reasons), features, floor)
-                              for change, now, before, reasons in zip(
-                                  out["probability_change"].to_numpy()[at], out["contributions"].iloc[at].tolist(),
-                                  befores.values(), out["reasons"].iloc[at].tolist())]
+        # the current rows' JSON is parsed only where there is a move to explain, read item by item: the documents
+        # may be Arrow text in chunks, which a take (``iloc``) would first copy whole (0.2 s per column at 100,000 rows)
+        nows, reasons = out["contributions"].array, out["reasons"].array
+        change_reasons[at] = [why_moved(change, _parsed(nows[i]), before, _parsed(reasons[i]), features, floor)
+                              for i, change, before in zip(at, out["probability_change"].to_numpy()[at], befores.values())]
         out["change_reasons"] = change_reasons
         return out
 

@@ -107,7 +107,7 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
             check_features(model, features, record.model_uri)
             progress(f"scoring the accounts active on {record.as_of} on {snap.engine.name} with "
                      f"{record.model_name} v{record.model_version or '?'} ...")
-            frame, probability, explained = snap.engine.score(snap.source, snap.query(), features, model, cfg,
+            frame, probability, reasons = snap.engine.score(snap.source, snap.query(), features, model, cfg,
                                                               record.timings)
             pause_point("features_scored")
             accounts = snap.source.required("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()
@@ -124,8 +124,9 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
         with_risk = frame.assign(**{BASE_RISK: probability})
         uplift = estimate_uplift(cfg, with_risk, progress) if from_registry and uplift_model is None else (
             None if uplift_model is None else uplift_model.predict(with_risk))
-        scores = assemble(cfg, frame, accounts, probability, explained, health.score(frame).to_numpy(), record,
-                          getattr(model, "base_rate_", None), uplift, curves)
+        with timed(record.timings, "reasons"):
+            scores = assemble(cfg, frame, accounts, probability, reasons, health.score(frame).to_numpy(), record,
+                              getattr(model, "base_rate_", None), uplift, curves)
         record.status, record.rows = "succeeded", len(scores)
         assigned: list = []
         scores = store.write(scores, record, also=assigner(cfg.experiments, record.as_of, assigned), features=features)

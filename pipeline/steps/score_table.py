@@ -161,7 +161,8 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
         ``account_id`` with the account columns (name, CSM, segment).
     probability : numpy.ndarray
         P(churn) of each row of ``frame``.
-    explained : models.reasons.Explanations
+    explained : models.predict.Predictions or models.reasons.Explanations
+        The rows' reasons: taken in rank order (``explained.take(order)``), so predictions build them in it.
     health : numpy.ndarray
         The health score of each row (the model's baseline).
     record : pipeline.io.warehouse.Run
@@ -178,6 +179,7 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
     out = pd.DataFrame({"account_id": frame["account_id"].astype(str).to_numpy(), "as_of_date": record.as_of})
     out = out.merge(accounts, on="account_id", how="left")
     rank = ranks(probability, revenue, out["account_id"].to_numpy())
+    order = np.argsort(rank, kind="stable")
     risk_tier, record.tier_rule = tiers(probability, rank, cfg, base_rate)
     out = out.assign(
         churn_probability=probability,
@@ -187,9 +189,9 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
         mrr=mrr,
         revenue_at_risk=revenue,
         health_score=np.asarray(health, dtype="float64"),
-        reasons=explained.reasons,
-        reason_summary=explained.summary,
-        contributions=explained.contributions,
+        reasons=None,  # filled below, in rank order
+        reason_summary=None,
+        contributions=None,
         probability_change=np.nan,
         change_reasons=None,
         model_name=record.model_name,
@@ -200,7 +202,12 @@ def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probabili
         expected_saved_mrr=expected_saved(probability, mrr, uplift),
         renewal_date=renewal_dates(frame, record.as_of).to_numpy(),
     )
-    return out.sort_values("risk_rank", kind="stable").reset_index(drop=True)
+    out = out.iloc[order].reset_index(drop=True)
+    ordered = explained.take(order)
+    out["reasons"], out["reason_summary"] = ordered.reasons, ordered.summary
+    if ordered.contributions is not None:
+        out["contributions"] = ordered.contributions
+    return out
 
 
 def summary(result) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from models.classifier import ChurnModel
-from models.predict import SCORE_COLUMNS, predict_and_explain, score_rows
+from models.predict import SCORE_COLUMNS, predict, predict_and_explain, score_rows
 from pipeline.config import load_config
 from pipeline.engine.catalog import Vocabulary, catalog
 
@@ -73,3 +73,22 @@ def test_score_rows_is_predict_and_explain_in_text_form(setup):
     assert out["churn_probability"].tolist() == probability.tolist()
     assert out["reasons"].tolist() == [str(r) for r in explained.reasons]
     assert out["reason_summary"].tolist() == [str(s) for s in explained.summary]
+
+
+def test_reasons_taken_in_any_order_are_those_of_the_rows_in_frame_order(setup, monkeypatch):
+    """Scoring builds the reasons in rank order (``Predictions.take``): the same documents as building them in the
+    frame's order and reordering (``Explanations.take``), across blocks of rows too."""
+    import models.reasons
+
+    model, features, frame = setup
+    monkeypatch.setattr(models.reasons, "BLOCK_ROWS", 7)  # 60 rows: 9 blocks, on threads
+    predictions = predict(model, frame, features, 2, ["renewal"])
+    probability, explained = predict_and_explain(model, frame, features, 2, ["renewal"])
+    order = np.random.default_rng(3).permutation(len(frame))
+    built, reordered = predictions.take(order), explained.take(order)
+    assert predictions.probability.tolist() == probability.tolist()
+    for field in ("reasons", "summary", "contributions"):
+        assert [str(t) for t in getattr(built, field)] == [str(t) for t in getattr(reordered, field)]
+        assert [str(t) for t in getattr(reordered, field)] == [str(getattr(explained, field)[i]) for i in order]
+    assert built.first.tolist() == reordered.first.tolist()
+    np.testing.assert_array_equal(built.group_contributions.to_numpy(), reordered.group_contributions.to_numpy())

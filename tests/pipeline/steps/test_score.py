@@ -93,7 +93,7 @@ def test_one_row_per_active_account_with_ranks_tiers_and_revenue(setup, scored):
     run = Warehouse.from_config(cfg).runs().iloc[0]
     assert (run["status"], run["row_count"], run["run_id"]) == ("succeeded", len(rows), rows["run_id"].iloc[0])
     assert run["tier_rule"].startswith(f"tiers by base rate: high ≥ 3× the training base rate {model.base_rate_:.1%}")
-    assert set(json.loads(run["timings"])) == {"model", "features", "predict", "curves", "drift", "write"}
+    assert set(json.loads(run["timings"])) == {"model", "features", "predict", "curves", "drift", "reasons", "write"}
     served = "hazard" if getattr(model, "hazard_", None) is not None and model.serving_ == "hazard" else "classifier"
     assert run["churn_probability_model"] == served
     curve = rows[[f"churn_probability_{d}d" for d in (30, 60, 90, 180)]].to_numpy(dtype=float)

@@ -12,6 +12,7 @@ import pytest
 from features.base import REGISTRY, Feature
 from pipeline.config import CONFIG_VERSION, load_config
 from models.errors import ModelError
+from models.reasons import Explanations
 from pipeline.steps.score_table import (MONTH_DAYS, assemble, check_config_version, check_features, curve_columns,
                                         ranks, renewal_dates, served_probability, serving, summary, tiers)
 
@@ -78,7 +79,8 @@ def test_assemble_builds_ranked_rows_with_revenue_over_the_horizon():
     accounts = pd.DataFrame({"account_id": ["A1", "A2"], "account_name": ["Acme", "Bolt"],
                              "csm": ["Ann", None], "segment": ["SMB", "Enterprise"]})
     probability = np.array([0.4, 0.05, 0.2])
-    explained = SimpleNamespace(reasons=["r1", "r2", "r3"], summary=["s1", "s2", "s3"], contributions=["{}"] * 3)
+    explained = Explanations(np.array(["r1", "r2", "r3"], dtype=object), np.array(["s1", "s2", "s3"], dtype=object),
+                             pd.DataFrame(index=range(3)), np.array([None] * 3), np.array(["{}"] * 3, dtype=object))
     record = SimpleNamespace(as_of=date(2024, 4, 1), model_name="churn", model_version="7", run_id="run-1",
                              started_at=datetime(2024, 4, 2, 3, 0))
     out = assemble(CFG, frame, accounts, probability, explained, np.array([80.0, 20.0, 50.0]), record)

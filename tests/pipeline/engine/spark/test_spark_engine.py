@@ -55,7 +55,7 @@ def test_spark_writes_the_duckdb_scores(runs):
         pd.testing.assert_series_equal(spk[col], duck[col], check_dtype=False, obj=col)
     assert (spark_run.run.status, spark_run.run.rows) == ("succeeded", len(spk))
     assert spark_run.run.drift == duck_run.run.drift  # drift checked on the collected features
-    assert set(spark_run.run.timings) == {"model", "spark", "curves", "drift", "write"}
+    assert set(spark_run.run.timings) == {"model", "spark", "curves", "drift", "reasons", "write"}
 
 
 def test_spark_assigns_the_experiment_exactly_as_duckdb(runs):
