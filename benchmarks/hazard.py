@@ -137,9 +137,15 @@ def evaluate(panel: pd.DataFrame, split, model, res: dict, cfg: dict, end) -> No
     if model is not None:
         scores["classifier"] = model.risk(test)
         h = int(labels["horizon_days"])
-        raw = curves["hazard"]  # the served curve when the classifier serves the horizon (its level there)
+        raw = curves["hazard"]
         curves["anchored"] = anchor(raw, DAYS, fitted["hazard"].at(raw, h), scores["classifier"], h)
-        res["serving"] = getattr(model, "serving_", "classifier")
+        inner = getattr(model, "model", None)  # the ChurnModel behind the harness's TrainedModel
+        res["serving"] = getattr(inner, "serving_", "classifier")
+        registered = getattr(inner, "hazard_", None)
+        if registered is not None:  # what `churn score` writes: the registered model's own time-to-churn model
+            own = registered.predict_curve(test)
+            at_h = registered.at(own, h)
+            curves["served"] = own if res["serving"] == "hazard" else anchor(own, DAYS, at_h, scores["classifier"], h)
     scores["health"] = qe.health_risk(test, cfg.get("training", {}).get("health_score", "configs/health_score.yaml"))
     ceiling: dict[str, float] = {}
     if res.get("truth"):
@@ -216,8 +222,11 @@ def _ratio_30(res: dict, reference: str) -> str:
 
 
 def served(res: dict) -> str:
-    """The curve `churn score` writes: anchored to the classifier unless training chose the hazard model."""
+    """The curve `churn score` writes (``served``); for results without it, ``hazard`` anchored to the classifier
+    unless training chose the hazard model."""
     s = res.get("scores") or {}
+    if "served" in s:
+        return "served"
     return "anchored" if res.get("serving", "classifier") == "classifier" and "anchored" in s else "hazard"
 
 
@@ -247,7 +256,10 @@ def report(results: list[dict], meta: dict) -> str:
              "`hazard_closed`: the same on the classifier's rows only (label window closed before the cutoff); "
              "`anchored`: `hazard`'s curve anchored to the classifier's probability at the horizon "
              "(`models.hazard.anchor`: the classifier's level there, the hazard model's shape; what `churn score` "
-             "writes when the classifier serves the horizon); "
+             "writes when the classifier serves the horizon, but from the harness's own fit); `served`: what "
+             "`churn score` writes, from the registered model's own time-to-churn model (`hazard_`, fitted by "
+             "`churn train --train-until CUTOFF` on the same rows with the pipeline's monotone constraints and "
+             "LightGBM parameters), anchored to the classifier unless training chose the hazard model; "
              "`per horizon`: a plain LightGBM (200 trees x 7 leaves, the quality harness's) fitted for each t on "
              "\"churned within t days\" of the snapshots before the cutoff that had seen t days, from the features "
              "(one model per column, no curve; a check of what the hazard model's one booster loses at each t); "
@@ -268,7 +280,7 @@ def report(results: list[dict], meta: dict) -> str:
             lines.append(f"| {res['world']} | {res['status']}: {res.get('error', '')} | | | | | | |")
             continue
         h = res["settings"]["horizon_days"]
-        for name in ("hazard", "hazard_closed", "anchored", "cox", "classifier", "per horizon", "health",
+        for name in ("hazard", "hazard_closed", "anchored", "served", "cox", "classifier", "per horizon", "health",
                      "driver ceiling", "oracle"):
             m = s.get(name)
             if m is None:
