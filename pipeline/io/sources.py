@@ -261,9 +261,14 @@ def _folder_readers(con, path: Path) -> dict[str, str]:
     """:func:`folder_reader` of every contract table the folder holds, the CSV files detected side by side
     (DuckDB detects one file on one thread), each on its own cursor of the DuckDB connection ``con``."""
     present = [table for table in TABLES if folder_entry(path, table) is not None]
-    with ThreadPoolExecutor(max_workers=max(1, min(len(present), os.cpu_count() or 1))) as pool:
-        readers = pool.map(lambda table: folder_reader(con.cursor(), path, table), present)
-        return {table: reader for table, reader in zip(present, readers) if reader is not None}
+    cursors = [con.cursor() for _ in present]  # opened here: each thread then uses only its own
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(present), os.cpu_count() or 1))) as pool:
+            readers = list(pool.map(lambda table, cursor: folder_reader(cursor, path, table), present, cursors))
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    return {table: reader for table, reader in zip(present, readers) if reader is not None}
 
 
 def folder_reader(con, path: Path, table: str) -> str | None:
