@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 from pipeline.config import Config, load_config
 from pipeline.engine.featurize import FeatureTable
@@ -44,14 +45,15 @@ def panel_dates(cfg: Config) -> list[date]:
         return snap.dates
 
 
-def score_frame(cfg: Config, vocabulary: dict) -> tuple[FeatureTable, date]:
+def score_frame(cfg: Config, vocabulary: Callable[[], dict]) -> tuple[FeatureTable, date]:
     """The last day's feature rows repeated (with new account ids) to :data:`SCORED_ACCOUNTS`, and that day.
 
-    ``vocabulary`` is the model's own (``ChurnModel.vocabulary_``), as ``churn score`` uses it.
+    ``vocabulary()`` gives the model's own (``ChurnModel.vocabulary_``), as ``churn score`` uses it: called once
+    the data is checked, while the model may still be loading.
     """
     from pipeline.engine.catalog import Vocabulary
 
-    with open_snapshot(cfg, vocabulary=Vocabulary.from_dict(vocabulary)) as snap:
+    with open_snapshot(cfg, vocabulary=lambda: Vocabulary.from_dict(vocabulary())) as snap:
         table = snap.build(with_labels=False)
         end = snap.as_of
     frame = table.frame.sample(n=SCORED_ACCOUNTS, replace=True, random_state=0).reset_index(drop=True)

@@ -80,7 +80,7 @@ def spark_score(world: Path) -> dict:
 
     cfg = bench_config(world)
     model, health, name, version, _ = scoring.load_model(cfg, None)
-    table, end = score_frame(cfg, model.vocabulary_)
+    table, end = score_frame(cfg, lambda: model.vocabulary_)
     frame = table.frame
     accounts = pd.DataFrame({"account_id": frame["account_id"], "account_name": frame["account_id"],
                              "csm": "bench", "segment": frame.get("segment")})

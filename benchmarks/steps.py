@@ -89,10 +89,11 @@ def _score(world: Path, curves: bool) -> dict:
     from pipeline.steps.score_table import assemble, curve_columns, served_probability, serving
 
     cfg = bench_config(world)
-    model, health, name, version, uri = scoring.load_model(cfg, None)
+    with scoring.loading_model(cfg, None) as loaded:  # as `churn score` loads it: beside the data's checks
+        table, end = score_frame(cfg, lambda: loaded()[0].vocabulary_)
+        model, health, name, version, uri = loaded()
     if curves and getattr(model, "hazard_", None) is None:
         raise SystemExit("score_curves: the registered model has no time-to-churn model (retrain: step train)")
-    table, end = score_frame(cfg, model.vocabulary_)
     frame = table.frame
     accounts = pd.DataFrame({"account_id": frame["account_id"], "account_name": frame["account_id"],
                              "csm": "bench", "segment": frame.get("segment")})

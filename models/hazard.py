@@ -21,12 +21,15 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import lightgbm as lgb
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from models.classifier import ChurnModel
 from models.errors import ModelError
+
+if TYPE_CHECKING:  # LightGBM is imported where a booster is built: `churn score` reads the curve helpers
+    import lightgbm as lgb  # (anchor, check_curves...) while its model loads on another thread
 
 #: The feature the booster sees beside the account's features: which period (1, 2, ...) the row is about.
 PERIOD = "period"
@@ -123,6 +126,8 @@ def split_trees(booster: lgb.Booster, feature: str | list[str]) -> tuple[lgb.Boo
 
     Built from LightGBM's own model text: the header, the chosen ``Tree=`` blocks renumbered, the rest.
     """
+    import lightgbm as lgb
+
     text = booster.model_to_string()
     start, end = text.index("\nTree=0\n") + 1, text.index("end of trees")
     header = re.sub(r"^tree_sizes=.*\n", "", text[:start], flags=re.M)  # optional: trees are then read in order
@@ -235,6 +240,8 @@ class HazardModel:
         self.per_period_ = [PERIOD, *([RENEWAL_IN_PERIOD] if RENEWAL in names else [])]
         if RENEWAL in names:
             rows[RENEWAL_IN_PERIOD] = renewal_from(renewal_timing(rows), (rows[PERIOD].to_numpy() - 1) * self.period_days)
+        from models.classifier import ChurnModel
+
         self.model_ = ChurnModel(params=self.params, seed=self.seed, calibration="none").fit(
             rows, expanded["event"].to_numpy(), trees=trees, feature_names=[*names, *self.per_period_],
             categorical=categorical, monotone=monotone)

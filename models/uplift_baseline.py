@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from models import folds as folds_
-from models.classifier import ChurnModel
 
 #: Column of the experiment frame holding the churn probability as of the assignment date.
 BASE_RISK = "base_risk"
@@ -63,6 +62,8 @@ def as_of_risk(panel: pd.DataFrame, rows: pd.DataFrame, features: list[str], cat
         y = train["churned"].to_numpy(dtype=int)
         if len(train) < MIN_ROWS or y.sum() < MIN_CHURNED or y.sum() == len(y):
             continue
+        from models.classifier import ChurnModel  # LightGBM: `churn score` reads only BASE_RISK from here
+
         model = ChurnModel(seed=seed, calibration="none").fit(train, y, feature_names=features,
                                                              categorical=categorical, train_until=refit)
         out[these] = model.predict_proba(rows[these].reset_index(drop=True))[:, 1]

@@ -77,7 +77,7 @@ class Snapshot:
 
 @contextmanager
 def open_snapshot(cfg: Config, *, as_of: date | None = None, panel: bool = False, until: date | None = None,
-                  vocabulary: Vocabulary | None = None, validate: bool = True,
+                  vocabulary: Vocabulary | Callable[[], Vocabulary] | None = None, validate: bool = True,
                   progress: Callable[[str], None] = lambda msg: None) -> Iterator[Snapshot]:
     """Open ``cfg.data`` on ``cfg.engine``, validate it and settle the dates.
 
@@ -90,8 +90,10 @@ def open_snapshot(cfg: Config, *, as_of: date | None = None, panel: bool = False
         Every snapshot date of the config (``snapshots:``) up to ``until`` instead of one date.
     until : date, optional
         With ``panel``: use only what was known on this date (default and cap: the data end).
-    vocabulary : Vocabulary, optional
+    vocabulary : Vocabulary or callable, optional
         A model's own vocabulary; default resolved from the config or the data before :attr:`known_until`.
+        A callable is called once the data is checked and its dates settled: ``churn score`` loads its
+        model on another thread meanwhile.
     validate : bool
         Run the contract checks first (errors stop here, before anything is built).
 
@@ -121,5 +123,5 @@ def open_snapshot(cfg: Config, *, as_of: date | None = None, panel: bool = False
             if dates[0] > end:
                 raise ChurnError(f"--as-of {dates[0]} is after the end of the data ({end}): "
                                  "features would count days that are not in the data")
-        vocab = vocabulary or resolve_vocabulary(source, cfg, before=known)
+        vocab = (vocabulary() if callable(vocabulary) else vocabulary) or resolve_vocabulary(source, cfg, before=known)
         yield Snapshot(cfg, engine, source, end, known, dates, vocab)

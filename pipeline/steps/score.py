@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -38,7 +39,7 @@ from pipeline.steps.score_table import (ACCOUNT_COLUMNS, assemble, check_config_
 from pipeline.config import Config
 from pipeline.pause_points import pause_point
 
-__all__ = ["ScoreResult", "run", "load_model", "registry_version", "registry_entry", "check_drift", "summary"]
+__all__ = ["ScoreResult", "run", "load_model", "loading_model", "registry_version", "registry_entry", "check_drift", "summary"]
 
 Progress = Callable[[str], None]
 
@@ -97,11 +98,11 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
     from_registry = model is None
     store = Warehouse.from_config(cfg, warehouse)
     record = Run(uuid.uuid4().hex, as_of, utc_now(), source=mask_url(str(cfg.data)))
-    with _recorded(store, record):
-        with timed(record.timings, "model"):
-            model, health, record.model_name, record.model_version, record.model_uri = load_model(cfg, model_uri, model)
-        pause_point("model_loaded")
-        with open_snapshot(cfg, as_of=as_of, vocabulary=Vocabulary.from_dict(model.vocabulary_ or {})) as snap:
+    with _recorded(store, record), loading_model(cfg, model_uri, model, record.timings) as loaded:
+        with open_snapshot(cfg, as_of=as_of, vocabulary=lambda: Vocabulary.from_dict(loaded()[0].vocabulary_ or {})
+                           ) as snap:
+            model, health, record.model_name, record.model_version, record.model_uri = loaded()
+            pause_point("model_loaded")
             record.as_of = snap.as_of
             features = snap.features()
             check_features(model, features, record.model_uri)
@@ -213,6 +214,29 @@ def _recorded(store: Warehouse, record: Run):
         record.error = mask_secrets(f"{type(exc).__name__}: {exc}")[:2000]
         store.record_failure(record)
         raise
+
+
+@contextmanager
+def loading_model(cfg: Config, uri: str | None, model=None, timings: dict | None = None) -> Iterator[Callable[[], tuple]]:
+    """:func:`load_model` on another thread while the block opens and checks the data; yields ``loaded()``,
+    which waits for the model and returns (or raises) what :func:`load_model` does.
+
+    The model's imports (LightGBM, scikit-learn, SciPy) and unpickling are Python work; opening and checking
+    the data is mostly the engine's, which runs without the GIL. When the block raises a
+    :class:`~models.errors.ChurnError` (bad data), a model that failed to load is said first, as when the
+    model was loaded before the data was opened.
+    """
+    def load():
+        with timed(timings if timings is not None else {}, "model"):
+            return load_model(cfg, uri, model)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-model") as pool:
+        future = pool.submit(load)
+        try:
+            yield future.result
+        except ChurnError:
+            future.result()
+            raise
 
 
 def load_model(cfg: Config, uri: str | None, model=None):

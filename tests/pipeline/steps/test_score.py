@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 from datetime import date, timedelta
 
 import numpy as np
@@ -20,6 +21,7 @@ from pipeline.engine.catalog import Vocabulary
 from pipeline.cli import app
 from pipeline.config import load_config
 from models.errors import ModelError
+from pipeline.errors import DataContractError
 from pipeline.engine.featurize import build_features
 from pipeline.engine.labels import data_end, snapshot_dates, spine
 from pipeline.io.sources import open_source
@@ -224,6 +226,21 @@ def test_a_failed_run_is_recorded_and_leaves_the_scores_alone(setup, scored):
     assert store.runs().iloc[0][["status", "row_count"]].tolist() == ["failed", 0]
     assert "feature_from_the_future" in store.runs().iloc[0]["error"]
     pd.testing.assert_frame_equal(store.scores(end), before)
+
+
+def test_the_model_loads_beside_the_data_checks_and_its_error_is_said_first(setup, tmp_path):
+    cfg, end, _ = setup
+    broken = tmp_path / "broken"
+    shutil.copytree(cfg.data, broken)
+    shutil.rmtree(broken / "accounts") if (broken / "accounts").is_dir() else (broken / "accounts.csv").unlink()
+    bad_data = cfg.model_copy(update={"data": str(broken)})
+    with pytest.raises(ModelError, match="no_such_model"):  # both wrong: the model is said first, as before
+        score.run(bad_data, model_uri="models:/no_such_model@champion")
+    with pytest.raises(DataContractError, match="accounts"):  # a good model: the data's error
+        score.run(bad_data)
+    result = score.run(cfg, as_of=end, warehouse=str(tmp_path / "wh.duckdb"))  # good data: the model is recorded
+    assert result.run.status == "succeeded" and result.run.model_name == NAME and result.run.model_version
+    assert result.run.timings["model"] > 0
 
 
 def test_cli_scores_and_lists(setup, scored):
