@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.survival_metrics import brier, censoring_survival, integrated_brier, time_auc
+from models.survival_metrics import brier, censoring_survival, ibs_difference, integrated_brier, time_auc
 
 
 def test_a_perfect_ranking_scores_one_and_a_perfect_curve_zero_brier():
@@ -37,3 +37,21 @@ def test_the_brier_score_of_a_fair_prediction_stays_a_brier_score_when_everyone_
     duration = np.array([20.0] * 2 + [180.0] * 8)
     event = np.array([1] * 2 + [0] * 8)
     assert np.isclose(brier(duration, event, np.full(10, 0.2), 180), 0.16)
+
+
+def test_ibs_difference_is_the_gap_of_the_integrated_scores_with_an_interval_over_accounts():
+    rng = np.random.default_rng(3)
+    accounts = np.repeat(np.arange(300), 3)  # three snapshots per account
+    duration = rng.choice([20.0, 50.0, 80.0, 180.0], size=len(accounts), p=[0.1, 0.1, 0.1, 0.7])
+    event = (duration < 180).astype(int)
+    days = [30, 60, 90, 180]
+    truth = np.column_stack([(duration <= t) & (event == 1) for t in days]).astype(float)
+    good, poor = 0.8 * truth + 0.1, np.full_like(truth, 0.3)
+    gap, low, high = ibs_difference(duration, event, good, poor, days, accounts)
+    assert np.isclose(gap, integrated_brier(duration, event, good, days) - integrated_brier(duration, event, poor, days))
+    assert low <= gap <= high < 0  # clearly better: the whole interval below 0
+    same, low, high = ibs_difference(duration, event, poor, poor, days, accounts)
+    assert same == low == high == 0.0
+    noisy = np.clip(poor + rng.normal(0, 0.02, poor.shape), 0, 1)  # a negligible difference: an interval around it
+    gap, low, high = ibs_difference(duration, event, noisy, poor, days, accounts)
+    assert low < gap < high and high - low < 0.01
