@@ -43,7 +43,8 @@ class Values:
         """A value as JSON sees it: a float, a category string or ``None``."""
         if feature in self.levels:
             return self.levels[feature][code] if code >= 0 else None
-        return number if math.isfinite(number) else None
+        # + 0.0: -0.0 reads 0.0, so the text of a value never depends on which of the two was rendered first
+        return number + 0.0 if math.isfinite(number) else None
 
 
 _json_text = json.encoder.encode_basestring  # the C encoder behind json.dumps(ensure_ascii=False)
@@ -54,13 +55,18 @@ def _json_value(value: Any) -> str:
 
 
 class Fragments:
-    """JSON fragments and sentences of (row, group) picks, rendered once per distinct value."""
+    """JSON fragments and sentences of (row, group) picks, rendered once per distinct value.
 
-    def __init__(self, features: Sequence[Feature], sums: np.ndarray, reps: np.ndarray, values: Values):
+    ``cache`` may be shared by the blocks of one explanation run on several threads: a value two blocks
+    render at once is rendered twice, to the same text.
+    """
+
+    def __init__(self, features: Sequence[Feature], sums: np.ndarray, reps: np.ndarray, values: Values,
+                 cache: dict | None = None):
         self.features, self.sums, self.reps, self.values = features, sums, reps, values
         self.heads = [f'{{"group": {_json_text(f.group)}, "feature": {_json_text(f.name)}, "value": '
                       for f in features]
-        self._cache: dict[tuple, tuple[str, str]] = {}
+        self._cache: dict[tuple, tuple[str, str]] = {} if cache is None else cache
 
     def pick(self, groups_of_rows: np.ndarray) -> tuple[pa.Array, pa.Array, np.ndarray]:
         """Fragments (without contribution), sentences (``""`` in empty slots) and a validity mask for one slot column.
@@ -89,7 +95,7 @@ class Fragments:
 
     def _render(self, feature: int, number: float, code: int, toward_risk: bool) -> tuple[str, str]:
         value = self.values.plain(feature, number, code)
-        key = (feature, value, toward_risk)
+        key = (self.features[feature].name, value, toward_risk)
         if key not in self._cache:
             sentence = self.features[feature].sentence(value, toward_risk=toward_risk)
             head = self.heads[feature] + _json_value(value) + ', "sentence": ' + _json_text(sentence)

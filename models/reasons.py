@@ -247,22 +247,24 @@ def explain(
     Explanations
     """
     starts = range(0, len(contributions), BLOCK_ROWS)
+    renders: dict = {}  # every block's sentences, rendered once per (feature, value, direction) for the whole call
     if len(starts) <= 1:
-        return _explain_block(contributions, values, features, top_k, context_groups, medians, causes)
+        return _explain_block(contributions, values, features, top_k, context_groups, medians, causes, renders)
     Groups.of([c for c in contributions.columns if c != BASE], features)  # unknown features: one error, not one per block
 
     def block(start: int) -> Explanations:
         rows = slice(start, start + BLOCK_ROWS)
         return _explain_block(contributions.iloc[rows], values.iloc[rows], features, top_k, context_groups, medians,
-                              causes)
+                              causes, renders)
 
     with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1)) as pool:
         return Explanations.concat(list(pool.map(block, starts)))
 
 
 def _explain_block(contributions: pd.DataFrame, values: pd.DataFrame, features: Sequence[Any], top_k: int,
-                   context_groups: Sequence[str], medians: dict | None, causes: dict | None) -> Explanations:
-    """:func:`explain` of one block of rows."""
+                   context_groups: Sequence[str], medians: dict | None, causes: dict | None,
+                   renders: dict | None = None) -> Explanations:
+    """:func:`explain` of one block of rows (``renders``: the sentences rendered so far, shared between blocks)."""
     columns = [c for c in contributions.columns if c != BASE]
     groups = Groups.of(columns, features)
     contrib = contributions[columns].to_numpy(dtype="float64")
@@ -280,7 +282,7 @@ def _explain_block(contributions: pd.DataFrame, values: pd.DataFrame, features: 
         "protective": ranked(sums, speaks & ~is_context, top_k, -1.0),
         "context": _by_size(np.abs(sums), is_context, top_k),
     }
-    table = Fragments(groups.features, sums, reps, table_values)
+    table = Fragments(groups.features, sums, reps, table_values, renders)
     picked = {name: [table.pick(column) for column in picks.T] for name, picks in slots.items()}
     reasons = assemble(contributions[BASE].to_numpy(dtype="float64"), sums, slots, picked)
     summary = join([s for _, s, _ in picked["risk"]], "; ", NO_RISK) if slots["risk"].shape[1] else \

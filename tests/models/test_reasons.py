@@ -240,3 +240,22 @@ def test_rows_explained_in_blocks_on_threads_read_exactly_as_in_one_block(data, 
     for name in ("reasons", "summary", "first", "contributions"):
         assert list(getattr(blocks, name)) == list(getattr(whole, name)), name
     pd.testing.assert_frame_equal(blocks.group_contributions, whole.group_contributions)
+
+
+@pytest.mark.parametrize("first", [-0.0, 0.0])
+def test_minus_zero_and_zero_read_the_same_whichever_a_block_meets_first(first):
+    """Sentences are rendered once per value for the whole run (shared by the blocks): -0.0 is 0.0 there."""
+    import models.reasons as reasons
+
+    rows = 12
+    contrib = frame([[1.0, 0, 0, 0, 0, 0, 0, 0.0]] * rows)
+    zeros = [first if i % 2 == 0 else -first for i in range(rows)]
+    vals = values([[z, 5, 5, 0, 8, 20, "Team"] for z in zeros])
+    original, reasons.BLOCK_ROWS = reasons.BLOCK_ROWS, 5
+    try:
+        result = explain(contrib, vals, FEATURES, top_k=1, context_groups=["renewal"])
+    finally:
+        reasons.BLOCK_ROWS = original
+    quoted = [reasons_of(result, i)["risk"][0] for i in range(rows)]
+    assert {(q["value"], q["sentence"]) for q in quoted} == {(0.0, "Only 0 events in 7 days")}
+    assert len(set(result.reasons)) == 1 and '"value": 0.0' in result.reasons[0]
