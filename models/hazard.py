@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-
 from typing import TYPE_CHECKING
 
 import numpy as np

@@ -39,7 +39,8 @@ from pipeline.steps.score_table import (ACCOUNT_COLUMNS, assemble, check_config_
 from pipeline.config import Config
 from pipeline.pause_points import pause_point
 
-__all__ = ["ScoreResult", "run", "load_model", "loading_model", "registry_version", "registry_entry", "check_drift", "summary"]
+__all__ = ["ScoreResult", "run", "load_model", "loading_model", "registry_version", "registry_entry", "check_drift",
+           "summary"]
 
 Progress = Callable[[str], None]
 
@@ -217,7 +218,8 @@ def _recorded(store: Warehouse, record: Run):
 
 
 @contextmanager
-def loading_model(cfg: Config, uri: str | None, model=None, timings: dict | None = None) -> Iterator[Callable[[], tuple]]:
+def loading_model(cfg: Config, uri: str | None, model=None,
+                  timings: dict | None = None) -> Iterator[Callable[[], tuple]]:
     """:func:`load_model` on another thread while the block opens and checks the data; yields ``loaded()``,
     which waits for the model and returns (or raises) what :func:`load_model` does.
 
