@@ -19,6 +19,7 @@ counts; no feature re-scans the events per snapshot.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Callable
 
 import ibis
 
@@ -62,6 +63,13 @@ class Frames:
     def _temp(self, expr) -> ibis.Table:
         """Materialise ``expr`` once on the source's engine (see :meth:`pipeline.io.sources.Source.materialise`)."""
         table = self.source.materialise(expr)
+        self._kept.append(table)
+        return table
+
+    def _reused(self, expr) -> ibis.Table:
+        """``expr`` as the source hands a small table read several times (:meth:`pipeline.io.sources.Source.reused`),
+        alive as long as the frames."""
+        table = self.source.reused(expr)
         self._kept.append(table)
         return table
 
@@ -287,12 +295,12 @@ class Frames:
         # in the lines: 56 s at 195,541 lines), and every line is matched back to them by its key.
         over = sub.join(other, beside).select(*[sub[c].name(f"k{c}") for c in LINE_KEY]).distinct()
         same = [sub[c].identical_to(over[f"k{c}"]) for c in LINE_KEY]
-        sub = sub.semi_join(over, same).mutate(_over=True).union(sub.anti_join(over, same).mutate(_over=False))
+        sub = self._reused(sub.semi_join(over, same).mutate(_over=True).union(sub.anti_join(over, same).mutate(_over=False)))
         named = self.cfg.features.subscriptions.base_plans
         if named:
             sub = sub.mutate(_named=plan_matches(sub._plan, named))
         else:
-            roles = base_plans(sub).rename(b_acc="account_id", b_plan="_plan")
+            roles = base_plans(sub, self._reused).rename(b_acc="account_id", b_plan="_plan")
             sub = sub.left_join(roles, [sub.account_id == roles.b_acc, sub._plan == roles.b_plan])
             sub = sub.mutate(_named=sub.since.notnull() & (sub.since <= sub.start_date))
         sub = sub.mutate(base=sub._named.fill_null(False) | ~sub._over)
@@ -343,7 +351,7 @@ def plan_matches(plan, patterns: list[str]):
     return out
 
 
-def base_plans(lines: ibis.Table) -> ibis.Table:
+def base_plans(lines: ibis.Table, reused: Callable[[ibis.Table], ibis.Table] = lambda table: table) -> ibis.Table:
     """(account_id, _plan, since): the account's base plans and the day each became one.
 
     The plans of the lines that started on the account's first start date are base plans from then; a plan
@@ -351,11 +359,14 @@ def base_plans(lines: ibis.Table) -> ibis.Table:
     ended plan started in between (a switch, not a renewal), is a base plan from that start. Switches are
     followed :data:`SWITCHES` deep. Each step reads only lines that started, and ends on or before, the day it
     decides, so no as-of date sees a role decided by a later row.
+
+    Each step reads the roles so far three times: ``reused`` hands them (and the first starts) to the engine as
+    tables read several times (:meth:`Frames._reused`; Spark computes each once instead of once per reading).
     """
-    firsts = lines.group_by(["account_id", "_plan"]).aggregate(first=lines.start_date.min())
+    firsts = reused(lines.group_by(["account_id", "_plan"]).aggregate(first=lines.start_date.min()))
     first_day = lines.group_by("account_id").aggregate(day=lines.start_date.min())
     roles = firsts.join(first_day, [firsts.account_id == first_day.account_id, firsts.first == first_day.day])
-    roles = roles.select(firsts.account_id, firsts._plan, since=firsts.first)
+    roles = reused(roles.select(firsts.account_id, firsts._plan, since=firsts.first))
     slack = ibis.interval(days=SWITCH_SLACK)
     starts = lines.select(r_acc=lines.account_id, r_plan=lines._plan, r_start=lines.start_date)
     for _ in range(SWITCHES):
@@ -369,5 +380,5 @@ def base_plans(lines: ibis.Table) -> ibis.Table:
         hit = hit.anti_join(starts, [hit.account_id == starts.r_acc, hit.e_plan == starts.r_plan,
                                      starts.r_start >= hit.e_end - slack, starts.r_start <= hit.first])
         step = hit.group_by(["account_id", "_plan"]).aggregate(since=hit.first.min())
-        roles = roles.union(step).distinct()
+        roles = reused(roles.union(step).distinct())
     return roles

@@ -135,6 +135,11 @@ class Source:
         """Compute ``expr`` once into a temporary table that later queries read."""
         return self.backend.create_table(f"_churn_{uuid.uuid4().hex[:12]}", expr, temp=True)
 
+    def reused(self, expr) -> ibis.Table:
+        """``expr``, a small table that later steps read several times and build on: as it is (the engine reuses
+        a subquery it reads twice); an engine that computes every reading anew (Spark) computes it once."""
+        return expr
+
     def close(self) -> None:
         """Release the connection."""
         disconnect = getattr(self.backend, "disconnect", None)
