@@ -12,6 +12,12 @@ NOISE_MAX_LOSS = 0.005
 FIGHTCHURN_AUC, FIGHTCHURN_LIFT = 0.76, 4.3
 
 
+#: The time-to-churn curves are measured apart (a harness of their own, with Cox and per-horizon models beside them).
+HAZARD_POINTER = ("Time-to-churn curves (30/60/90/180-day AUC, integrated Brier score against lifelines' Cox model, "
+                  "and their targets per world): `python -m benchmarks.hazard`, in "
+                  "[`benchmarks/hazard.md`](hazard.md).")
+
+
 def _f(value, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -255,6 +261,8 @@ def write_reports(results: list[dict], meta: dict, out_dir: Path, other: dict | 
         "when it beats the health score by the gate's margin; fight-churn AUC ≥ 0.76 and lift ≥ 4.3).",
         "",
         *table(results),
+        "",
+        HAZARD_POINTER,
         "",
         "## Reasons against each world's true drivers",
         "",

@@ -1,4 +1,4 @@
-"""``make bench``: measure the pipeline against the floor and a pandas baseline, in one run.
+"""``make bench``: measure the pipeline against the floor, a pandas and a Featuretools baseline, in one run.
 
 For each world size (usage events) it generates the world once (in chunks,
 bounded memory), then runs every step in its own process ``--repeats`` times
@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: Accounts per world size: enough that scoring and training see realistic account counts.
 ACCOUNTS = {1_000_000: 1_000, 10_000_000: 5_000, 100_000_000: 20_000}
-PANDAS_LIMIT = 10_000_000  # the pandas baseline loads every event into memory
+IN_MEMORY = {"pandas", "featuretools"}  # baselines that load every event into memory: run up to IN_MEMORY_LIMIT
+IN_MEMORY_LIMIT = 10_000_000
 
 
 def world_for(size: int, root: Path) -> Path:
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for size in args.sizes:
         world = world_for(size, args.root)
-        steps = [s for s in (args.steps or chosen) if s != "pandas" or size <= PANDAS_LIMIT]
+        steps = [s for s in (args.steps or chosen) if s not in IN_MEMORY or size <= IN_MEMORY_LIMIT]
         results[size] = {step: measure(step, world, args.repeats) for step in steps}
         if "duckdb" in args.engines and args.steps is None:  # --steps measures those steps only
             results[size]["cli"] = cli_startup(world, args.repeats)

@@ -57,19 +57,18 @@ class Frames:
         self.cfg = cfg
         self.vocab = vocab
         self._stretch_cache: dict = {}
-        self._kept: list = []  # materialised tables later ones read: alive as long as the frames (Spark drops
-        # a cached view with its expression)
+        self._kept: list = []  # materialised tables later ones read (see _keep)
 
     def _temp(self, expr) -> ibis.Table:
         """Materialise ``expr`` once on the source's engine (see :meth:`pipeline.io.sources.Source.materialise`)."""
-        table = self.source.materialise(expr)
-        self._kept.append(table)
-        return table
+        return self._keep(self.source.materialise(expr))
 
     def _reused(self, expr) -> ibis.Table:
-        """``expr`` as the source hands a small table read several times (:meth:`pipeline.io.sources.Source.reused`),
-        alive as long as the frames."""
-        table = self.source.reused(expr)
+        """``expr`` as the source hands a small table read several times (:meth:`pipeline.io.sources.Source.reused`)."""
+        return self._keep(self.source.reused(expr))
+
+    def _keep(self, table: ibis.Table) -> ibis.Table:
+        """Keep ``table`` alive as long as the frames (Spark drops a cached view with its expression)."""
         self._kept.append(table)
         return table
 
@@ -295,7 +294,8 @@ class Frames:
         # in the lines: 56 s at 195,541 lines), and every line is matched back to them by its key.
         over = sub.join(other, beside).select(*[sub[c].name(f"k{c}") for c in LINE_KEY]).distinct()
         same = [sub[c].identical_to(over[f"k{c}"]) for c in LINE_KEY]
-        sub = self._reused(sub.semi_join(over, same).mutate(_over=True).union(sub.anti_join(over, same).mutate(_over=False)))
+        overlapping = sub.semi_join(over, same).mutate(_over=True)
+        sub = self._reused(overlapping.union(sub.anti_join(over, same).mutate(_over=False)))
         named = self.cfg.features.subscriptions.base_plans
         if named:
             sub = sub.mutate(_named=plan_matches(sub._plan, named))

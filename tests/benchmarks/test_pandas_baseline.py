@@ -1,10 +1,11 @@
-"""The pandas baseline of ``make bench`` computes what the feature panel computes.
+"""The pandas and Featuretools baselines of ``make bench`` compute what the feature panel computes.
 
 ``benchmarks/results.md`` reports how much faster the relational panel is than
-the pandas baseline; that ratio means something only if both compute the same
-thing. For every column the baseline produces, the baseline and
+each baseline; that ratio means something only if both compute the same
+thing. For every column a baseline produces, the baseline and
 ``build_features`` must agree on the same rows (the accounts active on each
-as-of date), value for value, with the same missing values.
+as-of date), value for value, with the same missing values. The pandas baseline
+must also compute every usage feature it does not say it leaves out.
 
 Two worlds: the generated ``small_world`` and a copy of it with hand-placed
 events at the window edges (the trend's two 30-day periods, events stamped at
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks.pandas_baseline import panel as pandas_panel
+from benchmarks import featuretools_baseline, pandas_baseline
 from pipeline.config import load_config
 from pipeline.engine.featurize import build_features
 from pipeline.engine.labels import snapshot_dates
@@ -45,11 +46,12 @@ def _project(world, cfg) -> tuple[pd.DataFrame, list[str], list[date]]:
     return table.frame, usage, dates
 
 
-def _compare(world) -> list[str]:
-    """Every difference between the baseline and the project on ``world``; empty when they agree."""
+def _compare(world, baseline_panel, complete: bool) -> list[str]:
+    """Every difference between ``baseline_panel``'s frame and the project's on ``world``; empty when they agree.
+    ``complete``: the baseline must compute every usage feature but those it says it leaves out."""
     cfg = load_config(None, {})
     project, usage, dates = _project(world, cfg)
-    baseline = pandas_panel(world, dates)
+    baseline = baseline_panel(world, dates)
     problems = []
 
     claimed = [c for c in baseline.columns if c not in KEYS]
@@ -59,7 +61,7 @@ def _compare(world) -> list[str]:
     expected = {c for c in usage if c not in NOT_IN_BASELINE and not c.startswith(NOT_IN_BASELINE_PREFIX)
                 and not c.endswith(NOT_IN_BASELINE_SUFFIX)}
     missing = sorted(expected - set(claimed))
-    if missing:
+    if missing and complete:
         problems.append(f"usage features the baseline no longer computes: {missing}")
 
     b = baseline.assign(account_id=baseline["account_id"].astype(str), as_of=pd.to_datetime(baseline["as_of"]).dt.date)
@@ -129,11 +131,17 @@ def edge_world(small_world, tmp_path_factory):
     return world
 
 
-def test_baseline_matches_features_on_generated_world(small_world):
-    problems = _compare(small_world)
+BASELINES = [pytest.param(pandas_baseline.panel, True, id="pandas"),
+             pytest.param(featuretools_baseline.panel, False, id="featuretools")]
+
+
+@pytest.mark.parametrize("baseline_panel, complete", BASELINES)
+def test_baseline_matches_features_on_generated_world(small_world, baseline_panel, complete):
+    problems = _compare(small_world, baseline_panel, complete)
     assert not problems, "\n".join(problems)
 
 
-def test_baseline_matches_features_at_window_edges(edge_world):
-    problems = _compare(edge_world)
+@pytest.mark.parametrize("baseline_panel, complete", BASELINES)
+def test_baseline_matches_features_at_window_edges(edge_world, baseline_panel, complete):
+    problems = _compare(edge_world, baseline_panel, complete)
     assert not problems, "\n".join(problems)
