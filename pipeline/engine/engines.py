@@ -100,7 +100,7 @@ class LocalEngine(Engine):
 
     def score(self, source, query, features, model, cfg: Config, timings):
         with timed(timings, "features"):
-            frame = tidy(query.execute(), features)
+            frame = tidy(source.fetch(query), features)
         with timed(timings, "predict"):
             predictions = predict(model, frame, features, cfg.scoring.top_reasons, cfg.scoring.context_groups,
                                   cfg.scoring.causes)

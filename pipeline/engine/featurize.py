@@ -118,7 +118,7 @@ def build_features(
     query = feature_query(source, spine, dates, cfg, vocab, features)
     if with_labels:
         query = attach(query, labelling.labels(source, spine, cfg, end))
-    frame = tidy(query.execute(), features)
+    frame = tidy(source.fetch(query), features)
     return FeatureTable(frame, features, vocab, end, time.perf_counter() - started)
 
 

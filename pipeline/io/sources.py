@@ -12,7 +12,7 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 import ibis
@@ -22,6 +22,9 @@ from pipeline.contract.tables import KINDS, TABLES
 from pipeline.errors import SourceError, mask_secrets
 from pipeline.io.csv_types import quote, sniffed_call
 from pipeline.io.urls import duckdb_path, is_postgres, mask_url, postgres_url
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -130,6 +133,14 @@ class Source:
     def read_file(self, name: str) -> ibis.Table | None:
         """A folder file read by the engine itself; only engines that read files themselves (Spark) can."""
         raise SourceError(f"{self.label}: this engine reads folder files through its backend, not one by one")
+
+    def fetch(self, expr) -> pd.DataFrame:
+        """The rows of ``expr`` as a pandas frame, each column as the engine types it (the caller types them:
+        :func:`pipeline.engine.featurize.tidy`). On DuckDB through Arrow's own conversion: ibis's conversion to
+        pandas costs more than the query (a 65,000 x 130 feature table: 0.9 s over 2.1 s); elsewhere ibis's."""
+        if self.backend.name == "duckdb":
+            return expr.to_pyarrow().to_pandas(date_as_object=False)
+        return expr.execute()
 
     def materialise(self, expr) -> ibis.Table:
         """Compute ``expr`` once into a temporary table that later queries read."""
