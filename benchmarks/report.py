@@ -19,11 +19,18 @@ TARGETS = {
 
 NOTES = """## What bounds the misses (profiled per frame with the feature builder's own queries)
 
-- The panel is one query plus two materialised rollups. The distinct-user rollup (a second pass over the
-  events hashing (account, stretch of days, user) string keys) costs about 4x the floor on its own; the
-  per-event-type sums of the (account, day) rollup about 2x; tickets, milestones, NPS, subscriptions and the
-  labels together about 1-2 s; opening a folder source (CSV dialect detection) and compiling the query about
-  1-2 s more. At 1 M events the fixed costs dominate, hence 28x; at 100 M the ratio is 10x.
+- The panel is one query plus three materialised rollups. Phase timers at 10 M events (Xeon, 2026-12-05,
+  f261324, panel 5.8 s in-process): opening the folder 0.42 s (the ibis DuckDB backend's import and the CSV
+  dialect checks), the events summary 0.16 s, the rollups 1.7 s (per-event-type sums by account and day 0.9 s,
+  the distinct (account, stretch of days, user) rollup 0.7 s, the subscription lines 0.1 s), building and
+  compiling the ibis expression about 0.6 s, the final query about 2.1 s, of which one operator, the per-user
+  latest stretch (`Frames.users`: a group-by on (account, as-of, user) over 8.1 M joined rows giving 2.0 M),
+  is the largest part; typing and writing the frame 0.4 s. At 1 M events the fixed costs dominate (68x); at
+  100 M the ratio was 10x. Tried and measured as no gain (2026-12-05): numbering users per account
+  (dense_rank) so that group-by hashes an integer (the final query gained what the rollup's window sort lost)
+  and dropping the join of the users frame back onto the spine.
+- The feature table reaches pandas through Arrow's own conversion (`Source.fetch`): ibis's conversion of the
+  64,963 x 129 panel at 10 M events took 0.9 s over the query's 2.1 s.
 - The pandas baseline (`benchmarks/pandas_baseline.py`) computes, for the same rows as the panel (the accounts
   active on each snapshot date), the per-window events, events per event type, active days, active users and
   breadth, `events_trend` and `days_since_last_activity`; `tests/benchmarks/test_pandas_baseline.py` checks them
