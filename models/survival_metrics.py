@@ -10,6 +10,7 @@ account churned then (see :func:`models.hazard.durations`).
 * :func:`brier`: the IPCW Brier score at t (Graf et al. 1999) and
   :func:`integrated_brier`, its trapezoidal mean over the times; :func:`ibs_difference`
   compares two models' integrated scores on the same rows, with a bootstrap interval over accounts.
+* :func:`out_of_time_table`: both, for a curve and one-number risk scores side by side (the training report).
 """
 
 from __future__ import annotations
@@ -108,3 +109,27 @@ def ibs_difference(duration, event, curves, reference, days, groups, level: floa
     got = bootstrap((total, rows), mean_gap, paired=True, vectorized=True, method="percentile",
                     confidence_level=level, n_resamples=resamples, rng=np.random.default_rng(len(gap)))
     return float(gap.mean()), float(got.confidence_interval.low), float(got.confidence_interval.high)
+
+
+def out_of_time_table(duration, event, curves, days, risks: dict, curve_name: str) -> pd.DataFrame:
+    """One row per scorer: the time-dependent ROC-AUC at each of ``days`` and the integrated Brier score.
+
+    ``curves`` (rows x days) is P(churn by each day) of ``curve_name``; each of ``risks`` (name -> one number per
+    row) is ranked against every day too, and has no Brier score (one probability is not a curve). An AUC with no
+    case or no control by that day is missing; the Brier score is integrated over the days some row is still
+    seen at (a control), and its column names them (``IBS 30-90 d``): past them every row is censored and would
+    count 0.
+    """
+    d, e, c = np.asarray(duration, dtype="float64"), np.asarray(event), np.asarray(curves, dtype="float64")
+
+    def aucs(score_at) -> dict:
+        found = {t: time_auc(d, e, score_at(k), t) for k, t in enumerate(days)}
+        return {f"AUC {t} d": np.nan if v is None else v for t, v in found.items()}
+
+    seen = [k for k, t in enumerate(days) if ((d > t) | ((d == t) & (e == 0))).any()]
+    ibs_name = f"IBS {days[seen[0]]}-{days[seen[-1]]} d" if seen else "IBS"
+    ibs = integrated_brier(d, e, c[:, seen], [days[k] for k in seen]) if seen else np.nan
+    rows = [{"scorer": curve_name, **aucs(lambda k: c[:, k]), ibs_name: ibs}]
+    rows += [{"scorer": name, **aucs(lambda k, r=np.asarray(risk, dtype="float64"): r), ibs_name: np.nan}
+             for name, risk in risks.items()]
+    return pd.DataFrame(rows)

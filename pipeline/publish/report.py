@@ -30,7 +30,7 @@ def figures(result: TrainResult, top_features: int = 6) -> dict[str, Figure]:
 
 #: What :func:`write` puts into the report folder (and MLflow stores under ``report/``).
 OUTPUTS = ("train_report.html", "figures", "metrics.csv", "backtest_predictions.parquet", "importance.csv",
-           "folds.json")
+           "folds.json", "time_to_churn.csv")
 
 
 def write(result: TrainResult, out_dir: Path) -> Path:
@@ -44,6 +44,8 @@ def write(result: TrainResult, out_dir: Path) -> Path:
     result.backtest.predictions.to_parquet(out_dir / "backtest_predictions.parquet", index=False)
     result.importance.rename("mean_abs_contribution").to_csv(out_dir / "importance.csv", index_label="feature")
     (out_dir / "folds.json").write_text(json.dumps(fold_summary(result), indent=2))
+    if getattr(result.model, "curve_metrics_", None) is not None:
+        result.model.curve_metrics_.to_csv(out_dir / "time_to_churn.csv", index=False)
     path = out_dir / "train_report.html"
     path.write_text(render(result, table), encoding="utf-8")
     return path
@@ -109,7 +111,8 @@ def facts(result: TrainResult) -> dict[str, str]:
 
 
 def page(facts: dict[str, str], metrics: pd.DataFrame, folds: pd.DataFrame, decision=None,
-         version: str | None = None, figures: dict[str, str] | None = None) -> str:
+         version: str | None = None, figures: dict[str, str] | None = None,
+         time_to_churn: pd.DataFrame | None = None) -> str:
     """Fill the report template: the HTML page from already computed parts.
 
     Parameters
@@ -126,6 +129,8 @@ def page(facts: dict[str, str], metrics: pd.DataFrame, folds: pd.DataFrame, deci
         The registered model version.
     figures : dict, optional
         The figures to show, by file stem (default: all of :data:`FIGURE_TITLES`).
+    time_to_churn : pandas.DataFrame, optional
+        The time-to-churn model's out-of-time measures (``ChurnModel.curve_metrics_``); shown when given.
 
     Returns
     -------
@@ -134,7 +139,8 @@ def page(facts: dict[str, str], metrics: pd.DataFrame, folds: pd.DataFrame, deci
     """
     return environment().get_template(TEMPLATE).render(
         facts=facts, decision=decision, version=str(version), metrics=table_rows(metrics),
-        folds=table_rows(folds), figures=FIGURE_TITLES if figures is None else figures)
+        folds=table_rows(folds), figures=FIGURE_TITLES if figures is None else figures,
+        time_to_churn=None if time_to_churn is None else table_rows(time_to_churn))
 
 
 def render(result: TrainResult, table: pd.DataFrame) -> str:
@@ -154,4 +160,5 @@ def render(result: TrainResult, table: pd.DataFrame) -> str:
     """
     folds = pd.DataFrame(fold_summary(result))  # date spans (lists) are shown as their text
     shown = {k: v for k, v in FIGURE_TITLES.items() if result.backtest.folds or k not in OUT_OF_TIME_FIGURES}
-    return page(facts(result), table, folds, result.decision, result.version, shown)
+    return page(facts(result), table, folds, result.decision, result.version, shown,
+                getattr(result.model, "curve_metrics_", None))

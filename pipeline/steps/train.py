@@ -16,11 +16,11 @@ from typing import Callable
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from models import association, evaluation
+from models import association, evaluation, survival_metrics
 from models import folds as folds_
 from models.classifier import ChurnModel
 from models.errors import ModelError
-from models.hazard import HazardModel
+from models.hazard import HazardModel, durations
 from models.health_score import HealthScore
 from pipeline.config import Config, Training
 from pipeline.engine.featurize import FeatureTable
@@ -237,8 +237,10 @@ def hazard_model(cfg: Config, table: FeatureTable, until: date, backtest: evalua
 
     On the latest out-of-time fold, a hazard model fitted on what was known at its first test date
     is compared with the classifier at the label horizon (ROC-AUC on the same test snapshots); it
-    serves (``model.serving_ = "hazard"``) only when it is better. Nothing is fitted when the panel
-    has no ``next_churn_date`` (a table built by an older version).
+    serves (``model.serving_ = "hazard"``) only when it is better. On the same rows, its curve's time-dependent
+    AUC at every period end and integrated Brier score, beside the classifier's and the health score's AUC
+    (``model.curve_metrics_``, in the report). Nothing is fitted when the panel has no ``next_churn_date`` (a
+    table built by an older version).
     """
     model.serving_ = "classifier"
     if "next_churn_date" not in table.frame:
@@ -251,7 +253,12 @@ def hazard_model(cfg: Config, table: FeatureTable, until: date, backtest: evalua
         keyed = table.frame.assign(as_of=pd.to_datetime(table.frame["as_of"]).dt.date)
         rows = preds[["account_id", "as_of"]].assign(as_of=pd.to_datetime(preds["as_of"]).dt.date).merge(
             keyed, on=["account_id", "as_of"], how="left")
-        at_horizon = check.at(check.predict_curve(rows), cfg.labels.horizon_days)
+        curves = check.predict_curve(rows)
+        at_horizon = check.at(curves, cfg.labels.horizon_days)
+        duration, event = durations(rows, until, cfg.labels.grace_days, check.days[-1])
+        model.curve_metrics_ = survival_metrics.out_of_time_table(
+            duration, event, curves, check.days,
+            {"classifier": preds["model_probability"], "health score": preds["health_risk"]}, "time-to-churn model")
         y = preds["churned"].to_numpy()
         model.hazard_latest_auc_ = float(roc_auc_score(y, at_horizon)) if 0 < y.sum() < len(y) else float("nan")
         classifier_auc = float(latest.model.get("roc_auc", float("nan")))

@@ -65,10 +65,15 @@ def test_report_renders_every_section_table_and_figure(trained):
     assert [t for t, _ in page.tags[:5]] == ["html", "head", "meta", "title", "style"]
     assert page.count("li") == 6 and "data fingerprint" in page.text and trained.fingerprint in text
     assert "out-of-time fold(s)" in text and "UNVALIDATED" not in text
-    assert page.count("table") == 2 and "Out-of-time backtest: model vs health score" in page.text
-    metrics, folds = trained.backtest.table(), report.fold_summary(trained)
-    assert page.count("th") == len(metrics.columns) + len(folds[0])
-    assert page.count("tr") == 2 + len(metrics) + len(folds)  # two header rows
+    assert page.count("table") == 3 and "Out-of-time backtest: model vs health score" in page.text
+    metrics, folds, curves = trained.backtest.table(), report.fold_summary(trained), trained.model.curve_metrics_
+    assert page.count("th") == len(metrics.columns) + len(folds[0]) + len(curves.columns)
+    assert page.count("tr") == 3 + len(metrics) + len(folds) + len(curves)  # three header rows
+    assert "Time to churn (latest out-of-time fold)" in page.text
+    assert list(curves["scorer"]) == ["time-to-churn model", "classifier", "health score"]
+    ibs = curves.columns[-1]
+    assert list(curves.columns[:-1]) == ["scorer", *[f"AUC {t} d" for t in trained.model.hazard_.days]]
+    assert ibs.startswith("IBS 30-") and f"{curves[ibs].iloc[0]:.4f}" in page.text and curves[ibs].iloc[1:].isna().all()
     assert f"{metrics['roc_auc'].iloc[0]:.4f}" in page.text and "scorer" in page.text
     images = [attrs for tag, attrs in page.tags if tag == "img"]
     assert [i["src"] for i in images] == [f"figures/{stem}.png" for stem in report.FIGURE_TITLES]
