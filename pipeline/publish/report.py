@@ -44,8 +44,10 @@ def write(result: TrainResult, out_dir: Path) -> Path:
     result.backtest.predictions.to_parquet(out_dir / "backtest_predictions.parquet", index=False)
     result.importance.rename("mean_abs_contribution").to_csv(out_dir / "importance.csv", index_label="feature")
     (out_dir / "folds.json").write_text(json.dumps(fold_summary(result), indent=2))
-    if getattr(result.model, "curve_metrics_", None) is not None:
-        result.model.curve_metrics_.to_csv(out_dir / "time_to_churn.csv", index=False)
+    curves = getattr(result.model, "curve_metrics_", None)
+    (out_dir / "time_to_churn.csv").unlink(missing_ok=True)  # a folder reused by a run without them: no stale file
+    if curves is not None:
+        curves.to_csv(out_dir / "time_to_churn.csv", index=False)
     path = out_dir / "train_report.html"
     path.write_text(render(result, table), encoding="utf-8")
     return path

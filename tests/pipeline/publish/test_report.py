@@ -6,6 +6,7 @@ must come out HTML-escaped, both in ``train_report.html`` and in the CSM risk li
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from datetime import date, datetime
@@ -79,6 +80,7 @@ def test_report_renders_every_section_table_and_figure(trained):
     assert [i["src"] for i in images] == [f"figures/{stem}.png" for stem in report.FIGURE_TITLES]
     assert [i["alt"] for i in images] == list(report.FIGURE_TITLES.values())
     assert all((folder / i["src"]).is_file() for i in images)
+    assert pd.read_csv(folder / "time_to_churn.csv")["scorer"].tolist() == list(curves["scorer"])
     decided = dataclasses.replace(trained, version="7", decision=Decision(True, "beats the health score", 0.8, 0.7))
     assert "version 7 &rarr; <b>champion</b>: beats the health score</p>" in report.render(decided, metrics)
 
@@ -178,3 +180,13 @@ def test_risk_list_template_keeps_tiers_sort_keys_and_sparklines(hostile_store):
     assert page.count("svg") == len(rl.rows) and page.count("circle") == len(rl.rows)
     sortable = [attrs.get("data-type") for tag, attrs in page.tags if tag == "th"]
     assert sortable == ["num", None, "num", None, "num", "num", "num", None, None]
+
+
+def test_a_run_without_time_to_churn_measures_leaves_no_stale_table(trained, tmp_path):
+    report.write(trained, tmp_path)
+    assert (tmp_path / "time_to_churn.csv").is_file()
+    model = copy.copy(trained.model)  # a model trained before the measures existed
+    del model.curve_metrics_
+    report.write(dataclasses.replace(trained, model=model), tmp_path)
+    assert not (tmp_path / "time_to_churn.csv").exists()
+    assert "Time to churn" not in (tmp_path / "train_report.html").read_text(encoding="utf-8")
