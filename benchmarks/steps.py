@@ -46,10 +46,7 @@ def pandas(world: Path) -> dict:
     """The usage features of ``benchmarks/pandas_baseline.py`` the straightforward pandas way (load events, group by per window)."""
     from benchmarks.pandas_baseline import panel as pandas_panel
 
-    dates = panel_dates(bench_config(world))
-    started = time.perf_counter()
-    frame = pandas_panel(world, dates)
-    return {"seconds": time.perf_counter() - started, "rows": len(frame)}
+    return _baseline(world, pandas_panel)
 
 
 def featuretools(world: Path) -> dict:
@@ -57,9 +54,14 @@ def featuretools(world: Path) -> dict:
     time per account and date, aggregations over each window)."""
     from benchmarks.featuretools_baseline import panel as featuretools_panel
 
+    return _baseline(world, featuretools_panel)
+
+
+def _baseline(world: Path, baseline_panel) -> dict:
+    """A baseline's panel (``baseline_panel(world, dates)``) on the panel's snapshot dates, timed."""
     dates = panel_dates(bench_config(world))
     started = time.perf_counter()
-    frame = featuretools_panel(world, dates)
+    frame = baseline_panel(world, dates)
     return {"seconds": time.perf_counter() - started, "rows": len(frame)}
 
 

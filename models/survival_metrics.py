@@ -30,6 +30,12 @@ def censoring_survival(duration, event) -> tuple[np.ndarray, np.ndarray]:
     return times, np.cumprod(1.0 - np.divide(lost, at_risk, out=np.zeros_like(lost), where=at_risk > 0))
 
 
+def still_there(duration: np.ndarray, event: np.ndarray, t: float) -> np.ndarray:
+    """Rows still there at ``t`` (the controls at t): seen past it, or censored exactly at it (the end of the
+    curve)."""
+    return (duration > t) | ((duration == t) & (event == 0))
+
+
 def _g(times: np.ndarray, surv: np.ndarray, at, before: bool = False) -> np.ndarray:
     """G evaluated at ``at`` (G(t-) with ``before``), floored to avoid huge weights.
 
@@ -47,7 +53,7 @@ def time_auc(duration, event, risk, t: float) -> float | None:
     d, e, r = (np.asarray(a, dtype="float64") for a in (duration, event, risk))
     times, surv = censoring_survival(d, e)
     case = (d <= t) & (e == 1)
-    control = (d > t) | ((d == t) & (e == 0))  # censored exactly at t: still there at t
+    control = still_there(d, e, t)
     if not case.any() or not control.any():
         return None
     y = np.concatenate([np.ones(case.sum()), np.zeros(control.sum())])
@@ -66,7 +72,7 @@ def brier_losses(duration, event, probability, t: float) -> np.ndarray:
     d, e, p = (np.asarray(a, dtype="float64") for a in (duration, event, probability))
     times, surv = censoring_survival(d, e)
     case = (d <= t) & (e == 1)
-    control = (d > t) | ((d == t) & (e == 0))  # censored exactly at t: still there at t
+    control = still_there(d, e, t)
     loss = np.zeros(len(d))
     loss[case] = (1.0 - p[case]) ** 2 / _g(times, surv, d[case], before=True)
     loss[control] = p[control] ** 2 / _g(times, surv, t, before=True)
@@ -126,7 +132,7 @@ def out_of_time_table(duration, event, curves, days, risks: dict, curve_name: st
         found = {t: time_auc(d, e, score_at(k), t) for k, t in enumerate(days)}
         return {f"AUC {t} d": np.nan if v is None else v for t, v in found.items()}
 
-    seen = [k for k, t in enumerate(days) if ((d > t) | ((d == t) & (e == 0))).any()]
+    seen = [k for k, t in enumerate(days) if still_there(d, e, t).any()]
     ibs_name = f"IBS {days[seen[0]]}-{days[seen[-1]]} d" if seen else "IBS"
     ibs = integrated_brier(d, e, c[:, seen], [days[k] for k in seen]) if seen else np.nan
     rows = [{"scorer": curve_name, **aucs(lambda k: c[:, k]), ibs_name: ibs}]
