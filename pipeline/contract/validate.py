@@ -221,7 +221,7 @@ class _Validation:
                 self._add(spec.name, col.name, "missing_column", message)
         parsed, mistyped = self._parse(spec, raw)
         rules = [*column_rules(spec, raw, parsed, mistyped), *value_rules(spec, parsed, self.now)]
-        total, counts = self._count(spec.name, raw, rules)
+        total, counts = self._count(spec.name, raw, rules, parsed)
         if total is None:
             return parsed
         self.report.row_counts[spec.name] = total
@@ -249,9 +249,13 @@ class _Validation:
                 columns[col.name] = value
         return Parsed(raw, columns), mistyped
 
-    def _count(self, table: str, raw: ibis.Table, rules: list[Rule]) -> tuple[int | None, list]:
+    def _count(self, table: str, raw: ibis.Table, rules: list[Rule], parsed: Parsed) -> tuple[int | None, list]:
         """Row count and per-rule counts in one scan; rule by rule if that scan fails."""
         metrics = {f"r{i}": raw.count(where=rule.predicate) for i, rule in enumerate(rules)}
+        if table == "usage_events" and "event_type" in parsed and "occurred_at" in parsed:
+            counted = self._count_with_summary(raw, metrics, parsed)
+            if counted is not None:
+                return counted
         try:
             row = raw.aggregate(_rows=raw.count(), **metrics).to_pyarrow().to_pylist()[0]
             return row["_rows"], [row[f"r{i}"] for i in range(len(rules))]
@@ -263,6 +267,19 @@ class _Validation:
             self._failed(table, None, exc)
             return None, []
         return total, [self._count_one(rule) for rule in rules]
+
+    def _count_with_summary(self, raw: ibis.Table, metrics: dict, parsed: Parsed) -> tuple[int, list] | None:
+        """:meth:`_count` of the events per event type, which gives the source its events summary in the same
+        scan (:meth:`pipeline.io.sources.Source.event_summary`: the data's span and vocabulary), so the events are
+        read once; ``None`` if the engine refuses the query."""
+        try:
+            summary = self.source.event_summary_metrics(parsed["occurred_at"])
+            rows = raw.group_by(event_type=parsed["event_type"]).aggregate(
+                _rows=raw.count(), **metrics, **summary).execute()
+        except Exception:  # counted again without the summary, then rule by rule
+            return None
+        self.source.keep_event_summary(rows[["event_type", *summary]])
+        return int(rows["_rows"].sum()), [int(rows[name].sum()) for name in metrics]
 
     def _count_one(self, rule: Rule) -> int | None:
         try:

@@ -102,10 +102,20 @@ class Source:
         :func:`pipeline.engine.catalog.resolve_vocabulary`)."""
         if self._event_summary is None:
             ev = self.required("usage_events")
-            stamped = ev.occurred_at.notnull()
-            self._event_summary = ev.group_by("event_type").aggregate(
-                n=ev.count(where=stamped), first=ev.occurred_at.min(), last=ev.occurred_at.max()).execute()
+            self._event_summary = ev.group_by("event_type").aggregate(**self.event_summary_metrics(ev.occurred_at)
+                                                                      ).execute()
         return self._event_summary
+
+    @staticmethod
+    def event_summary_metrics(occurred_at: ibis.Value) -> dict:
+        """The aggregates of :meth:`event_summary` per event type, from the typed ``occurred_at``: events with a
+        timestamp (``n``), the first and the last timestamp."""
+        return {"n": occurred_at.count(), "first": occurred_at.min(), "last": occurred_at.max()}
+
+    def keep_event_summary(self, summary) -> None:
+        """Keep ``summary`` as :meth:`event_summary`, read by a query that scanned the events anyway (the contract
+        checks: :mod:`pipeline.contract.validate`), so the events are read once."""
+        self._event_summary = summary
 
     def _require_columns(self, table: str, raw: ibis.Table) -> None:
         missing = [c.name for c in TABLES[table].columns if not c.optional and c.name not in raw.columns]

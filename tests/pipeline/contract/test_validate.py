@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -88,3 +89,23 @@ def test_offsets_are_normalised_to_utc(world_copy):
     assert [(p.table, p.column, p.check) for p in before.errors()] == [("accounts", "created_at", "future_timestamp")]
     assert before.errors()[0].example["created_at"] == "2029-12-31T22:00:00"
     assert after.ok, after.render()
+
+
+def test_the_events_are_read_once_for_the_checks_and_the_event_summary(world_copy):
+    events = read_table(world_copy, "usage_events")
+    undated = events.iloc[:2].assign(occurred_at=pd.NaT, event_type="undated")  # counted by the checks only
+    write_table(world_copy, "usage_events", pd.concat([events, undated], ignore_index=True))
+    with open_source(world_copy) as fresh:
+        expected = fresh.event_summary()
+    with open_source(world_copy) as source:
+        report = validate(source)
+    kept = source.event_summary()  # the source is closed: a query would fail, so the checks' scan gave it
+
+    def ordered(summary):
+        return summary.sort_values("event_type").reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(ordered(kept), ordered(expected))
+    assert kept.set_index("event_type").loc["undated", "n"] == 0
+    assert report.row_counts["usage_events"] == len(events) + 2
+    assert [(p.column, p.check, p.count) for p in report.errors() if p.table == "usage_events"] == [
+        ("occurred_at", "not_null", 2)]
