@@ -144,12 +144,7 @@ class ChurnModel(BaseEstimator):
         self.vocabulary_ = dict(vocabulary or {})
         self.config_version_ = config_version
         self.train_until_ = train_until
-        self.feature_names_ = list(feature_names or [c for c in X.columns if c not in NON_FEATURES])
-        if categorical is None:
-            categorical = [c for c in self.feature_names_ if not pd.api.types.is_numeric_dtype(X[c])]
-        self.categorical_ = list(categorical)
-        self.categories_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}
-        self.monotone_ = [0 if c in self.categorical_ else int((monotone or {}).get(c, 0)) for c in self.feature_names_]
+        self.set_columns(X, feature_names, categorical, monotone)
         train = self.prepare(X)
         self.reference_ = references(train, self.feature_names_)
         self.reference_recent_: dict[str, dict] = {}
@@ -160,6 +155,22 @@ class ChurnModel(BaseEstimator):
         self.calibrator_ = calibrator or calibration.Calibrator("none")
         if calibrator is None and X_calib is not None and self.calibration != "none":
             self.calibrator_ = calibration.choose(self.raw_score(X_calib), y_calib, self.calibration, self.seed)
+        return self
+
+    def set_columns(self, X: pd.DataFrame, feature_names=None, categorical=None, monotone=None) -> "ChurnModel":
+        """The feature columns :meth:`fit` trains on and how :meth:`prepare` types them, from the rows ``X``: the
+        names (default: every column but :data:`NON_FEATURES`), the categorical ones (default: the non-numeric
+        ones) with their levels in ``X``, and the monotone constraints (see :meth:`fit`).
+
+        Rows :meth:`prepare` typed after this call are taken by :meth:`fit` as they are, without a copy, when
+        their levels are those of ``X`` (:class:`models.hazard.HazardModel` prepares its person-period rows so).
+        """
+        self.feature_names_ = list(feature_names or [c for c in X.columns if c not in NON_FEATURES])
+        if categorical is None:
+            categorical = [c for c in self.feature_names_ if not pd.api.types.is_numeric_dtype(X[c])]
+        self.categorical_ = list(categorical)
+        self.categories_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}
+        self.monotone_ = [0 if c in self.categorical_ else int((monotone or {}).get(c, 0)) for c in self.feature_names_]
         return self
 
     def set_drift_references(self, X: pd.DataFrame, X_recent: pd.DataFrame, ages: list[str] | tuple[str, ...] = (),

@@ -233,17 +233,23 @@ class HazardModel:
         names = list(feature_names or [c for c in frame.columns if c not in ("account_id", "as_of", "churned",
                                                                                "churn_date", "label_observed",
                                                                                "next_churn_date")])
-        rows = frame.iloc[expanded["row"].to_numpy()][names].reset_index(drop=True)
-        rows[PERIOD] = expanded[PERIOD].to_numpy().astype("float64")
         self.feature_names_ = names
         self.per_period_ = [PERIOD, *([RENEWAL_IN_PERIOD] if RENEWAL in names else [])]
-        if RENEWAL in names:
-            rows[RENEWAL_IN_PERIOD] = renewal_from(renewal_timing(rows), (rows[PERIOD].to_numpy() - 1) * self.period_days)
         from models.classifier import ChurnModel
 
-        self.model_ = ChurnModel(params=self.params, seed=self.seed, calibration="none").fit(
-            rows, expanded["event"].to_numpy(), trees=trees, feature_names=[*names, *self.per_period_],
-            categorical=categorical, monotone=monotone)
+        # The snapshots are typed for the booster before they are repeated per period, so the person-period rows
+        # exist once (typing them after repeating held two copies beside LightGBM's own: 5.3 GB at 100 M events).
+        # Their levels are those of the snapshots with an observed period, as the rows' own would be.
+        row = expanded["row"].to_numpy()
+        model = ChurnModel(params=self.params, seed=self.seed, calibration="none").set_columns(
+            frame.iloc[np.unique(row)], names, categorical, monotone)
+        rows = model.prepare(frame).iloc[row]
+        rows.index = pd.RangeIndex(len(rows))  # not reset_index, which copies every value
+        rows[PERIOD] = expanded[PERIOD].to_numpy().astype("float64")
+        if RENEWAL in names:
+            rows[RENEWAL_IN_PERIOD] = renewal_from(renewal_timing(rows), (rows[PERIOD].to_numpy() - 1) * self.period_days)
+        self.model_ = model.fit(rows, expanded["event"].to_numpy(), trees=trees,
+                                feature_names=[*names, *self.per_period_], categorical=categorical, monotone=monotone)
         self.rows_, self.events_ = len(expanded), int(expanded["event"].sum())
         return self
 

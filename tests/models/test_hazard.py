@@ -188,3 +188,47 @@ def test_a_model_saved_before_the_renewal_column_reads_the_period_alone():
     before = model.hazards(frame.head(100))
     del model.per_period_  # what unpickling a model of an earlier version gives
     assert np.array_equal(model.hazards(frame.head(100)), before)
+
+
+def peak_memory(fn):
+    """``fn()`` and the most memory Python and NumPy held at once during the call (tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_booster_is_the_one_fitted_on_the_person_period_rows_built_plainly():
+    """The snapshots are typed before they are repeated per period (one copy of the rows, not two): the booster,
+    its levels, medians and drift references are those of the plain construction, a level seen only in a
+    snapshot with no observed period included (it is no level of the rows)."""
+    from models.classifier import ChurnModel
+    from models.hazard import PERIOD, RENEWAL_IN_PERIOD, renewal_from, renewal_timing
+
+    frame = renewal_world(n=600).assign(plan=lambda f: np.where(f["x"] > 0, "pro", np.where(f.index % 3, "basic", None)))
+    frame.loc[frame.index[-1], "plan"] = "only_unobserved"  # the last snapshot, at the end: no period observed
+    names = ["x", "days_to_renewal", "billing_term_days", "plan"]
+    def hazard():
+        return HazardModel(period_days=30, periods=4).fit(frame, END, 30, trees=30, feature_names=names,
+                                                          categorical=["plan"])
+
+    def plainly():
+        expanded = person_periods(frame, END, 30, 30, 4)
+        rows = frame.iloc[expanded["row"].to_numpy()][names].reset_index(drop=True)
+        rows[PERIOD] = expanded[PERIOD].to_numpy().astype("float64")
+        rows[RENEWAL_IN_PERIOD] = renewal_from(renewal_timing(rows), (rows[PERIOD].to_numpy() - 1) * 30)
+        return ChurnModel(calibration="none").fit(rows, expanded["event"].to_numpy(), trees=30, categorical=["plan"],
+                                                  feature_names=[*names, PERIOD, RENEWAL_IN_PERIOD])
+
+    (model, held), (plain, held_plainly) = peak_memory(hazard), peak_memory(plainly)
+    expanded = person_periods(frame, END, 30, 30, 4)
+    assert frame.index[-1] not in set(expanded["row"])
+    assert held < held_plainly - 0.5 * len(expanded) * (len(names) + 2) * 8  # one copy of the rows fewer
+    assert model.model_.categories_ == plain.categories_ == {"plan": ["basic", "pro"]}
+    assert model.model_.booster_.model_to_string() == plain.booster_.model_to_string()
+    assert model.model_.medians_ == plain.medians_
+    assert repr(model.model_.reference_) == repr(plain.reference_)
