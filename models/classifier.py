@@ -217,13 +217,39 @@ class ChurnModel(BaseEstimator):
         params.pop("early_stopping_rounds", None)
         return params
 
+    def fit_matrix(self, matrix: np.ndarray, y, *, trees: int) -> "ChurnModel":
+        """:meth:`fit` (uncalibrated) on rows given as the float matrix LightGBM makes of :meth:`prepare`'s frame
+        (categorical columns as their level codes, missing as NaN), with the columns :meth:`set_columns` set.
+
+        The booster is the one :meth:`fit` trains on the frame; LightGBM reads a column-major float64 matrix as it
+        is, where it copies a frame whole first (:class:`models.hazard.HazardModel`'s person-period rows: 1.1 GB at
+        100 M events). Rows that repeat accounts have no drift references or medians (``reference_``, ``medians_``
+        are empty).
+        """
+        self.classes_ = np.array([0, 1])
+        self.base_rate_ = float(np.mean(np.asarray(y, dtype="float64"))) if len(matrix) else float("nan")
+        self.vocabulary_, self.config_version_, self.train_until_ = {}, None, None
+        self.reference_, self.reference_recent_, self.medians_, self.screened_out_ = {}, {}, {}, {}
+        data = lgb.Dataset(matrix, label=np.asarray(y), feature_name=self.feature_names_,
+                           categorical_feature=self.categorical_, free_raw_data=False)
+        # what LightGBM keeps of a frame's categorical columns, in column order: the booster maps levels by it
+        data.pandas_categorical = [self.categories_[c] for c in self.feature_names_ if c in self.categorical_]
+        self.booster_ = self._boost(data, None, trees)
+        self.best_iteration_ = self.booster_.num_trees()
+        self.calibrator_ = calibration.Calibrator("none")
+        return self
+
     def _train(self, X: pd.DataFrame, y, X_valid, y_valid, trees: int | None) -> lgb.Booster:
+        data = lgb.Dataset(X, label=np.asarray(y), categorical_feature=self.categorical_, free_raw_data=False)
+        return self._boost(data, None if X_valid is None else (X_valid, y_valid), trees)
+
+    def _boost(self, data: lgb.Dataset, valid: tuple | None, trees: int | None) -> lgb.Booster:
         extra = self.params or {}
         rounds = int(trees or extra.get("num_boost_round", DEFAULT_ROUNDS))
-        data = lgb.Dataset(X, label=np.asarray(y), categorical_feature=self.categorical_, free_raw_data=False)
         valid_sets: list[lgb.Dataset] = []
         callbacks: list[Callable[..., Any]] = []
-        if X_valid is not None:
+        if valid is not None:
+            X_valid, y_valid = valid
             valid_sets = [data.create_valid(self.prepare(X_valid), label=np.asarray(y_valid))]
             patience = int(extra.get("early_stopping_rounds", DEFAULT_PATIENCE))
             callbacks = [lgb.early_stopping(patience, first_metric_only=True, verbose=False)]

@@ -203,9 +203,9 @@ def peak_memory(fn):
 
 
 def test_the_booster_is_the_one_fitted_on_the_person_period_rows_built_plainly():
-    """The snapshots are typed before they are repeated per period (one copy of the rows, not two): the booster,
-    its levels, medians and drift references are those of the plain construction, a level seen only in a
-    snapshot with no observed period included (it is no level of the rows)."""
+    """The snapshots are typed, as LightGBM reads them, before they are repeated per period (one copy of the rows,
+    not three): the booster and its levels are those of the plain construction, a level seen only in a snapshot
+    with no observed period included (it is no level of the rows)."""
     from models.classifier import ChurnModel
     from models.hazard import PERIOD, RENEWAL_IN_PERIOD, renewal_from, renewal_timing
 
@@ -227,8 +227,7 @@ def test_the_booster_is_the_one_fitted_on_the_person_period_rows_built_plainly()
     (model, held), (plain, held_plainly) = peak_memory(hazard), peak_memory(plainly)
     expanded = person_periods(frame, END, 30, 30, 4)
     assert frame.index[-1] not in set(expanded["row"])
-    assert held < held_plainly - 0.5 * len(expanded) * (len(names) + 2) * 8  # one copy of the rows fewer
+    assert held < held_plainly - len(expanded) * (len(names) + 2) * 8  # a copy of the rows fewer, at least
     assert model.model_.categories_ == plain.categories_ == {"plan": ["basic", "pro"]}
     assert model.model_.booster_.model_to_string() == plain.booster_.model_to_string()
-    assert model.model_.medians_ == plain.medians_
-    assert repr(model.model_.reference_) == repr(plain.reference_)
+    assert model.model_.medians_ == model.model_.reference_ == {}  # rows repeating accounts: nothing to compare with
