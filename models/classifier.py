@@ -163,7 +163,8 @@ class ChurnModel(BaseEstimator):
         ones) with their levels in ``X``, and the monotone constraints (see :meth:`fit`).
 
         Rows :meth:`prepare` typed after this call are taken by :meth:`fit` as they are, without a copy, when
-        their levels are those of ``X`` (:class:`models.hazard.HazardModel` prepares its person-period rows so).
+        their levels are those of ``X``; :class:`models.hazard.HazardModel` sets the columns from its snapshots and
+        trains on their person-period rows with :meth:`fit_matrix`.
         """
         self.feature_names_ = list(feature_names or [c for c in X.columns if c not in NON_FEATURES])
         if categorical is None:
