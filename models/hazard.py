@@ -243,16 +243,18 @@ class HazardModel:
         # as the rows' own would be.
         row, period = expanded["row"].to_numpy(), expanded[PERIOD].to_numpy().astype("float64")
         columns = [*names, *self.per_period_]
-        placeholders = {c: 0.0 for c in self.per_period_}
+        features = frame[names].assign(**{c: 0.0 for c in self.per_period_})
         model = ChurnModel(params=self.params, seed=self.seed, calibration="none").set_columns(
-            frame.iloc[np.unique(row)].assign(**placeholders), columns, categorical, monotone)
-        snapshots = booster_matrix(model.prepare(frame.assign(**placeholders)))
+            features.iloc[np.unique(row)], columns, categorical, monotone)
+        timing = renewal_timing(features)  # the term only when it is a feature, as the rows had it
+        snapshots = booster_matrix(model.prepare(features))
+        del features  # only the snapshots' matrix is held beside the rows'
         matrix = np.empty((len(row), len(columns)), order="F")  # column-major, as LightGBM gets a frame's
         for j in range(len(columns)):
             np.take(snapshots[:, j], row, out=matrix[:, j])
+        del snapshots
         matrix[:, columns.index(PERIOD)] = period
         if RENEWAL in names:
-            timing = renewal_timing(frame[[c for c in (RENEWAL, TERM) if c in names]])
             matrix[:, columns.index(RENEWAL_IN_PERIOD)] = renewal_from((timing[0][row], timing[1][row]),
                                                                        (period - 1) * self.period_days)
         self.model_ = model.fit_matrix(matrix, expanded["event"].to_numpy(), trees=trees)
