@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import sys
 from typing import NoReturn
 
 #: Allocations between two collections of the youngest generation, then collections of one generation before
@@ -21,6 +23,27 @@ def tune_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+#: Arrow's allocator (its ``ARROW_DEFAULT_MEMORY_POOL``) unless the environment already names one.
+ARROW_MEMORY_POOL = "system"
+
+
+def tune_allocator() -> None:
+    """Let Arrow allocate from the C library's ``malloc`` rather than its bundled mimalloc, unless
+    ``ARROW_DEFAULT_MEMORY_POOL`` is set.
+
+    Scoring builds about 400 MB of reason documents for 100,000 accounts in Arrow, block after block. With
+    mimalloc the kernel's share of scoring the 10 M-event bench world was 3.0-3.9 s, with ``malloc`` 1.7-2.6 s,
+    and the whole process 9.1-9.9 s against 8.6-9.5 s (three fresh processes each, alternated); building the
+    feature panel was unchanged. Set before Arrow is first used (the variable is read once); a process that
+    already imported pyarrow has its default pool switched instead.
+    """
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", ARROW_MEMORY_POOL)
+    if "pyarrow" in sys.modules and os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system":
+        import pyarrow as pa
+
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def exit_fast(code: int | str | None = 0) -> NoReturn:
     """End the process as Python's own exit does, without tearing the interpreter down.
 
@@ -31,8 +54,6 @@ def exit_fast(code: int | str | None = 0) -> NoReturn:
     ``code`` is what ``SystemExit`` carries: ``None`` is 0, a text is printed to stderr and exits 1.
     """
     import atexit
-    import os
-    import sys
     import threading
 
     if isinstance(code, str):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-from pipeline.process import GC_THRESHOLDS, tune_collector
+from pipeline.process import ARROW_MEMORY_POOL, GC_THRESHOLDS, tune_collector
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,9 +36,32 @@ def test_the_console_entry_point_tunes_the_process_before_the_command():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["churn"] == "pipeline.cli:main"
     probe = ("import atexit, gc, sys\nsys.argv = ['churn', '--help']\nfrom pipeline.cli import main\n"
-             "atexit.register(lambda: print(gc.get_threshold()))\nmain()")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == f"{GC_THRESHOLDS}"
+             "atexit.register(lambda: print(gc.get_threshold(), __import__('pyarrow').default_memory_pool().backend_name))\n"
+             "main()")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                          env=_without_arrow_pool())
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == f"{GC_THRESHOLDS} {ARROW_MEMORY_POOL}"
+
+
+def _without_arrow_pool(**more) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    return {**env, **more}
+
+
+def _pool_after_tuning(before: str, env: dict) -> str:
+    """Arrow's default pool in a fresh process that runs ``before``, then :func:`tune_allocator`, then allocates."""
+    probe = (f"{before}\nfrom pipeline.process import tune_allocator\ntune_allocator()\nimport pyarrow as pa\n"
+             "pa.array(range(1000))\nprint(pa.default_memory_pool().backend_name)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env, check=True)
+    return done.stdout.strip()
+
+
+def test_arrow_allocates_from_malloc_unless_the_environment_names_another_pool():
+    assert _pool_after_tuning("", _without_arrow_pool()) == "system"
+    # pyarrow imported and its pool in use before the command's settings: the default pool is switched
+    assert _pool_after_tuning("import pyarrow; pyarrow.array([1])", _without_arrow_pool()) == "system"
+    # the user's own choice stands
+    assert _pool_after_tuning("", _without_arrow_pool(ARROW_DEFAULT_MEMORY_POOL="mimalloc")) == "mimalloc"
 
 
 def test_the_fast_exit_keeps_what_a_normal_exit_does():
