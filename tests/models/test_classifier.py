@@ -106,6 +106,17 @@ def test_missing_nps_is_not_nps_zero(model):
     assert never > five and zero > five and abs(never - zero) > 0.01
 
 
+def test_raw_score_is_lightgbms_own_prediction_of_the_prepared_frame(model):
+    """The booster reads a matrix built beside LightGBM, not the frame: the same numbers, with missing values,
+    every level, an unseen level and a tree limit."""
+    X, _ = make_data(500, seed=9)
+    X.loc[X.index[:40], "plan"] = "enterprise"
+    X.loc[X.index[40:80], "usage"] = np.nan
+    for trees in (None, 3):
+        own = model.booster_.predict(model.prepare(X), raw_score=True, num_iteration=trees)
+        np.testing.assert_array_equal(model.raw_score(X, trees=trees), own)
+
+
 def test_prepare_orders_columns_and_maps_unseen_levels_to_missing(model):
     X, _ = make_data(200, seed=6)
     shuffled = X[["nps_last", "plan", "account_id", "noise", "usage"]].assign(extra=1.0)
