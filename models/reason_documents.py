@@ -24,11 +24,14 @@ DECIMALS = 6
 
 
 class Values:
-    """Feature values by (row, column position): numbers as floats, categories as codes."""
+    """Feature values by (row, column position): numbers as floats, categories as codes.
+
+    Column-major, as they are filled and read: one feature column at a time.
+    """
 
     def __init__(self, values: pd.DataFrame, columns: Sequence[str]):
-        self.numbers = np.full((len(values), len(columns)), np.nan)
-        self.codes = np.full((len(values), len(columns)), -1, dtype=np.int64)
+        self.numbers = np.full((len(values), len(columns)), np.nan, order="F")
+        self.codes = np.full((len(values), len(columns)), -1, dtype=np.int64, order="F")
         self.levels: dict[int, list] = {}
         for j, col in enumerate(columns):
             series = values[col]

@@ -155,8 +155,8 @@ def sides(numbers: np.ndarray, groups: Groups, medians: dict | None) -> tuple[np
     median (a model trained before medians were kept) every directed value is
     allowed on both sides.
     """
-    risky = np.zeros(numbers.shape, dtype=bool)
-    safe = np.zeros(numbers.shape, dtype=bool)
+    risky = np.zeros(numbers.shape, dtype=bool, order="F")  # column-major: set one feature column at a time
+    safe = np.zeros(numbers.shape, dtype=bool, order="F")
     for j, f in enumerate(groups.features):
         sign = f.sign if hasattr(f, "sign") else 1
         if sign == 0:
