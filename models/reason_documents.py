@@ -83,10 +83,12 @@ class Fragments:
         toward = self.sums[rows, cols] >= 0
         number = self.values.numbers[rows, feature]
         code = self.values.codes[rows, feature]
-        keys = pd.DataFrame({"f": feature, "v": np.where(np.isnan(number), np.nan, number).view(np.int64),
-                             "c": code, "t": toward})
-        groups = keys.groupby(["f", "v", "c", "t"], sort=False).ngroup().to_numpy()
-        first = np.zeros(groups.max() + 1 if len(groups) else 0, dtype=np.int64)
+        # one number per distinct (feature, value's bits, category code, direction), in order of first appearance
+        # as a group-by's ngroup(sort=False) numbers them: two hash passes cost a fifth of that group-by
+        value, _ = pd.factorize(np.where(np.isnan(number), np.nan, number).view(np.int64))
+        key = ((value * len(self.features) + feature) * (int(code.max(initial=-1)) + 2) + code + 1) * 2 + toward
+        groups, distinct = pd.factorize(key)
+        first = np.zeros(len(distinct), dtype=np.int64)
         first[groups[::-1]] = np.arange(len(groups))[::-1]
         picks = zip(feature[first].tolist(), number[first].tolist(), code[first].tolist(), toward[first].tolist())
         rendered = [self._render(*pick) for pick in picks]

@@ -259,3 +259,26 @@ def test_minus_zero_and_zero_read_the_same_whichever_a_block_meets_first(first):
     quoted = [reasons_of(result, i)["risk"][0] for i in range(rows)]
     assert {(q["value"], q["sentence"]) for q in quoted} == {(0.0, "Only 0 events in 7 days")}
     assert len(set(result.reasons)) == 1 and '"value": 0.0' in result.reasons[0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    data=hnp.arrays(np.float64, st.tuples(st.integers(2, 25), st.just(len(NAMES) + 1)),
+                    elements=st.one_of(st.just(0.0), st.floats(-5, 5, allow_nan=False))),
+    numbers=st.lists(st.one_of(st.none(), st.just(-0.0), st.sampled_from([0.0, 1.0, 2.5, 7.0])), min_size=150,
+                     max_size=150),
+    plans=st.lists(st.sampled_from(["Team", None, "Pro"]), min_size=25, max_size=25),
+)
+def test_each_row_reads_as_if_explained_alone(data, numbers, plans):
+    """Sentences are rendered once per distinct (feature, value, category, direction) of a slot: rows that share
+    some of those and differ in the others never borrow each other's text."""
+    worded = [f if f.name != "days_to_renewal" else
+              feature(f.name, "renewal", "context", risk="Renewal in {value:.0f} days",
+                      protective="Renewal {value:.0f} days out, no pressure") for f in FEATURES]
+    contrib = frame(data)
+    vals = values([[np.nan if n is None else n for n in numbers[6 * i:6 * i + 6]] + [plans[i]]
+                   for i in range(len(data))])
+    together = explain(contrib, vals, worded, context_groups=["renewal"])
+    for i in range(len(data)):
+        alone = explain(contrib.iloc[[i]], vals.iloc[[i]], worded, context_groups=["renewal"])
+        assert (together.reasons[i], together.summary[i]) == (alone.reasons[0], alone.summary[0])
