@@ -13,10 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.process import exit_fast, tune_allocator, tune_collector
+from pipeline.process import exit_fast, tune_process
 
-tune_collector()  # as `churn` does first: the imports below and every step run with the command's settings
-tune_allocator()
+tune_process()  # as `churn` does first: the imports below and every step run with the command's settings
 
 from benchmarks.bench_data import bench_config, panel_dates, panel_table, score_frame  # noqa: E402
 

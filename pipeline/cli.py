@@ -367,10 +367,9 @@ def train_uplift(
 def main() -> None:
     """The ``churn`` console entry point: the process's settings (:mod:`pipeline.process`), the command, and a
     fast exit with its code (:func:`pipeline.process.exit_fast`)."""
-    from pipeline.process import exit_fast, tune_allocator, tune_collector
+    from pipeline.process import exit_fast, tune_process
 
-    tune_collector()
-    tune_allocator()
+    tune_process()
     try:
         app(prog_name="churn")
     except SystemExit as done:

@@ -44,6 +44,13 @@ def tune_allocator() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
+def tune_process() -> None:
+    """Every process-wide setting of a ``churn`` command, set before the command's imports: what the console entry
+    point calls first, and the bench steps that time a command."""
+    tune_collector()
+    tune_allocator()
+
+
 def exit_fast(code: int | str | None = 0) -> NoReturn:
     """End the process as Python's own exit does, without tearing the interpreter down.
 
