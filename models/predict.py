@@ -6,6 +6,7 @@ feature table, the Spark engine on each partition inside ``mapInPandas``.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from models.reasons import Explanations, explain
-from models.treeshap import contributions
+from models.treeshap import contributions, explained_here, own_copy
 
 #: Columns :func:`score_rows` adds to the feature rows.
 SCORE_COLUMNS = ["churn_probability", "reasons", "reason_summary", "contributions"]
@@ -25,7 +26,9 @@ class Predictions:
 
     Building the reason documents in the score table's order (by rank) spares copying 100,000 documents of
     2.4 KB into that order afterwards (about 1 s at 10 M events). :meth:`take` and
-    :meth:`models.reasons.Explanations.take` mean the same, so callers take from either.
+    :meth:`models.reasons.Explanations.take` mean the same, so callers take from either. The rows'
+    TreeSHAP contributions, which do not depend on that order, are computed from the start on another
+    thread (``pending``, see :func:`predict`) while the caller works out the order.
     """
 
     probability: np.ndarray
@@ -36,10 +39,12 @@ class Predictions:
     top_k: int
     context_groups: list
     causes: dict | None = None
+    pending: Future | None = None
 
     def take(self, order=None) -> Explanations:
         """The explanations of the rows at positions ``order`` (default: every row, in order), in that order."""
-        contrib, values = contributions(self.model, self.prepared), self.frame
+        contrib = self.pending.result() if self.pending is not None else contributions(self.model, self.prepared)
+        values = self.frame
         if order is not None:  # TreeSHAP in the frame's order: on rows taken out of it, it took 0.3 s longer
             rows = np.asarray(order)
             contrib, values = contrib.iloc[rows], values.iloc[rows]
@@ -67,7 +72,22 @@ def predict(model, frame: pd.DataFrame, features, top_k: int, context_groups,
     """
     prepared = model.prepare(frame)
     probability = np.asarray(model.predict_risk(prepared), dtype="float64")
-    return Predictions(probability, model, prepared, frame, features, top_k, list(context_groups), causes)
+    return Predictions(probability, model, prepared, frame, features, top_k, list(context_groups), causes,
+                       _contributions_started(model, prepared))
+
+
+def _contributions_started(model, prepared: pd.DataFrame) -> Future | None:
+    """TreeSHAP of ``prepared`` running on a thread of its own, with its own copy of the booster, so that a
+    scoring run's drift check, curves and ranking overlap with it; ``None`` where the model computes them itself
+    (:func:`models.treeshap.explained_here`: :meth:`Predictions.take` asks it then, on the caller's thread)."""
+    booster = getattr(model, "booster_", None)
+    if not explained_here(booster, prepared.columns):  # the model's own method: on the caller's thread
+        return None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-treeshap")
+    try:
+        return pool.submit(contributions, model, prepared, own_copy(booster))
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
 
 
 def predict_and_explain(model, frame: pd.DataFrame, features, top_k: int,

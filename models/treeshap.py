@@ -20,7 +20,7 @@ ZERO = 1e-35
 TREE_CHUNK = 32
 
 
-def contributions(model, X: pd.DataFrame) -> pd.DataFrame:
+def contributions(model, X: pd.DataFrame, booster=None) -> pd.DataFrame:
     """Exact TreeSHAP contributions of a LightGBM-backed model: ``model.contributions(X)``, faster.
 
     TreeSHAP of one tree depends on a row only through the side of every split
@@ -31,17 +31,38 @@ def contributions(model, X: pd.DataFrame) -> pd.DataFrame:
     floating-point summation order. Models without a single-output LightGBM
     ``booster_`` fall back to ``model.contributions``.
 
+    ``booster`` (default ``model.booster_``) may be a copy of the model's own (:func:`own_copy`): a thread
+    explaining with a copy cannot race with predictions made meanwhile with the model's.
+
     Returns
     -------
     pandas.DataFrame
         One column per model feature plus ``base_value``, indexed like ``X``.
     """
-    booster = getattr(model, "booster_", None)
+    booster = getattr(model, "booster_", None) if booster is None else booster
     prepared = model.prepare(X)
-    if booster is None or booster.num_model_per_iteration() != 1 or booster.feature_name() != list(prepared.columns):
+    if not explained_here(booster, prepared.columns):
         return model.contributions(X)
     values = tree_contributions(booster, lightgbm_matrix(prepared, booster))
     return pd.DataFrame(values, columns=[*prepared.columns, BASE], index=X.index)
+
+
+def explained_here(booster, columns) -> bool:
+    """Whether :func:`contributions` computes a model's contributions itself, with ``booster`` (a single-output
+    LightGBM booster over exactly the prepared ``columns``), rather than asking the model."""
+    return (booster is not None and booster.num_model_per_iteration() == 1
+            and booster.feature_name() == list(columns))
+
+
+def own_copy(booster):
+    """A copy of a LightGBM booster (the same trees and category levels; 5 ms for 200 trees).
+
+    A booster keeps the tree range of the prediction it is running in itself (:func:`tree_contributions`), so two
+    threads predicting with one booster race; each with its own copy cannot.
+    """
+    import lightgbm as lgb
+
+    return lgb.Booster(model_str=booster.model_to_string())
 
 
 def lightgbm_matrix(frame: pd.DataFrame, booster) -> np.ndarray:

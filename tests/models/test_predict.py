@@ -92,3 +92,25 @@ def test_reasons_taken_in_any_order_are_those_of_the_rows_in_frame_order(setup, 
         assert [str(t) for t in getattr(reordered, field)] == [str(getattr(explained, field)[i]) for i in order]
     assert built.first.tolist() == reordered.first.tolist()
     np.testing.assert_array_equal(built.group_contributions.to_numpy(), reordered.group_contributions.to_numpy())
+
+
+def test_contributions_worked_out_beside_predictions_are_those_worked_out_alone(setup):
+    """``predict`` starts TreeSHAP on a thread of its own (``Predictions.pending``) with a copy of the booster: the
+    model's own booster predicting meanwhile (a LightGBM booster keeps the tree range of a prediction in itself)
+    changes neither the contributions nor the predictions."""
+    from models.treeshap import contributions
+
+    model, features, _ = setup
+    frame = rows(20_000, seed=4)[0]
+    alone = contributions(model, model.prepare(frame))
+    raw = model.raw_score(frame)
+    predictions = predict(model, frame, features, 2, [])
+    assert predictions.pending is not None
+    during = [model.raw_score(frame.head(500))]
+    while not predictions.pending.done():  # the model's booster predicts as long as the thread runs tree after tree
+        during.append(model.raw_score(frame.head(500)))
+    pd.testing.assert_frame_equal(predictions.pending.result(), alone)
+    for scores in during:
+        np.testing.assert_array_equal(scores, raw[:500])
+    np.testing.assert_array_equal(predictions.take().group_contributions.to_numpy(),
+                                  predict_and_explain(model, frame, features, 2, [])[1].group_contributions.to_numpy())
