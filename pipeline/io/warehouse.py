@@ -180,21 +180,19 @@ class Warehouse:
     def _with_change(self, con, scores: pd.DataFrame, as_of: date, features: dict) -> pd.DataFrame:
         """``scores`` with ``probability_change`` and ``change_reasons`` against each account's latest row
         before ``as_of``."""
-        table = self.names["scores"]
-        previous = self.backend.fetch(con, (
-            f"SELECT s.account_id, s.churn_probability AS previous, s.contributions AS before FROM {table} s JOIN ("
-            f"SELECT account_id, MAX(as_of_date) AS d FROM {table} WHERE as_of_date < ? GROUP BY account_id"
-            ") p ON s.account_id = p.account_id AND s.as_of_date = p.d"), [as_of])
         # aligned by account, not merged: a merge would copy every column, kilobytes of JSON a row
-        earlier = previous.set_index("account_id").reindex(scores["account_id"].to_numpy())
+        earlier = self._latest_before(con, as_of, "churn_probability").reindex(scores["account_id"].to_numpy())
         out = scores.drop(columns=["probability_change", "change_reasons"], errors="ignore")
         if "contributions" not in out:  # rows from an older scorer
             out["contributions"] = None
-        out["probability_change"] = out["churn_probability"].to_numpy() - earlier["previous"].to_numpy(dtype="float64")
+        out["probability_change"] = out["churn_probability"].to_numpy() - earlier.to_numpy(dtype="float64")
         floor = self.change_min_points
-        earlier_docs = earlier["before"].to_numpy()
-        befores = {i: before for i, change in enumerate(out["probability_change"].tolist())
-                   if moves(change, floor) and (before := _parsed(earlier_docs[i])) is not None}
+        moved = [i for i, change in enumerate(out["probability_change"].tolist()) if moves(change, floor)]
+        # only the moved accounts' earlier documents are read: a night's run would otherwise read every account's
+        # (100,000 accounts: 250 MB of JSON, 0.5 s on DuckDB) to explain the few that moved
+        ids = out["account_id"].to_numpy()
+        earlier_docs = self._latest_before(con, as_of, "contributions", [str(ids[i]) for i in moved]) if moved else {}
+        befores = {i: before for i in moved if (before := _parsed(earlier_docs.get(ids[i]))) is not None}
         at = np.fromiter(befores, dtype=np.int64, count=len(befores))
         change_reasons = np.full(len(out), None, dtype=object)
         # the current rows' JSON is parsed only where there is a move to explain, read item by item: the documents
@@ -204,6 +202,16 @@ class Warehouse:
                               for i, change, before in zip(at, out["probability_change"].to_numpy()[at], befores.values())]
         out["change_reasons"] = change_reasons
         return out
+
+    def _latest_before(self, con, as_of: date, column: str, accounts: list[str] | None = None) -> pd.Series:
+        """``column`` of each account's latest row before ``as_of``, by account id (only ``accounts``, if given)."""
+        table = self.names["scores"]
+        among = "" if accounts is None else " AND account_id = ANY(?)"
+        rows = self.backend.fetch(con, (
+            f"SELECT s.account_id, s.{column} AS value FROM {table} s JOIN ("
+            f"SELECT account_id, MAX(as_of_date) AS d FROM {table} WHERE as_of_date < ?{among} GROUP BY account_id"
+            ") p ON s.account_id = p.account_id AND s.as_of_date = p.d"), [as_of] + ([] if accounts is None else [accounts]))
+        return rows.set_index("account_id")["value"]
 
     def _rechange_next(self, con, as_of: date, features: dict) -> None:
         """Recompute the change of each account's first row after ``as_of`` against the table as it now is.
