@@ -333,6 +333,27 @@ def test_postgres_json_and_nulls_round_trip(pg_database):
     assert kinds[0] == ("object", True, None) and kinds[1] == ("object", True, "Ann")
 
 
+@pytest.mark.postgres
+def test_postgres_compresses_the_documents_with_lz4_tables_of_earlier_versions_too(pg_database):
+    store = Warehouse(pg_database)
+    write(store, D1, ACCOUNTS[:5], 1, "r1")
+    with psycopg.connect(pg_database, autocommit=True) as con:  # as an earlier version left it: the default pglz
+        con.execute("ALTER TABLE churn_scores ALTER COLUMN reasons SET COMPRESSION pglz")
+    rows = fake_scores(D2, ACCOUNTS[:5], 2, "r2")
+    long = {"base_value": -2.0, "other": 0.0, "protective": [], "context": [],
+            "risk": [{"group": "nps", "feature": "nps_last", "value": float(i), "sentence": f"Last NPS answer was {i}",
+                      "contribution": 0.1} for i in range(200)]}  # 12 KB: stored compressed, out of line
+    rows["reasons"] = json.dumps(long)
+    store.write(rows, run_for(D2, "r2", 5))
+    with psycopg.connect(pg_database) as con:
+        methods = dict(con.execute("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = "
+                                   "'churn_scores'::regclass AND attname IN ('reasons', 'contributions')").fetchall())
+        stored = con.execute("SELECT DISTINCT pg_column_compression(reasons), reasons = %s::jsonb FROM churn_scores "
+                             "WHERE as_of_date = %s", [json.dumps(long), D2]).fetchall()
+    assert methods == {"reasons": "l", "contributions": "l"}
+    assert stored == [("lz4", True)]
+
+
 def test_which_model_served_and_the_renewal_are_recorded_and_added_in_place(store):
     write(store, D1, ACCOUNTS, 1, "r1")
     with store.backend.transaction() as con:  # tables made before issue 23 recorded either
