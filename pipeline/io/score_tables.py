@@ -81,9 +81,10 @@ RUN_COLUMNS = [
     Column("finished_at", "timestamp", False, "End of the run (UTC), just before the commit."),
     Column("seconds", "double", False, "finished_at - started_at."),
     Column("timings", "json", False, "Seconds per step: model (load, on its own thread while the data is opened and "
-           "checked, so it overlaps them), features, predict (probabilities), drift, curves (time to churn), reasons (TreeSHAP and the reason documents, built in rank order), write. On the "
-           "Spark engine `spark` (features, probabilities and reasons on the executors) takes the place of features "
-           "and predict."),
+           "checked, so it overlaps them), features, predict (probabilities), drift, curves (time to churn), reasons "
+           "(the reason documents, built in rank order, and what is left of TreeSHAP, which starts with predict on "
+           "a thread of its own), write. On the Spark engine `spark` (features, probabilities and reasons on the "
+           "executors) takes the place of features and predict."),
     Column("drift", "json", False, "PSI of every feature vs the training data, largest first; `null` for a feature "
            "not checked (too few training accounts had the history it needs)."),
     Column("warnings", "text", False, "Drift warnings, one per line."),
