@@ -82,6 +82,17 @@ def test_attach_left_joins_on_the_keys_keeping_one_copy():
     assert out["account_id"].tolist() == ["a", "b"] and pd.isna(out["y"].iloc[0]) and out["y"].iloc[1] == 20.0
 
 
+def test_attach_joins_several_tables_in_one_chain_as_one_at_a_time():
+    left = ibis.memtable({"account_id": ["a", "b"], "as_of": [date(2024, 1, 1)] * 2, "x": [1, 2]})
+    right = ibis.memtable({"account_id": ["b", "c"], "as_of": [date(2024, 1, 1)] * 2, "y": [20.0, 30.0]})
+    third = ibis.memtable({"account_id": ["a", "b"], "as_of": [date(2024, 1, 1), date(2024, 2, 1)], "z": ["p", "q"]})
+    chained = attach(left, right, third).execute().sort_values("account_id").reset_index(drop=True)
+    stepwise = attach(attach(left, right), third).execute().sort_values("account_id").reset_index(drop=True)
+    assert list(chained.columns) == ["account_id", "as_of", "x", "y", "z"]
+    pd.testing.assert_frame_equal(chained, stepwise)
+    assert chained["z"].tolist() == ["p", None]  # b's row is of another date
+
+
 def test_tidy_sorts_rows_and_coerces_types(table):
     mrr, plan = (next(f for f in table.features if f.name == n) for n in ("mrr", "plan"))
     raw = pd.DataFrame({"account_id": [2, 1], "as_of": pd.to_datetime(["2024-02-01", "2024-01-01"]),
