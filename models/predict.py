@@ -44,12 +44,11 @@ class Predictions:
     def take(self, order=None) -> Explanations:
         """The explanations of the rows at positions ``order`` (default: every row, in order), in that order."""
         contrib = self.pending.result() if self.pending is not None else contributions(self.model, self.prepared)
-        values = self.frame
-        if order is not None:  # TreeSHAP in the frame's order: on rows taken out of it, it took 0.3 s longer
-            rows = np.asarray(order)
-            contrib, values = contrib.iloc[rows], values.iloc[rows]
-        return explain(contrib, values, self.features, self.top_k, self.context_groups,
-                       medians=getattr(self.model, "medians_", None), causes=self.causes)
+        # TreeSHAP in the frame's order (on rows taken out of it, it took 0.3 s longer); each block of reasons
+        # takes its rows of both tables on its own thread (reordering them first took 0.4 s on this one)
+        return explain(contrib, self.frame, self.features, self.top_k, self.context_groups,
+                       medians=getattr(self.model, "medians_", None), causes=self.causes,
+                       rows=None if order is None else np.asarray(order))
 
 
 def predict(model, frame: pd.DataFrame, features, top_k: int, context_groups,

@@ -75,13 +75,14 @@ def test_score_rows_is_predict_and_explain_in_text_form(setup):
     assert out["reason_summary"].tolist() == [str(s) for s in explained.summary]
 
 
-def test_reasons_taken_in_any_order_are_those_of_the_rows_in_frame_order(setup, monkeypatch):
+@pytest.mark.parametrize("block_rows", [7, 8_000])  # 60 rows: 9 blocks on threads, or one block
+def test_reasons_taken_in_any_order_are_those_of_the_rows_in_frame_order(setup, monkeypatch, block_rows):
     """Scoring builds the reasons in rank order (``Predictions.take``): the same documents as building them in the
     frame's order and reordering (``Explanations.take``), across blocks of rows too."""
     import models.reasons
 
     model, features, frame = setup
-    monkeypatch.setattr(models.reasons, "BLOCK_ROWS", 7)  # 60 rows: 9 blocks, on threads
+    monkeypatch.setattr(models.reasons, "BLOCK_ROWS", block_rows)
     predictions = predict(model, frame, features, 2, ["renewal"])
     probability, explained = predict_and_explain(model, frame, features, 2, ["renewal"])
     order = np.random.default_rng(3).permutation(len(frame))
