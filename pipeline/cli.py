@@ -94,12 +94,20 @@ def _config(config: Optional[Path], **overrides):
 
 
 def _data_config(config: Optional[Path], **overrides):
-    """The config of a command that reads data: a sources mapping, if any, is checked before any work."""
+    """The config of a command that reads data: a sources mapping, if any, is checked before any work.
+
+    A folder read on DuckDB starts opening here, on a thread of its own (:func:`pipeline.io.folders.start_opening`),
+    so the command calls this before importing its step, and DuckDB reads the folder while Python imports.
+    """
+    from pipeline.io.folders import start_opening
     from pipeline.io.mapping_file import load_mapping
+    from pipeline.io.urls import duckdb_path
 
     cfg = _config(config, **overrides)
     if cfg.sources:
         load_mapping(cfg.sources)
+    if cfg.engine == "duckdb" and cfg.data is not None:
+        start_opening(duckdb_path(str(cfg.data)), cfg.csv_in_memory_mb)
     return cfg
 
 
@@ -176,10 +184,10 @@ def validate(
     config: Optional[Path] = ConfigOpt,
 ):
     """Check every contract table; exit 2 on errors, 0 with warnings only."""
+    cfg = _data_config(config, data=data, engine=engine, sources=_text(sources))
     from pipeline.contract.validate import validate as run_checks
     from pipeline.engine.engines import get_engine
 
-    cfg = _data_config(config, data=data, engine=engine, sources=_text(sources))
     with get_engine(cfg.engine).source(cfg) as source:
         report = run_checks(source)
     typer.echo(report.render())
@@ -220,9 +228,9 @@ def features(
     config: Optional[Path] = ConfigOpt,
 ):
     """Write the point-in-time feature table for one as-of date (or the whole snapshot panel)."""
+    cfg = _data_config(config, data=data, engine=engine, sources=_text(sources))
     from pipeline.engine.snapshot import open_snapshot
 
-    cfg = _data_config(config, data=data, engine=engine, sources=_text(sources))
     with open_snapshot(cfg, as_of=_parse_date(as_of, "--as-of"), panel=panel, validate=validate_first) as snap:
         table, dates = snap.build(with_labels=panel), snap.dates
     frame = table.frame
@@ -252,12 +260,12 @@ def train(
     config: Optional[Path] = ConfigOpt,
 ):
     """Backtest out of time against the health score, train, report, log to MLflow and promote if better."""
-    from pipeline.steps import train as training
-
     cfg = _data_config(
         config, data=data, engine=engine, sources=_text(sources), **{"training.seed": seed, "training.report_dir": str(report_dir) if report_dir else None,
                               "tracking.uri": tracking_uri},
     )
+    from pipeline.steps import train as training
+
     _say_tracking(cfg)
     result = training.run(cfg, train_until=_parse_date(train_until, "--train-until"), progress=_say, promote=promote)
     typer.echo(training.summary(result))
@@ -277,9 +285,9 @@ def score(
     config: Optional[Path] = ConfigOpt,
 ):
     """Score every active account with reasons and write churn_scores and score_runs in one transaction."""
+    cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources), **{"tracking.uri": tracking_uri})
     from pipeline.steps import score as scoring
 
-    cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources), **{"tracking.uri": tracking_uri})
     _say_tracking(cfg)
     results = scoring.run_with_history(cfg, as_of=_parse_date(as_of, "--as-of"), history=history, model_uri=model,
                                        progress=_say)
@@ -332,10 +340,10 @@ def impact(
     config: Optional[Path] = ConfigOpt,
 ):
     """Compare churn between an experiment's outreach and holdout arms; write churn_experiment_results and a page."""
+    cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources))
     from pipeline.steps import impact as impacts
     from pipeline.render.impact_page import to_text
 
-    cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources))
     result = impacts.run(cfg, experiment, as_of=_parse_date(as_of, "--as-of"), out=out)
     typer.echo(to_text(result), nl=False)
     for path in result.files:
@@ -355,10 +363,10 @@ def train_uplift(
     config: Optional[Path] = ConfigOpt,
 ):
     """Learn from an experiment's arms whom a call keeps (uplift), out of time; log and register it in MLflow."""
-    from pipeline.steps import uplift
-
     cfg = _data_config(config, data=data, warehouse=warehouse, engine=engine, sources=_text(sources),
                        **{"tracking.uri": tracking_uri})
+    from pipeline.steps import uplift
+
     _say_tracking(cfg)
     result = uplift.train_experiment(cfg, experiment, until=_parse_date(train_until, "--train-until"), progress=_say)
     typer.echo(uplift.summary(result), nl=False)

@@ -22,7 +22,8 @@ from pipeline.contract.checks import Parser
 from pipeline.contract.tables import TABLES
 from pipeline.errors import SourceError, mask_secrets
 from pipeline.io.mapping_file import DIALECTS, EPOCH_UNITS, SourceMapping, TableMap, read_only_select, referenced_tables
-from pipeline.io.sources import Source, folder_entry, folder_names, folder_reader
+from pipeline.io.folders import folder_entry, folder_names, folder_reader
+from pipeline.io.sources import Source
 
 CATALOG_PREFIX = "spark-catalog:"
 

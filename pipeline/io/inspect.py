@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.io.apply_mapping import Resolver
-from pipeline.io.sources import Source, folder_names
+from pipeline.io.folders import folder_names
+from pipeline.io.sources import Source
 
 #: Schemas of the database itself, never a customer's data.
 SYSTEM_SCHEMAS = {"information_schema", "pg_catalog", "pg_toast"}

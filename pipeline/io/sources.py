@@ -8,9 +8,7 @@ typed per the contract and queried where the data lives.
 
 from __future__ import annotations
 
-import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from pathlib import Path
@@ -20,7 +18,7 @@ import ibis
 from pipeline.contract.checks import Parser
 from pipeline.contract.tables import KINDS, TABLES
 from pipeline.errors import SourceError, mask_secrets
-from pipeline.io.csv_types import quote, sniffed_call
+from pipeline.io.folders import opened
 from pipeline.io.urls import duckdb_path, is_postgres, mask_url, postgres_url
 
 if TYPE_CHECKING:
@@ -233,81 +231,8 @@ def _utc_duckdb(path: str = ":memory:", read_only: bool = False):
 
 
 def _open_folder(path: Path, csv_in_memory_mb: float = 0) -> Source:
-    con = _utc_duckdb()
-    names = {}
-    for table, reader in _folder_readers(con.con, path).items():
-        if not _kept_in_memory(con, path, table, reader, csv_in_memory_mb):
-            con.raw_sql(f'CREATE VIEW "{table}" AS SELECT * FROM {reader}')
-        names[table] = table
-    return Source(str(path), "folder", con, names)
-
-
-def _kept_in_memory(con, path: Path, table: str, reader: str, limit_mb: float) -> bool:
-    """Read a CSV file of at most ``limit_mb`` MB, typed as detected, into a temporary table named ``table``.
-
-    ``False`` (and nothing created) for other files and for a file that does not read: its
-    view then reports the problem where a query uses it, as before.
-    """
-    entry = folder_entry(path, table)
-    if entry is None or entry[0] != "csv" or not entry[1].is_file() or not reader.startswith("read_csv("):
-        return False
-    if entry[1].stat().st_size > limit_mb * 1e6:
-        return False
-    try:
-        con.raw_sql(f'CREATE TEMP TABLE "{table}" AS SELECT * FROM {reader}')
-    except Exception:
-        return False
-    return True
-
-
-def folder_entry(path: Path, table: str) -> tuple[str, Path] | None:
-    """Format and location of ``table`` in a folder: ``("parquet" | "csv", file or glob)``, if present.
-
-    The first of ``<table>.parquet``, ``<table>.csv``, ``<table>/*.parquet``, ``<table>/*.csv``.
-    """
-    for fmt in ("parquet", "csv"):
-        if (path / f"{table}.{fmt}").is_file():
-            return fmt, path / f"{table}.{fmt}"
-    folder = path / table
-    if folder.is_dir():
-        for fmt in ("parquet", "csv"):
-            if any(folder.glob(f"*.{fmt}")):
-                return fmt, folder / f"*.{fmt}"
-    return None
-
-
-def folder_names(path: Path) -> list[str]:
-    """Every table name a folder holds (file stems and folders of files), sorted."""
-    names = {f.stem for f in path.iterdir() if f.is_file() and f.suffix in (".csv", ".parquet")}
-    names |= {f.name for f in path.iterdir() if f.is_dir() and folder_entry(path, f.name) is not None}
-    return sorted(names)
-
-
-def _folder_readers(con, path: Path) -> dict[str, str]:
-    """:func:`folder_reader` of every contract table the folder holds, the CSV files detected side by side
-    (DuckDB detects one file on one thread), each on its own cursor of the DuckDB connection ``con``."""
-    present = [table for table in TABLES if folder_entry(path, table) is not None]
-    cursors = [con.cursor() for _ in present]  # opened here: each thread then uses only its own
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, min(len(present), os.cpu_count() or 1))) as pool:
-            readers = list(pool.map(lambda table, cursor: folder_reader(cursor, path, table), present, cursors))
-    finally:
-        for cursor in cursors:
-            cursor.close()
-    return {table: reader for table, reader in zip(present, readers) if reader is not None}
-
-
-def folder_reader(con, path: Path, table: str) -> str | None:
-    """The DuckDB table function reading ``table`` from a folder, if present (``con``: a DuckDB connection)."""
-    entry = folder_entry(path, table)
-    if entry is None:
-        return None
-    fmt, location = entry
-    if fmt == "parquet":
-        return f"read_parquet({quote(location)})"
-    if location.is_file():
-        return sniffed_call(con, location)
-    return f"read_csv({quote(location)}, header = true, auto_detect = true, sample_size = -1)"
+    con, names = opened(path, csv_in_memory_mb)
+    return Source(str(path), "folder", ibis.duckdb.from_connection(con), names)
 
 
 def _open_duckdb_file(path: Path) -> Source:

@@ -120,3 +120,35 @@ def test_help_and_light_commands_import_no_mlflow_lightgbm_or_spark(small_world,
     assert _loaded_after(["score", "--help"]) == []
     assert _loaded_after(["validate", "--data", str(small_world)]) == []
     assert _loaded_after(["features", "--data", str(small_world), "--out", str(tmp_path / "f.parquet")]) == []
+
+
+@pytest.mark.parametrize("engine, early", [("duckdb", True), ("spark", False)])
+def test_a_command_reading_a_folder_on_duckdb_starts_opening_it_with_its_config(tmp_path, monkeypatch, engine, early):
+    """Every command reading data starts opening a folder on DuckDB as soon as its config is read
+    (``pipeline.io.folders.start_opening``), before importing its step; not for Spark, which reads it itself."""
+    import tiny_world
+    from pipeline import cli
+    from pipeline.io import folders
+
+    started = []
+    monkeypatch.setattr(folders, "start_opening", lambda spec, mb: started.append((str(spec), mb)))
+    folder = tiny_world.write(tmp_path / "w", fmt="csv")
+    cfg = cli._data_config(None, data=str(folder), engine=engine)
+    assert started == ([(str(folder), cfg.csv_in_memory_mb)] if early else [])
+
+
+def test_the_command_s_source_takes_the_folder_opened_early(tmp_path, monkeypatch):
+    import threading
+
+    import tiny_world
+    from pipeline.io import folders
+
+    folder = tiny_world.write(tmp_path / "w", fmt="csv")
+    threads = []
+    opening = folders.connect_folder
+    monkeypatch.setattr(folders, "connect_folder",
+                        lambda *a: threads.append(threading.current_thread().name) or opening(*a))
+    result = invoke(app, "validate", "--data", folder, "--engine", "duckdb")
+    assert result.exit_code == 0, result.output
+    assert len(threads) == 1 and threads[0].startswith("churn-folder")  # opened once, early, on its own thread
+    assert folders._early is None  # and taken by the command's source

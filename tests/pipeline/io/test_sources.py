@@ -9,7 +9,7 @@ import pytest
 import tiny_world
 from pipeline.contract.tables import TABLES
 from pipeline.errors import SourceError
-from pipeline.io.sources import _folder_readers, folder_reader, open_frames, open_source
+from pipeline.io.sources import open_frames, open_source
 
 REQUIRED = [name for name, t in TABLES.items() if t.required]
 
@@ -50,15 +50,6 @@ def test_every_folder_layout_gives_the_same_typed_tables(tmp_path, reference, la
         assert all(kinds[t] == ("LOCAL TEMPORARY" if layout == "csv-in-memory" else "VIEW") for t in TABLES)
         for table in TABLES:
             pd.testing.assert_frame_equal(typed(source, table), reference[table], check_dtype=False, obj=table)
-
-
-def test_csv_files_detected_side_by_side_read_as_one_by_one(tmp_path):
-    folder = tiny_world.write(tmp_path / "w", fmt="csv")
-    (folder / "milestones.csv").unlink()  # an absent optional table has no reader
-    con = duckdb.connect()
-    one_by_one = {t: folder_reader(con, folder, t) for t in TABLES if folder_reader(con, folder, t) is not None}
-    assert "milestones" not in one_by_one and "read_csv(" in one_by_one["accounts"]
-    assert _folder_readers(con, folder) == one_by_one
 
 
 def test_a_duckdb_file_with_only_the_required_tables(tmp_path, reference):
