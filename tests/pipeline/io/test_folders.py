@@ -18,9 +18,9 @@ from pipeline.io.sources import open_source
 @pytest.fixture(autouse=True)
 def no_opening_left():
     """Every test starts and ends with no folder opening early (the slot is the process's)."""
-    folders.opened_nothing()
+    folders.drop_opening()
     yield
-    folders.opened_nothing()
+    folders.drop_opening()
 
 
 def test_csv_files_detected_side_by_side_read_as_one_by_one(tmp_path):
