@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from models.errors import ModelError
+from models.treeshap import lightgbm_matrix
 
 if TYPE_CHECKING:  # LightGBM is imported where a booster is built: `churn score` reads the curve helpers
     import lightgbm as lgb  # (anchor, check_curves...) while its model loads on another thread
@@ -170,20 +171,6 @@ def renewal_from(timing: tuple[np.ndarray, np.ndarray], start_day) -> np.ndarray
     return np.where(repeats, np.mod(days, np.where(repeats, term, 1.0)), days)
 
 
-def booster_matrix(prepared: pd.DataFrame) -> np.ndarray:
-    """``prepared`` (:meth:`models.classifier.ChurnModel.prepare`) as the float matrix LightGBM makes of it:
-    categorical columns as their category codes (missing: NaN), the rest as they are."""
-    out = np.empty(prepared.shape, dtype="float64")
-    for i, name in enumerate(prepared.columns):
-        values = prepared[name]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            codes = values.cat.codes.to_numpy()
-            out[:, i] = np.where(codes < 0, np.nan, codes)
-        else:
-            out[:, i] = values.to_numpy(dtype="float64", na_value=np.nan)
-    return out
-
-
 class HazardModel:
     """Discrete-time hazard model: per-period churn hazards from a LightGBM booster on person-period rows.
 
@@ -247,7 +234,7 @@ class HazardModel:
         model = ChurnModel(params=self.params, seed=self.seed, calibration="none").set_columns(
             features.iloc[np.unique(row)], columns, categorical, monotone)
         timing = renewal_timing(features)  # the term only when it is a feature, as the rows had it
-        snapshots = booster_matrix(model.prepare(features))
+        snapshots = lightgbm_matrix(model.prepare(features))
         del features  # only the snapshots' matrix is held beside the rows'
         matrix = np.empty((len(row), len(columns)), order="F")  # column-major, as LightGBM gets a frame's
         for j in range(len(columns)):
@@ -272,7 +259,7 @@ class HazardModel:
         per_period = getattr(self, "per_period_", [PERIOD])  # models saved before the renewal column
         renewal = RENEWAL_IN_PERIOD in per_period
         prepared = self.model_.prepare(X.assign(**{PERIOD: 1.0}, **({RENEWAL_IN_PERIOD: 0.0} if renewal else {})))
-        matrix = booster_matrix(prepared)
+        matrix = lightgbm_matrix(prepared)
         column = prepared.columns.get_loc(PERIOD)
         if renewal:
             timing, renewal_column = renewal_timing(X), prepared.columns.get_loc(RENEWAL_IN_PERIOD)

@@ -65,14 +65,21 @@ def own_copy(booster):
     return lgb.Booster(model_str=booster.model_to_string())
 
 
-def lightgbm_matrix(frame: pd.DataFrame, booster) -> np.ndarray:
-    """``frame`` as LightGBM sees it: floats, categories as codes of the training levels, NaN missing."""
+def lightgbm_matrix(frame: pd.DataFrame, booster=None) -> np.ndarray:
+    """``frame`` as LightGBM sees it, column-major: floats, categories as codes, NaN missing.
+
+    The codes are those of the training levels of ``booster`` when it has them (a booster fitted on a frame);
+    otherwise the frame's own (a prepared frame, :meth:`models.classifier.ChurnModel.prepare`, has the training
+    levels; a booster fitted on a matrix, such as the time-to-churn model's, keeps none).
+    """
     out = np.empty(frame.shape, order="F")
-    levels = iter(booster.pandas_categorical or [])
+    levels = iter(getattr(booster, "pandas_categorical", None) or [])
     for j, col in enumerate(frame.columns):
         series = frame[col]
         if isinstance(series.dtype, pd.CategoricalDtype):
-            codes = pd.Categorical(series, categories=next(levels)).codes.astype("float64")
+            known = next(levels, None)
+            codes = (series.cat.codes if known is None else pd.Categorical(series, categories=known).codes)
+            codes = np.asarray(codes, dtype="float64")
             out[:, j] = np.where(codes < 0, np.nan, codes)
         else:
             out[:, j] = series.to_numpy(dtype="float64", na_value=np.nan)

@@ -121,14 +121,15 @@ def test_hazards_read_the_rows_as_lightgbm_reads_the_frame_categoricals_included
 
 
 def test_the_trees_split_by_the_period_add_up_to_the_booster():
-    from models.hazard import booster_matrix, split_trees
+    from models.hazard import split_trees
+    from models.treeshap import lightgbm_matrix
 
     frame = world(n=800)
     model = HazardModel(period_days=30, periods=4).fit(frame, END, 30, trees=40, feature_names=["x", "noise"])
     fixed, by_period = split_trees(model.model_.booster_, "period")
     assert fixed is not None and by_period is not None
     assert fixed.num_trees() + by_period.num_trees() == model.model_.booster_.num_trees()
-    matrix = booster_matrix(model.model_.prepare(frame.head(200).assign(period=2.0)))
+    matrix = lightgbm_matrix(model.model_.prepare(frame.head(200).assign(period=2.0)))
     whole = model.model_.booster_.predict(matrix, raw_score=True)
     assert np.allclose(fixed.predict(matrix, raw_score=True) + by_period.predict(matrix, raw_score=True), whole)
 
