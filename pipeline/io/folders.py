@@ -128,10 +128,17 @@ _lock = threading.Lock()
 _early: _Opening | None = None  # at most one: a command opens one folder
 
 
+def _swap(opening: _Opening | None) -> _Opening | None:
+    """Put ``opening`` in the one slot; the opening it held, if any."""
+    global _early
+    with _lock:
+        previous, _early = _early, opening
+    return previous
+
+
 def start_opening(spec, csv_in_memory_mb: float = 0) -> None:
     """Start :func:`connect_folder` of ``spec`` on a thread of its own when ``spec`` is a folder; a later
     :func:`opened` of the same folder and limit takes the connection (an earlier opening nobody took is dropped)."""
-    global _early
     path = Path(str(spec))
     if not path.is_dir():
         return
@@ -139,18 +146,14 @@ def start_opening(spec, csv_in_memory_mb: float = 0) -> None:
         opening = _Opening(path, csv_in_memory_mb)
     except OSError:  # a folder that cannot be listed: the source, opened as before, says why
         return
-    with _lock:
-        previous, _early = _early, opening
-    if previous is not None:
+    if (previous := _swap(opening)) is not None:
         previous.discard()
 
 
 def opened(path: Path, csv_in_memory_mb: float = 0) -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
     """:func:`connect_folder` of ``path``: the connection :func:`start_opening` started for it if its files are
     still those it saw (names, sizes and modification times), else a new one."""
-    global _early
-    with _lock:
-        opening, _early = _early, None
+    opening = _swap(None)
     if opening is not None:
         if opening.key == (str(path.resolve()), float(csv_in_memory_mb)) and opening.files == _files_or_none(path):
             return opening.future.result()
@@ -160,10 +163,7 @@ def opened(path: Path, csv_in_memory_mb: float = 0) -> tuple[duckdb.DuckDBPyConn
 
 def drop_opening() -> None:
     """Drop the folder opening early, if any (nobody will take it)."""
-    global _early
-    with _lock:
-        opening, _early = _early, None
-    if opening is not None:
+    if (opening := _swap(None)) is not None:
         opening.discard()
 
 
