@@ -70,21 +70,24 @@ def predict(model, frame: pd.DataFrame, features, top_k: int, context_groups,
         Effect group -> its cause groups: when both are risk reasons, the cause is read first.
     """
     prepared = model.prepare(frame)
-    probability = np.asarray(model.predict_risk(prepared), dtype="float64")
-    return Predictions(probability, model, prepared, frame, features, top_k, list(context_groups), causes,
-                       _contributions_started(model, prepared))
-
-
-def _contributions_started(model, prepared: pd.DataFrame) -> Future | None:
-    """TreeSHAP of ``prepared`` running on a thread of its own, with its own copy of the booster, so that a
-    scoring run's drift check, curves and ranking overlap with it; ``None`` where the model computes them itself
-    (:func:`models.treeshap.explained_here`: :meth:`Predictions.take` asks it then, on the caller's thread)."""
     booster = getattr(model, "booster_", None)
-    if not explained_here(booster, prepared.columns):  # the model's own method: on the caller's thread
-        return None
+    if not explained_here(booster, prepared.columns):  # the model's own contributions, on the caller's thread
+        probability = model.predict_risk(prepared)
+        pending = None
+    else:  # one float matrix for the prediction and TreeSHAP, which starts first
+        matrix = model.matrix(prepared)
+        pending = _contributions_started(model, prepared, booster, matrix)
+        probability = model.predict_risk(matrix)
+    return Predictions(np.asarray(probability, dtype="float64"), model, prepared, frame, features, top_k,
+                       list(context_groups), causes, pending)
+
+
+def _contributions_started(model, prepared: pd.DataFrame, booster, matrix: np.ndarray) -> Future:
+    """TreeSHAP of ``prepared`` (``matrix`` as LightGBM reads it) running on a thread of its own, with its own copy
+    of ``booster``, so that a scoring run's prediction, drift check, curves and ranking overlap with it."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-treeshap")
     try:
-        return pool.submit(contributions, model, prepared, own_copy(booster))
+        return pool.submit(contributions, model, prepared, own_copy(booster), matrix)
     finally:
         pool.shutdown(wait=False)  # the thread ends with its one task
 

@@ -117,6 +117,18 @@ def test_raw_score_is_lightgbms_own_prediction_of_the_prepared_frame(model):
         np.testing.assert_array_equal(model.raw_score(X, trees=trees), own)
 
 
+def test_predictions_take_the_matrix_in_place_of_the_frame(model):
+    """``matrix`` is what the booster reads: predicting from it gives the frame's numbers; another width is refused."""
+    X, _ = make_data(300, seed=5)
+    X.loc[X.index[:20], "plan"] = None
+    matrix = model.matrix(X)
+    assert matrix.shape == (len(X), len(model.feature_names_))
+    np.testing.assert_array_equal(model.raw_score(matrix), model.raw_score(X))
+    np.testing.assert_array_equal(model.predict_proba(matrix), model.predict_proba(X))
+    with pytest.raises(ModelError, match="feature columns"):
+        model.raw_score(matrix[:, 1:])
+
+
 def test_prepare_orders_columns_and_maps_unseen_levels_to_missing(model):
     X, _ = make_data(200, seed=6)
     shuffled = X[["nps_last", "plan", "account_id", "noise", "usage"]].assign(extra=1.0)

@@ -111,6 +111,7 @@ def test_contributions_worked_out_beside_predictions_are_those_worked_out_alone(
     while not predictions.pending.done():  # the model's booster predicts as long as the thread runs tree after tree
         during.append(model.raw_score(frame.head(500)))
     pd.testing.assert_frame_equal(predictions.pending.result(), alone)
+    np.testing.assert_array_equal(predictions.probability, model.predict_risk(frame))
     for scores in during:
         np.testing.assert_array_equal(scores, raw[:500])
     np.testing.assert_array_equal(predictions.take().group_contributions.to_numpy(),

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.treeshap import contributions, tree_contributions
+from models.treeshap import _has_tiny, contributions, tree_contributions
 
 
 class BoosterModel:
@@ -62,6 +62,17 @@ def test_values_lightgbm_would_round_to_zero_take_the_exact_path(awkward_model):
     matrix = today.assign(plan=today["plan"].cat.codes.astype(float)).to_numpy()
     assert np.abs(tree_contributions(model.booster_, matrix)
                   - model.booster_.predict(matrix, pred_contrib=True)).max() < 1e-12
+
+
+@pytest.mark.parametrize("value", [1e-40, -1e-36])
+def test_a_value_lightgbm_reads_as_zero_is_found_in_any_column(value):
+    matrix = np.asfortranarray(np.random.default_rng(0).normal(size=(30, 20)))
+    matrix[::3] = 0.0
+    assert not _has_tiny(matrix)
+    for column in (0, 7, 8, 19):  # first, last of a block, first of the next, last column
+        found = matrix.copy(order="F")
+        found[4, column] = value
+        assert _has_tiny(found)
 
 
 def test_the_sum_is_the_same_whatever_the_threads_and_tree_chunks(awkward_model, monkeypatch):
