@@ -64,6 +64,20 @@ def test_arrow_allocates_from_malloc_unless_the_environment_names_another_pool()
     assert _pool_after_tuning("", _without_arrow_pool(ARROW_DEFAULT_MEMORY_POOL="mimalloc")) == "mimalloc"
 
 
+def _numpy_huge_pages_after_tuning(env: dict) -> bool:
+    """Whether NumPy asks for huge pages in a fresh process that imports it after :func:`tune_process`."""
+    probe = ("from pipeline.process import tune_process\ntune_process()\nimport numpy as np\n"
+             "print(np._core.multiarray._set_madvise_hugepage(True))")  # returns the setting it replaces
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env, check=True)
+    return done.stdout.strip() == "True"
+
+
+def test_numpy_takes_ordinary_pages_unless_the_environment_asks_for_huge_ones():
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    assert _numpy_huge_pages_after_tuning(env) is False
+    assert _numpy_huge_pages_after_tuning({**env, "NUMPY_MADVISE_HUGEPAGE": "1"}) is True
+
+
 def test_the_fast_exit_keeps_what_a_normal_exit_does():
     """Threads are waited for, atexit handlers run, streams are flushed, the code is the command's."""
     probe = ("import atexit, sys, threading, time\nfrom pipeline.process import exit_fast\n"
