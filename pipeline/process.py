@@ -57,7 +57,7 @@ def tune_numpy_pages() -> None:
     memory to the process. On the bench machines (virtual machines) a 100 MB array took 0.016-0.23 s to fill with
     huge pages (fast only when huge pages this machine had just freed were reused) and 0.03 s with ordinary
     pages; scoring the 1 M-event bench world took 5.8 s instead of 6.4 s (whole process, medians of 6 alternated
-    pairs), the 10 M one 7.4 s instead of 7.6 s, and building the panel was unchanged. Where huge pages come
+    pairs), the 10 M one 7.4 s instead of 7.6 s (5 pairs), and building the panel was unchanged. Where huge pages come
     cheap, set the variable to 1. NumPy reads it once, when it is first imported: set before any import of it.
     """
     os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", NUMPY_HUGE_PAGES)
