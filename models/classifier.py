@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 from models import calibration
 from models.drift import aged_references, references
 from models.errors import ModelError
-from models.treeshap import lightgbm_matrix
+from models.treeshap import booster_levels, category_codes, lightgbm_matrix
 
 #: Columns of a feature table that are never features.
 NON_FEATURES = ("account_id", "as_of", "churned", "churn_date", "label_observed", "next_churn_date")
@@ -269,14 +269,7 @@ class ChurnModel(BaseEstimator):
         ModelError
             When feature columns are missing (the message also names unexpected extra columns).
         """
-        missing = [c for c in self.feature_names_ if c not in X.columns]
-        if missing:
-            extra = [c for c in X.columns if c not in self.feature_names_ and c not in NON_FEATURES]
-            unknown = f"; it has columns the model does not know: {', '.join(extra)}" if extra else ""
-            raise ModelError(
-                f"the data lacks {len(missing)} feature column(s) the model was trained on: "
-                f"{', '.join(missing)}{unknown}. Build features with the model's vocabulary and a compatible config."
-            )
+        self._require_features(X)
         if self._prepared(X):  # already typed as in training (a frame this method returned): nothing to redo
             return X.copy(deep=False)
         # The numeric columns go into one column-major block, the categorical ones are inserted at their
@@ -285,13 +278,27 @@ class ChurnModel(BaseEstimator):
         numeric = [c for c in self.feature_names_ if c not in self.categorical_]
         block = np.empty((len(X), len(numeric)), dtype="float64", order="F")
         for i, c in enumerate(numeric):
-            block[:, i] = pd.to_numeric(X[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            block[:, i] = _numbers(X[c])
         prepared = pd.DataFrame(block, index=X.index, columns=numeric, copy=False)
         for at, c in enumerate(self.feature_names_):
             if c in self.categorical_:
-                values = X[c].astype("string").astype(object).where(X[c].notna(), None)
-                prepared.insert(at, c, pd.Categorical(values, categories=self.categories_[c]))
+                prepared.insert(at, c, self._levels(X[c]))
         return prepared
+
+    def _require_features(self, X: pd.DataFrame) -> None:
+        missing = [c for c in self.feature_names_ if c not in X.columns]
+        if missing:
+            extra = [c for c in X.columns if c not in self.feature_names_ and c not in NON_FEATURES]
+            unknown = f"; it has columns the model does not know: {', '.join(extra)}" if extra else ""
+            raise ModelError(
+                f"the data lacks {len(missing)} feature column(s) the model was trained on: "
+                f"{', '.join(missing)}{unknown}. Build features with the model's vocabulary and a compatible config."
+            )
+
+    def _levels(self, column: pd.Series) -> pd.Categorical:
+        """A categorical feature's values among its training levels (an unseen level is missing)."""
+        values = column.astype("string").astype(object).where(column.notna(), None)
+        return pd.Categorical(values, categories=self.categories_[column.name])
 
     def _prepared(self, X: pd.DataFrame) -> bool:
         """Whether ``X`` holds exactly the training columns, in order, typed as :meth:`prepare` types them."""
@@ -308,8 +315,22 @@ class ChurnModel(BaseEstimator):
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The float matrix the booster reads of ``X`` (:func:`models.treeshap.lightgbm_matrix` of the prepared
-        rows), which :meth:`raw_score` and the prediction methods also take in place of the frame."""
-        return lightgbm_matrix(self.prepare(X), self.booster_)
+        rows), which :meth:`raw_score` and the prediction methods also take in place of the frame.
+
+        Rows not yet prepared are typed straight into the matrix, without the prepared frame in between (one
+        100 MB copy less for 100,000 scored rows).
+        """
+        if self._prepared(X):
+            return lightgbm_matrix(X, self.booster_)
+        self._require_features(X)
+        out = np.empty((len(X), len(self.feature_names_)), order="F")
+        levels = booster_levels(self.booster_)
+        for j, c in enumerate(self.feature_names_):
+            if c in self.categorical_:
+                out[:, j] = category_codes(pd.Series(self._levels(X[c]), copy=False), next(levels, None))
+            else:
+                out[:, j] = _numbers(X[c])
+        return out
 
     def raw_score(self, X, trees: int | None = None) -> np.ndarray:
         """LightGBM log-odds of churn (of the first ``trees`` trees when given).
@@ -350,3 +371,8 @@ class ChurnModel(BaseEstimator):
         """Global importance: mean absolute contribution of each feature on ``X``, descending."""
         contrib = self.contributions(X).drop(columns="base_value")
         return contrib.abs().mean().sort_values(ascending=False)
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A numeric feature's values as float64, NaN where missing or not a number."""
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)

@@ -258,11 +258,10 @@ class HazardModel:
         """
         per_period = getattr(self, "per_period_", [PERIOD])  # models saved before the renewal column
         renewal = RENEWAL_IN_PERIOD in per_period
-        prepared = self.model_.prepare(X.assign(**{PERIOD: 1.0}, **({RENEWAL_IN_PERIOD: 0.0} if renewal else {})))
-        matrix = lightgbm_matrix(prepared)
-        column = prepared.columns.get_loc(PERIOD)
+        matrix = self.model_.matrix(X.assign(**{PERIOD: 1.0}, **({RENEWAL_IN_PERIOD: 0.0} if renewal else {})))
+        column = self.model_.feature_names_.index(PERIOD)
         if renewal:
-            timing, renewal_column = renewal_timing(X), prepared.columns.get_loc(RENEWAL_IN_PERIOD)
+            timing, renewal_column = renewal_timing(X), self.model_.feature_names_.index(RENEWAL_IN_PERIOD)
         fixed, by_period = split_trees(self.model_.booster_, per_period)
         raw = np.zeros((len(X), self.periods))
         if fixed is not None:  # trees that never read the period: the same for every period, read once

@@ -8,6 +8,7 @@ gives the same numbers. :mod:`models.reasons` turns them into sentences.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -76,17 +77,27 @@ def lightgbm_matrix(frame: pd.DataFrame, booster=None) -> np.ndarray:
     levels; a booster fitted on a matrix, such as the time-to-churn model's, keeps none).
     """
     out = np.empty(frame.shape, order="F")
-    levels = iter(getattr(booster, "pandas_categorical", None) or [])
+    levels = booster_levels(booster)
     for j, col in enumerate(frame.columns):
         series = frame[col]
         if isinstance(series.dtype, pd.CategoricalDtype):
-            known = next(levels, None)
-            codes = (series.cat.codes if known is None else pd.Categorical(series, categories=known).codes)
-            codes = np.asarray(codes, dtype="float64")
-            out[:, j] = np.where(codes < 0, np.nan, codes)
+            out[:, j] = category_codes(series, next(levels, None))
         else:
             out[:, j] = series.to_numpy(dtype="float64", na_value=np.nan)
     return out
+
+
+def booster_levels(booster) -> Iterator:
+    """The levels of each categorical column a booster fitted on a frame keeps, in column order (none for others)."""
+    return iter(getattr(booster, "pandas_categorical", None) or [])
+
+
+def category_codes(series: pd.Series, known: list | None = None) -> np.ndarray:
+    """A categorical column as LightGBM reads it: the codes of its values among ``known`` levels (default its own)
+    as floats, NaN where missing or not among them."""
+    codes = series.cat.codes if known is None else pd.Categorical(series, categories=known).codes
+    codes = np.asarray(codes, dtype="float64")
+    return np.where(codes < 0, np.nan, codes)
 
 
 def _splits(node: dict, out: dict) -> dict:

@@ -16,6 +16,7 @@ from models.classifier import ChurnModel
 from models.drift import distribution, psi
 from models.evaluation import ece
 from models.errors import ModelError
+from models.treeshap import lightgbm_matrix
 
 
 def make_data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -118,9 +119,16 @@ def test_raw_score_is_lightgbms_own_prediction_of_the_prepared_frame(model):
 
 
 def test_predictions_take_the_matrix_in_place_of_the_frame(model):
-    """``matrix`` is what the booster reads: predicting from it gives the frame's numbers; another width is refused."""
+    """``matrix`` is what the booster reads, typed straight from the rows as from the prepared frame: predicting
+    from it gives the frame's numbers; another width is refused."""
     X, _ = make_data(300, seed=5)
     X.loc[X.index[:20], "plan"] = None
+    X.loc[X.index[20:40], "plan"] = "enterprise"  # unseen: missing
+    odd = X.assign(usage=X["usage"].astype(object).where(X.index % 7 != 0, "n/a"),  # text: missing
+                   nps_last=X["nps_last"].round().astype("Int64"), plan=X["plan"].astype(object))
+    for rows in (X, odd):
+        np.testing.assert_array_equal(model.matrix(rows), lightgbm_matrix(model.prepare(rows), model.booster_))
+        np.testing.assert_array_equal(model.matrix(model.prepare(rows)), model.matrix(rows))
     matrix = model.matrix(X)
     assert matrix.shape == (len(X), len(model.feature_names_))
     np.testing.assert_array_equal(model.raw_score(matrix), model.raw_score(X))
