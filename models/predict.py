@@ -33,7 +33,6 @@ class Predictions:
 
     probability: np.ndarray
     model: Any
-    prepared: pd.DataFrame
     frame: pd.DataFrame
     features: Any
     top_k: int
@@ -43,7 +42,7 @@ class Predictions:
 
     def take(self, order=None) -> Explanations:
         """The explanations of the rows at positions ``order`` (default: every row, in order), in that order."""
-        contrib = self.pending.result() if self.pending is not None else contributions(self.model, self.prepared)
+        contrib = self.pending.result() if self.pending is not None else contributions(self.model, self.frame)
         # TreeSHAP in the frame's order (on rows taken out of it, it took 0.3 s longer); each block of reasons
         # takes its rows of both tables on its own thread (reordering them first took 0.4 s on this one)
         return explain(contrib, self.frame, self.features, self.top_k, self.context_groups,
@@ -69,25 +68,24 @@ def predict(model, frame: pd.DataFrame, features, top_k: int, context_groups,
     causes : dict, optional
         Effect group -> its cause groups: when both are risk reasons, the cause is read first.
     """
-    prepared = model.prepare(frame)
     booster = getattr(model, "booster_", None)
-    if not explained_here(booster, prepared.columns):  # the model's own contributions, on the caller's thread
-        probability = model.predict_risk(prepared)
+    if not explained_here(booster, getattr(model, "feature_names_", None)):  # the model's own contributions, later
+        probability = model.predict_risk(model.prepare(frame))
         pending = None
-    else:  # one float matrix for the prediction and TreeSHAP, which starts first
-        matrix = model.matrix(prepared)
-        pending = _contributions_started(model, prepared, booster, matrix)
+    else:  # one float matrix, typed straight from the rows, for the prediction and TreeSHAP, which starts first
+        matrix = model.matrix(frame)
+        pending = _contributions_started(model, frame, booster, matrix)
         probability = model.predict_risk(matrix)
-    return Predictions(np.asarray(probability, dtype="float64"), model, prepared, frame, features, top_k,
+    return Predictions(np.asarray(probability, dtype="float64"), model, frame, features, top_k,
                        list(context_groups), causes, pending)
 
 
-def _contributions_started(model, prepared: pd.DataFrame, booster, matrix: np.ndarray) -> Future:
-    """TreeSHAP of ``prepared`` (``matrix`` as LightGBM reads it) running on a thread of its own, with its own copy
-    of ``booster``, so that a scoring run's prediction, drift check, curves and ranking overlap with it."""
+def _contributions_started(model, frame: pd.DataFrame, booster, matrix: np.ndarray) -> Future:
+    """TreeSHAP of the rows of ``frame`` (``matrix`` as LightGBM reads them) running on a thread of its own, with its
+    own copy of ``booster``, so that a scoring run's prediction, drift check, curves and ranking overlap with it."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-treeshap")
     try:
-        return pool.submit(contributions, model, prepared, own_copy(booster), matrix)
+        return pool.submit(contributions, model, frame, own_copy(booster), matrix)
     finally:
         pool.shutdown(wait=False)  # the thread ends with its one task
 

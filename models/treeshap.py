@@ -36,7 +36,8 @@ def contributions(model, X: pd.DataFrame, booster=None, matrix: np.ndarray | Non
 
     ``booster`` (default ``model.booster_``) may be a copy of the model's own (:func:`own_copy`): a thread
     explaining with a copy cannot race with predictions made meanwhile with the model's. ``matrix`` is the float
-    matrix of ``X`` LightGBM reads (:func:`lightgbm_matrix` of the prepared rows) when the caller has made it.
+    matrix of ``X`` LightGBM reads (:func:`lightgbm_matrix` of the prepared rows) when the caller has made it, having
+    checked that ``booster`` explains the model here (:func:`explained_here`).
 
     Returns
     -------
@@ -44,17 +45,19 @@ def contributions(model, X: pd.DataFrame, booster=None, matrix: np.ndarray | Non
         One column per model feature plus ``base_value``, indexed like ``X``.
     """
     booster = getattr(model, "booster_", None) if booster is None else booster
-    prepared = model.prepare(X)
-    if not explained_here(booster, prepared.columns):
-        return model.contributions(X)
-    values = tree_contributions(booster, lightgbm_matrix(prepared, booster) if matrix is None else matrix)
-    return pd.DataFrame(values, columns=[*prepared.columns, BASE], index=X.index)
+    if matrix is None:
+        prepared = model.prepare(X)
+        if not explained_here(booster, prepared.columns):
+            return model.contributions(X)
+        matrix = lightgbm_matrix(prepared, booster)
+    values = tree_contributions(booster, matrix)
+    return pd.DataFrame(values, columns=[*booster.feature_name(), BASE], index=X.index)
 
 
 def explained_here(booster, columns) -> bool:
     """Whether :func:`contributions` computes a model's contributions itself, with ``booster`` (a single-output
     LightGBM booster over exactly the prepared ``columns``), rather than asking the model."""
-    return (booster is not None and booster.num_model_per_iteration() == 1
+    return (booster is not None and columns is not None and booster.num_model_per_iteration() == 1
             and booster.feature_name() == list(columns))
 
 
