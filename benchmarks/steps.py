@@ -78,7 +78,8 @@ def train(world: Path) -> dict:
 
 
 def score(world: Path) -> dict:
-    """Scoring with reasons per 100,000 accounts: predict, exact contributions, reasons, one DuckDB write.
+    """Scoring with reasons per 100,000 accounts: predict, exact contributions, the drift check, reasons, one
+    DuckDB write, as ``churn score`` does them (:func:`pipeline.steps.score.scored_rows`).
 
     The feature rows of the world's last day are repeated (with new account ids)
     to 100,000 accounts; features are built before the clock starts. The time-to-churn
@@ -94,12 +95,13 @@ def score_curves(world: Path) -> dict:
 
 
 def _score(world: Path, curves: bool) -> dict:
+    import copy
+
     import pandas as pd
 
     from models.predict import predict
     from pipeline.io.warehouse import Run, Warehouse, utc_now
     from pipeline.steps import score as scoring
-    from pipeline.steps.score_table import assemble, curve_columns, served_probability, serving
 
     cfg = bench_config(world)
     with scoring.loading_model(cfg, None) as loaded:  # as `churn score` loads it: beside the data's checks
@@ -107,29 +109,27 @@ def _score(world: Path, curves: bool) -> dict:
         model, health, name, version, uri = loaded()
     if curves and getattr(model, "hazard_", None) is None:
         raise SystemExit("score_curves: the registered model has no time-to-churn model (retrain: step train)")
+    if not curves:  # the same model without its time-to-churn model: the curve columns stay null
+        model = copy.copy(model)
+        model.hazard_ = None
     frame = table.frame
     accounts = pd.DataFrame({"account_id": frame["account_id"], "account_name": frame["account_id"],
                              "csm": "bench", "segment": frame.get("segment")})
     Path(cfg.warehouse).unlink(missing_ok=True)
     started = time.perf_counter()
     record = Run("bench", end, utc_now(), model_name=name, model_version=version)
-    predictions = predict(model, frame, table.features, cfg.scoring.top_reasons, cfg.scoring.context_groups)
-    probability = predictions.probability
-    columns, curve_s = None, 0.0
-    if curves:
-        curve_started = time.perf_counter()
-        columns, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days, probability)
-        probability = served_probability(model, probability, at_horizon)
-        record.churn_probability_model = serving(model, at_horizon)
-        curve_s = time.perf_counter() - curve_started
-    rows = assemble(cfg, frame, accounts, probability, predictions, health.score(frame).to_numpy(), record,
-                    curves=columns)
+    s = cfg.scoring
+    predictions = predict(model, frame, table.features, s.top_reasons, s.context_groups, s.causes)
+    rows, _ = scoring.scored_rows(cfg, model, health, frame, predictions.probability, predictions, accounts, record,
+                                  table.features)
     record.status, record.rows = "succeeded", len(rows)
-    Warehouse.from_config(cfg).write(rows, record)
+    Warehouse.from_config(cfg).write(rows, record, features=table.features)
     trees = model.booster_.num_trees()
+    curve_s = record.timings.get("curves", 0.0)
     hazard = f", curves {curve_s:.2f} s ({model.hazard_.model_.booster_.num_trees()} hazard trees)" if curves else ""
     return {"seconds": time.perf_counter() - started, "rows": len(rows), "curves_s": round(curve_s, 3),
-            "note": f"{trees} trees, 100,000 accounts, reasons + DuckDB write{hazard}"}
+            "drift_s": round(record.timings.get("drift", 0.0), 3),
+            "note": f"{trees} trees, 100,000 accounts, drift check, reasons + DuckDB write{hazard}"}
 
 
 def _steps() -> dict:

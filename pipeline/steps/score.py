@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from models import date_shift
@@ -39,7 +40,7 @@ from pipeline.steps.score_table import (ACCOUNT_COLUMNS, assemble, check_config_
 from pipeline.config import Config
 from pipeline.pause_points import pause_point
 
-__all__ = ["ScoreResult", "run", "load_model", "loading_model", "registry_version", "registry_entry", "check_drift",
+__all__ = ["ScoreResult", "run", "scored_rows", "load_model", "loading_model", "registry_version", "registry_entry", "check_drift",
            "summary"]
 
 Progress = Callable[[str], None]
@@ -115,24 +116,45 @@ def run(cfg: Config, *, as_of: date | None = None, model_uri: str | None = None,
             accounts = snap.source.required("accounts").select("account_id", *ACCOUNT_COLUMNS).execute()
             if frame.empty:
                 raise ChurnError(f"no account is active on {record.as_of} in {snap.source.label}: nothing to score")
-        with timed(record.timings, "drift"):
-            drift = check_drift(cfg, model, frame, record, features)
-        with timed(record.timings, "curves"):
-            curves, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days, probability)
-        probability = served_probability(model, probability, at_horizon)
-        record.churn_probability_model = serving(model, at_horizon)
         accounts = accounts.rename(columns=ACCOUNT_COLUMNS).astype({"account_id": str})
-        # the uplift learners' baseline risk is the pipeline's churn probability of the day
-        with_risk = frame.assign(**{BASE_RISK: probability})
-        uplift = estimate_uplift(cfg, with_risk, progress) if from_registry and uplift_model is None else (
-            None if uplift_model is None else uplift_model.predict(with_risk))
-        with timed(record.timings, "reasons"):
-            scores = assemble(cfg, frame, accounts, probability, reasons, health.score(frame).to_numpy(), record,
-                              getattr(model, "base_rate_", None), uplift, curves)
+
+        def uplift(with_risk: pd.DataFrame):
+            if from_registry and uplift_model is None:
+                return estimate_uplift(cfg, with_risk, progress)
+            return None if uplift_model is None else uplift_model.predict(with_risk)
+
+        scores, drift = scored_rows(cfg, model, health, frame, probability, reasons, accounts, record, features,
+                                    uplift)
         record.status, record.rows = "succeeded", len(scores)
         assigned: list = []
         scores = store.write(scores, record, also=assigner(cfg.experiments, record.as_of, assigned), features=features)
     return ScoreResult(record, scores, drift, store.label, assigned)
+
+
+def scored_rows(cfg: Config, model, health: HealthScore, frame: pd.DataFrame, probability, reasons,
+                accounts: pd.DataFrame, record: Run, features: list,
+                uplift: Callable[[pd.DataFrame], np.ndarray | None] = lambda with_risk: None) -> tuple[pd.DataFrame, DriftReport]:
+    """The ``churn_scores`` rows of scored feature rows, and the drift report: everything :func:`run` does between
+    the prediction and the write (the drift check, the time-to-churn curves, the probability served, the uplift,
+    the reasons, ranks and tiers).
+
+    ``probability`` and ``reasons`` are the engine's (:meth:`pipeline.engine.engines.Engine.score`), ``accounts``
+    the score table's account columns (``account_id``, ``account_name``, ``csm``, ``segment``), ``uplift(rows)``
+    the uplift estimate of the rows with their baseline risk (``None``: left null). ``record`` gets the drift,
+    the warnings, the model served and the step timings.
+    """
+    with timed(record.timings, "drift"):
+        drift = check_drift(cfg, model, frame, record, features)
+    with timed(record.timings, "curves"):
+        curves, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days, probability)
+    probability = served_probability(model, probability, at_horizon)
+    record.churn_probability_model = serving(model, at_horizon)
+    # the uplift learners' baseline risk is the pipeline's churn probability of the day
+    estimated = uplift(frame.assign(**{BASE_RISK: probability}))
+    with timed(record.timings, "reasons"):
+        scores = assemble(cfg, frame, accounts, probability, reasons, health.score(frame).to_numpy(), record,
+                          getattr(model, "base_rate_", None), estimated, curves)
+    return scores, drift
 
 
 def estimate_uplift(cfg: Config, frame: pd.DataFrame, progress: Progress):

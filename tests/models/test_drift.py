@@ -199,3 +199,24 @@ def test_recency_on_a_monday_is_compared_with_training_mondays_a_real_lapse_stil
     assert "days_since_last_activity" in check(whole, lapsed, 0.25, aged, monday).drifted
     tuesday = date(2025, 9, 2)  # a weekday training never had: the mix of every weekday, as before
     assert check(whole, snapshot(tuesday), 0.25, aged, tuesday).warning is None
+
+
+def test_array_and_level_counts_give_the_pandas_shares():
+    """The NumPy paths (a float column as an array, edges counted by comparison, categories counted per code) give
+    exactly the shares of the plain pandas reading: ties on the edges, NaN, infinities and unused levels."""
+    from models.drift import _bin_shares, distribution
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.integers(0, 6, 997).astype(float), [np.nan, np.inf, -np.inf]])
+    edges = [0.0, 1.0, 2.5, 5.0]
+    present = values[~np.isnan(values)]
+    by_search = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1) / len(values)
+    assert _bin_shares(present, edges, len(values)) == by_search.tolist()
+    assert _bin_shares(np.array([]), [], 1) == [0.0] and _bin_shares(present, [], len(present)) == [1.0]
+    entry = {"edges": edges, "shares": [], "missing": 0.0}
+    assert distribution(values, entry) == distribution(pd.Series(values), entry)
+    levels = pd.Categorical(["a", None, "b", "a", "zz"], categories=["a", "b", "unused", "zz"])
+    entry = {"levels": {"a": 0.5, "b": 0.3, "unused": 0.2}, "missing": 0.0}
+    counted = distribution(pd.Series(levels), entry)
+    assert counted == distribution(pd.Series(levels.astype(object)), entry)
+    assert counted["levels"] == {"a": 0.4, "b": 0.2, "unused": 0.0, "__other__": 0.2}
