@@ -119,9 +119,31 @@ def _curve_lines(size: int, steps: dict) -> list[str]:
             + (f"; load average {load}" if load else "")]
 
 
+#: Where the hand-written part of results.md ends (the runs' own notes come before the table) and where the earlier
+#: machines' section begins: :func:`write_results` keeps both.
+TABLE_HEAD = "| events | step | median s | x floor | peak RSS MB | runs (s) |"
+EARLIER = "## Earlier runs"
+
+
+def kept_parts(text: str) -> tuple[str, str]:
+    """(the notes written by hand between the generated header and the table, the "Earlier runs" section to the end)
+    of a results page; empty where it has none. The generated header (the title, the paragraph that starts
+    "Written") is not a note."""
+    above = text.partition(TABLE_HEAD)[0] if TABLE_HEAD in text else ""
+    paragraphs = [p.strip() for p in above.split("\n\n") if p.strip()]
+    notes = "\n\n".join(p for p in paragraphs if not p.startswith(("# Benchmark results", "Written ")))
+    earlier = text[text.index("\n" + EARLIER) + 1:].strip() if "\n" + EARLIER in text else ""
+    return notes, earlier
+
+
 def write_results(path: Path, results: dict, machine: str, versions: str, repeats: int, when: str,
                   load: str = "") -> None:
-    """Write the results table, the ratios against the targets and how they were measured."""
+    """Write the results table, the ratios against the targets and how they were measured.
+
+    The notes written by hand above the table and the "Earlier runs" section of the page already at ``path`` are
+    kept (:func:`kept_parts`): edit the notes to say what the new run measured.
+    """
+    notes, earlier = kept_parts(path.read_text()) if path.exists() else ("", "")
     lines = [
         "# Benchmark results",
         "",
@@ -132,7 +154,8 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
         f"Machine: {machine}. Libraries: {versions}.",
         f"Load average (1 min) at start and end of the run: {load}." if load else "",
         "",
-        "| events | step | median s | x floor | peak RSS MB | runs (s) |",
+        *([notes, ""] if notes else []),
+        TABLE_HEAD,
         "|---:|---|---:|---:|---:|---|",
     ]
     summary = []
@@ -172,10 +195,10 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
                            f"(target < {TARGETS['peak_rss_gib']:.0f} GiB: {'met' if rss / 1024 < 4 else 'missed'})")
         summary += _spark_lines(size, steps)
         summary += _curve_lines(size, steps)
-        for step in ("train", "score"):
+        for step in ("train", "score", "score_curves"):
             if step in steps:
                 line = f"- {size:,} events: {step} {steps[step]['seconds']:.2f} s"
-                if step == "score":
+                if step.startswith("score"):  # score_curves is what `churn score` does with a model that has curves
                     line += " in-process (after imports and the model load; features built before the clock)"
                     whole = steps[step].get("process_seconds")
                     if whole is None:
@@ -188,4 +211,5 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
                                  f"({verdict})")
                 summary.append(line + (f", {steps[step].get('note')}" if steps[step].get("note") else ""))
     lines += ["", "## Against the targets", "", *summary, "", NOTES.format(load=load or "not recorded")]
-    path.write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    path.write_text(text + (f"\n{earlier}\n" if earlier else ""))

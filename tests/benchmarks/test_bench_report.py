@@ -25,3 +25,35 @@ def test_targets_follow_the_issue_bars_per_size(tmp_path):
     assert ("1,000,000 events: score 5.00 s in-process (after imports and the model load; features built before the "
             "clock); the whole process 7.90 s") in text and "(target <= 8 s, model load included: met)" in text
     assert "10,000,000 events: score 8.50 s in-process" in text and "needs the whole process: not recorded" in text
+
+
+def test_a_new_run_keeps_the_notes_and_the_earlier_runs(tmp_path):
+    """The notes written by hand above the table and the "Earlier runs" section survive a new run's page; the
+    generated header and table are replaced."""
+    out = tmp_path / "results.md"
+    results = {1_000_000: {"floor": step(1.0), "panel": step(4.5)}}
+    write_results(out, results, "old machine", "versions", 1, "then", "0.1 / 0.2 on 2 cores")
+    text = out.read_text()
+    table = text.index("| events | step |")
+    text = (text[:table] + "Measured at abc1234 on a quiet machine.\n\nSecond note.\n\n" + text[table:]
+            + "\n## Earlier runs (old machines)\n\n**Yesterday:** floor 2.0 s.\n")
+    out.write_text(text)
+    write_results(out, {1_000_000: {"floor": step(0.5), "panel": step(2.0)}}, "new machine", "versions", 3, "now")
+    again = out.read_text()
+    assert "Machine: new machine" in again and "Machine: old machine" not in again and "Written now" in again
+    assert again.count("Measured at abc1234 on a quiet machine.\n\nSecond note.\n\n| events | step |") == 1
+    assert again.rstrip().endswith("## Earlier runs (old machines)\n\n**Yesterday:** floor 2.0 s.")
+    assert "| 1,000,000 | panel | 2.00 |" in again and "| 1,000,000 | panel | 4.50 |" not in again
+    write_results(out, {1_000_000: {"floor": step(0.5)}}, "m", "v", 1, "later")
+    assert out.read_text().count("## Earlier runs") == 1 and out.read_text().count("Second note.") == 1
+
+
+def test_scoring_with_the_curves_is_held_to_the_scoring_target(tmp_path):
+    out = tmp_path / "results.md"
+    results = {10_000_000: {"floor": step(1.0), "score": {**step(4.0), "process_seconds": 7.5},
+                            "score_curves": {**step(5.0), "process_seconds": 8.6}}}
+    write_results(out, results, "machine", "versions", 1, "now")
+    text = out.read_text()
+    assert "score 4.00 s in-process" in text and "the whole process 7.50 s" in text
+    assert "score_curves 5.00 s in-process" in text and "the whole process 8.60 s" in text
+    assert "model load included: missed" in text and "model load included: met" in text
