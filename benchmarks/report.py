@@ -60,9 +60,9 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
   0.65 s with TreeSHAP beside it (1.5 s from its start, into the curves); the drift check 0.26 s; the curves
   1.5-1.7 s (six passes of the 137 hazard trees that read the period or the renewal's place in it, 1.0 s of
   LightGBM's own traversal on two threads; typing their matrix 0.27 s); the reasons 1.4 s; the write 1.4-1.5 s, its
-  last second on one core (DuckDB's commit compresses the rows' 250 MB of JSON documents). Not a fixed cost of the
-  bench: the one-date feature query's ibis compilation alone takes 0.25-0.37 s (a 149 KB statement; DuckDB runs it
-  in 0.22 s).
+  last second on one core (DuckDB's commit compresses the rows' 250 MB of JSON documents). Within the feature
+  rows, the one-date query's ibis compilation alone takes 0.25-0.37 s (a 149 KB statement; DuckDB runs it in
+  0.22 s).
 - `score_curves` is `score` plus the time-to-churn curves as `churn score` computes them (the registered model's
   hazard booster, trained by the `train` step: `churn_probability_30d` ... `180d`, `expected_churn_window`,
   the served probability); `score` leaves those columns null, as scoring did before issue 23. Profiled on
@@ -78,7 +78,7 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
 - The 1 M and 10 M rows were measured at the load average given at the top ({load}). The benchmark itself
   keeps 1-2 cores busy; a load at the start above 0.5, or at the end above about 2, means other jobs shared the
   2 cores, which makes the times pessimistic and noisier (the panel, multi-threaded, suffers more than pandas).
-  The 100 M rows are one run per step (2026-12-05, 290ec8a, load 0.8-1.5).
+  The 100 M rows are one run per step (2026-12-05, 90f15f8, load 1.1-1.5).
 - Spark rows (`spark_*`, `benchmarks/spark_steps.py`, `make bench` or `--engines duckdb spark`): the same work on a
   Spark `local[2]` session with a 4 GiB driver, each in its own process: `spark_panel` the full panel from the
   same folder; `spark_train` is `train --engine spark` end to end (validation, panel on Spark, backtest, fit,
@@ -94,7 +94,7 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
 def _row(size: int, step: str, r: dict, floor: float) -> str:
     ratio = f"{r['seconds'] / floor:.1f}x" if floor and step in ("floor", "panel", "pandas", "featuretools", "spark_panel") else ""
     runs = ", ".join(f"{s:.2f}" for s in r.get("all_seconds", []))
-    return f"| {size:,} | {step} | {r['seconds']:.2f} | {ratio} | {r['peak_rss_mb']:.0f} | {runs} |"
+    return f"| {size:,} | {step} | {r['seconds']:.2f} | {ratio} | {r['peak_rss_mb']:.0f} | {runs} | {r.get('commit', '')} |"
 
 
 def _spark_lines(size: int, steps: dict) -> list[str]:
@@ -129,7 +129,7 @@ def _curve_lines(size: int, steps: dict) -> list[str]:
 
 #: Where the hand-written part of results.md ends (the runs' own notes come before the table) and where the earlier
 #: machines' section begins: :func:`write_results` keeps both.
-TABLE_HEAD = "| events | step | median s | x floor | peak RSS MB | runs (s) |"
+TABLE_HEAD = "| events | step | median s | x floor | peak RSS MB | runs (s) | commit |"
 EARLIER = "## Earlier runs"
 
 
@@ -137,7 +137,8 @@ def kept_parts(text: str) -> tuple[str, str]:
     """(the notes written by hand between the generated header and the table, the "Earlier runs" section to the end)
     of a results page; empty where it has none. The generated header (the title, the paragraph that starts
     "Written") is not a note."""
-    above = text.partition(TABLE_HEAD)[0] if TABLE_HEAD in text else ""
+    start = TABLE_HEAD[:TABLE_HEAD.index("median")]  # tables written before a column was added count too
+    above = text.partition(start)[0] if start in text else ""
     paragraphs = [p.strip() for p in above.split("\n\n") if p.strip()]
     notes = "\n\n".join(p for p in paragraphs if not p.startswith(("# Benchmark results", "Written ")))
     earlier = text[text.index("\n" + EARLIER) + 1:].strip() if "\n" + EARLIER in text else ""
@@ -164,7 +165,7 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
         "",
         *([notes, ""] if notes else []),
         TABLE_HEAD,
-        "|---:|---|---:|---:|---:|---|",
+        "|---:|---|---:|---:|---:|---|---|",
     ]
     summary = []
     for size, steps in results.items():

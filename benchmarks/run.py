@@ -91,6 +91,21 @@ def cli_startup(world: Path, repeats: int) -> dict:
             "help_s": process_seconds([str(Path(sys.executable).parent / "churn"), "--help"], repeats)}
 
 
+def source_commit() -> str:
+    """The commit measured (short), ``+changes`` when tracked files other than the results differ from it;
+    empty outside a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                      ":!benchmarks/results.md", ":!benchmarks/results.json")
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+changes" if changed else "")
+
+
 def versions() -> str:
     names = ["duckdb", "ibis-framework", "pandas", "pyarrow", "lightgbm", "scikit-learn", "mlflow", "pyspark"]
     return ", ".join(f"{n} {metadata.version(n)}" for n in names)
@@ -129,11 +144,12 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [step for engine in args.engines for step in ENGINE_STEPS[engine]]
 
     load_start = os.getloadavg()[0]
+    commit = source_commit()
     results = {}
     for size in args.sizes:
         world = world_for(size, args.root)
         steps = [s for s in (args.steps or chosen) if s not in IN_MEMORY or size <= IN_MEMORY_LIMIT]
-        results[size] = {step: measure(step, world, args.repeats) for step in steps}
+        results[size] = {step: {**measure(step, world, args.repeats), "commit": commit} for step in steps}
         if "duckdb" in args.engines and args.steps is None:  # --steps measures those steps only
             results[size]["cli"] = cli_startup(world, args.repeats)
         print(json.dumps({str(size): results[size]}, default=str), flush=True)

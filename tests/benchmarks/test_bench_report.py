@@ -57,3 +57,19 @@ def test_scoring_with_the_curves_is_held_to_the_scoring_target(tmp_path):
     assert "score 4.00 s in-process" in text and "the whole process 7.50 s" in text
     assert "score_curves 5.00 s in-process" in text and "the whole process 8.60 s" in text
     assert "model load included: missed" in text and "model load included: met" in text
+
+
+def test_each_row_names_its_commit_and_an_older_table_keeps_its_notes(tmp_path):
+    """Rows merged from runs of other commits say so; a page written before the commit column keeps its notes."""
+    out = tmp_path / "results.md"
+    out.write_text("# Benchmark results\n\nWritten then by `make bench`.\nMachine: m.\n\nA note on the old run.\n\n"
+                   "| events | step | median s | x floor | peak RSS MB | runs (s) |\n|---:|---|---:|---:|---:|---|\n"
+                   "| 1,000,000 | floor | 1.00 | 1.0x | 100 | 1.00 |\n")
+    results = {1_000_000: {"floor": {**step(0.5), "commit": "abc1234"}, "panel": {**step(2.0), "commit": "def5678+changes"}},
+               100_000_000: {"floor": step(3.0)}}
+    write_results(out, results, "m", "v", 3, "now")
+    text = out.read_text()
+    assert "A note on the old run.\n\n| events | step | median s | x floor | peak RSS MB | runs (s) | commit |" in text
+    assert "| 1,000,000 | floor | 0.50 | 1.0x | 100 | 0.50 | abc1234 |" in text
+    assert "| 1,000,000 | panel | 2.00 | 4.0x | 100 | 2.00 | def5678+changes |" in text
+    assert "| 100,000,000 | floor | 3.00 | 1.0x | 100 | 3.00 |  |" in text  # measured before commits were kept
