@@ -139,7 +139,7 @@ def _psi_today(entry: dict, frame: pd.DataFrame, name: str, as_of: date | None) 
         entry = {**entry, **entry["by_weekday"].get(str(pd.Timestamp(as_of).weekday()), {})}
     now = frame[name]
     if pd.api.types.is_float_dtype(now.dtype):  # NumPy from here: pandas' masks cost more than the counting
-        now = now.to_numpy()
+        now = now.to_numpy(dtype="float64", na_value=np.nan)
     if entry.get("history_days") and entry.get("tenure") in frame:
         now = now[frame[entry["tenure"]].to_numpy() >= entry["history_days"]]
         if len(now) < MIN_FULL_HISTORY:

@@ -220,3 +220,12 @@ def test_array_and_level_counts_give_the_pandas_shares():
     counted = distribution(pd.Series(levels), entry)
     assert counted == distribution(pd.Series(levels.astype(object)), entry)
     assert counted["levels"] == {"a": 0.4, "b": 0.2, "unused": 0.0, "__other__": 0.2}
+
+
+def test_nullable_float_columns_are_compared_like_plain_floats(training):
+    """A nullable ``Float64`` column (pd.NA for missing) gives the PSI of the same values as float64 with NaN."""
+    today = training.sample(1500, random_state=2).reset_index(drop=True)
+    nullable = today.astype({"events_30d": "Float64", "nps_last": "Float64"})
+    assert nullable["nps_last"].isna().any()
+    ref = reference(training)
+    assert check(ref, nullable, threshold=0.25).psi == check(ref, today, threshold=0.25).psi
