@@ -17,7 +17,7 @@ from pipeline.process import exit_fast, tune_process
 
 tune_process()  # as `churn` does first: the imports below and every step run with the command's settings
 
-from benchmarks.bench_data import bench_config, panel_dates, panel_table, score_frame  # noqa: E402
+from benchmarks.bench_data import bench_config, panel_dates, panel_file, panel_table, score_frame  # noqa: E402
 
 
 def floor(world: Path) -> dict:
@@ -38,7 +38,7 @@ def panel(world: Path) -> dict:
     cfg = bench_config(world)
     started = time.perf_counter()
     table = panel_table(cfg)
-    table.frame.to_parquet(world.parent / f"{world.name}.panel.parquet", index=False)
+    table.frame.to_parquet(panel_file(world), index=False)
     return {"seconds": time.perf_counter() - started, "rows": len(table.frame), "features": len(table.features)}
 
 
@@ -81,9 +81,10 @@ def score(world: Path) -> dict:
     """Scoring with reasons per 100,000 accounts: predict, exact contributions, the drift check, reasons, one
     DuckDB write, as ``churn score`` does them (:func:`pipeline.steps.score.scored_rows`).
 
-    The feature rows of the world's last day are repeated (with new account ids)
-    to 100,000 accounts; features are built before the clock starts. The time-to-churn
-    curve columns are left null (how scoring ran before issue 23): :func:`score_curves` adds them.
+    The rows are drawn from the world's feature panel with new account ids (:func:`benchmarks.bench_data.score_frame`:
+    as many distinct rows as the world has), after the last day's features are built as ``churn score`` builds them;
+    both before the clock starts. The time-to-churn curve columns are left null (how scoring ran before issue 23):
+    :func:`score_curves` adds them.
     """
     return _score(world, curves=False)
 
