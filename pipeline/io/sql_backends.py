@@ -80,8 +80,12 @@ class SqlBackend:
 
     def ddl(self, table: str, columns: list, key: str) -> str:
         types = TYPES[self.dialect]
-        cols = ", ".join(f"{c.name} {types[c.type]}{' NOT NULL' if c.required else ''}" for c in columns)
+        cols = ", ".join(f"{c.name} {types[c.type]}{self.storage(c)}{' NOT NULL' if c.required else ''}" for c in columns)
         return f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({key}))"
+
+    def storage(self, column) -> str:
+        """How a new table stores ``column`` beyond its type, as DDL after the type (default: nothing)."""
+        return ""
 
     def create(self, con, table: str, columns: list, key: str) -> None:
         """Create ``table`` if absent; add the nullable ``columns`` it lacks in place (a later version's).
@@ -105,6 +109,13 @@ class SqlBackend:
 
 class DuckDBBackend(SqlBackend):
     dialect = "duckdb"
+
+    def storage(self, column) -> str:
+        """JSON documents compressed with FSST, chosen when the table is made: at the commit DuckDB otherwise also
+        tries its dictionary compression on every document before taking FSST (100,000 scored rows of the 10 M
+        events bench, 420 MB of documents: the write 2.4 s -> 2.0-2.2 s, three alternated pairs, the file the same
+        size; tables made before keep choosing per segment)."""
+        return " USING COMPRESSION fsst" if column.type == "json" else ""
 
     def _connect(self, read_only: bool):
         import duckdb

@@ -324,6 +324,31 @@ def test_duckdb_stores_the_documents_as_json_text_unchanged(tmp_path):
     assert found == [("JSON", "JSON", rows["reasons"][0], True)]
 
 
+def test_duckdb_compresses_the_documents_with_fsst_and_reads_tables_made_before(tmp_path):
+    """A new table's JSON documents are stored FSST-compressed (chosen up front, not per segment at the commit); a
+    table made by an earlier version, without the choice, is written and read as before."""
+    store = Warehouse(tmp_path / "wh.duckdb")
+    rows = fake_scores(D1, [f"A{i:05d}" for i in range(3000)], 1, "r1")
+    rows["contributions"] = [json.dumps({"usage": i % 7, "nps": [i / 3, "nps_last", 4.0, "NPS"]}) for i in range(3000)]
+    store.write(rows, run_for(D1, "r1", len(rows)))
+    old = Warehouse(tmp_path / "old.duckdb")
+    with duckdb.connect(str(tmp_path / "old.duckdb")) as con:  # the DDL of an earlier version: no storage choice
+        con.execute(old.backend.ddl("churn_scores", SCORE_COLUMNS, "as_of_date, account_id").replace(
+            " USING COMPRESSION fsst", ""))
+    old.write(rows, run_for(D1, "r1", len(rows)))
+    for path in ("wh.duckdb", "old.duckdb"):
+        with duckdb.connect(str(tmp_path / path), read_only=True) as con:
+            methods = dict(con.execute("SELECT column_name, string_agg(DISTINCT compression) FROM "
+                                       "pragma_storage_info('churn_scores') WHERE column_name IN ('reasons', "
+                                       "'contributions') AND segment_type = 'JSON' GROUP BY ALL").fetchall())
+            back = con.execute("SELECT contributions::VARCHAR FROM churn_scores ORDER BY account_id").fetchall()
+        assert [r[0] for r in back] == rows["contributions"].tolist()
+        if path == "wh.duckdb":
+            assert methods == {"reasons": "FSST", "contributions": "FSST"}
+        else:  # left to DuckDB: the repeated reasons make a dictionary
+            assert methods["reasons"] != "FSST"
+
+
 def test_postgres_json_and_nulls_round_trip(pg_database):
     store = Warehouse(pg_database)
     write(store, D1, ACCOUNTS[:5], 1, "r1")
