@@ -54,15 +54,18 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
   machine that day, the old and the corrected baseline took about the same time (10 M events: 19.2 s and 19.5 s,
   panel 4.9 s; 1 M: 2.0 s and 2.1 s, panel 1.5 s), so the corrected ratio (3.8x at 10 M, 1.3x at 1 M in the run
   of that day) differs from 3.1x mainly because that run's panel was faster, not because of the correction.
-- Scoring 100k accounts (phase timers of `score_curves` at 10 M events, AMD EPYC, 2026-12-06, 9dc5fbb, whole
-  process about 9.1 s): the interpreter and imports 0.6 s; opening the folder 0.4-0.8 s, the contract checks
-  0.6-0.8 s and the one-date feature rows 1.4 s while the model loads on its thread (1.2-1.6 s); the prediction
-  0.65 s with TreeSHAP beside it (1.5 s from its start, into the curves); the drift check 0.26 s; the curves
-  1.5-1.7 s (six passes of the 137 hazard trees that read the period or the renewal's place in it, 1.0 s of
-  LightGBM's own traversal on two threads; typing their matrix 0.27 s); the reasons 1.4 s; the write 1.4-1.5 s, its
-  last second on one core (DuckDB's commit compresses the rows' 250 MB of JSON documents). Within the feature
-  rows, the one-date query's ibis compilation alone takes 0.25-0.37 s (a 149 KB statement; DuckDB runs it in
-  0.22 s).
+- Scoring 100k accounts, phase timers of `score` at 10 M events on 51,044 distinct rows (AMD EPYC, 2026-12-06,
+  ea47580, whole process about 12.2 s): the interpreter, imports, opening and checking the folder, the last day's
+  feature rows and reading the panel's rows 4.85 s, while the model loads on its thread; the prediction 0.71 s with
+  TreeSHAP beside it (1.83 s: grouping the rows per tree 1.38 s of CPU and adding the trees' contributions 0.91 s,
+  on two threads; LightGBM's exact TreeSHAP on the distinct patterns only 0.06 s); the drift check 0.35 s; the
+  reasons 5.0 s of CPU on two threads (the contributions document 36 %, the sentences 26 %, the reasons document
+  17 %); the write 2.46 s on one core, where DuckDB's commit spends 46 % compressing the documents (FSST) and 28 %
+  choosing how to (59e70a2 chooses FSST up front). On the last day's rows repeated (3,587 distinct) the same steps
+  took about 3.5 s less (phase timers of 9dc5fbb: TreeSHAP 1.5 s, the reasons 1.4 s wall, the write 1.4-1.5 s); the
+  curves add 1.5-1.8 s either way (six passes of the 137 hazard trees that read the period or the renewal's place in
+  it, 1.0 s of LightGBM's traversal on two threads). Within the feature rows, the one-date query's ibis compilation
+  alone takes 0.25-0.37 s (a 149 KB statement; DuckDB runs it in 0.22 s).
 - `score_curves` is `score` plus the time-to-churn curves as `churn score` computes them (the registered model's
   hazard booster, trained by the `train` step: `churn_probability_30d` ... `180d`, `expected_churn_window`,
   the served probability); `score` leaves those columns null, as scoring did before issue 23. Profiled on
