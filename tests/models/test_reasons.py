@@ -282,3 +282,16 @@ def test_each_row_reads_as_if_explained_alone(data, numbers, plans):
     for i in range(len(data)):
         alone = explain(contrib.iloc[[i]], vals.iloc[[i]], worded, context_groups=["renewal"])
         assert (together.reasons[i], together.summary[i]) == (alone.reasons[0], alone.summary[0])
+
+
+def test_numbers_are_written_as_numpy_writes_them():
+    """The documents' numbers are Python's float ``repr``: the text NumPy's ``astype(str)`` gives, on floats of every
+    magnitude, the edges of scientific notation, integers, the smallest and largest floats and rounded values."""
+    from models.reason_documents import _number_texts
+
+    rng = np.random.default_rng(7)
+    numbers = np.concatenate([rng.normal(size=20_000) * 10.0 ** rng.integers(-320, 300, 20_000),
+                              np.round(rng.normal(size=5_000), 6), rng.integers(-10**9, 10**9, 5_000).astype(float),
+                              [0.0, 1e16, 9999999999999998.0, 1e-4, 1e-5, 0.1, 100.0, 5e-324, 1.7976931348623157e308,
+                               123456789012345678.0, -2.5]])
+    assert _number_texts(numbers) == numbers.astype(str).tolist()
