@@ -15,50 +15,19 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 
 from features.base import Definition, Feature
 from models.errors import ChurnError
 from pipeline.io.score_tables import CURVE_DAYS, RUN_COLUMNS, SCORE_COLUMNS
 from pipeline.io.warehouse import Run, Warehouse
+from warehouse_rows import ACCOUNTS, D1, D2, D3, fake_scores, run_for, write
 
 ROOT = Path(__file__).resolve().parents[3]
-D1, D2, D3 = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
 DUCK_TYPES = {"text": "VARCHAR", "date": "DATE", "double": "DOUBLE", "integer": "INTEGER", "json": "JSON",
               "timestamp": "TIMESTAMP"}
 PG_TYPES = {"text": "text", "date": "date", "double": "double precision", "integer": "integer", "json": "jsonb",
             "timestamp": "timestamp without time zone"}
-
-
-def fake_scores(as_of: date, accounts: list[str], seed: int, run_id: str) -> pd.DataFrame:
-    """Rows shaped like the scorer's output (probability_change is the warehouse's job)."""
-    rng = np.random.default_rng(seed)
-    p = rng.uniform(0, 1, len(accounts))
-    reasons = [json.dumps({"base_value": -2.0, "other": 0.0, "risk": [], "protective": [], "context": []})] * len(p)
-    return pd.DataFrame({
-        "as_of_date": as_of, "account_id": accounts, "account_name": [f"Name {a}" for a in accounts],
-        "csm": ["Ann" if i % 2 else None for i in range(len(p))], "segment": "SMB",
-        "churn_probability": p, "risk_rank": (-p).argsort().argsort() + 1, "risk_tier": np.where(p > 0.3, "high", "low"),
-        "mrr": 100.0, "revenue_at_risk": p * 300.0, "health_score": 50.0, "reasons": reasons,
-        "reason_summary": "No notable risk signals", "model_name": "churn-model", "model_version": "1",
-        "run_id": run_id, "scored_at": datetime(2025, 1, 1, 3, 0),
-        "contributions": [json.dumps({"usage": round(float(x), 4)}) for x in p],
-        **{f"churn_probability_{d}d": p * d / 180 for d in CURVE_DAYS},
-        "expected_churn_window": pd.array([90 if x > 0.75 else None for x in p], dtype="Int64"),
-    })
-
-
-def run_for(as_of: date, run_id: str, rows: int) -> Run:
-    return Run(run_id, as_of, datetime(2025, 1, 1, 3, 0), "churn-model", "1", "models:/churn-model@champion",
-               "data", "succeeded", rows, datetime(2025, 1, 1, 3, 1), {"write": 0.1}, {"events_30d": 0.01})
-
-
-def write(store: Warehouse, as_of: date, accounts: list[str], seed: int, run_id: str) -> pd.DataFrame:
-    return store.write(fake_scores(as_of, accounts, seed, run_id), run_for(as_of, run_id, len(accounts)))
-
-
-ACCOUNTS = [f"A{i:03d}" for i in range(50)]
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -310,73 +279,6 @@ def test_concurrent_runs_do_not_interleave(store, tmp_path):
     rows = store.scores(D1)
     assert len(rows) == 25 and set(rows["run_id"]) == {"r2"}
     assert sorted(store.runs()["run_id"]) == ["r0", "r1", "r2"]
-
-
-@pytest.mark.postgres
-def test_duckdb_stores_the_documents_as_json_text_unchanged(tmp_path):
-    store = Warehouse(tmp_path / "wh.duckdb")
-    rows = fake_scores(D1, ACCOUNTS[:5], 1, "r1")
-    rows["reasons"] = ['{"base_value": -2.0, "other": 0.0, "risk": [],   "protective": [], "context": []}'] * 5
-    store.write(rows, run_for(D1, "r1", 5))
-    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
-        found = con.execute("SELECT DISTINCT typeof(reasons), typeof(contributions), reasons::VARCHAR, "
-                            "json_valid(reasons) FROM churn_scores").fetchall()
-    assert found == [("JSON", "JSON", rows["reasons"][0], True)]
-
-
-def test_duckdb_compresses_the_documents_with_fsst_and_reads_tables_made_before(tmp_path):
-    """A new table's JSON documents are stored FSST-compressed (chosen up front, not per segment at the commit); a
-    table made by an earlier version, without the choice, is written and read as before."""
-    store = Warehouse(tmp_path / "wh.duckdb")
-    rows = fake_scores(D1, [f"A{i:05d}" for i in range(3000)], 1, "r1")
-    rows["contributions"] = [json.dumps({"usage": i % 7, "nps": [i / 3, "nps_last", 4.0, "NPS"]}) for i in range(3000)]
-    store.write(rows, run_for(D1, "r1", len(rows)))
-    old = Warehouse(tmp_path / "old.duckdb")
-    with duckdb.connect(str(tmp_path / "old.duckdb")) as con:  # the DDL of an earlier version: no storage choice
-        con.execute(old.backend.ddl("churn_scores", SCORE_COLUMNS, "as_of_date, account_id").replace(
-            " USING COMPRESSION fsst", ""))
-    old.write(rows, run_for(D1, "r1", len(rows)))
-    for path in ("wh.duckdb", "old.duckdb"):
-        with duckdb.connect(str(tmp_path / path), read_only=True) as con:
-            methods = dict(con.execute("SELECT column_name, string_agg(DISTINCT compression) FROM "
-                                       "pragma_storage_info('churn_scores') WHERE column_name IN ('reasons', "
-                                       "'contributions') AND segment_type = 'JSON' GROUP BY ALL").fetchall())
-            back = con.execute("SELECT contributions::VARCHAR FROM churn_scores ORDER BY account_id").fetchall()
-        assert [r[0] for r in back] == rows["contributions"].tolist()
-        if path == "wh.duckdb":
-            assert methods == {"reasons": "FSST", "contributions": "FSST"}
-        else:  # left to DuckDB: the repeated reasons make a dictionary
-            assert methods["reasons"] != "FSST"
-
-
-def test_postgres_json_and_nulls_round_trip(pg_database):
-    store = Warehouse(pg_database)
-    write(store, D1, ACCOUNTS[:5], 1, "r1")
-    with psycopg.connect(pg_database) as con:
-        kinds = con.execute("SELECT jsonb_typeof(reasons), probability_change IS NULL, csm FROM churn_scores "
-                            "ORDER BY account_id").fetchall()
-    assert kinds[0] == ("object", True, None) and kinds[1] == ("object", True, "Ann")
-
-
-@pytest.mark.postgres
-def test_postgres_compresses_the_documents_with_lz4_tables_of_earlier_versions_too(pg_database):
-    store = Warehouse(pg_database)
-    write(store, D1, ACCOUNTS[:5], 1, "r1")
-    with psycopg.connect(pg_database, autocommit=True) as con:  # as an earlier version left it: the default pglz
-        con.execute("ALTER TABLE churn_scores ALTER COLUMN reasons SET COMPRESSION pglz")
-    rows = fake_scores(D2, ACCOUNTS[:5], 2, "r2")
-    long = {"base_value": -2.0, "other": 0.0, "protective": [], "context": [],
-            "risk": [{"group": "nps", "feature": "nps_last", "value": float(i), "sentence": f"Last NPS answer was {i}",
-                      "contribution": 0.1} for i in range(200)]}  # 12 KB: stored compressed, out of line
-    rows["reasons"] = json.dumps(long)
-    store.write(rows, run_for(D2, "r2", 5))
-    with psycopg.connect(pg_database) as con:
-        methods = dict(con.execute("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = "
-                                   "'churn_scores'::regclass AND attname IN ('reasons', 'contributions')").fetchall())
-        stored = con.execute("SELECT DISTINCT pg_column_compression(reasons), reasons = %s::jsonb FROM churn_scores "
-                             "WHERE as_of_date = %s", [json.dumps(long), D2]).fetchall()
-    assert methods == {"reasons": "l", "contributions": "l"}
-    assert stored == [("lz4", True)]
 
 
 def test_which_model_served_and_the_renewal_are_recorded_and_added_in_place(store):
