@@ -207,7 +207,7 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
                            f"(target < {TARGETS['peak_rss_gib']:.0f} GiB: {'met' if rss / 1024 < 4 else 'missed'})")
         summary += _spark_lines(size, steps)
         summary += _curve_lines(size, steps)
-        for step in ("train", "score", "score_curves"):
+        for step in ("train", "score", "score_curves", "write_moved"):
             if step in steps:
                 line = f"- {size:,} events: {step} {steps[step]['seconds']:.2f} s"
                 if step.startswith("score"):  # score_curves is what `churn score` does with a model that has curves

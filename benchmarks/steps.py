@@ -95,13 +95,56 @@ def score_curves(world: Path) -> dict:
     return _score(world, curves=True)
 
 
+def write_moved(world: Path) -> dict:
+    """A night after a retrain: the table write of :func:`score`'s 100,000 rows beside yesterday's rows of the same
+    accounts, where every account moved (its row of yesterday is another row's: probability and documents).
+
+    Each account is compared with its previous row and those that moved by at least ``scoring.change_min_points``
+    are explained from both days' contributions documents (:func:`models.score_moves.why_moved`); only today's
+    ``Warehouse.write`` is timed. :func:`score` writes into an empty table, where nothing is compared.
+    """
+    from datetime import timedelta
+
+    import numpy as np
+
+    from pipeline.io.warehouse import Run, Warehouse, utc_now
+
+    cfg, rows, record, features, _, _ = _scored(world, curves=False)
+    yesterday = rows.iloc[np.random.default_rng(24).permutation(len(rows))].reset_index(drop=True)
+    day = record.as_of - timedelta(days=1)
+    yesterday = yesterday.assign(account_id=rows["account_id"].to_numpy(), as_of_date=day)
+    warehouse = Warehouse.from_config(cfg)
+    warehouse.write(yesterday, Run("bench-yesterday", day, utc_now(), model_name=record.model_name,
+                                   model_version=record.model_version), features=features)
+    started = time.perf_counter()
+    written = warehouse.write(rows, record, features=features)
+    explained = int(written["change_reasons"].notna().sum())
+    return {"seconds": time.perf_counter() - started, "rows": len(rows), "explained": explained,
+            "note": f"100,000 rows written beside yesterday's, every account's documents different, "
+                    f"{explained:,} moved >= {cfg.scoring.change_min_points:g} points and explained"}
+
+
 def _score(world: Path, curves: bool) -> dict:
+    from pipeline.io.warehouse import Warehouse
+
+    cfg, rows, record, features, model, started = _scored(world, curves)
+    Warehouse.from_config(cfg).write(rows, record, features=features)
+    curve_s = record.timings.get("curves", 0.0)
+    hazard = f", curves {curve_s:.2f} s ({model.hazard_.model_.booster_.num_trees()} hazard trees)" if curves else ""
+    return {"seconds": time.perf_counter() - started, "rows": len(rows), "curves_s": round(curve_s, 3),
+            "drift_s": round(record.timings.get("drift", 0.0), 3),
+            "note": f"{model.booster_.num_trees()} trees, 100,000 accounts, drift check, reasons + DuckDB write{hazard}"}
+
+
+def _scored(world: Path, curves: bool):
+    """What ``churn score`` computes before the write, on the bench's 100,000 rows (:func:`score`), the warehouse
+    emptied: (config, the scored rows, their run, the features, the model, when the clock started)."""
     import copy
 
     import pandas as pd
 
     from models.predict import predict
-    from pipeline.io.warehouse import Run, Warehouse, utc_now
+    from pipeline.io.warehouse import Run, utc_now
     from pipeline.steps import score as scoring
 
     cfg = bench_config(world)
@@ -124,25 +167,19 @@ def _score(world: Path, curves: bool) -> dict:
     rows, _ = scoring.scored_rows(cfg, model, health, frame, predictions.probability, predictions, accounts, record,
                                   table.features)
     record.status, record.rows = "succeeded", len(rows)
-    Warehouse.from_config(cfg).write(rows, record, features=table.features)
-    trees = model.booster_.num_trees()
-    curve_s = record.timings.get("curves", 0.0)
-    hazard = f", curves {curve_s:.2f} s ({model.hazard_.model_.booster_.num_trees()} hazard trees)" if curves else ""
-    return {"seconds": time.perf_counter() - started, "rows": len(rows), "curves_s": round(curve_s, 3),
-            "drift_s": round(record.timings.get("drift", 0.0), 3),
-            "note": f"{trees} trees, 100,000 accounts, drift check, reasons + DuckDB write{hazard}"}
+    return cfg, rows, record, table.features, model, started
 
 
 def _steps() -> dict:
     from benchmarks.spark_steps import SPARK_STEPS
 
     return {"floor": floor, "panel": panel, "pandas": pandas, "featuretools": featuretools, "train": train,
-            "score": score, "score_curves": score_curves,
+            "score": score, "score_curves": score_curves, "write_moved": write_moved,
             **SPARK_STEPS}
 
 
 #: DuckDB steps (the default of ``make bench``); :data:`ENGINE_STEPS` adds the Spark ones.
-STEPS = ["floor", "panel", "pandas", "featuretools", "train", "score", "score_curves"]
+STEPS = ["floor", "panel", "pandas", "featuretools", "train", "score", "score_curves", "write_moved"]
 ENGINE_STEPS = {"duckdb": STEPS, "spark": ["spark_panel", "spark_train", "spark_score"]}
 
 

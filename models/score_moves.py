@@ -9,9 +9,10 @@ and tells each group that moved by its feature's sentence and where the value ca
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from models.reason_documents import contribution
+from models.reason_documents import contributions
+
 
 #: A group moves the score when its contribution changes by at least this much (log-odds).
 MOVE_FLOOR = 0.05
@@ -25,9 +26,9 @@ def moves(change: float | None, min_points: float = MIN_POINTS) -> bool:
     return change is not None and math.isfinite(change) and abs(change) * 100 >= min_points - 1e-9
 
 
-def why_moved(change: float | None, now: dict | None, before: dict | None, reasons: dict | None,
-              features: Mapping[str, Any] | None = None, min_points: float = MIN_POINTS,
-              top: int = 2) -> str | None:
+def why_moved(change: float | None, now: dict | None, before: dict | None,
+              reasons: dict | Callable[[], dict | None] | None, features: Mapping[str, Any] | None = None,
+              min_points: float = MIN_POINTS, top: int = 2) -> str | None:
     """Why an account's probability moved since its previous run, in one line of sentences.
 
     The groups whose contributions moved the most in the direction of the change
@@ -40,21 +41,40 @@ def why_moved(change: float | None, now: dict | None, before: dict | None, reaso
 
         "risk up 12 points: 2 high/urgent support tickets still open, up from 0; ..."
 
+    ``reasons`` is the account's reasons document or a function returning it, called only
+    when a group needs it (parsing every moved account's document is most of a nightly
+    write's time when a retrain moves them all). Only the ``top`` sentences told are rendered.
+
     ``None`` when there is no previous run, no stored contributions, or the move is under
     ``min_points`` probability points (``scoring.change_min_points``).
     """
     if change is None or not moves(change, min_points) or not now or before is None:
         return None
     sign = 1.0 if change > 0 else -1.0
-    moved = {g: sign * (contribution(now.get(g, 0.0)) - contribution(before.get(g, 0.0)))
-             for g in set(now) | set(before)}
+    today, earlier = contributions(now), contributions(before)
+    moved = {g: sign * (today.get(g, 0.0) - earlier.get(g, 0.0)) for g in today.keys() | earlier.keys()}
     movers = sorted((g for g, d in moved.items() if d >= MOVE_FLOOR), key=lambda g: (-moved[g], g))
-    parts = ("context", "risk") if sign > 0 else ("context", "protective")  # a sentence that reads the same way
-    listed = {r["group"]: r["sentence"] for part in parts for r in (reasons or {}).get(part, [])}
-    said = [s for s in (_sentence(now.get(g), before.get(g), features) or listed.get(g) for g in movers) if s]
+    said: list[str] = []
+    listed: dict[str, str] | None = None
+    for g in movers:
+        if len(said) >= top:
+            break
+        sentence = _sentence(now.get(g), before.get(g), features)
+        if not sentence:
+            listed = _listed(reasons, sign) if listed is None else listed
+            sentence = listed.get(g)
+        if sentence:
+            said.append(sentence)
     points = round(abs(change) * 100)
     head = f"risk {'up' if sign > 0 else 'down'} {points} point{'' if points == 1 else 's'}"
-    return head + ": " + "; ".join(said[:top]) if said else head
+    return head + ": " + "; ".join(said) if said else head
+
+
+def _listed(reasons: dict | Callable[[], dict | None] | None, sign: float) -> dict[str, str]:
+    """Each group's current sentence in the reasons document, from the parts that read the way the score moved."""
+    document = reasons() if callable(reasons) else reasons
+    parts = ("context", "risk") if sign > 0 else ("context", "protective")
+    return {r["group"]: r["sentence"] for part in parts for r in (document or {}).get(part, [])}
 
 
 def _sentence(now: Any, before: Any, features: Mapping[str, Any] | None) -> str | None:

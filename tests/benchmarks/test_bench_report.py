@@ -73,3 +73,11 @@ def test_each_row_names_its_commit_and_an_older_table_keeps_its_notes(tmp_path):
     assert "| 1,000,000 | floor | 0.50 | 1.0x | 100 | 0.50 | abc1234 |" in text
     assert "| 1,000,000 | panel | 2.00 | 4.0x | 100 | 2.00 | def5678+changes |" in text
     assert "| 100,000,000 | floor | 3.00 | 1.0x | 100 | 3.00 |  |" in text  # measured before commits were kept
+
+
+def test_the_write_of_a_night_after_a_retrain_is_reported_with_what_it_explained(tmp_path):
+    out = tmp_path / "results.md"
+    note = "100,000 rows written beside yesterday's, every account's documents different, 41,822 moved"
+    write_results(out, {10_000_000: {"floor": step(1.0), "write_moved": {**step(4.2), "note": note}}}, "m", "v", 1, "now")
+    text = out.read_text()
+    assert "| 10,000,000 | write_moved | 4.20 |" in text and f"10,000,000 events: write_moved 4.20 s, {note}" in text

@@ -62,3 +62,34 @@ def test_no_group_identifier_is_ever_written():
     assert why_moved(0.12, now, before, None) == "risk up 12 points"
     unknown = {"usage_volume": [0.9, "events_7d", 3.0, "Product usage"]}
     assert why_moved(0.2, unknown, {}, None, FEATURES) == "risk up 20 points"  # no definition: nothing invented
+
+
+def test_only_the_sentences_told_are_rendered_and_the_reasons_read_only_when_a_group_needs_them():
+    """A night after a retrain explains every account: rendering every mover's sentence, or parsing every
+    reasons document, was most of the write's time (why_moved renders ``top`` and reads ``reasons`` lazily)."""
+    rendered = []
+
+    class Counting(Feature):
+        def moved(self, value, before, toward_risk=True):
+            rendered.append(self.name)
+            return super().moved(value, before, toward_risk)
+
+    features = {n: Counting(f.name, f.definition, f.params) for n, f in FEATURES.items()}
+    before = {"nps": [0.0, "nps_last", 8.0, "NPS"], "plan": [0.0, "plan", "pro", "Plan"],
+              "usage_depth": [0.0, "events_per_user_30d", 20.0, "Events per active user"]}
+    now = {"nps": [0.6, "nps_last", 4.0, "NPS"], "plan": [0.4, "plan", "basic", "Plan"],
+           "usage_depth": [0.2, "events_per_user_30d", 9.0, "Events per active user"]}
+    read = []
+
+    def reasons():
+        read.append(1)
+        return {"risk": [{"group": "tickets", "sentence": "2 urgent tickets open"}]}
+
+    assert why_moved(0.2, now, before, reasons, features) == (
+        "risk up 20 points: Last NPS answer was 4 of 10, down from 8; Plan: basic (was pro)")
+    assert rendered == ["nps_last", "plan"] and not read  # the third mover is not rendered, the reasons not read
+    assert why_moved(0.2, now, before, reasons, features, top=0) == "risk up 20 points"
+    with_unknown = {**now, "tickets": 0.9}
+    assert why_moved(0.2, with_unknown, before, reasons, features) == (
+        "risk up 20 points: 2 urgent tickets open; Last NPS answer was 4 of 10, down from 8")
+    assert read == [1]  # read once, for the group without a feature
