@@ -45,29 +45,73 @@ def why_moved(change: float | None, now: dict | None, before: dict | None,
     when a group needs it (parsing every moved account's document is most of a nightly
     write's time when a retrain moves them all). Only the ``top`` sentences told are rendered.
 
+    One call of a :class:`MoveTeller`; a write that explains many accounts keeps one teller, which renders
+    each distinct sentence once.
+
     ``None`` when there is no previous run, no stored contributions, or the move is under
     ``min_points`` probability points (``scoring.change_min_points``).
     """
-    if change is None or not moves(change, min_points) or not now or before is None:
-        return None
-    sign = 1.0 if change > 0 else -1.0
-    today, earlier = contributions(now), contributions(before)
-    moved = {g: sign * (today.get(g, 0.0) - earlier.get(g, 0.0)) for g in today.keys() | earlier.keys()}
-    movers = sorted((g for g, d in moved.items() if d >= MOVE_FLOOR), key=lambda g: (-moved[g], g))
-    said: list[str] = []
-    listed: dict[str, str] | None = None
-    for g in movers:
-        if len(said) >= top:
-            break
-        sentence = _sentence(now.get(g), before.get(g), features)
-        if not sentence:
-            listed = _listed(reasons, sign) if listed is None else listed
-            sentence = listed.get(g)
-        if sentence:
-            said.append(sentence)
-    points = round(abs(change) * 100)
-    head = f"risk {'up' if sign > 0 else 'down'} {points} point{'' if points == 1 else 's'}"
-    return head + ": " + "; ".join(said) if said else head
+    return MoveTeller(features, min_points, top)(change, now, before, reasons)
+
+
+class MoveTeller:
+    """:func:`why_moved` for the accounts of one write, rendering each distinct sentence once.
+
+    A night after a retrain explains tens of thousands of moves, and more than half of their sentences repeat
+    (the same feature, value and value before: 37,128 distinct among 82,986 on the 10 M-event bench world).
+
+    Parameters
+    ----------
+    features : mapping of str to features.base.Feature, optional
+        Feature names to their definitions, which write the sentences.
+    min_points : float
+        Smallest move explained, in probability points (``scoring.change_min_points``).
+    top : int
+        Sentences told per account.
+    """
+
+    def __init__(self, features: Mapping[str, Any] | None = None, min_points: float = MIN_POINTS, top: int = 2):
+        self.features, self.min_points, self.top = features, min_points, top
+        self._said: dict[tuple, str] = {}
+
+    def __call__(self, change: float | None, now: dict | None, before: dict | None,
+                 reasons: dict | Callable[[], dict | None] | None) -> str | None:
+        """Why one account's probability moved: :func:`why_moved` with this teller's settings."""
+        if change is None or not moves(change, self.min_points) or not now or before is None:
+            return None
+        sign = 1.0 if change > 0 else -1.0
+        today, earlier = contributions(now), contributions(before)
+        moved = {g: sign * (today.get(g, 0.0) - earlier.get(g, 0.0)) for g in today.keys() | earlier.keys()}
+        movers = sorted((g for g, d in moved.items() if d >= MOVE_FLOOR), key=lambda g: (-moved[g], g))
+        said: list[str] = []
+        listed: dict[str, str] | None = None
+        for g in movers:
+            if len(said) >= self.top:
+                break
+            sentence = self._sentence(now.get(g), before.get(g))
+            if not sentence:
+                listed = _listed(reasons, sign) if listed is None else listed
+                sentence = listed.get(g)
+            if sentence:
+                said.append(sentence)
+        points = round(abs(change) * 100)
+        head = f"risk {'up' if sign > 0 else 'down'} {points} point{'' if points == 1 else 's'}"
+        return head + ": " + "; ".join(said) if said else head
+
+    def _sentence(self, now: Any, before: Any) -> str | None:
+        """A group's move told by its leading feature: today's sentence, and the value before when it was the same
+        feature; ``None`` when the entry holds no feature (older rows) or the feature is not defined."""
+        features = self.features
+        if not isinstance(now, list) or len(now) < 3 or not features or now[1] not in features:
+            return None
+        earlier = before[2] if isinstance(before, list) and len(before) >= 3 and before[1] == now[1] else None
+        toward_risk = now[0] >= 0
+        # the types are part of the key: 1 and 1.0 are equal keys but may read differently ("{value}")
+        key = (now[1], type(now[2]), now[2], type(earlier), earlier, toward_risk)
+        sentence = self._said.get(key)
+        if sentence is None:
+            sentence = self._said[key] = features[now[1]].moved(now[2], earlier, toward_risk=toward_risk)
+        return sentence
 
 
 def _listed(reasons: dict | Callable[[], dict | None] | None, sign: float) -> dict[str, str]:
@@ -75,13 +119,3 @@ def _listed(reasons: dict | Callable[[], dict | None] | None, sign: float) -> di
     document = reasons() if callable(reasons) else reasons
     parts = ("context", "risk") if sign > 0 else ("context", "protective")
     return {r["group"]: r["sentence"] for part in parts for r in (document or {}).get(part, [])}
-
-
-def _sentence(now: Any, before: Any, features: Mapping[str, Any] | None) -> str | None:
-    """A group's move told by its leading feature: today's sentence, and the value before when it was the same
-    feature; ``None`` when the entry holds no feature (older rows) or the feature is not defined."""
-    if not isinstance(now, list) or len(now) < 3 or not features or now[1] not in features:
-        return None
-    feature = features[now[1]]
-    earlier = before[2] if isinstance(before, list) and len(before) >= 3 and before[1] == now[1] else None
-    return feature.moved(now[2], earlier, toward_risk=now[0] >= 0)

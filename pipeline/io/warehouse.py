@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from models.errors import ChurnError
-from models.score_moves import MIN_POINTS, moves, why_moved
+from models.score_moves import MIN_POINTS, MoveTeller, moves
 from pipeline.io.score_tables import KEYS, RUN_COLUMNS, SCORE_COLUMNS
 from pipeline.pause_points import pause_point
 from pipeline.io.sql_backends import DuckDBBackend, PostgresBackend
@@ -199,7 +199,8 @@ class Warehouse:
         # the current rows' JSON is parsed only where there is a move to explain, read item by item: the documents
         # may be Arrow text in chunks, which a take (``iloc``) would first copy whole (0.2 s per column at 100,000 rows)
         nows, reasons = out["contributions"].array, out["reasons"].array
-        change_reasons[at] = [why_moved(change, _parsed(nows[i]), before, partial(_parsed, reasons[i]), features, floor)
+        tell = MoveTeller(features, floor)
+        change_reasons[at] = [tell(change, _parsed(nows[i]), before, partial(_parsed, reasons[i]))
                               for i, change, before in zip(at, out["probability_change"].to_numpy()[at], befores.values())]
         out["change_reasons"] = change_reasons
         return out

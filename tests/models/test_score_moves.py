@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from features.base import Definition, Feature
-from models.score_moves import moves, why_moved
+from models.score_moves import MoveTeller, moves, why_moved
 
 
 def feature(name, group, risk, protective, at_most_zero=None, **params):
@@ -93,3 +93,24 @@ def test_only_the_sentences_told_are_rendered_and_the_reasons_read_only_when_a_g
     assert why_moved(0.2, with_unknown, before, reasons, features) == (
         "risk up 20 points: 2 urgent tickets open; Last NPS answer was 4 of 10, down from 8")
     assert read == [1]  # read once, for the group without a feature
+
+
+def test_a_teller_renders_each_distinct_sentence_once_and_tells_what_why_moved_tells():
+    rendered = []
+
+    class Counting(Feature):
+        def moved(self, value, before, toward_risk=True):
+            rendered.append((value, before))
+            return super().moved(value, before, toward_risk)
+
+    plain = feature("seats", "seats", "{value} seats", "{value} seats")
+    features = {"seats": Counting(plain.name, plain.definition, plain.params)}
+    before = {"seats": [0.0, "seats", 3.0, "Seats"]}
+    tell = MoveTeller(features)
+    accounts = [({"seats": [0.5, "seats", 1.0, "Seats"]}, "risk up 10 points: 1.0 seats, down from 3.0"),
+                ({"seats": [0.5, "seats", 1.0, "Seats"]}, "risk up 10 points: 1.0 seats, down from 3.0"),
+                ({"seats": [0.5, "seats", 1, "Seats"]}, "risk up 10 points: 1 seats, down from 3.0")]
+    assert [tell(0.1, now, before, None) for now, _ in accounts] == [expected for _, expected in accounts]
+    # the second account reused the first one's sentence; 1 and 1.0 are equal keys but read differently
+    assert [(type(v), v) for v, _ in rendered] == [(float, 1.0), (int, 1)]
+    assert all(why_moved(0.1, now, before, None, features) == expected for now, expected in accounts)
