@@ -149,8 +149,11 @@ def scored_rows(cfg: Config, model, health: HealthScore, frame: pd.DataFrame, pr
         curves, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days, probability)
     probability = served_probability(model, probability, at_horizon)
     record.churn_probability_model = serving(model, at_horizon)
-    # the uplift learners' baseline risk is the pipeline's churn probability of the day
-    estimated = uplift(frame.assign(**{BASE_RISK: probability}))
+    # the uplift learners' baseline risk is the pipeline's churn probability of the day, added to a shallow copy:
+    # assign() would copy every feature column (0.15-0.25 s at 100,000 rows) for an estimate most runs do not make
+    with_risk = frame.copy(deep=False)
+    with_risk[BASE_RISK] = probability
+    estimated = uplift(with_risk)
     with timed(record.timings, "reasons"):
         scores = assemble(cfg, frame, accounts, probability, reasons, health.score(frame).to_numpy(), record,
                           getattr(model, "base_rate_", None), estimated, curves)
