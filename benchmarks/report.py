@@ -66,6 +66,18 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
   curves add 1.5-1.8 s either way (six passes of the 137 hazard trees that read the period or the renewal's place in
   it, 1.0 s of LightGBM's traversal on two threads). Within the feature rows, the one-date query's ibis compilation
   alone takes 0.25-0.37 s (a 149 KB statement; DuckDB runs it in 0.22 s).
+- `write_moved`, the write of a night after a retrain (every account's row differs from yesterday's), 10 M events,
+  2026-12-06 (995b079, 100,000 rows, 41,494 explained, one process each, the rows pickled from the `score` step):
+  about 8 s, of which DuckDB's part 3.2-3.5 s against 2.1-2.2 s for the same rows into an empty table (fewer than
+  122,880 rows appended to a table that holds rows are copied into its last row group and compressed again at the
+  commit, where an empty table takes the new row groups as written: DuckDB's `LocalStorage::Flush`), and comparing
+  the two days 4.2-4.5 s (`Warehouse._with_change`): parsing both days' contributions documents with `json.loads`
+  about 2.5 s (30 us a document of 2.5 KB: Python objects for 26 groups x 4 fields; orjson parsed them 1.4x as fast
+  under Python's default collector, DuckDB's JSON functions split 41,500 documents into group entries in 0.3 s and
+  took about 0.8 s with the fields extracted, before any of the comparison), the sentences about 1 s, the groups'
+  moves 0.5 s. Before
+  f7495fd every moved group's sentence was rendered (not the two told) and every reasons document parsed: 8.5 s for
+  the same comparison.
 - `score_curves` is `score` plus the time-to-churn curves as `churn score` computes them (the registered model's
   hazard booster, trained by the `train` step: `churn_probability_30d` ... `180d`, `expected_churn_window`,
   the served probability); `score` leaves those columns null, as scoring did before issue 23. Profiled on
