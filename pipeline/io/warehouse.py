@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import date, datetime, timezone
+from functools import partial
 
 import numpy as np
 import pandas as pd
