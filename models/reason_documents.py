@@ -248,6 +248,5 @@ def contribution(entry) -> float:
 
 
 def contributions(document: Mapping[str, Any]) -> dict[str, float]:
-    """Each group's contribution in a document :func:`contributions_json` wrote (as :func:`contribution` reads one),
-    in one pass: a night after a retrain compares every account's pair of documents."""
-    return {g: float(entry[0]) if isinstance(entry, list) else float(entry) for g, entry in document.items()}
+    """Each group's contribution in a document :func:`contributions_json` wrote, read by :func:`contribution`."""
+    return {g: contribution(entry) for g, entry in document.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime
+from datetime import datetime
 
 import pandas as pd
 import pytest
@@ -13,9 +13,8 @@ from pipeline.config import load_config
 from pipeline.io.experiment_tables import (RESULT_COLUMNS, RESULTS_TABLE, assigner, entry_line, holdout_accounts,
                                            read_assignments, read_results, replaced_lines, write_results)
 from pipeline.io.warehouse import Warehouse
-from warehouse_rows import fake_scores, run_for
+from warehouse_rows import D1, D2, D3, fake_scores, run_for
 
-D1, D2, D3 = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
 ACCOUNTS = [f"A{i:03d}" for i in range(200)]
 RUNS = itertools.count()
 
