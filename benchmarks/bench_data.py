@@ -84,5 +84,7 @@ def score_frame(cfg: Config, vocabulary: Callable[[], dict]) -> tuple[FeatureTab
     frame = panel.sample(n=SCORED_ACCOUNTS, replace=len(panel) < SCORED_ACCOUNTS, random_state=0).reset_index(drop=True)
     frame.insert(0, "as_of", end)
     frame.insert(0, "account_id", [f"B{i:06d}" for i in range(len(frame))])
-    table.frame = frame[columns].astype(table.frame.dtypes.to_dict())
+    # one block per dtype, as the engine's typed frame has (`tidy`): typed column by column the frame has a block
+    # per column, which slows every later step and makes pandas warn that it is fragmented
+    table.frame = frame[columns].astype(table.frame.dtypes.to_dict()).copy()
     return table, end
