@@ -28,7 +28,22 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
   is the largest part; typing and writing the frame 0.4 s. At 1 M events the fixed costs dominate (61x); at
   100 M the ratio is 12.8x (2026-12-05, 290ec8a). Tried and measured as no gain (2026-12-05): numbering users per account
   (dense_rank) so that group-by hashes an integer (the final query gained what the rollup's window sort lost)
-  and dropping the join of the users frame back onto the spine.
+  and dropping the join of the users frame back onto the spine. Tried on 2026-12-06 (10 M events, a Xeon, one
+  process each, 88977fd), each equal in its results and none faster: the per-user latest stretch from each user's
+  next active stretch (`lead` over the distinct (account, stretch, user) rollup, one row per user and cut kept, no
+  group-by; the active-user counts equal on all 64,963 rows) built and materialised in 2.03-2.07 s against
+  1.41-1.44 s, its query 1.17-1.22 s against 1.11-1.23 s (the 8.1 M-row join stays); one scan of the events for
+  both usage rollups (the window's events materialised once) 0.80-0.93 s against 0.69-0.82 s for one date and
+  2.87-3.03 s against 2.61-3.58 s for the panel; one rollup by (account, day, user) feeding both, 6.5-9.1 s
+  (7.9 M groups); the per-event-type sums (`CASE`, 1.25-1.44 s with 8 types, 0.87-0.89 s with none) as `FILTER`
+  1.81-1.97 s, by an integer type key joined in 1.56-1.63 s, or summed by (account, day, type) and pivoted
+  2.32-2.40 s; the contract checks' events query (0.54-0.85 s; its events summary alone 0.18-0.20 s) with null
+  counts as `count(*) - count(col)` and `CASE` sums 0.51-0.67 s (noise).
+- Spark's panel at 1 M events by phase (2026-12-06, the Xeon, one run each): the contract checks 9.5-11.4 s, the
+  three rollups (cached views) 12.7-14.5 s, analysing the final query 5.8-6.4 s and optimising it 1.2-2.0 s, its
+  execution 25-33 s; 110-135 Spark jobs in all, 44-52 of them broadcast exchanges. Caching the CSV tables
+  (`DataFrame.cache()`, no re-parsing) and turning broadcast joins off gave 33.2 s and 25.4 s for the execution
+  against 26.8 s: the per-job overhead of `local[2]`, not reading the files, is what the ratio stands on.
 - The feature table reaches pandas through Arrow's own conversion (`Source.fetch`): ibis's conversion of the
   64,963 x 129 panel at 10 M events took 0.9 s over the query's 2.1 s.
 - The pandas baseline (`benchmarks/pandas_baseline.py`) computes, for the same rows as the panel (the accounts
