@@ -1,4 +1,4 @@
-"""The rows the scoring benchmarks score are typed and laid out as ``churn score``'s own."""
+"""The rows the scoring benchmarks score hold the day's feature columns, laid out as ``churn score``'s own."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import warnings
 import pandas as pd
 
 from benchmarks.bench_data import SCORED_ACCOUNTS, bench_config, panel_file, panel_table, score_frame
+from models.uplift_baseline import BASE_RISK
 
 
-def test_scored_rows_are_typed_like_the_day_and_not_fragmented(world_copy):
+def test_scored_rows_hold_the_days_columns_and_are_not_fragmented(world_copy):
     cfg = bench_config(world_copy)
     panel = panel_table(cfg)
     panel.frame.to_parquet(panel_file(world_copy), index=False)
@@ -23,4 +24,4 @@ def test_scored_rows_are_typed_like_the_day_and_not_fragmented(world_copy):
     # a frame typed column by column holds a block per column: adding one column to it makes pandas warn
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.PerformanceWarning)
-        frame.copy(deep=False)["base_risk"] = 0.5
+        frame.copy(deep=False)[BASE_RISK] = 0.5  # as `scored_rows` adds it
