@@ -120,3 +120,17 @@ def test_fetch_gives_the_rows_execute_gives():
         want = pd.to_numeric(executed[column], errors="coerce") if column != "account_id" else executed[column]
         assert got.isna().tolist() == want.isna().tolist(), column
         assert got.dropna().tolist() == want.dropna().tolist(), column
+
+
+@pytest.mark.postgres
+def test_postgres_sources_run_without_jit(pg_url):
+    """A PostgreSQL source's session plans without JIT, which the server's defaults would use on any query costing
+    more than ``jit_above_cost``: LLVM compiling the wide feature queries took longer than running them (README)."""
+    import psycopg
+
+    costly = "EXPLAIN SELECT sum(a.a * b.b) FROM generate_series(1, 1000000) a, generate_series(1, 100) b"
+    with psycopg.connect(pg_url) as con:  # the server's own settings: this plan would be compiled
+        assert any(line.startswith("JIT:") for (line,) in con.execute(costly).fetchall())
+    with open_source(pg_url) as source:
+        plan = [row[0] for row in source.backend.raw_sql(costly).fetchall()]
+    assert plan and not any(line.startswith("JIT:") for line in plan)
