@@ -248,6 +248,9 @@ class Config(Section):
     warehouse: str = "data/warehouse.duckdb"
     #: A folder's CSV files up to this size (MB) are read once into memory when it is opened (0: never).
     csv_in_memory_mb: Annotated[float, Field(ge=0)] = 512
+    #: Whether a PostgreSQL source's feature queries may use the server's JIT (LLVM compiled them for longer than
+    #: they ran: see :func:`pipeline.io.sources.open_source`); ``False`` turns it off for the session.
+    postgres_jit: bool = False
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark: Spark = Spark()
     labels: Labels = Labels()

@@ -185,13 +185,18 @@ def typed(raw: ibis.Table, table: str, parser: Parser) -> ibis.Table:
     return raw.mutate(**casts)
 
 
-def open_source(spec: str | Path, csv_in_memory_mb: float = 0) -> Source:
+def open_source(spec: str | Path, csv_in_memory_mb: float = 0, postgres_jit: bool = False) -> Source:
     """Open a data source from a folder path, a DuckDB file or a PostgreSQL URL.
 
     A folder's CSV files of at most ``csv_in_memory_mb`` megabytes are read once into
     the session's memory (config ``csv_in_memory_mb``), so validation and features scan
     typed columns instead of parsing the text again per query; larger ones, and every
     one at 0, are read from the file by each query.
+
+    A PostgreSQL session runs without the server's JIT unless ``postgres_jit`` (config
+    ``postgres_jit``): the feature queries are wide (hundreds of expressions), so their
+    estimated cost passes ``jit_above_cost`` and LLVM compiled them for longer than they
+    ran (one date of 1 M events: 25 s with JIT, 2 s without; README, "Scale").
 
     Raises
     ------
@@ -200,7 +205,7 @@ def open_source(spec: str | Path, csv_in_memory_mb: float = 0) -> Source:
     """
     text = str(spec)
     if is_postgres(text):
-        return _open_postgres(text)
+        return _open_postgres(text, postgres_jit)
     path = Path(duckdb_path(text))
     if not path.exists():
         raise SourceError(f"data source '{text}' does not exist")
@@ -244,13 +249,12 @@ def _open_duckdb_file(path: Path) -> Source:
     return Source(str(path), "duckdb", con, {t: t for t in TABLES if t in present})
 
 
-def _open_postgres(url: str) -> Source:
+def _open_postgres(url: str, jit: bool) -> Source:
     try:
         con = ibis.connect(postgres_url(url, "postgres"))
         con.raw_sql("SET TIME ZONE 'UTC'")
-        # The feature queries are wide (hundreds of expressions), so the planner's cost passes jit_above_cost and
-        # LLVM compiles them for far longer than they run: 25 s against 2 s for one date of 1 M events (README).
-        con.raw_sql("SET jit = off")
+        if not jit:  # see open_source
+            con.raw_sql("SET jit = off")
     except Exception as exc:
         raise SourceError(f"cannot connect to {mask_url(url)}: {mask_secrets(exc)}") from exc
     present = set(con.list_tables())

@@ -123,14 +123,20 @@ def test_fetch_gives_the_rows_execute_gives():
 
 
 @pytest.mark.postgres
-def test_postgres_sources_run_without_jit(pg_url):
+def test_postgres_sources_run_without_jit_unless_asked(pg_url):
     """A PostgreSQL source's session plans without JIT, which the server's defaults would use on any query costing
-    more than ``jit_above_cost``: LLVM compiling the wide feature queries took longer than running them (README)."""
+    more than ``jit_above_cost`` (LLVM compiling the wide feature queries took longer than running them: README);
+    config ``postgres_jit: true`` keeps the server's setting."""
     import psycopg
 
+    from pipeline.config import load_config
+    from pipeline.engine.engines import LocalEngine
+
     costly = "EXPLAIN SELECT sum(a.a * b.b) FROM generate_series(1, 1000000) a, generate_series(1, 100) b"
+    compiled = lambda plan: any(line.startswith("JIT:") for line in plan)  # noqa: E731
     with psycopg.connect(pg_url) as con:  # the server's own settings: this plan would be compiled
-        assert any(line.startswith("JIT:") for (line,) in con.execute(costly).fetchall())
-    with open_source(pg_url) as source:
-        plan = [row[0] for row in source.backend.raw_sql(costly).fetchall()]
-    assert plan and not any(line.startswith("JIT:") for line in plan)
+        assert compiled([line for (line,) in con.execute(costly).fetchall()])
+    for jit in (False, True):
+        with LocalEngine().open(load_config(None, {"data": pg_url, "postgres_jit": jit})) as source:
+            plan = [row[0] for row in source.backend.raw_sql(costly).fetchall()]
+        assert plan and compiled(plan) is jit
