@@ -4,7 +4,7 @@ CHURN   ?= .venv/bin/churn
 DATA    ?= data/warehouse.duckdb
 WORLD   ?= data/world
 
-.PHONY: setup data validate features train score risk-list test bench bench-large docs clean
+.PHONY: setup data validate features train score risk-list test bench bench-postgres bench-large docs clean
 
 UV_VERSION ?= 0.13.9
 # The package's extras to install: `make setup EXTRAS=dev,spark` adds the Spark engine (what .ci/run installs).
@@ -51,6 +51,9 @@ test:  ## the test suite (what CI runs)
 
 bench:  ## benchmarks: 1 M and 10 M events, DuckDB and Spark local[2] rows; results in benchmarks/results.md
 	$(PY) -m benchmarks.run --sizes 1000000 10000000 --engines duckdb spark
+
+bench-postgres:  ## the panel computed in PostgreSQL, its JIT off and on, beside DuckDB's (server: CHURN_BENCH_POSTGRES); results in benchmarks/results-postgres.md
+	$(PY) -m benchmarks.run --sizes 1000000 10000000 --engines postgres --steps floor panel pg_panel pg_panel_jit --out benchmarks/results-postgres.md
 
 bench-large:  ## the 100 M-event world (long, once); kept beside the bench sizes in results.md
 	$(PY) -m benchmarks.run --sizes 100000000 --repeats 1

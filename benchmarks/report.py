@@ -121,8 +121,26 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
 """
 
 
+#: Steps whose rows give their ratio to the floor: each computes (part of) the feature panel.
+PANELS = ("floor", "panel", "pandas", "featuretools", "spark_panel", "pg_panel", "pg_panel_jit")
+
+
+#: The notes of a page of PostgreSQL rows (``make bench-postgres``, ``benchmarks/results-postgres.md``).
+POSTGRES_NOTES = """## How the PostgreSQL rows are measured
+
+- `pg_panel` is the full feature panel (every monthly snapshot, with labels, the contract checks included) from a
+  PostgreSQL URL, as `churn features --panel` computes it: one query per build run by PostgreSQL, its rows fetched
+  into the process. The world is loaded once into a database of its own (`churn load`, not timed:
+  `benchmarks/postgres_steps.py`). `pg_panel_jit` is the same with config `postgres_jit: true`, the server's JIT
+  left as it is set (PostgreSQL's default: on, `jit_above_cost` 100000). `floor` and `panel` are DuckDB's rows of
+  `make bench`, measured in the same run so that the ratios hold for its machine and load ({load}).
+- The server is the one of `CHURN_BENCH_POSTGRES` with its own settings (PostgreSQL 15 here, Debian's defaults:
+  `shared_buffers` 128 MB, `work_mem` 4 MB), on the same 2 cores as the bench process.
+"""
+
+
 def _row(size: int, step: str, r: dict, floor: float) -> str:
-    ratio = f"{r['seconds'] / floor:.1f}x" if floor and step in ("floor", "panel", "pandas", "featuretools", "spark_panel") else ""
+    ratio = f"{r['seconds'] / floor:.1f}x" if floor and step in PANELS else ""
     runs = ", ".join(f"{s:.2f}" for s in r.get("all_seconds", []))
     return f"| {size:,} | {step} | {r['seconds']:.2f} | {ratio} | {r['peak_rss_mb']:.0f} | {runs} | {r.get('commit', '')} |"
 
@@ -140,6 +158,20 @@ def _spark_lines(size: int, steps: dict) -> list[str]:
             lines.append(f"- {size:,} events, Spark local[2] vs DuckDB, {what}: {s:.2f} s vs {d:.2f} s = {s / d:.1f}x"
                          + (f" (plus {start:.1f} s JVM start, not counted)" if start else ""))
     return lines
+
+
+def _postgres_lines(size: int, steps: dict) -> list[str]:
+    """The panel computed in PostgreSQL against DuckDB's and against the server's JIT, from the same run."""
+    if "pg_panel" not in steps:
+        return []
+    pg = steps["pg_panel"]["seconds"]
+    line = f"- {size:,} events, the feature panel computed in PostgreSQL (the session's JIT off): {pg:.2f} s"
+    if "panel" in steps:
+        line += f", {pg / steps['panel']['seconds']:.1f}x DuckDB's {steps['panel']['seconds']:.2f} s"
+    if "pg_panel_jit" in steps:
+        jit = steps["pg_panel_jit"]["seconds"]
+        line += f"; with the server's JIT {jit:.2f} s ({jit / pg:.1f}x as long)"
+    return [line]
 
 
 def _curve_lines(size: int, steps: dict) -> list[str]:
@@ -176,8 +208,9 @@ def kept_parts(text: str) -> tuple[str, str]:
 
 
 def write_results(path: Path, results: dict, machine: str, versions: str, repeats: int, when: str,
-                  load: str = "") -> None:
-    """Write the results table, the ratios against the targets and how they were measured.
+                  load: str = "", notes_after: str = NOTES) -> None:
+    """Write the results table, the ratios against the targets and how they were measured (``notes_after``: the
+    page's closing notes, :data:`NOTES` or :data:`POSTGRES_NOTES`, with ``{load}`` filled in).
 
     The notes written by hand above the table and the "Earlier runs" section of the page already at ``path`` are
     kept (:func:`kept_parts`): edit the notes to say what the new run measured.
@@ -233,6 +266,7 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
             summary.append(f"- {size:,} events end to end (features, train, score): largest peak RSS {rss / 1024:.2f} GiB "
                            f"(target < {TARGETS['peak_rss_gib']:.0f} GiB: {'met' if rss / 1024 < 4 else 'missed'})")
         summary += _spark_lines(size, steps)
+        summary += _postgres_lines(size, steps)
         summary += _curve_lines(size, steps)
         for step in ("train", "score", "score_curves", "write_moved"):
             if step in steps:
@@ -249,6 +283,6 @@ def write_results(path: Path, results: dict, machine: str, versions: str, repeat
                         line += (f"; the whole process {whole:.2f} s (imports, model load, reading the bench's feature rows) "
                                  f"({verdict})")
                 summary.append(line + (f", {steps[step].get('note')}" if steps[step].get("note") else ""))
-    lines += ["", "## Against the targets", "", *summary, "", NOTES.format(load=load or "not recorded")]
+    lines += ["", "## Against the targets", "", *summary, "", notes_after.format(load=load or "not recorded")]
     text = "\n".join(lines).rstrip("\n") + "\n"
     path.write_text(text + (f"\n{earlier}\n" if earlier else ""))

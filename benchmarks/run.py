@@ -5,11 +5,12 @@ bounded memory), then runs every step in its own process ``--repeats`` times
 and keeps the median wall time and the largest peak RSS. Results are written to
 ``benchmarks/results.md`` with the machine and library versions.
 
-    python -m benchmarks.run --sizes 1000000 10000000 [--repeats 3] [--engines duckdb spark]
+    python -m benchmarks.run --sizes 1000000 10000000 [--repeats 3] [--engines duckdb spark postgres]
 
 ``--engines spark`` adds the Spark rows (``benchmarks/spark_steps.py``: panel,
 training and scoring 100k accounts on a ``local[2]`` session) beside DuckDB's,
-measured in the same run.
+measured in the same run; ``--engines postgres`` the panel computed in PostgreSQL,
+with the session's JIT off and with the server's (``benchmarks/postgres_steps.py``).
 """
 
 from __future__ import annotations
@@ -135,8 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     parser.add_argument("--steps", nargs="+", default=None, help="Subset of steps (default: all of --engines).")
-    parser.add_argument("--engines", nargs="+", default=["duckdb"], choices=["duckdb", "spark"],
-                        help="Engines whose steps run (default: duckdb; spark adds the Spark rows).")
+    parser.add_argument("--engines", nargs="+", default=["duckdb"], choices=["duckdb", "spark", "postgres"],
+                        help="Engines whose steps run (default: duckdb; spark adds the Spark rows, postgres the "
+                             "PostgreSQL rows: benchmarks/postgres_steps.py).")
     args = parser.parse_args(argv)
     args.root.mkdir(parents=True, exist_ok=True)
     from benchmarks.steps import ENGINE_STEPS
@@ -153,12 +155,13 @@ def main(argv: list[str] | None = None) -> None:
         if "duckdb" in args.engines and args.steps is None:  # --steps measures those steps only
             results[size]["cli"] = cli_startup(world, args.repeats)
         print(json.dumps({str(size): results[size]}, default=str), flush=True)
-    from benchmarks.report import write_results
+    from benchmarks.report import NOTES, POSTGRES_NOTES, write_results
 
     results = merge_saved(args.out.with_suffix(".json"), results, args.repeats)
     write_results(args.out, results, machine(), versions(), args.repeats,
                   datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                  f"{load_start:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+                  f"{load_start:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+                  POSTGRES_NOTES if args.engines == ["postgres"] else NOTES)
     print(f"wrote {args.out}")
 
 

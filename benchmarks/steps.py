@@ -171,16 +171,18 @@ def _scored(world: Path, curves: bool):
 
 
 def _steps() -> dict:
+    from benchmarks.postgres_steps import POSTGRES_STEPS
     from benchmarks.spark_steps import SPARK_STEPS
 
     return {"floor": floor, "panel": panel, "pandas": pandas, "featuretools": featuretools, "train": train,
             "score": score, "score_curves": score_curves, "write_moved": write_moved,
-            **SPARK_STEPS}
+            **SPARK_STEPS, **POSTGRES_STEPS}
 
 
-#: DuckDB steps (the default of ``make bench``); :data:`ENGINE_STEPS` adds the Spark ones.
+#: DuckDB steps (the default of ``python -m benchmarks.run``); :data:`ENGINE_STEPS` adds the Spark and PostgreSQL ones.
 STEPS = ["floor", "panel", "pandas", "featuretools", "train", "score", "score_curves", "write_moved"]
-ENGINE_STEPS = {"duckdb": STEPS, "spark": ["spark_panel", "spark_train", "spark_score"]}
+ENGINE_STEPS = {"duckdb": STEPS, "spark": ["spark_panel", "spark_train", "spark_score"],
+                "postgres": ["pg_panel", "pg_panel_jit"]}
 
 
 def main(argv: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Tests of ``benchmarks/report.py``: the bench's results page says each target met or missed."""
 from __future__ import annotations
 
-from benchmarks.report import write_results
+from benchmarks.report import POSTGRES_NOTES, write_results
 
 
 def step(seconds: float) -> dict:
@@ -81,3 +81,15 @@ def test_the_write_of_a_night_after_a_retrain_is_reported_with_what_it_explained
     write_results(out, {10_000_000: {"floor": step(1.0), "write_moved": {**step(4.2), "note": note}}}, "m", "v", 1, "now")
     text = out.read_text()
     assert "| 10,000,000 | write_moved | 4.20 |" in text and f"10,000,000 events: write_moved 4.20 s, {note}" in text
+
+
+def test_the_panel_in_postgresql_is_set_against_duckdbs_and_the_servers_jit(tmp_path):
+    out = tmp_path / "results.md"
+    results = {1_000_000: {"floor": step(0.5), "panel": step(2.0), "pg_panel": step(6.0), "pg_panel_jit": step(30.0)}}
+    write_results(out, results, "machine", "versions", 1, "now", "0.3 / 1.1 on 2 cores", POSTGRES_NOTES)
+    text = out.read_text()
+    assert "## How the PostgreSQL rows are measured" in text and "What bounds the misses" not in text
+    assert "same run so that the ratios hold for its machine and load (0.3 / 1.1 on 2 cores)" in text
+    assert "| 1,000,000 | pg_panel | 6.00 | 12.0x |" in text and "| 1,000,000 | pg_panel_jit | 30.00 | 60.0x |" in text
+    assert ("1,000,000 events, the feature panel computed in PostgreSQL (the session's JIT off): 6.00 s, 3.0x DuckDB's "
+            "2.00 s; with the server's JIT 30.00 s (5.0x as long)") in text
