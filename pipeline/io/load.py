@@ -135,6 +135,8 @@ def _load_postgres(tables: dict[str, ibis.Table], url: str) -> dict[str, int]:
 
     Staging first means no lock is taken on the tables being replaced while the
     source is still read, so a source and target on the same server cannot block.
+    Each table is analysed in the same transaction: until the server's autovacuum does it, if it
+    runs at all, the planner would misjudge the events' row counts and spill sorts to disk.
     """
     import psycopg
 
@@ -148,6 +150,7 @@ def _load_postgres(tables: dict[str, ibis.Table], url: str) -> dict[str, int]:
                 conn.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
                 staged = _quote(f"_churn_load_{name}")
                 conn.execute(f"ALTER TABLE {staged} RENAME TO {_quote(name)}")
+                conn.execute(f"ANALYZE {_quote(name)}")
     return counts
 
 

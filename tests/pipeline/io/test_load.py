@@ -71,6 +71,20 @@ def test_generated_world_validates_alike(small_world, world_report, target):
     assert report_of(target) == world_report
 
 
+@pytest.mark.postgres
+def test_postgres_tables_are_analysed_as_they_are_loaded(small_world, pg_database):
+    """The planner knows each loaded table's rows at once (this server's autovacuum may be off, as here, or late)."""
+    counts = load(small_world, pg_database)
+    with psycopg.connect(pg_database) as con:
+        stats = dict(con.execute("SELECT c.relname, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                                 "c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'").fetchall())
+        analysed = {name for (name,) in con.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL")}
+    assert set(counts) <= analysed
+    for name, rows in counts.items():  # reltuples is -1 before the first analysis, a sample's estimate after
+        assert stats[name] == pytest.approx(rows, rel=0.05), name
+
+
 @pytest.mark.parametrize("target", TARGETS, indirect=True)
 def test_broken_world_fails_alike(world_copy, target):
     for table, edit in BREAKAGES:
