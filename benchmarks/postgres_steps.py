@@ -1,5 +1,5 @@
-"""The PostgreSQL rows of ``make bench``: the feature panel computed in PostgreSQL, as ``churn features --panel``
-computes it from a PostgreSQL URL (contract checks included).
+"""The PostgreSQL rows of the bench (``make bench-postgres``): the feature panel computed in PostgreSQL, as
+``churn features --panel`` computes it from a PostgreSQL URL (contract checks included).
 
 Each world is loaded once (``churn load``, not timed) into a database of its own on the server of
 ``CHURN_BENCH_POSTGRES`` (default: the local server's ``test`` database; its user must be allowed to create
