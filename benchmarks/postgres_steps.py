@@ -23,14 +23,12 @@ def world_database(world: Path) -> str:
     """The URL of ``world``'s database on :data:`SERVER`, created and loaded the first time (not timed)."""
     import psycopg
 
+    from benchmarks.pg_database import ensure_database
     from pipeline.io.load import load_tables
     from pipeline.io.sources import open_source
 
-    name = f"churn_bench_{world.name}"
-    url = SERVER.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(SERVER, autocommit=True) as con:
-        if not con.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            con.execute(f'CREATE DATABASE "{name}"')
+    url = SERVER.rsplit("/", 1)[0] + f"/churn_bench_{world.name}"
+    ensure_database(url)
     with psycopg.connect(url) as db:  # a load that failed left none of the tables (it is one transaction)
         loaded = db.execute("SELECT to_regclass('usage_events') IS NOT NULL").fetchone()[0]
     if not loaded:

@@ -90,10 +90,11 @@ def _connect(url: str, dbname: str | None = None):
 
 def ensure_database(url: str = DB_URL) -> None:
     """Create the simulator's dedicated database if it does not exist."""
-    name = urlsplit(url).path.lstrip("/")
-    with _connect(url, "postgres") as con:
-        if not con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            con.execute(f'CREATE DATABASE "{name}"')
+    from benchmarks.pg_database import ensure_database as created
+
+    if created(url):
+        name = urlsplit(url).path.lstrip("/")
+        with _connect(url, "postgres") as con:
             # the simulator commits twice per customer: without this, fsync latency dominates its run time
             con.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
 
