@@ -9,7 +9,8 @@ known and reads as running. ``base`` tells the base line from add-on lines
 ``addon_change_days`` earlier, ``addon_plan_now`` / ``addon_plan_then`` whether the
 row's plan runs as an add-on now / then, and ``period_d`` is the line's billing
 period in days when the data gives ``billing_period_months``. Frame ``accounts``: the account row with
-``tenure`` = days since creation and the configured attribute columns.
+``tenure`` = days since creation and the configured attribute columns. Frame ``derived``: the row's features
+already built (``renewal_within_horizon`` reads ``days_to_renewal``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def mrr_change(f, p):
     """Relative MRR change over the last {mrr_days} days (null if there was no MRR then)."""
     before = f.mrr.sum(where=f.covers_before).fill_null(0)
     now = f.mrr.sum(where=f.covers_now).fill_null(0)
-    return now / ibis.ifelse(before == 0, ibis.null(), before) - 1
+    return now / before.nullif(0) - 1
 
 
 #: Days in an average month: billing terms are whole months.
@@ -118,15 +119,15 @@ def billing_term_days(f, p):
 
 
 @feature(
-    family="revenue", frame="subscriptions", unit="flag", group="renewal", topic="renewal timing",
+    family="revenue", frame="derived", unit="flag", group="renewal", topic="renewal timing",
     risk="Renewal falls within the next {horizon} days",
     protective="No renewal within the next {horizon} days",
     direction="context",
     history="31",  # the term is inferred once a first base line closed (a month for monthly terms)
 )
-def renewal_within_horizon(f, p):
+def renewal_within_horizon(t, p):
     """1 when the current term ends within the label horizon ({horizon} days): the account can leave then."""
-    return flag(_days_to_renewal(f) <= p.horizon)
+    return flag(t.days_to_renewal <= p.horizon)  # derived: the query states the days to renewal once
 
 
 @feature(
@@ -171,7 +172,7 @@ def addon_mrr_share(f, p):
     """Share of the running MRR that comes from add-on lines (null without MRR)."""
     total = f.mrr.sum(where=f.covers_now).fill_null(0)
     addons = f.mrr.sum(where=f.covers_now & ~f.base).fill_null(0)
-    return addons / ibis.ifelse(total == 0, ibis.null(), total)
+    return addons / total.nullif(0)
 
 
 @feature(

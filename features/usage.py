@@ -52,7 +52,7 @@ def within(f, p):
 
 def change(recent, before):
     """Relative change ``recent / before - 1``; null when ``before`` is 0."""
-    return recent / ibis.ifelse(before == 0, ibis.null(), before) - 1
+    return recent / before.nullif(0) - 1
 
 
 @feature(
@@ -165,7 +165,7 @@ def usage_slope(f, p):
     in_range = (days <= 7 * weeks) & counted
     slope = total(f.n * (x - x_mean), in_range) / sxx
     mean_week = total(f.n, in_range) / weeks
-    return slope / ibis.ifelse(mean_week == 0, ibis.null(), mean_week)
+    return slope / mean_week.nullif(0)
 
 
 @feature(
@@ -210,7 +210,7 @@ def breadth(f, p):
 def events_per_user(t, p):
     """Events per distinct active user in the {window} days before the as-of date."""
     users = t[f"active_users_{p.window}d"]
-    return t[f"events_{p.window}d"] / ibis.ifelse(users == 0, ibis.null(), users)
+    return t[f"events_{p.window}d"] / users.nullif(0)
 
 
 def working_tenure(t, p):
@@ -235,10 +235,10 @@ def rate_vs_baseline(t, recent, baseline, p):
     read as declining (with a calendar, over the non-holiday days of its tenure, as its windows count them:
     :func:`working_tenure`); null when the baseline is 0.
     """
-    span = working_tenure(t, p).clip(lower=1, upper=p.baseline).fill_null(p.baseline)
+    span = ibis.greatest(ibis.least(working_tenure(t, p).fill_null(p.baseline), p.baseline), 1)  # never null
     rate = t[recent] / ibis.least(span, p.window)
     base = t[baseline] / span
-    return rate / ibis.ifelse(base == 0, ibis.null(), base) - 1
+    return rate / base.nullif(0) - 1
 
 
 @feature(

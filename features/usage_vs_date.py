@@ -30,8 +30,8 @@ def rate_vs_all_accounts(t, recent, baseline, p):
     minus 1: the account's own change, without the change every account shares on that date."""
     own = rate_vs_baseline(t, recent, baseline, p) + 1
     base = date_wide_rate(t, baseline, p.baseline, p)
-    shared = date_wide_rate(t, recent, p.window, p) / ibis.ifelse(base == 0, ibis.null(), base)
-    return own / ibis.ifelse(shared.isnull() | (shared == 0), ibis.null(), shared) - 1
+    shared = date_wide_rate(t, recent, p.window, p) / base.nullif(0)
+    return own / shared.nullif(0) - 1
 
 
 @feature(
@@ -95,7 +95,7 @@ def date_wide_mean(t, column, p):
     old = established(t, p)
     total_ = ibis.ifelse(old, t[column], 0).sum().over(group_by=t.as_of)
     accounts = ibis.ifelse(old, 1, 0).sum().over(group_by=t.as_of)
-    return total_ / ibis.ifelse(accounts == 0, ibis.null(), accounts)
+    return total_ / accounts.nullif(0)
 
 
 def level_vs_all_accounts(t, column, p):
@@ -103,7 +103,7 @@ def level_vs_all_accounts(t, column, p):
     every account loses in a lull (a holiday, a summer shutdown) is not the account's own (null when that mean
     is 0)."""
     mean = date_wide_mean(t, column, p)
-    return t[column] / ibis.ifelse(mean.isnull() | (mean == 0), ibis.null(), mean) - 1
+    return t[column] / mean.nullif(0) - 1
 
 
 @feature(
