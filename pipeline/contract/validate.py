@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import ibis
@@ -177,15 +178,13 @@ class _Validation:
         except Exception as exc:
             self._failed("(source)", None, exc)
             return self.report
-        parsed = {}
-        for spec in TABLES.values():
-            try:
-                table = self._check_table(spec)
-            except Exception as exc:
-                self._failed(spec.name, None, exc)
-                continue
-            if table is not None:
-                parsed[spec.name] = table
+        specs = list(TABLES.values())
+        if getattr(self.source, "concurrent_queries", False):  # Spark: the tables' checks side by side
+            with ThreadPoolExecutor(max_workers=3, thread_name_prefix="churn-validate") as pool:
+                outcomes = list(pool.map(self._checked_table, specs))
+        else:
+            outcomes = [self._checked_table(spec) for spec in specs]
+        parsed = {spec.name: table for spec, table in zip(specs, outcomes) if table is not None}
         self._check_set_rules(parsed)
         order = {name: i for i, name in enumerate(TABLES)}
         self.report.problems.sort(key=lambda p: order.get(p.table, -1))
@@ -207,6 +206,16 @@ class _Validation:
         self._add(table, column, "check_failed", f"{what}: {_engine_error(exc)}")
 
     # ------------------------------------------------------------------ tables
+
+    def _checked_table(self, spec: Table) -> Parsed | None:
+        """:meth:`_check_table`, an engine error reported as a problem of that table (None: nothing parsed).
+
+        Problems may be added from several threads (one table each): :meth:`run` sorts them by table after."""
+        try:
+            return self._check_table(spec)
+        except Exception as exc:
+            self._failed(spec.name, None, exc)
+            return None
 
     def _check_table(self, spec: Table) -> Parsed | None:
         if not self.source.has(spec.name):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from pathlib import Path
 
 import ibis
@@ -49,6 +49,9 @@ class Source:
     #: (contract table, contract column) -> where it came from in the warehouse, for messages.
     origins: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _event_summary: Any = field(default=None, repr=False)
+    #: Whether independent queries may run at once from several threads: one DuckDB or PostgreSQL connection runs
+    #: one query at a time; a Spark session takes jobs from many (:class:`pipeline.engine.spark.session.SparkSource`).
+    concurrent_queries: ClassVar[bool] = False
 
     @property
     def label(self) -> str:

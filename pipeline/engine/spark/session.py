@@ -31,6 +31,7 @@ import os
 import uuid
 import weakref
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from pipeline.engine.spark.errors import (describe, headline, is_spark_failure, log4j_options, missing_column,
                                           quiet_py4j, spark_log_file)
@@ -164,6 +165,10 @@ class SparkSource(Source):
     owns_session: bool = False
     views: list[str] = field(default_factory=list, repr=False)
     reads: dict = field(default_factory=dict, repr=False)
+    #: Each table's contract checks are a small job the driver plans alone: validation runs them side by side
+    #: (:meth:`pipeline.contract.validate._Validation.run`). On ``local[2]`` the bench worlds validated in 6.8-7.3 s
+    #: instead of 7.7 s (1 M events) and 13.5-14.5 s instead of 14.1-15.0 s (10 M).
+    concurrent_queries: ClassVar[bool] = True
 
     def materialise(self, expr):
         """No temporary tables on Spark: a cached temporary view (:func:`cached_view`)."""

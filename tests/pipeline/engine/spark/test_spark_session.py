@@ -108,6 +108,29 @@ def test_typed_tables_equal_duckdb(small_world, spark):
                 assert a[col].dtype.kind == b[col].dtype.kind or a[col].isna().all(), (table, col)
 
 
+def test_validation_runs_the_tables_side_by_side_and_reports_as_duckdb(world_copy, spark):
+    """Spark checks the tables at once (``concurrent_queries``); the report is DuckDB's, problem for problem and in
+    order, with a problem in every table."""
+    from broken import CASES, apply_case
+
+    from pipeline.contract.validate import validate
+    from pipeline.engine.spark.session import SparkSource, open_spark_source
+
+    cases = ["null name", "text mrr", "negative quantity", "csat 7", "duplicate milestone", "nps above 10"]
+    for case in cases:
+        apply_case(world_copy, case)
+    with open_source(world_copy) as duck, open_spark_source(str(world_copy), session=spark) as spk:
+        expected, got = validate(duck), validate(spk)
+    assert SparkSource.concurrent_queries and not type(duck).concurrent_queries
+    def lines(report):  # the examples show raw values, which the engines read apart (CSV text on Spark)
+        return [(p.severity, p.table, p.column, p.check, p.count, p.message) for p in report.problems]
+
+    assert lines(got) == lines(expected)
+    assert [p.example is None for p in got.problems] == [p.example is None for p in expected.problems]
+    assert {p.table for p in got.problems} == {CASES[case][0] for case in cases}  # six tables, one problem each
+    assert got.row_counts == expected.row_counts
+
+
 def test_spark_catalog_gives_the_duckdb_features(small_world, spark, dates, duckdb_panel):
     """Typed tables saved in a catalog database (spark-catalog:<db>) give the same features."""
     from pipeline.engine.spark.session import open_spark_source
