@@ -53,7 +53,9 @@ def spine(source, dates: list[date]) -> ibis.Table:
         subs,
         [subs.start_date <= d.as_of, subs.end_date.isnull() | (subs.end_date > d.as_of)],
     )
-    return covered.select("account_id", "as_of").distinct()
+    # every frame joins onto the spine: Spark would compute it again for each of them (one scan of the
+    # subscriptions, an inequality join and a shuffle each); DuckDB and PostgreSQL take the query as it is
+    return source.reused(covered.select("account_id", "as_of").distinct())
 
 
 def churn_events(source, grace_days: int) -> ibis.Table:
