@@ -131,6 +131,23 @@ def test_validation_runs_the_tables_side_by_side_and_reports_as_duckdb(world_cop
     assert got.row_counts == expected.row_counts
 
 
+def test_the_spine_is_computed_once_on_spark_and_left_to_duckdb(small_world, spark, dates):
+    """Every frame joins the spine: Spark reads it from one checkpoint (a view of the source) instead of computing
+    it again per frame; DuckDB gets the query as it is. The same rows either way."""
+    from ibis.expr import operations as ops
+
+    from pipeline.engine.labels import spine
+    from pipeline.engine.spark.session import open_spark_source
+
+    with open_source(small_world) as duck, open_spark_source(str(small_world), session=spark) as spk:
+        on_spark, on_duckdb = spine(spk, dates), spine(duck, dates)
+        assert isinstance(on_spark.op(), ops.DatabaseTable) and on_spark.op().name in spk.views
+        assert not isinstance(on_duckdb.op(), ops.DatabaseTable)
+        rows = [t.execute().sort_values(["account_id", "as_of"]).reset_index(drop=True) for t in (on_spark, on_duckdb)]
+    pd.testing.assert_frame_equal(*rows, check_dtype=False)
+    assert len(rows[0]) > 0
+
+
 def test_spark_catalog_gives_the_duckdb_features(small_world, spark, dates, duckdb_panel):
     """Typed tables saved in a catalog database (spark-catalog:<db>) give the same features."""
     from pipeline.engine.spark.session import open_spark_source
