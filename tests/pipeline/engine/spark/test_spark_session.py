@@ -110,7 +110,7 @@ def test_typed_tables_equal_duckdb(small_world, spark):
 
 def test_validation_runs_the_tables_side_by_side_and_reports_as_duckdb(world_copy, spark):
     """Spark checks the tables at once (``concurrent_queries``); the report is DuckDB's, problem for problem and in
-    order, with a problem in every table."""
+    order, with problems in six tables."""
     from broken import CASES, apply_case
 
     from pipeline.contract.validate import validate
@@ -122,12 +122,13 @@ def test_validation_runs_the_tables_side_by_side_and_reports_as_duckdb(world_cop
     with open_source(world_copy) as duck, open_spark_source(str(world_copy), session=spark) as spk:
         expected, got = validate(duck), validate(spk)
     assert SparkSource.concurrent_queries and not type(duck).concurrent_queries
+
     def lines(report):  # the examples show raw values, which the engines read apart (CSV text on Spark)
         return [(p.severity, p.table, p.column, p.check, p.count, p.message) for p in report.problems]
 
     assert lines(got) == lines(expected)
     assert [p.example is None for p in got.problems] == [p.example is None for p in expected.problems]
-    assert {p.table for p in got.problems} == {CASES[case][0] for case in cases}  # six tables, one problem each
+    assert {p.table for p in got.problems} == {CASES[case][0] for case in cases}  # the six tables broken
     assert got.row_counts == expected.row_counts
 
 
