@@ -185,17 +185,18 @@ def days_since_last_activity(f, p):
 
 
 @feature(
-    name="breadth_{window}d", family="usage", frame="usage", per="window", unit="event types",
+    name="breadth_{window}d", family="usage", frame="derived", per="window", unit="event types",
     group="breadth", topic="product features used", at_most_zero="No product features used in the last {window} days",
     risk="Uses only {value:.0f} product feature{s} (event type{s}) in the last {window} days",
     protective="Uses {value:.0f} product feature{s} (event type{s}) in the last {window} days",
     direction="lower",
     history="{window}",
 )
-def breadth(f, p):
+def breadth(t, p):
     """Distinct event types used in the {window} days before the as-of date (with a calendar, its {window}
     non-holiday days)."""
-    used = [flag(total(f[f"t_{e}"], within(f, p)) > 0) for e in p.events]
+    # derived from the events_{event}_{window}d columns: the query states each type's window sum once
+    used = [flag(t[f"events_{e}_{p.window}d"] > 0) for e in p.events]
     return sum(used[1:], used[0]) if used else ibis.literal(0)
 
 
