@@ -36,7 +36,7 @@ from pipeline.errors import mask_secrets
 from pipeline.io.urls import mask_url
 from pipeline.io.warehouse import Run, Warehouse, utc_now
 from pipeline.steps.score_table import (ACCOUNT_COLUMNS, assemble, check_config_version, check_features, curve_columns,
-                                       served_probability, serving, summary)
+                                       curves_started, served_probability, serving, summary)
 from pipeline.config import Config
 from pipeline.pause_points import pause_point
 
@@ -143,10 +143,15 @@ def scored_rows(cfg: Config, model, health: HealthScore, frame: pd.DataFrame, pr
     the uplift estimate of the rows with their baseline risk (``None``: left null). ``record`` gets the drift,
     the warnings, the model served and the step timings.
     """
+    horizon = cfg.labels.horizon_days
+    curve_first = getattr(model, "serving_", "classifier") == "hazard"  # the curve sets the probability and the ranks
+    curves = None if curve_first else curves_started(model, frame, horizon, probability, record.timings)
     with timed(record.timings, "drift"):
         drift = check_drift(cfg, model, frame, record, features)
-    with timed(record.timings, "curves"):
-        curves, at_horizon = curve_columns(model, frame, cfg.labels.horizon_days, probability)
+    at_horizon = None  # the classifier's probability is served (or, without a curve, stays served)
+    if curve_first:
+        with timed(record.timings, "curves"):
+            curves, at_horizon = curve_columns(model, frame, horizon, probability)
     probability = served_probability(model, probability, at_horizon)
     record.churn_probability_model = serving(model, at_horizon)
     # the uplift learners' baseline risk is the pipeline's churn probability of the day, added to a shallow copy:

@@ -14,7 +14,8 @@ from pipeline.config import CONFIG_VERSION, load_config
 from models.errors import ModelError
 from models.reasons import Explanations
 from pipeline.steps.score_table import (MONTH_DAYS, assemble, check_config_version, check_features, curve_columns,
-                                        ranks, renewal_dates, served_probability, serving, summary, tiers)
+                                        curves_started, ranks, renewal_dates, served_probability, serving, summary,
+                                        tiers)
 
 CFG = load_config(None, {"scoring.tiers": {"high": 0.3, "medium": 0.1}})
 
@@ -105,7 +106,8 @@ def test_summary_counts_tiers_and_revenue_and_repeats_warnings():
                      "WARNING: feature drift: events_30d"]
 
 
-def test_curve_columns_are_non_decreasing_and_serve_the_horizon_only_when_the_hazard_won():
+def fitted_hazard():
+    """A hazard model fitted on 4,000 snapshots whose churn hazard rises with ``x``, and 200 of them to score."""
     from models.hazard import HazardModel
 
     rng = np.random.default_rng(3)
@@ -115,8 +117,11 @@ def test_curve_columns_are_non_decreasing_and_serve_the_horizon_only_when_the_ha
     churn = np.where(life <= 180, as_of + pd.to_timedelta(np.ceil(life), unit="D"), pd.NaT)
     frame = pd.DataFrame({"account_id": [f"a{i}" for i in range(4000)], "as_of": as_of.date, "x": x,
                           "next_churn_date": pd.to_datetime(churn).date})
-    hazard = HazardModel().fit(frame, date(2025, 6, 1), 30, trees=30, feature_names=["x"])
-    scored = frame.head(200)
+    return HazardModel().fit(frame, date(2025, 6, 1), 30, trees=30, feature_names=["x"]), frame.head(200)
+
+
+def test_curve_columns_are_non_decreasing_and_serve_the_horizon_only_when_the_hazard_won():
+    hazard, scored = fitted_hazard()
     columns, at_90 = curve_columns(SimpleNamespace(hazard_=hazard), scored, 90)
     curve = np.column_stack([columns[f"churn_probability_{d}d"] for d in (30, 60, 90, 180)])
     assert (np.diff(curve, axis=1) >= 0).all() and (curve >= 0).all() and (curve <= 1).all()
@@ -146,6 +151,27 @@ def test_curve_columns_are_non_decreasing_and_serve_the_horizon_only_when_the_ha
     assert np.allclose(hazard_served["churn_probability_90d"], at_90)  # the hazard model serves: its own curve
     nulls, none = curve_columns(SimpleNamespace(), scored, 90)  # a model trained before curves existed
     assert none is None and np.isnan(nulls["churn_probability_30d"]).all() and nulls["expected_churn_window"].isna().all()
+
+
+def test_curves_computed_on_a_thread_land_on_their_own_rows_in_rank_order():
+    hazard, scored = fitted_hazard()
+    served = SimpleNamespace(hazard_=hazard, serving_="classifier")
+    p = np.random.default_rng(5).permutation(np.linspace(0.01, 0.95, 200))  # ranks far from the rows' order
+    timings: dict = {}
+    pending = curves_started(served, scored, 90, p, timings)
+    n = len(scored)
+    explained = Explanations(np.array([f"r{i}" for i in range(n)], dtype=object), np.array(["s"] * n, dtype=object),
+                             pd.DataFrame(index=range(n)), np.array([None] * n), np.array(["{}"] * n, dtype=object))
+    record = SimpleNamespace(as_of=date(2025, 6, 1), model_name="churn", model_version="7", run_id="run-1",
+                             started_at=datetime(2025, 6, 2, 3, 0))
+    accounts = pd.DataFrame({"account_id": scored["account_id"], "account_name": "x", "csm": "y", "segment": "z"})
+    args = (CFG, scored, accounts, p, explained, np.full(n, 50.0), record)
+    threaded = assemble(*args, curves=pending)
+    in_line = assemble(*args, curves=curve_columns(served, scored, 90, p)[0])
+    pd.testing.assert_frame_equal(threaded, in_line, check_exact=True)
+    assert threaded["risk_rank"].tolist() == list(range(1, n + 1)) and np.allclose(threaded["churn_probability_90d"],
+                                                                                   threaded["churn_probability"])
+    assert timings["curves"] > 0
 
 
 def test_renewal_dates_only_where_the_term_is_known():
