@@ -148,7 +148,7 @@ def scored_rows(cfg: Config, model, health: HealthScore, frame: pd.DataFrame, pr
     curves = None if curve_first else curves_started(model, frame, horizon, probability, record.timings)
     with timed(record.timings, "drift"):
         drift = check_drift(cfg, model, frame, record, features)
-    at_horizon = None  # the classifier's probability is served (or, without a curve, stays served)
+    at_horizon = None  # the curve's value at the horizon: read only when the hazard model serves
     if curve_first:
         with timed(record.timings, "curves"):
             curves, at_horizon = curve_columns(model, frame, horizon, probability)

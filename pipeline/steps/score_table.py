@@ -1,7 +1,7 @@
 """Scoring without I/O: check the model against the features, rank, tier and assemble the rows.
 
-Everything here is a pure function of its arguments, tested without MLflow or
-a database; :mod:`pipeline.steps.score` does the reading and writing.
+Everything here is a pure function of its arguments (:func:`curves_started` runs one on a
+thread), tested without MLflow or a database; :mod:`pipeline.steps.score` does the reading and writing.
 """
 
 from __future__ import annotations
