@@ -145,7 +145,8 @@ def scored_rows(cfg: Config, model, health: HealthScore, frame: pd.DataFrame, pr
     """
     horizon = cfg.labels.horizon_days
     curve_first = getattr(model, "serving_", "classifier") == "hazard"  # the curve sets the probability and the ranks
-    curves = None if curve_first else curves_started(model, frame, horizon, probability, record.timings)
+    curves: dict | Callable[[], dict] | None = (None if curve_first else
+                                                curves_started(model, frame, horizon, probability, record.timings))
     with timed(record.timings, "drift"):
         drift = check_drift(cfg, model, frame, record, features)
     at_horizon = None  # the curve's value at the horizon: read only when the hazard model serves

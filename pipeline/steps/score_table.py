@@ -172,7 +172,7 @@ def renewal_dates(frame: pd.DataFrame, as_of) -> pd.Series:
 
 def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
              explained, health: np.ndarray, record, base_rate: float | None = None,
-             uplift: np.ndarray | None = None, curves: dict | None = None) -> pd.DataFrame:
+             uplift: np.ndarray | None = None, curves: dict | Callable[[], dict] | None = None) -> pd.DataFrame:
     """The ``churn_scores`` rows (without ``probability_change`` and ``change_reasons``, which the warehouse fills).
 
     Parameters
