@@ -209,13 +209,35 @@ def _float_texts(numbers: np.ndarray) -> pa.Array:
     if not np.isfinite(numbers).all():
         raise ValueError("a contribution is not a finite number: no JSON document can hold it")
     where, distinct = _distinct(numbers + 0.0)  # -0.0 reads 0.0 (see _value_texts)
-    return _strings(_number_texts(distinct)).take(where)
+    return _number_texts(distinct).take(where)
 
 
-def _number_texts(numbers: np.ndarray) -> list[str]:
-    """``numbers.astype(str).tolist()`` (the shortest text that reads back as the same float), by Python's float
-    ``repr``, which writes the same text 2.5 times faster (the same on 1.2 million floats of every magnitude)."""
-    return list(map(repr, numbers.tolist()))
+def _number_texts(numbers: np.ndarray) -> pa.Array:
+    """``numbers.astype(str)`` (the shortest text that reads back as the same float) as Arrow text.
+
+    A number of at most :data:`DECIMALS` decimals (what the documents hold), at least 1e-4 and below 1e9 in size, is
+    written from its integer count of millionths by Arrow's kernels, which run without the GIL beside the other
+    block's thread; every other number by Python's float ``repr``. Both write the same text: such a number is the
+    float nearest a decimal of at most 15 significant digits, the shortest text that reads back as it is that
+    decimal, and ``repr`` writes it positionally between 1e-4 and 1e16 (with ``.0`` when it is whole).
+    """
+    unit = 10 ** DECIMALS
+    with np.errstate(invalid="ignore", over="ignore"):
+        counts = np.rint(numbers * unit)
+        fixed = (counts / unit == numbers) & (np.abs(counts) < 1e15) & (
+            (np.abs(numbers) >= 1e-4) | ((numbers == 0) & ~np.signbit(numbers)))
+    count = np.where(fixed, counts, 0).astype(np.int64)
+    size = np.abs(count)
+    fraction = pc.utf8_rtrim(pc.utf8_slice_codeunits(pc.cast(pa.array(size % unit + unit), pa.large_string()), 1), "0")
+    texts = pc.binary_join_element_wise(
+        pc.if_else(pa.array(count < 0), _text("-"), _text("")), pc.cast(pa.array(size // unit), pa.large_string()),
+        _text("."), pc.if_else(pc.equal(fraction, _text("")), _text("0"), fraction), _text(""))
+    others = np.flatnonzero(~fixed)
+    if not len(others):
+        return texts
+    at = np.arange(len(numbers))
+    at[others] = len(numbers) + np.arange(len(others))
+    return pa.concat_arrays([texts, _strings(list(map(repr, numbers[others].tolist())))]).take(pa.array(at))
 
 
 def _distinct(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,16 +252,16 @@ def _value_texts(values: Values, rows: np.ndarray, columns: np.ndarray) -> pa.Ar
     finite = np.isfinite(numbers)
     # + 0.0: -0.0 and 0.0 are one value to the hash; without it the text depends on which comes first
     where, distinct = _distinct(np.round(numbers[finite], DECIMALS) + 0.0)
-    texts = _number_texts(distinct) + ["null"]
+    texts = ["null"]
     index = np.full(len(numbers), len(distinct), dtype=np.int64)
     index[finite] = where
     for j, levels in values.levels.items():
         at = np.flatnonzero(columns == j)
         if len(at):
             codes = values.codes[rows[at], j]
-            index[at] = np.where(codes >= 0, codes + len(texts), len(distinct))
+            index[at] = np.where(codes >= 0, codes + len(distinct) + len(texts), len(distinct))
             texts += [_json_text(level) for level in levels]
-    return _strings(texts).take(index)
+    return pa.concat_arrays([_number_texts(distinct), _strings(texts)]).take(index)
 
 
 def contribution(entry) -> float:

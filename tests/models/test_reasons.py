@@ -285,13 +285,17 @@ def test_each_row_reads_as_if_explained_alone(data, numbers, plans):
 
 
 def test_numbers_are_written_as_numpy_writes_them():
-    """The documents' numbers are Python's float ``repr``: the text NumPy's ``astype(str)`` gives, on floats of every
-    magnitude, the edges of scientific notation, integers, the smallest and largest floats and rounded values."""
+    """The documents' numbers are the text NumPy's ``astype(str)`` gives (Python's float ``repr``), on floats of every
+    magnitude, the edges of scientific notation, integers, the smallest and largest floats, and rounded values, where
+    those of at most 6 decimals between 1e-4 and 1e9 are written from their count of millionths: around both edges,
+    signed, whole, of 4 and of 7 decimals."""
     from models.reason_documents import _number_texts
 
     rng = np.random.default_rng(7)
+    rounded = [np.round(rng.normal(size=5_000) * 10.0 ** rng.integers(-7, 11, 5_000), d) for d in (4, 6, 7)]
     numbers = np.concatenate([rng.normal(size=20_000) * 10.0 ** rng.integers(-320, 300, 20_000),
                               np.round(rng.normal(size=5_000), 6), rng.integers(-10**9, 10**9, 5_000).astype(float),
-                              [0.0, 1e16, 9999999999999998.0, 1e-4, 1e-5, 0.1, 100.0, 5e-324, 1.7976931348623157e308,
-                               123456789012345678.0, -2.5]])
-    assert _number_texts(numbers) == numbers.astype(str).tolist()
+                              *rounded, np.arange(-200, 201) * 1e-6, 999_999_999.999999 + np.arange(-3, 4) * 1e-6,
+                              [0.0, -0.0, 1e16, 9999999999999998.0, 1e-4, 1e-5, 9.9e-05, 0.1, 100.0, 5e-324,
+                               1.7976931348623157e308, 123456789012345678.0, -2.5, 1e9, -1e9, 1e15, 0.000123]])
+    assert _number_texts(numbers).to_pylist() == numbers.astype(str).tolist()
