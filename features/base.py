@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import inspect
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from features.sentences import _capitalised, _number, _value_part, render, render_numbers
 from features.settings import FeatureSettings
 
 #: Every definition, in the order the modules declare them.
@@ -112,6 +112,21 @@ class Feature:
         cap = self.params.get(self.definition.capped_by) if self.definition.capped_by else None
         at_cap = cap is not None and number is not None and number >= cap
         return render(template, value, {**self.params, "plus": "+" if at_cap else ""})
+
+    def sentences(self, numbers: list[float], toward_risk: bool = True) -> list[str]:
+        """:meth:`sentence` of each of ``numbers`` (finite floats), the same text, with each of the template's
+        fields filled for all numbers at once (:func:`render_numbers`)."""
+        low, template = self.definition.at_most_zero, self.definition.risk if toward_risk else self.definition.protective
+        cap = self.params.get(self.definition.capped_by) if self.definition.capped_by else None
+        alike: dict[tuple[str, str], list[int]] = {}  # (template, plus) -> positions
+        for i, number in enumerate(numbers):
+            key = (low if low and number <= 0 else template, "+" if cap is not None and number >= cap else "")
+            alike.setdefault(key, []).append(i)
+        out = [""] * len(numbers)
+        for (chosen, plus), at in alike.items():
+            for i, text in zip(at, render_numbers(chosen, [numbers[i] for i in at], {**self.params, "plus": plus})):
+                out[i] = text
+        return out
 
     def moved(self, value: Any, before: Any, toward_risk: bool = True) -> str:
         """The sentence at ``value`` and where it came from: "Last NPS answer was 8 of 10, up from 4".
@@ -264,14 +279,6 @@ def feature(
     return register
 
 
-def _number(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if number != number else number
-
-
 def flag(condition):
     """1.0 where ``condition`` holds, 0.0 where it does not, null where it is unknown.
 
@@ -280,61 +287,3 @@ def flag(condition):
     import ibis
 
     return ibis.cases((condition, 1.0), (~condition, 0.0), else_=ibis.null("float64"))
-
-
-def _capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def percent_words(number: float | None) -> dict[str, str]:
-    """How a signed share reads in a sentence: ``pct`` "86 %" (its size), ``above`` "above"/"below", ``up`` "up"/"down".
-
-    Examples
-    --------
-    >>> percent_words(-0.861)
-    {'pct': '86 %', 'above': 'below', 'up': 'down'}
-    """
-    if number is None:
-        return {"pct": "unknown", "above": "vs", "up": "changed"}
-    return {"pct": f"{abs(number):.0%}".replace("%", " %"), "above": "above" if number >= 0 else "below",
-            "up": "up" if number >= 0 else "down"}
-
-
-def render(template: str, value: Any, params: dict[str, Any]) -> str:
-    """Fill a sentence template, writing missing values as 'unknown'.
-
-    ``{s}`` and ``{are}`` agree with the value as shown: "1 active user is", "2 active users are"
-    (a value that rounds to 1 is singular). A signed share reads in words: ``{pct}`` is its size ("86 %"),
-    ``{above}`` "above" or "below", ``{up}`` "up" or "down"; ``{size}`` is a number's size without its sign,
-    ``{label}`` an attribute's name in words ("Billing term").
-    """
-    missing = value is None or (isinstance(value, float) and value != value)
-    if missing:
-        template = _without_format_spec(template)
-        value = "unknown"
-    number = _number(value)
-    one = number is not None and round(abs(number)) == 1
-    words = {"s": "" if one else "s", "are": "is" if one else "are", "plus": "", **percent_words(number),
-             "size": abs(number) if number is not None else "unknown",
-             "label": _capitalised(str(params.get("attribute", "")).replace("_", " ")), **params}
-    try:
-        return template.format(value=value, **words)
-    except (ValueError, TypeError):
-        return _without_format_spec(template).format(value=value, **words)
-
-
-def _value_part(template: str) -> str | None:
-    """The part of a sentence template that writes the value (``{value:,.0f}``, ``{pct} {above}``, ``{up}
-    {size:.0f}``); ``None`` when it writes none."""
-    spec = re.search(r"\{(value|size)(:[^}]*)?\}", template)
-    if spec and spec.group(1) == "value":
-        return "{value" + (spec.group(2) or "") + "}"
-    if spec:
-        return "{up} {size" + (spec.group(2) or "") + "}"
-    if "{pct}" in template:
-        return "{pct} {above}" if "{above}" in template else "{up} {pct}"
-    return None
-
-
-def _without_format_spec(template: str) -> str:
-    return re.sub(r"\{(value|size)(:[^}]*)\}", r"{\1}", template)

@@ -91,21 +91,36 @@ class Fragments:
         first = np.zeros(len(distinct), dtype=np.int64)
         first[groups[::-1]] = np.arange(len(groups))[::-1]
         picks = zip(feature[first].tolist(), number[first].tolist(), code[first].tolist(), toward[first].tolist())
-        rendered = [self._render(*pick) for pick in picks]
+        rendered = self._rendered(picks)
         index = np.zeros(len(valid), dtype=np.int64)  # 0: the empty text of an empty slot
         index[valid] = groups + 1
         frags = _strings([""] + [r[0] for r in rendered]).take(index)
         sentences = _strings([""] + [r[1] for r in rendered]).take(index)
         return frags, sentences, valid
 
-    def _render(self, feature: int, number: float, code: int, toward_risk: bool) -> tuple[str, str]:
-        value = self.values.plain(feature, number, code)
-        key = (self.features[feature].name, value, toward_risk)
-        if key not in self._cache:
-            sentence = self.features[feature].sentence(value, toward_risk=toward_risk)
-            head = self.heads[feature] + _json_value(value) + ', "sentence": ' + _json_text(sentence)
-            self._cache[key] = (head, sentence)
-        return self._cache[key]
+    def _rendered(self, picks) -> list[tuple[str, str]]:
+        """(fragment, sentence) of each (feature, number, code, direction) pick, from the cache where it was
+        rendered before; a feature's new numbers are told together (:meth:`features.base.Feature.sentences`)."""
+        keys: list[tuple] = []
+        numbers: dict[tuple[int, bool], dict[float, None]] = {}  # per feature and direction, its new numbers
+        for feature, number, code, toward_risk in picks:
+            value = self.values.plain(feature, number, code)
+            keys.append(key := (self.features[feature].name, value, toward_risk))
+            if key in self._cache:
+                continue
+            if isinstance(value, float):
+                numbers.setdefault((feature, toward_risk), {})[value] = None
+            else:  # a category or a missing value
+                self._keep(feature, value, toward_risk, self.features[feature].sentence(value, toward_risk=toward_risk))
+        for (feature, toward_risk), values in numbers.items():
+            told = self.features[feature].sentences(list(values), toward_risk=toward_risk)
+            for value, sentence in zip(values, told):
+                self._keep(feature, value, toward_risk, sentence)
+        return [self._cache[key] for key in keys]
+
+    def _keep(self, feature: int, value: Any, toward_risk: bool, sentence: str) -> None:
+        head = self.heads[feature] + _json_value(value) + ', "sentence": ' + _json_text(sentence)
+        self._cache[(self.features[feature].name, value, toward_risk)] = (head, sentence)
 
 
 def join(columns: list, sep: str, empty: str = "") -> pd.api.extensions.ExtensionArray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from features.base import render
+from features.sentences import render
 from pipeline.engine.catalog import Vocabulary, catalog
 from pipeline.config import Config
 from pipeline.contract.tables import TABLES

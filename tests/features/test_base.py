@@ -1,4 +1,4 @@
-"""Tests of ``features/base.py``: sentence rendering, the ``feature`` decorator and ``Feature``."""
+"""Tests of ``features/base.py``: the ``feature`` decorator and ``Feature``."""
 
 from __future__ import annotations
 
@@ -7,25 +7,7 @@ import math
 import pytest
 
 import features.base as base
-from features.base import DIRECTIONS, FRAMES, Feature, feature, flag, render
-
-
-@pytest.mark.parametrize("value, text", [
-    (1, "1 user is active"), (2, "2 users are active"), (0, "0 users are active"),
-    (0.6, "1 user is active"), (1.5, "2 users are active"), (-1, "-1 user is active"),
-])
-def test_plural_agrees_with_the_value_as_shown(value, text):
-    assert render("{value:.0f} user{s} {are} active", value, {}) == text
-
-
-@pytest.mark.parametrize("value", [None, float("nan")])
-def test_a_missing_value_reads_unknown_and_drops_its_format_spec(value):
-    assert render("Only {value:,.0f} event{s} in {window} days", value, {"window": 30}) == \
-        "Only unknown events in 30 days"
-
-
-def test_a_format_spec_that_does_not_fit_a_text_value_falls_back_to_the_plain_value():
-    assert render("Plan is {value:.1f} ({value:+.0%})", "pro", {}) == "Plan is pro (pro)"
+from features.base import DIRECTIONS, FRAMES, Feature, feature, flag
 
 
 def definition_args(**changes):

@@ -136,6 +136,17 @@ def test_every_feature_has_a_meaning_unit_and_sentences(table):
         assert f.sentence(1.0) and f.sentence(None, toward_risk=False), f.name
 
 
+def test_a_feature_tells_many_numbers_as_it_tells_each_one(table):
+    """``Feature.sentences`` (the scorer's, a feature's numbers at once) writes what ``sentence`` writes number by
+    number: both directions, at and below zero, around one (singular or plural), at and past each cap."""
+    numbers = [-2.5, -1.0, -0.5, 0.0, 0.4, 0.5, 0.6, 1.0, 1.49, 1.5, 2.5, 89.9, 90.0, 365.0, 1234567.891, 1e-07,
+               0.123456, *map(float, range(0, 400, 7))]
+    for f in table.features:
+        if f.kind != "categorical":
+            for toward in (True, False):
+                assert f.sentences(numbers, toward) == [f.sentence(n, toward) for n in numbers], (f.name, toward)
+
+
 @pytest.mark.parametrize("values", [[], ["onboarding_call"]])
 def test_first_value_is_any_milestone_when_none_of_the_configured_ones_is_in_the_data(tmp_path, values):
     tiny_world.write(tmp_path)
