@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from features.sentences import _capitalised, _number, _value_part, render, render_numbers
+from features.sentences import as_number, capitalised, render, render_numbers, value_part
 from features.settings import FeatureSettings
 
 #: Every definition, in the order the modules declare them.
@@ -79,8 +79,8 @@ class Feature:
     @property
     def topic(self) -> str:
         """The reason group in words, for legends: the definition's ``topic`` with the parameters filled in."""
-        label = _capitalised(str(self.params.get("attribute", "")).replace("_", " "))
-        return _capitalised(self.definition.topic.format(**{"label": label, **self.params}))
+        label = capitalised(str(self.params.get("attribute", "")).replace("_", " "))
+        return capitalised(self.definition.topic.format(**{"label": label, **self.params}))
 
     @property
     def history_days(self) -> int | None:
@@ -106,7 +106,7 @@ class Feature:
     def sentence(self, value: Any, toward_risk: bool = True) -> str:
         """The plain-language reason for this feature at ``value``."""
         template = self.definition.risk if toward_risk else self.definition.protective
-        number = _number(value)
+        number = as_number(value)
         if self.definition.at_most_zero and number is not None and number <= 0:
             template = self.definition.at_most_zero
         cap = self.params.get(self.definition.capped_by) if self.definition.capped_by else None
@@ -137,11 +137,11 @@ class Feature:
         "(was 10 % above)".
         """
         now = self.sentence(value, toward_risk)
-        number, earlier = _number(value), _number(before)
+        number, earlier = as_number(value), as_number(before)
         if before is None or earlier is None and isinstance(before, float):
             return now
         template = self.definition.risk if toward_risk else self.definition.protective
-        shown = _value_part(template)
+        shown = value_part(template)
         if shown is None:  # a sentence that writes no value ("The customer is an NPS detractor") says it all
             return now
         if self.definition.at_most_zero and number is not None and earlier is not None and number <= 0 \

@@ -13,7 +13,8 @@ import string
 from typing import Any
 
 
-def _number(value) -> float | None:
+def as_number(value) -> float | None:
+    """``value`` as a float; ``None`` for a text, a missing value or NaN."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -21,7 +22,8 @@ def _number(value) -> float | None:
     return None if number != number else number
 
 
-def _capitalised(text: str) -> str:
+def capitalised(text: str) -> str:
+    """``text`` with its first letter upper-case (the rest as it is)."""
     return text[:1].upper() + text[1:]
 
 
@@ -51,11 +53,11 @@ def render(template: str, value: Any, params: dict[str, Any]) -> str:
     if missing:
         template = _without_format_spec(template)
         value = "unknown"
-    number = _number(value)
+    number = as_number(value)
     one = number is not None and round(abs(number)) == 1
     words = {"s": "" if one else "s", "are": "is" if one else "are", "plus": "", **percent_words(number),
              "size": abs(number) if number is not None else "unknown",
-             "label": _capitalised(str(params.get("attribute", "")).replace("_", " ")), **params}
+             "label": capitalised(str(params.get("attribute", "")).replace("_", " ")), **params}
     try:
         return template.format(value=value, **words)
     except (ValueError, TypeError):
@@ -104,13 +106,13 @@ def _field_texts(name: str, spec: str, conversion: str | None, numbers: list[flo
         if name in ("pct", "above", "up"):
             return [format(percent_words(number)[name], spec) for number in numbers]
         if name == "label":
-            return format(_capitalised(str(params.get("attribute", "")).replace("_", " ")), spec)
+            return format(capitalised(str(params.get("attribute", "")).replace("_", " ")), spec)
     except (ValueError, TypeError):
         raise _OneByOne from None
     raise _OneByOne
 
 
-def _value_part(template: str) -> str | None:
+def value_part(template: str) -> str | None:
     """The part of a sentence template that writes the value (``{value:,.0f}``, ``{pct} {above}``, ``{up}
     {size:.0f}``); ``None`` when it writes none."""
     spec = re.search(r"\{(value|size)(:[^}]*)?\}", template)
