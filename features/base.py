@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from features.sentences import as_number, capitalised, render, render_numbers, value_part
+from features.sentences import as_number, capitalised, label_words, render, render_numbers, value_part
 from features.settings import FeatureSettings
 
 #: Every definition, in the order the modules declare them.
@@ -79,8 +79,7 @@ class Feature:
     @property
     def topic(self) -> str:
         """The reason group in words, for legends: the definition's ``topic`` with the parameters filled in."""
-        label = capitalised(str(self.params.get("attribute", "")).replace("_", " "))
-        return capitalised(self.definition.topic.format(**{"label": label, **self.params}))
+        return capitalised(self.definition.topic.format(**{"label": label_words(self.params), **self.params}))
 
     @property
     def history_days(self) -> int | None:
@@ -105,28 +104,29 @@ class Feature:
 
     def sentence(self, value: Any, toward_risk: bool = True) -> str:
         """The plain-language reason for this feature at ``value``."""
-        template = self.definition.risk if toward_risk else self.definition.protective
-        number = as_number(value)
-        if self.definition.at_most_zero and number is not None and number <= 0:
-            template = self.definition.at_most_zero
-        cap = self.params.get(self.definition.capped_by) if self.definition.capped_by else None
-        at_cap = cap is not None and number is not None and number >= cap
-        return render(template, value, {**self.params, "plus": "+" if at_cap else ""})
+        template, plus = self._template(as_number(value), toward_risk)
+        return render(template, value, {**self.params, "plus": plus})
 
     def sentences(self, numbers: list[float], toward_risk: bool = True) -> list[str]:
         """:meth:`sentence` of each of ``numbers`` (finite floats), the same text, with each of the template's
         fields filled for all numbers at once (:func:`render_numbers`)."""
-        low, template = self.definition.at_most_zero, self.definition.risk if toward_risk else self.definition.protective
-        cap = self.params.get(self.definition.capped_by) if self.definition.capped_by else None
         alike: dict[tuple[str, str], list[int]] = {}  # (template, plus) -> positions
         for i, number in enumerate(numbers):
-            key = (low if low and number <= 0 else template, "+" if cap is not None and number >= cap else "")
-            alike.setdefault(key, []).append(i)
+            alike.setdefault(self._template(number, toward_risk), []).append(i)
         out = [""] * len(numbers)
-        for (chosen, plus), at in alike.items():
-            for i, text in zip(at, render_numbers(chosen, [numbers[i] for i in at], {**self.params, "plus": plus})):
+        for (template, plus), at in alike.items():
+            for i, text in zip(at, render_numbers(template, [numbers[i] for i in at], {**self.params, "plus": plus})):
                 out[i] = text
         return out
+
+    def _template(self, number: float | None, toward_risk: bool) -> tuple[str, str]:
+        """The sentence template a value reads with (its direction's, or ``at_most_zero``'s at 0 or less) and its
+        ``{plus}`` ("+" at the cap)."""
+        template = self.definition.risk if toward_risk else self.definition.protective
+        if self.definition.at_most_zero and number is not None and number <= 0:
+            template = self.definition.at_most_zero
+        cap = self.params.get(self.definition.capped_by) if self.definition.capped_by else None
+        return template, "+" if cap is not None and number is not None and number >= cap else ""
 
     def moved(self, value: Any, before: Any, toward_risk: bool = True) -> str:
         """The sentence at ``value`` and where it came from: "Last NPS answer was 8 of 10, up from 4".

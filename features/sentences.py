@@ -41,6 +41,21 @@ def percent_words(number: float | None) -> dict[str, str]:
             "up": "up" if number >= 0 else "down"}
 
 
+def label_words(params: dict[str, Any]) -> str:
+    """``{label}``: the feature's attribute in words ("Billing term"), empty for a feature of no attribute."""
+    return capitalised(str(params.get("attribute", "")).replace("_", " "))
+
+
+def _one(number: float | None) -> bool:
+    return number is not None and round(abs(number)) == 1
+
+
+#: The words that agree with the value as shown (a value that rounds to 1 is singular), and its size.
+_AGREEING = {"s": lambda number: "" if _one(number) else "s",
+             "are": lambda number: "is" if _one(number) else "are",
+             "size": lambda number: abs(number) if number is not None else "unknown"}
+
+
 def render(template: str, value: Any, params: dict[str, Any]) -> str:
     """Fill a sentence template, writing missing values as 'unknown'.
 
@@ -54,10 +69,8 @@ def render(template: str, value: Any, params: dict[str, Any]) -> str:
         template = _without_format_spec(template)
         value = "unknown"
     number = as_number(value)
-    one = number is not None and round(abs(number)) == 1
-    words = {"s": "" if one else "s", "are": "is" if one else "are", "plus": "", **percent_words(number),
-             "size": abs(number) if number is not None else "unknown",
-             "label": capitalised(str(params.get("attribute", "")).replace("_", " ")), **params}
+    words = {"plus": "", **{name: word(number) for name, word in _AGREEING.items()}, **percent_words(number),
+             "label": label_words(params), **params}
     try:
         return template.format(value=value, **words)
     except (ValueError, TypeError):
@@ -98,15 +111,13 @@ def _field_texts(name: str, spec: str, conversion: str | None, numbers: list[flo
             return format(params[name], spec)
         if name == "value":
             return [format(number, spec) for number in numbers]
-        if name == "size":
-            return [format(abs(number), spec) for number in numbers]
-        if name in ("s", "are"):  # agree with the value as shown: a number that rounds to 1 is singular
-            singular, plural = ("", "s") if name == "s" else ("is", "are")
-            return [format(singular if round(abs(number)) == 1 else plural, spec) for number in numbers]
+        if name in _AGREEING:
+            word = _AGREEING[name]
+            return [format(word(number), spec) for number in numbers]
         if name in ("pct", "above", "up"):
             return [format(percent_words(number)[name], spec) for number in numbers]
         if name == "label":
-            return format(capitalised(str(params.get("attribute", "")).replace("_", " ")), spec)
+            return format(label_words(params), spec)
     except (ValueError, TypeError):
         raise _OneByOne from None
     raise _OneByOne
