@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 from pipeline.contract.tables import TABLES
 from pipeline.errors import SourceError
 from pipeline.errors import mask_secrets
+from pipeline.io.sql_backends import new_duckdb_file
 from pipeline.io.urls import duckdb_path, is_postgres, mask_url, postgres_url
 
 #: Rows per Arrow batch streamed from the source.
@@ -96,6 +97,8 @@ def _load_duckdb(tables: dict[str, ibis.Table], target: str) -> dict[str, int]:
 
     path = Path(duckdb_path(target))
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        new_duckdb_file(path)  # the warehouse's format: the score tables written into it later store ZSTD
     con = duckdb.connect(str(path))
     counts = {}
     try:

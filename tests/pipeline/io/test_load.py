@@ -136,3 +136,23 @@ def _replace_with_view(target: str, table: str) -> None:
     with duckdb.connect(target) as con:
         for statement in sql:
             con.execute(statement)
+
+
+def test_a_new_duckdb_file_is_made_in_the_warehouse_format(small_world, tmp_path):
+    """``churn load`` makes its DuckDB file in the format the score tables' documents are ZSTD-compressed in, so the
+    demo's one file (data and scores) gets them too; loading again into a file of DuckDB's default format keeps it."""
+    import duckdb
+
+    from pipeline.io.sql_backends import DUCKDB_STORAGE_VERSION
+
+    def version(path) -> str:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute("SELECT tags['storage_version'] FROM duckdb_databases() "
+                               "WHERE database_name = current_database()").fetchone()[0]
+
+    made, older = tmp_path / "made.duckdb", tmp_path / "older.duckdb"
+    load(small_world, str(made))
+    duckdb.connect(str(older)).close()
+    load(small_world, str(older))
+    assert version(made).startswith(DUCKDB_STORAGE_VERSION) and not version(older).startswith(DUCKDB_STORAGE_VERSION)
+    assert row_counts(str(made)) == row_counts(str(older))

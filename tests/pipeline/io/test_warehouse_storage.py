@@ -1,4 +1,5 @@
-"""How each warehouse stores the score tables' JSON documents: DuckDB's JSON type and FSST, PostgreSQL's jsonb and lz4."""
+"""How each warehouse stores the score tables' JSON documents: DuckDB's JSON type and ZSTD (FSST in files of an
+earlier format), PostgreSQL's jsonb and lz4."""
 
 from __future__ import annotations
 
@@ -24,29 +25,40 @@ def test_duckdb_stores_the_documents_as_json_text_unchanged(tmp_path):
     assert found == [("JSON", "JSON", rows["reasons"][0], True)]
 
 
-def test_duckdb_compresses_the_documents_with_fsst_and_reads_tables_made_before(tmp_path):
-    """A new table's JSON documents are stored FSST-compressed (chosen up front, not per segment at the commit); a
-    table made by an earlier version, without the choice, is written and read as before."""
-    store = Warehouse(tmp_path / "wh.duckdb")
+def _document_compression(path) -> dict:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return dict(con.execute("SELECT column_name, string_agg(DISTINCT compression) FROM "
+                                "pragma_storage_info('churn_scores') WHERE column_name IN ('reasons', "
+                                "'contributions') AND segment_type = 'JSON' GROUP BY ALL").fetchall())
+
+
+def _documents(path) -> list[str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return [r[0] for r in con.execute("SELECT contributions::VARCHAR FROM churn_scores ORDER BY account_id").fetchall()]
+
+
+def test_duckdb_compresses_the_documents_with_zstd_in_a_new_file_and_fsst_in_a_file_of_an_earlier_format(tmp_path):
+    """A new warehouse file is made in DuckDB 1.2's format, whose tables store the JSON documents ZSTD-compressed;
+    a file made before in DuckDB's default format (no ZSTD) gets FSST, chosen up front; a table made by an earlier
+    version, without the choice, is written and read as before. Every document reads back as written."""
     rows = fake_scores(D1, [f"A{i:05d}" for i in range(3000)], 1, "r1")
     rows["contributions"] = [json.dumps({"usage": i % 7, "nps": [i / 3, "nps_last", 4.0, "NPS"]}) for i in range(3000)]
-    store.write(rows, run_for(D1, "r1", len(rows)))
+    Warehouse(tmp_path / "new.duckdb").write(rows, run_for(D1, "r1", len(rows)))
+    duckdb.connect(str(tmp_path / "older.duckdb")).close()  # a file made before, in DuckDB's default format
+    Warehouse(tmp_path / "older.duckdb").write(rows, run_for(D1, "r1", len(rows)))
     old = Warehouse(tmp_path / "old.duckdb")
     with duckdb.connect(str(tmp_path / "old.duckdb")) as con:  # the DDL of an earlier version: no storage choice
         con.execute(old.backend.ddl("churn_scores", SCORE_COLUMNS, "as_of_date, account_id").replace(
             " USING COMPRESSION fsst", ""))
     old.write(rows, run_for(D1, "r1", len(rows)))
-    for path in ("wh.duckdb", "old.duckdb"):
-        with duckdb.connect(str(tmp_path / path), read_only=True) as con:
-            methods = dict(con.execute("SELECT column_name, string_agg(DISTINCT compression) FROM "
-                                       "pragma_storage_info('churn_scores') WHERE column_name IN ('reasons', "
-                                       "'contributions') AND segment_type = 'JSON' GROUP BY ALL").fetchall())
-            back = con.execute("SELECT contributions::VARCHAR FROM churn_scores ORDER BY account_id").fetchall()
-        assert [r[0] for r in back] == rows["contributions"].tolist()
-        if path == "wh.duckdb":
-            assert methods == {"reasons": "FSST", "contributions": "FSST"}
-        else:  # left to DuckDB: the repeated reasons make a dictionary
-            assert methods["reasons"] != "FSST"
+    for path in ("new.duckdb", "older.duckdb", "old.duckdb"):
+        assert _documents(tmp_path / path) == rows["contributions"].tolist()
+    with duckdb.connect(str(tmp_path / "new.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT tags['storage_version'] FROM duckdb_databases() "
+                           "WHERE database_name = current_database()").fetchone()[0].startswith("v1.2.0")
+    assert _document_compression(tmp_path / "new.duckdb") == {"reasons": "ZSTD", "contributions": "ZSTD"}
+    assert _document_compression(tmp_path / "older.duckdb") == {"reasons": "FSST", "contributions": "FSST"}
+    assert _document_compression(tmp_path / "old.duckdb")["reasons"] != "FSST"  # left to DuckDB: a dictionary
 
 
 @pytest.mark.postgres
