@@ -167,7 +167,7 @@ def renewal_dates(frame: pd.DataFrame, as_of) -> pd.Series:
     if "billing_term_days" in frame:
         days = days.where(frame["billing_term_days"].notna())
     out = pd.Timestamp(as_of) + pd.to_timedelta(days.round(), unit="D")
-    return pd.Series([None if pd.isna(d) else d.date() for d in out], index=frame.index, dtype=object)
+    return out.dt.date.astype(object).where(out.notna(), None)  # dates, None where unknown (not NaT)
 
 
 def assemble(cfg: Config, frame: pd.DataFrame, accounts: pd.DataFrame, probability: np.ndarray,
