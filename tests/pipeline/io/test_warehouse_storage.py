@@ -43,7 +43,7 @@ def test_duckdb_compresses_the_documents_with_zstd_in_a_new_file_and_fsst_in_a_f
     version, without the choice, is written and read as before. Every document reads back as written."""
     rows = fake_scores(D1, [f"A{i:05d}" for i in range(3000)], 1, "r1")
     rows["contributions"] = [json.dumps({"usage": i % 7, "nps": [i / 3, "nps_last", 4.0, "NPS"]}) for i in range(3000)]
-    Warehouse(tmp_path / "new.duckdb").write(rows, run_for(D1, "r1", len(rows)))
+    Warehouse(tmp_path / "new's.duckdb").write(rows, run_for(D1, "r1", len(rows)))
     duckdb.connect(str(tmp_path / "older.duckdb")).close()  # a file made before, in DuckDB's default format
     Warehouse(tmp_path / "older.duckdb").write(rows, run_for(D1, "r1", len(rows)))
     old = Warehouse(tmp_path / "old.duckdb")
@@ -51,12 +51,12 @@ def test_duckdb_compresses_the_documents_with_zstd_in_a_new_file_and_fsst_in_a_f
         con.execute(old.backend.ddl("churn_scores", SCORE_COLUMNS, "as_of_date, account_id").replace(
             " USING COMPRESSION fsst", ""))
     old.write(rows, run_for(D1, "r1", len(rows)))
-    for path in ("new.duckdb", "older.duckdb", "old.duckdb"):
+    for path in ("new's.duckdb", "older.duckdb", "old.duckdb"):
         assert _documents(tmp_path / path) == rows["contributions"].tolist()
-    with duckdb.connect(str(tmp_path / "new.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(tmp_path / "new's.duckdb"), read_only=True) as con:
         assert con.execute("SELECT tags['storage_version'] FROM duckdb_databases() "
                            "WHERE database_name = current_database()").fetchone()[0].startswith("v1.2.0")
-    assert _document_compression(tmp_path / "new.duckdb") == {"reasons": "ZSTD", "contributions": "ZSTD"}
+    assert _document_compression(tmp_path / "new's.duckdb") == {"reasons": "ZSTD", "contributions": "ZSTD"}
     assert _document_compression(tmp_path / "older.duckdb") == {"reasons": "FSST", "contributions": "FSST"}
     assert _document_compression(tmp_path / "old.duckdb")["reasons"] != "FSST"  # left to DuckDB: a dictionary
 
