@@ -189,8 +189,6 @@ def _curve_lines(size: int, steps: dict) -> list[str]:
             + (f"; load average {load}" if load else "")]
 
 
-#: Where the hand-written part of results.md ends (the runs' own notes come before the table) and where the earlier
-#: machines' section begins: :func:`write_results` keeps both.
 def _whole_panel_line(size: int, steps: dict, bar: float) -> list[str]:
     """The panel's step process against the bare floor process (``cli``), both whole processes as the issue's
     targets are stated; the line above compares the two queries' in-process times, which is stricter."""
@@ -203,6 +201,8 @@ def _whole_panel_line(size: int, steps: dict, bar: float) -> list[str]:
             f"target <= {bar:.0f}x: {'met' if ratio <= bar else 'missed'})"]
 
 
+#: Where the hand-written part of results.md ends (the runs' own notes come before the table) and where the earlier
+#: machines' section begins: :func:`write_results` keeps both.
 TABLE_HEAD = "| events | step | median s | x floor | peak RSS MB | runs (s) | commit |"
 EARLIER = "## Earlier runs"
 
