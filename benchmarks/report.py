@@ -105,10 +105,12 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
   jobs), so their times are pessimistic and the two medians differ by as much as the noise (and the Spark
   scoring ratio at 1 M sets them against a Spark row of 2026-12-02); the
   other rows are from the run of 2026-12-02.
-- The 1 M and 10 M rows were measured at the load average given at the top ({load}). The benchmark itself
+- The load average given at the top ({load}) is the latest run's; the notes above the table give each
+  run's. The benchmark itself
   keeps 1-2 cores busy; a load at the start above 0.5, or at the end above about 2, means other jobs shared the
   2 cores, which makes the times pessimistic and noisier (the panel, multi-threaded, suffers more than pandas).
-  The 100 M rows are one run per step (2026-12-05, 90f15f8, load 1.1-1.5).
+  The 100 M rows are one run per step (`make bench-large`: its commit, hour and load are in the notes above the
+  table).
 - Spark rows (`spark_*`, `benchmarks/spark_steps.py`, `make bench` or `--engines duckdb spark`): the same work on a
   Spark `local[2]` session with a 4 GiB driver, each in its own process: `spark_panel` the full panel from the
   same folder; `spark_train` is `train --engine spark` end to end (validation, panel on Spark, backtest, fit,
@@ -118,6 +120,15 @@ NOTES = """## What bounds the misses (profiled per frame with the feature builde
   measured in the same run, one after the other, so their ratio holds for that run's load; the 2026-12-02 run
   (1 run per step) shared the 2 cores with other engineers' jobs (load 1.5 at the start, 5.5 at the end), which
   made the DuckDB rows 2-4x slower than the quiet run of 2026-12-01 (10 M panel 7.35 s then, 27.6 s here).
+- Peak memory at 100 M events (2026-12-07, the Intel Xeon of the latest run, 1328bdc's code, the panel alone in one
+  process per run): the peak moves from run to run with the same code and data, 3.60-3.90 GiB in three runs (23.6-23.7
+  s), 3.40 GiB and 3.67 GiB in the panel steps of `make bench-large` and of a re-run; the training step, which builds
+  the panel first with the training's imports loaded (about 160 MB more), peaked at 3.81 GiB in the run and 3.93 GiB
+  (sampled) in a re-run, within the panel's final query. DuckDB's `preserve_insertion_order = false` gave 3.85 GiB
+  (one run) and `allocator_flush_threshold = '16MB'` 3.61 and 3.79 GiB: no change beyond that spread. A memory limit
+  does bound it (config `duckdb_memory_limit`, added then; DuckDB spills past it): `3GB` 3.16-3.21 GiB in 26.0-26.2 s
+  (three runs, one through the config), `2GB` 2.29 GiB in 29.1-29.7 s (two runs), every panel equal to the default's.
+  The default stays DuckDB's own (80 % of the machine's memory): a cap trades 10-25 % of the panel's time.
 """
 
 

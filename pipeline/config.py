@@ -7,6 +7,7 @@ line flags override the file through :func:`load_config`'s ``overrides``.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -233,6 +234,12 @@ class Spark(Section):
     conf: dict[str, str] = {}
 
 
+def _memory_size(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip(), re.I):
+        raise ValueError(f"'{value}' is not a size such as 3GB or 2.5GiB (units KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
+    return value
+
+
 def _supported_version(value: int) -> int:
     if value != CONFIG_VERSION:
         raise ValueError(f"this pipeline reads config_version {CONFIG_VERSION} only: a model trained under "
@@ -251,6 +258,10 @@ class Config(Section):
     #: Whether a PostgreSQL source's feature queries may use the server's JIT (LLVM compiled them for longer than
     #: they ran: see :func:`pipeline.io.sources.open_source`); ``False`` turns it off for the session.
     postgres_jit: bool = False
+    #: The most memory DuckDB may use while it builds features from the data (``SET memory_limit``: beyond it, its
+    #: joins and aggregates spill to its temp directory, ``.tmp`` under the working directory); ``None``: DuckDB's
+    #: own default, 80 % of the machine's memory.
+    duckdb_memory_limit: Annotated[str | None, AfterValidator(_memory_size)] = None
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark: Spark = Spark()
     labels: Labels = Labels()

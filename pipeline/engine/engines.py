@@ -96,7 +96,7 @@ class LocalEngine(Engine):
     name = "duckdb"
 
     def open(self, cfg: Config) -> Source:
-        return open_source(cfg.data, cfg.csv_in_memory_mb, cfg.postgres_jit)
+        return open_source(cfg.data, cfg.csv_in_memory_mb, cfg.postgres_jit, cfg.duckdb_memory_limit)
 
     def score(self, source, query, features, model, cfg: Config, timings):
         with timed(timings, "features"):

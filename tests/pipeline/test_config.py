@@ -70,7 +70,8 @@ def test_an_attribute_of_two_kinds_is_refused_by_name():
 
 @pytest.mark.parametrize("key, value", [
     ("labels.horizon_days", "soon"), ("snapshots.frequency", "daily"), ("engine", "pandas"),
-    ("training.calibration", "platt"), ("snapshots.first", "next monday"),
+    ("training.calibration", "platt"), ("snapshots.first", "next monday"), ("duckdb_memory_limit", "3 parsecs"),
+    ("duckdb_memory_limit", "80%"),
 ])
 def test_a_bad_value_names_the_key_and_what_was_given(key, value):
     with pytest.raises(ConfigError, match=rf"bad value for '{key}'.*\(got {value!r}\)"):

@@ -67,6 +67,27 @@ def test_a_duckdb_file_with_only_the_required_tables(tmp_path, reference):
             source.backend.raw_sql("CREATE TABLE scratch AS SELECT 1 AS x")  # the user's data is never written
 
 
+def test_duckdb_sources_use_at_most_the_configured_memory(tmp_path):
+    """Config ``duckdb_memory_limit`` caps DuckDB's memory (beyond it, DuckDB spills to disk) on a folder and on a
+    DuckDB file; without it DuckDB keeps its own default."""
+    from pipeline.config import load_config
+    from pipeline.engine.engines import LocalEngine
+
+    limit = lambda con: con.execute("SELECT current_setting('memory_limit')").fetchone()[0]  # noqa: E731
+    plain = duckdb.connect()
+    default = limit(plain)
+    plain.execute("SET memory_limit = '300MB'")
+    capped = limit(plain)
+    assert capped != default
+    folder = tiny_world.write(tmp_path / "w", fmt="parquet")
+    path = duckdb_file(tmp_path / "wh.duckdb", {t: f for t, f in tiny_world.frames().items() if t in REQUIRED})
+    for data in (folder, path):
+        for setting, expected in (("300MB", capped), (None, default)):
+            with LocalEngine().open(load_config(None, {"data": str(data), "duckdb_memory_limit": setting})) as source:
+                assert limit(source.backend.con) == expected, (data, setting)
+                assert source.table("usage_events").count().execute() == len(tiny_world.frames()["usage_events"])
+
+
 def test_text_is_typed_per_the_contract(tmp_path):
     frames = tiny_world.frames()
     frames["accounts"]["created_at"] = ["2024-01-01T02:00:00+02:00", "2024-01-01 00:00:00", "2024-01-01T00:00:00Z"]
