@@ -86,6 +86,8 @@ def test_duckdb_sources_use_at_most_the_configured_memory(tmp_path):
             with LocalEngine().open(load_config(None, {"data": str(data), "duckdb_memory_limit": setting})) as source:
                 assert limit(source.backend.con) == expected, (data, setting)
                 assert source.table("usage_events").count().execute() == len(tiny_world.frames()["usage_events"])
+    with pytest.raises(SourceError, match="DuckDB refuses duckdb_memory_limit 'lots'"):  # the API has no config check
+        open_source(folder, duckdb_memory_limit="lots")
 
 
 def test_text_is_typed_per_the_contract(tmp_path):
