@@ -97,8 +97,7 @@ def _load_duckdb(tables: dict[str, ibis.Table], target: str) -> dict[str, int]:
 
     path = Path(duckdb_path(target))
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        new_duckdb_file(path)  # the warehouse's format: the score tables written into it later store ZSTD
+    new_duckdb_file(path)  # the warehouse's format: the score tables written into it later store ZSTD
     con = duckdb.connect(str(path))
     counts = {}
     try:

@@ -30,11 +30,13 @@ DUCKDB_STORAGE_VERSION = "v1.2.0"
 
 
 def new_duckdb_file(path) -> None:
-    """Make the DuckDB file ``path``, empty, in the format :data:`DUCKDB_STORAGE_VERSION`.
+    """Make the DuckDB file ``path``, empty, in the format :data:`DUCKDB_STORAGE_VERSION`, unless it exists.
 
     A file that exists keeps its format; so does one another process is making at the same time (its
     connection then waits for that process's lock, as every writer does).
     """
+    if Path(path).exists():
+        return
     import duckdb
 
     location = str(path).replace("'", "''")
@@ -166,8 +168,7 @@ class DuckDBBackend(SqlBackend):
         import duckdb
 
         Path(self.url).parent.mkdir(parents=True, exist_ok=True)
-        if not Path(self.url).exists():
-            new_duckdb_file(self.url)
+        new_duckdb_file(self.url)
         con = self._connect(read_only=False)
         try:
             con.begin()
